@@ -1,0 +1,138 @@
+"""Accelerators: the ``Chip`` value and its loader from ``profiles/chips/*.toml`` or a user's file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from roofline.dtypes import COMPUTE_DTYPES
+from roofline.errors import RooflineError
+from roofline.registry import Registry, figure, read_toml, string_list, text
+
+CHIPS = Registry("chips", "chip profile", "roofline chips")
+
+
+@attrs.frozen
+class Chip:
+    """One accelerator, in SI units. All peaks are dense (no 2:4 sparsity)."""
+
+    name: str
+    peak_flops_per_s: tuple[tuple[str, float], ...]  # (dtype, dense FLOP/s) pairs; absent dtype = unsupported
+    hbm_bytes: float
+    hbm_bytes_per_s: float
+    scale_up_bytes_per_s: float  # per direction per chip
+    scale_up_domain: int  # chips reachable over the scale-up link
+    scale_out_bytes_per_s: float  # per direction per chip
+    family: str = "default"
+    full_name: str = ""
+    vendor: str = ""
+    scale_up_name: str = ""
+    scale_out_name: str = ""
+    tdp_w: float | None = None
+    confidence: str = ""
+    aliases: tuple[str, ...] = ()
+    sources: tuple[tuple[str, str], ...] = ()  # (figure, source) pairs
+    efficiency_overrides: tuple[tuple[str, float], ...] = ()  # from a user's [efficiency] table
+
+    @property
+    def dtypes(self) -> tuple[str, ...]:
+        return tuple(d for d, _ in self.peak_flops_per_s)
+
+    def has(self, dtype: str) -> bool:
+        return dtype in self.dtypes
+
+    def peak(self, dtype: str) -> float:
+        """Dense peak FLOP/s for ``dtype``; a clear error when the chip lacks it."""
+        for d, v in self.peak_flops_per_s:
+            if d == dtype:
+                return v
+        raise RooflineError(
+            f"dtype={dtype!r}: chip {self.name} has no {dtype} compute (it has {', '.join(self.dtypes)}); "
+            f"pick one of those"
+        )
+
+    def critical_intensity(self, dtype: str) -> float:
+        """Peak FLOP/s ÷ HBM bytes/s: the FLOP per byte above which a kernel is compute-bound."""
+        return self.peak(dtype) / self.hbm_bytes_per_s
+
+
+def load_chip(name_or_path: str | Path) -> Chip:
+    """Load a chip by profile name or alias (case-insensitive), or from a path to a ``.toml`` file."""
+    s = str(name_or_path)
+    path = CHIPS.find(s) if not s.lower().endswith(".toml") else None
+    if path is None:
+        if s.lower().endswith(".toml") or Path(s).exists():
+            path = Path(s)
+        else:
+            path = CHIPS.resolve(s, "chip")
+    return chip_from_dict(read_toml(path, "chip profile"), path.stem, str(path))
+
+
+def chip_from_dict(data: dict, default_name: str = "custom", where: str = "chip") -> Chip:
+    """Build a ``Chip`` from a parsed profile, validating every field (see profiles/chips/README.md)."""
+    if not isinstance(data, dict):
+        raise RooflineError(f"{where}: expected a TOML table; see profiles/chips/H100-SXM.toml for the layout")
+    sources: list[tuple[str, str]] = []
+
+    def table(key: str) -> dict:
+        t = data.get(key)
+        if not isinstance(t, dict):
+            raise RooflineError(f"{where}: table [{key}] is missing; add it (see profiles/chips/H100-SXM.toml)")
+        return t
+
+    peaks_t = table("peak_flops_per_s")
+    peaks = []
+    for dtype, _ in sorted(peaks_t.items(), key=lambda kv: COMPUTE_DTYPES.index(kv[0]) if kv[0] in COMPUTE_DTYPES else 99):
+        if dtype not in COMPUTE_DTYPES:
+            raise RooflineError(
+                f"{where}: peak_flops_per_s.{dtype} is not a known dtype; use {', '.join(COMPUTE_DTYPES)}"
+            )
+        value, src = figure(peaks_t, dtype, "peak_flops_per_s")
+        peaks.append((dtype, value))
+        sources.append((f"peak_flops_per_s.{dtype}", src))
+    if not any(d in ("bf16", "fp16") for d, _ in peaks):
+        raise RooflineError(f"{where}: peak_flops_per_s needs bf16 or fp16 (dense FLOP/s); add it")
+
+    hbm = table("hbm")
+    hbm_bytes, s1 = figure(hbm, "bytes", "hbm")
+    hbm_bw, s2 = figure(hbm, "bytes_per_s", "hbm")
+    up = table("scale_up")
+    up_bw, s3 = figure(up, "bytes_per_s", "scale_up")
+    up_dom, s4 = figure(up, "domain_size", "scale_up", integer=True)
+    out = table("scale_out")
+    out_bw, s5 = figure(out, "bytes_per_s", "scale_out")
+    tdp, s6 = figure(data.get("power", {}), "tdp_w", "power", required=False)
+    sources += [("hbm.bytes", s1), ("hbm.bytes_per_s", s2), ("scale_up.bytes_per_s", s3),
+                ("scale_up.domain_size", s4), ("scale_out.bytes_per_s", s5)]
+    if tdp is not None:
+        sources.append(("power.tdp_w", s6))
+
+    overrides = []
+    eff = data.get("efficiency", {})
+    if not isinstance(eff, dict):
+        raise RooflineError(f"{where}: [efficiency] must be a table of fractions; see README 'Efficiency'")
+    for key in eff:
+        value, _ = figure(eff, key, "efficiency")
+        overrides.append((key, value))
+
+    name = text(data, "name", "", default=default_name)
+    return Chip(
+        name=name,
+        peak_flops_per_s=tuple(peaks),
+        hbm_bytes=hbm_bytes,
+        hbm_bytes_per_s=hbm_bw,
+        scale_up_bytes_per_s=up_bw,
+        scale_up_domain=up_dom,
+        scale_out_bytes_per_s=out_bw,
+        family=text(data, "family", "", default="default").lower(),
+        full_name=text(data, "full_name", "", default=name),
+        vendor=text(data, "vendor", "", default=""),
+        scale_up_name=text(up, "name", "scale_up", default=""),
+        scale_out_name=text(out, "name", "scale_out", default=""),
+        tdp_w=tdp,
+        confidence=text(data, "confidence", "", default="user-supplied"),
+        aliases=string_list(data, "aliases", ""),
+        sources=tuple(sources),
+        efficiency_overrides=tuple(overrides),
+    )

@@ -1,0 +1,117 @@
+"""Achievable fractions of peak per chip family, and the hardware vectors kernels read.
+
+The *expected* estimate prices ops at the achievable fractions of ``profiles/efficiency.toml`` (GEMM
+throughput per dtype, HBM bandwidth, link bandwidth) with NCCL's latency model for collectives; the
+*ideal* estimate uses 100 % of every peak and no latency. Both come from the same kernels, so the
+expected value can never beat the ideal one.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import attrs
+import numpy as np
+
+from roofline.chip import Chip
+from roofline.errors import RooflineError
+from roofline.kernels import layout as L
+from roofline.registry import figure, profiles_dir, read_toml
+
+_FRACTIONS = ("gemm_fraction", "hbm_fraction", "scale_up_fraction", "scale_out_fraction")
+
+
+@attrs.frozen
+class Efficiency:
+    """What a chip achieves in practice. Fractions lie in (0, 1]; latencies in seconds."""
+
+    gemm_fraction: float
+    hbm_fraction: float
+    scale_up_fraction: float
+    scale_out_fraction: float
+    collective_base_latency_s: float
+    scale_up_hop_latency_s: float
+    scale_out_hop_latency_s: float
+    usable_memory_fraction: float
+    max_tokens_per_pass: int
+    step_overhead_s: float = 0.0
+    family: str = "default"
+
+
+@functools.cache
+def _table() -> dict:
+    return read_toml(profiles_dir() / "efficiency.toml", "efficiency profile")
+
+
+def _value(tbl: dict, key: str, where: str) -> float:
+    value, _ = figure(tbl, key, where)
+    return value
+
+
+def efficiency_for(chip: Chip, compute_dtype: str) -> Efficiency:
+    """The expected-case efficiency of ``chip`` when its GEMMs run in ``compute_dtype``."""
+    data = _table()
+    fam = data.get(chip.family, data["default"])
+    base = data["default"]
+    overrides = dict(chip.efficiency_overrides)
+
+    def pick(key: str) -> float:
+        if key in overrides:
+            return overrides[key]
+        if key in fam:
+            return _value(fam, key, chip.family)
+        return _value(base, key, "default")
+
+    gemm_key = f"gemm_fraction_{compute_dtype}"
+    gemm = pick(gemm_key) if (gemm_key in overrides or gemm_key in fam or gemm_key in base) else pick("gemm_fraction")
+    links = data["links"]
+    hop_up = "pcie_hop_latency_s" if "pcie" in chip.scale_up_name.lower() else "nvlink_hop_latency_s"
+    mem = data["memory"]
+    eff = Efficiency(
+        gemm_fraction=gemm,
+        hbm_fraction=pick("hbm_fraction"),
+        scale_up_fraction=pick("scale_up_fraction"),
+        scale_out_fraction=pick("scale_out_fraction"),
+        collective_base_latency_s=overrides.get("collective_base_latency_s",
+                                                _value(links, "collective_base_latency_s", "links")),
+        scale_up_hop_latency_s=overrides.get("scale_up_hop_latency_s", _value(links, hop_up, "links")),
+        scale_out_hop_latency_s=overrides.get("scale_out_hop_latency_s",
+                                              _value(links, "network_hop_latency_s", "links")),
+        usable_memory_fraction=overrides.get("usable_memory_fraction", _value(mem, "usable_fraction", "memory")),
+        max_tokens_per_pass=int(overrides.get("max_tokens_per_pass", _value(mem, "max_tokens_per_pass", "memory"))),
+        step_overhead_s=overrides.get("step_overhead_s", 0.0),
+        family=chip.family if chip.family in data else "default",
+    )
+    for key in (*_FRACTIONS, "usable_memory_fraction"):
+        v = getattr(eff, key)
+        if not 0.0 < v <= 1.0:
+            raise RooflineError(f"efficiency.{key}={v} must lie in (0, 1]; fix the chip's [efficiency] table")
+    return eff
+
+
+def ideal(eff: Efficiency) -> Efficiency:
+    """The same chip at 100 % of every peak, with no latency and no per-step overhead."""
+    return attrs.evolve(eff, gemm_fraction=1.0, hbm_fraction=1.0, scale_up_fraction=1.0, scale_out_fraction=1.0,
+                        collective_base_latency_s=0.0, scale_up_hop_latency_s=0.0, scale_out_hop_latency_s=0.0,
+                        step_overhead_s=0.0)
+
+
+def hardware_vector(chip: Chip, compute_dtype: str, eff: Efficiency) -> np.ndarray:
+    """Pack chip peaks and efficiency into the ``H_*`` vector the kernels read."""
+    hw = np.zeros(L.H_SIZE)
+    hw[L.H_PEAK_FLOPS] = chip.peak(compute_dtype)
+    hw[L.H_HBM_BW] = chip.hbm_bytes_per_s
+    hw[L.H_HBM_BYTES] = chip.hbm_bytes
+    hw[L.H_UP_BW] = chip.scale_up_bytes_per_s
+    hw[L.H_UP_DOMAIN] = chip.scale_up_domain
+    hw[L.H_OUT_BW] = chip.scale_out_bytes_per_s
+    hw[L.H_EFF_COMPUTE] = eff.gemm_fraction
+    hw[L.H_EFF_HBM] = eff.hbm_fraction
+    hw[L.H_EFF_UP] = eff.scale_up_fraction
+    hw[L.H_EFF_OUT] = eff.scale_out_fraction
+    hw[L.H_LAT_BASE] = eff.collective_base_latency_s
+    hw[L.H_LAT_UP] = eff.scale_up_hop_latency_s
+    hw[L.H_LAT_OUT] = eff.scale_out_hop_latency_s
+    hw[L.H_MEM_FRACTION] = eff.usable_memory_fraction
+    hw[L.H_STEP_OVERHEAD] = eff.step_overhead_s
+    return hw

@@ -1,0 +1,171 @@
+"""Serving estimates: time to first token, time per output token, throughput, memory and fit."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from roofline.chip import Chip
+from roofline.efficiency import efficiency_for, hardware_vector, ideal
+from roofline.errors import RooflineError
+from roofline.kernels import inference as K
+from roofline.kernels import layout as L
+from roofline.model import Model
+from roofline.results import BatchPoint, OpCost, Phase, InferenceEstimate
+from roofline.workload import (
+    Workload, check_layout, decode_context, pack_model, pack_workload, valid_tp_sizes,
+)
+
+
+def _phase(ops: np.ndarray, priced: np.ndarray, total_s: float) -> Phase:
+    costs = []
+    by_bound = [0.0, 0.0, 0.0]
+    for i, name in enumerate(L.OPS):
+        count = ops[i, L.OP_COUNT]
+        if count <= 0:
+            continue
+        t, b = float(priced[i, 0]), int(priced[i, 1])
+        if ops[i, L.OP_FLOPS] == 0 and ops[i, L.OP_HBM] == 0 and ops[i, L.OP_STEPS] == 0:
+            continue  # a collective over one chip: nothing to do
+        by_bound[b] += t
+        costs.append(OpCost(name=name, count=int(count), flops=float(ops[i, L.OP_FLOPS] * count),
+                            hbm_bytes=float(ops[i, L.OP_HBM] * count), link_bytes=float(ops[i, L.OP_LINK] * count),
+                            time_s=t, bound=L.BOUNDS[b]))
+    bound = L.BOUNDS[int(np.argmax(by_bound))]
+    return Phase(time_s=float(total_s), bound=bound, ops=tuple(costs))
+
+
+class _Packed:
+    """Chip, model and workload packed once for repeated kernel calls."""
+
+    def __init__(self, chip: Chip, model: Model, wl: Workload):
+        self.eff = efficiency_for(chip, wl.compute_dtype)
+        self.hw = hardware_vector(chip, wl.compute_dtype, self.eff)
+        self.hw_ideal = hardware_vector(chip, wl.compute_dtype, ideal(self.eff))
+        self.m = pack_model(model)
+        self.wl = wl
+        self.ops = np.zeros((L.N_OPS, L.OP_COLS))
+        self.priced = np.zeros((L.N_OPS, 2))
+
+    def w(self, batch: int | None = None) -> np.ndarray:
+        return pack_workload(self.wl, self.eff.max_tokens_per_pass, batch)
+
+    def usable(self) -> float:
+        return self.hw[L.H_HBM_BYTES] * self.hw[L.H_MEM_FRACTION]
+
+    def fits(self, batch: int) -> bool:
+        return bool(K.memory_per_chip(self.m, self.w(batch)) <= self.usable())
+
+    def max_batch(self) -> int:
+        return int(K.max_batch(self.m, self.w(), self.hw))
+
+    def ttft(self, batch: int, hw=None) -> float:
+        return K.prefill_time(self.m, self.w(batch), self.hw if hw is None else hw, self.ops, self.priced)
+
+    def tpot(self, batch: int, hw=None) -> float:
+        return K.decode_step_time(self.m, self.w(batch), self.hw if hw is None else hw,
+                                  decode_context(self.wl), self.ops, self.priced)
+
+
+def choose_tp(chip: Chip, model: Model, wl: Workload) -> int:
+    """Smallest valid TP within the scale-up domain at which the batch fits (or, failing that, at which
+    one sequence fits); the project error, with the chips needed, when none does."""
+    candidates = valid_tp_sizes(model, limit=chip.scale_up_domain)
+    for need_batch in (wl.batch, 1):
+        for tp in candidates:
+            if _Packed(chip, model, attrs.evolve(wl, tp=tp)).fits(need_batch):
+                return tp
+    raise not_fitting_error(chip, model, wl)
+
+
+def not_fitting_error(chip: Chip, model: Model, wl: Workload) -> RooflineError:
+    """Say that the model does not fit and how many chips (TP x PP) it needs at batch 1."""
+    tps = valid_tp_sizes(model, limit=chip.scale_up_domain) or [1]
+    need = None
+    for pp in range(1, model.num_layers + 1):
+        for tp in tps:
+            if _Packed(chip, model, attrs.evolve(wl, tp=tp, pp=pp)).fits(1):
+                if need is None or tp * pp < need[0] * need[1]:
+                    need = (tp, pp)
+        if need is not None and pp * tps[0] > need[0] * need[1]:
+            break
+    probe = _Packed(chip, model, attrs.evolve(wl, tp=wl.tp or tps[-1], batch=1))
+    needed_gb = K.memory_per_chip(probe.m, probe.w(1)) / 1e9
+    usable_gb = probe.usable() / 1e9
+    where = f"tp={wl.tp or tps[-1]}, pp={wl.pp}"
+    if need is None:
+        return RooflineError(f"model {model.name} does not fit on {chip.name} at {where}: needs "
+                             f"{needed_gb:.1f} GB per chip, {usable_gb:.1f} GB usable; no layout fits")
+    return RooflineError(f"model {model.name} does not fit on {chip.name} at {where}: needs {needed_gb:.1f} GB "
+                         f"per chip, {usable_gb:.1f} GB usable; it needs at least {need[0] * need[1]} chips, "
+                         f"e.g. --tp {need[0]} --pp {need[1]}")
+
+
+def _table_batches(batch: int, max_batch: int) -> list[int]:
+    """The requested batch, then powers of 4 above it up to the largest that fits, and that one."""
+    out = [batch]
+    b = 1
+    while b <= batch:
+        b *= 4
+    while b < max_batch and len(out) < 6:
+        out.append(b)
+        b *= 4
+    if max_batch > batch:
+        out.append(max_batch)
+    return out
+
+
+def estimate_inference(chip: Chip, model: Model, workload: Workload | None = None) -> InferenceEstimate:
+    """Estimate serving ``model`` on ``chip`` for ``workload`` (defaults: batch 1, 2048 in, 256 out).
+
+    TTFT is the prefill of the whole batch in one pass; TPOT is the decode step at the mean context
+    (input + (output - 1) / 2) and output tokens/s is batch ÷ TPOT. Raises the project error for an
+    impossible layout, a dtype the chip lacks, or a model that does not fit even at batch 1.
+    """
+    wl = workload or Workload()
+    check_layout(chip, model, wl)
+    if wl.tp is None:
+        wl = attrs.evolve(wl, tp=choose_tp(chip, model, wl))
+    p = _Packed(chip, model, wl)
+    if not p.fits(1):
+        raise not_fitting_error(chip, model, wl)
+
+    ttft = p.ttft(wl.batch)
+    prefill = _phase(p.ops, p.priced, ttft)
+    tpot = p.tpot(wl.batch)
+    decode = _phase(p.ops, p.priced, tpot)
+    w = p.w()
+    mb = p.max_batch()
+    table = []
+    for b in _table_batches(wl.batch, mb):
+        tp_b = p.tpot(b)
+        table.append(BatchPoint(batch=int(b), ttft_s=float(p.ttft(b)), tpot_s=float(tp_b),
+                                output_tokens_per_s=float(b / tp_b), fits=bool(p.fits(b))))
+    return InferenceEstimate(
+        workload=wl,
+        efficiency=p.eff,
+        fits=bool(p.fits(wl.batch)),
+        weights_bytes_per_chip=float(K.weight_bytes_per_chip(p.m, w)),
+        kv_bytes_per_chip=float(K.kv_bytes_per_chip(p.m, w, wl.input_len + wl.output_len)),
+        workspace_bytes_per_chip=float(K.workspace_bytes_per_chip(p.m, w)),
+        usable_bytes_per_chip=float(p.usable()),
+        max_batch=mb,
+        prefill=prefill,
+        decode=decode,
+        decode_context_tokens=decode_context(wl),
+        ideal_ttft_s=float(p.ttft(wl.batch, p.hw_ideal)),
+        ideal_tpot_s=float(p.tpot(wl.batch, p.hw_ideal)),
+        batch_table=tuple(table),
+    )
+
+
+def phase_times(chip: Chip, model: Model, workload: Workload) -> dict[str, float]:
+    """TTFT and TPOT, expected and ideal, for an explicit layout, without any memory check.
+
+    For what-if studies and property tests; ``estimate_inference`` is the checked front door.
+    """
+    check_layout(chip, model, workload)
+    wl = workload if workload.tp is not None else attrs.evolve(workload, tp=1)
+    p = _Packed(chip, model, wl)
+    return {"ttft_s": float(p.ttft(wl.batch)), "tpot_s": float(p.tpot(wl.batch)),
+            "ideal_ttft_s": float(p.ttft(wl.batch, p.hw_ideal)), "ideal_tpot_s": float(p.tpot(wl.batch, p.hw_ideal))}

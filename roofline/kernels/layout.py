@@ -1,0 +1,89 @@
+"""Index constants of the packed vectors that kernels read and write.
+
+Three inputs, packed as float64 vectors: the model (``M_*``), the hardware with its efficiency
+(``H_*``) and the workload with its parallel layout (``W_*``). Kernels fill an op table (``OP_*``
+columns, one row per op kind in ``OPS``).
+"""
+
+# ---- model ---------------------------------------------------------------------------------------
+M_LAYERS = 0
+M_HIDDEN = 1
+M_HEADS = 2
+M_KV_HEADS = 3
+M_HEAD_DIM = 4
+M_FFN = 5
+M_VOCAB = 6
+M_GATED = 7  # 1: gate+up+down, 0: up+down
+M_QKV_BIAS = 8
+M_O_BIAS = 9
+M_MLP_BIAS = 10
+M_NORM_PARAMS = 11  # parameters of one norm (h for RMSNorm, 2h for LayerNorm)
+M_TIED = 12
+M_POS_ROWS = 13  # learned absolute position rows (0 for rotary/ALiBi)
+M_WINDOW = 14  # sliding window in tokens, 0 = full attention
+M_SIZE = 16
+
+# ---- hardware (chip x efficiency) ------------------------------------------------------------------
+H_PEAK_FLOPS = 0  # dense FLOP/s of the compute dtype in use
+H_HBM_BW = 1  # bytes/s
+H_HBM_BYTES = 2
+H_UP_BW = 3  # scale-up link, bytes/s per direction per chip
+H_UP_DOMAIN = 4
+H_OUT_BW = 5  # scale-out network, bytes/s per direction per chip
+H_EFF_COMPUTE = 6  # achievable fraction of H_PEAK_FLOPS
+H_EFF_HBM = 7
+H_EFF_UP = 8
+H_EFF_OUT = 9
+H_LAT_BASE = 10  # seconds per collective
+H_LAT_UP = 11  # seconds per ring step over the scale-up link
+H_LAT_OUT = 12  # seconds per ring step over the network
+H_MEM_FRACTION = 13  # share of HBM usable for weights + KV + workspace
+H_STEP_OVERHEAD = 14  # fixed seconds per forward pass (scheduling, launches)
+H_SIZE = 16
+
+# ---- workload and layout -------------------------------------------------------------------------------
+W_BATCH = 0  # sequences in flight
+W_INPUT = 1  # prompt tokens per sequence
+W_OUTPUT = 2  # generated tokens per sequence
+W_TP = 3
+W_PP = 4
+W_WEIGHT_BYTES = 5  # bytes per stored weight
+W_KV_BYTES = 6  # bytes per cached K/V element
+W_ACT_BYTES = 7  # bytes per activation element
+W_MAX_TOKENS = 8  # tokens per forward pass the workspace is sized for
+W_SIZE = 16
+
+# ---- op table ----------------------------------------------------------------------------------------
+OP_FLOPS = 0  # FLOPs per chip per occurrence
+OP_HBM = 1  # HBM bytes per chip per occurrence
+OP_LINK = 2  # bytes each chip sends per occurrence
+OP_STEPS = 3  # latency-bearing steps of the collective (0: not a collective)
+OP_SCALE_OUT = 4  # 1 when the collective crosses the scale-out network
+OP_COUNT = 5  # occurrences in the pass (e.g. layers)
+OP_COLS = 6
+
+OPS = (
+    "embedding",
+    "attn_norm",
+    "qkv_proj",
+    "attention",
+    "o_proj",
+    "tp_allreduce_attn",
+    "mlp_norm",
+    "mlp_up",
+    "mlp_act",
+    "mlp_down",
+    "tp_allreduce_mlp",
+    "final_norm",
+    "lm_head",
+    "tp_gather_logits",
+    "pp_send",
+)
+(OP_EMBED, OP_ATTN_NORM, OP_QKV, OP_ATTN, OP_O_PROJ, OP_AR_ATTN, OP_MLP_NORM, OP_MLP_UP, OP_MLP_ACT,
+ OP_MLP_DOWN, OP_AR_MLP, OP_FINAL_NORM, OP_LM_HEAD, OP_GATHER_LOGITS, OP_PP_SEND) = range(len(OPS))
+N_OPS = len(OPS)
+
+BOUND_COMPUTE = 0
+BOUND_MEMORY = 1
+BOUND_NETWORK = 2
+BOUNDS = ("compute", "memory", "network")

@@ -1,0 +1,198 @@
+"""Frozen result values. ``to_dict()`` gives exactly the JSON the CLI prints."""
+
+from __future__ import annotations
+
+import attrs
+
+from roofline.chip import Chip
+from roofline.dtypes import BYTES
+from roofline.efficiency import Efficiency
+from roofline.model import Model
+from roofline.workload import Workload
+
+
+@attrs.frozen
+class OpCost:
+    """One op of a pass on one chip, all its occurrences (``count``) together."""
+
+    name: str
+    count: int
+    flops: float  # per chip, all occurrences
+    hbm_bytes: float
+    link_bytes: float
+    time_s: float
+    bound: str  # "compute", "memory" or "network"
+
+    def to_dict(self) -> dict:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class Phase:
+    """A priced pass: its time, the limit that bound most of it, and the op table."""
+
+    time_s: float
+    bound: str
+    ops: tuple[OpCost, ...]
+
+    @property
+    def flops(self) -> float:
+        return sum(o.flops for o in self.ops)
+
+    @property
+    def hbm_bytes(self) -> float:
+        return sum(o.hbm_bytes for o in self.ops)
+
+    @property
+    def arithmetic_intensity(self) -> float:
+        """FLOPs per HBM byte of the whole pass."""
+        return self.flops / self.hbm_bytes if self.hbm_bytes else float("inf")
+
+
+@attrs.frozen
+class BatchPoint:
+    batch: int
+    ttft_s: float
+    tpot_s: float
+    output_tokens_per_s: float
+    fits: bool
+
+    def to_dict(self) -> dict:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class InferenceEstimate:
+    """Serving estimate for one replica (``tp x pp`` chips)."""
+
+    workload: Workload  # with tp resolved
+    efficiency: Efficiency
+    fits: bool
+    weights_bytes_per_chip: float
+    kv_bytes_per_chip: float
+    workspace_bytes_per_chip: float
+    usable_bytes_per_chip: float
+    max_batch: int
+    prefill: Phase
+    decode: Phase
+    decode_context_tokens: float
+    ideal_ttft_s: float
+    ideal_tpot_s: float
+    batch_table: tuple[BatchPoint, ...]
+
+    @property
+    def memory_per_chip_bytes(self) -> float:
+        return self.weights_bytes_per_chip + self.kv_bytes_per_chip + self.workspace_bytes_per_chip
+
+    @property
+    def num_chips(self) -> int:
+        return self.workload.num_chips
+
+    @property
+    def ttft_s(self) -> float:
+        return self.prefill.time_s
+
+    @property
+    def tpot_s(self) -> float:
+        return self.decode.time_s
+
+    @property
+    def output_tokens_per_s(self) -> float:
+        return self.workload.batch / self.tpot_s
+
+    def to_dict(self) -> dict:
+        wl, eff = self.workload, self.efficiency
+        return {
+            "tp": wl.tp,
+            "pp": wl.pp,
+            "num_chips": self.num_chips,
+            "batch": wl.batch,
+            "input_len": wl.input_len,
+            "output_len": wl.output_len,
+            "weight_dtype": wl.weight_dtype,
+            "kv_dtype": wl.kv,
+            "compute_dtype": wl.compute_dtype,
+            "fits": self.fits,
+            "memory_per_chip_bytes": self.memory_per_chip_bytes,
+            "memory_breakdown_bytes": {
+                "weights": self.weights_bytes_per_chip,
+                "kv_cache": self.kv_bytes_per_chip,
+                "workspace": self.workspace_bytes_per_chip,
+                "usable": self.usable_bytes_per_chip,
+            },
+            "max_batch": self.max_batch,
+            "ttft_s": self.ttft_s,
+            "tpot_s": self.tpot_s,
+            "output_tokens_per_s": self.output_tokens_per_s,
+            "output_tokens_per_s_per_chip": self.output_tokens_per_s / self.num_chips,
+            "prefill_bound": self.prefill.bound,
+            "decode_bound": self.decode.bound,
+            "decode_context_tokens": self.decode_context_tokens,
+            "prefill_arithmetic_intensity": self.prefill.arithmetic_intensity,
+            "decode_arithmetic_intensity": self.decode.arithmetic_intensity,
+            "ideal": {
+                "ttft_s": self.ideal_ttft_s,
+                "tpot_s": self.ideal_tpot_s,
+                "output_tokens_per_s": wl.batch / self.ideal_tpot_s,
+            },
+            "efficiency": attrs.asdict(eff),
+            "batch_table": [p.to_dict() for p in self.batch_table],
+            "prefill_ops": [o.to_dict() for o in self.prefill.ops],
+            "decode_ops": [o.to_dict() for o in self.decode.ops],
+        }
+
+
+def chip_dict(chip: Chip, compute_dtype: str) -> dict:
+    return {
+        "name": chip.name,
+        "full_name": chip.full_name,
+        "family": chip.family,
+        "compute_dtype": compute_dtype,
+        "peak_flops_per_s": chip.peak(compute_dtype),
+        "peak_flops_per_s_by_dtype": dict(chip.peak_flops_per_s),
+        "hbm_bytes": chip.hbm_bytes,
+        "hbm_bytes_per_s": chip.hbm_bytes_per_s,
+        "critical_intensity_flops_per_byte": chip.critical_intensity(compute_dtype),
+        "scale_up_name": chip.scale_up_name,
+        "scale_up_bytes_per_s": chip.scale_up_bytes_per_s,
+        "scale_up_domain": chip.scale_up_domain,
+        "scale_out_bytes_per_s": chip.scale_out_bytes_per_s,
+        "tdp_w": chip.tdp_w,
+        "confidence": chip.confidence,
+    }
+
+
+def model_dict(model: Model, kv_dtype: str) -> dict:
+    params = model.param_count()
+    return {
+        "name": model.name,
+        "family": model.family,
+        "params_total": params,
+        "params_active": params,
+        "num_layers": model.num_layers,
+        "hidden_size": model.hidden_size,
+        "num_heads": model.num_heads,
+        "num_kv_heads": model.num_kv_heads,
+        "head_dim": model.head_dim,
+        "intermediate_size": model.intermediate_size,
+        "vocab_size": model.vocab_size,
+        "sliding_window": model.sliding_window,
+        "kv_dtype": kv_dtype,
+        "kv_bytes_per_token": model.kv_bytes_per_token(BYTES[kv_dtype]),
+    }
+
+
+@attrs.frozen
+class Estimate:
+    """Everything ``roofline estimate`` reports for one chip and model."""
+
+    chip: Chip
+    model: Model
+    inference: InferenceEstimate | None = None
+
+    def to_dict(self) -> dict:
+        wl = self.inference.workload if self.inference else Workload()
+        out = {"chip": chip_dict(self.chip, wl.compute_dtype), "model": model_dict(self.model, wl.kv)}
+        if self.inference is not None:
+            out["inference"] = self.inference.to_dict()
+        return out

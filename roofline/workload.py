@@ -1,0 +1,137 @@
+"""The workload of a serving estimate, its validation against a chip and model, and packing."""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import numpy as np
+
+from roofline.chip import Chip
+from roofline.dtypes import BYTES, KV_DTYPES, WEIGHT_COMPUTE, WEIGHT_DTYPES, check
+from roofline.errors import RooflineError
+from roofline.kernels import layout as L
+from roofline.model import Model
+
+
+def _positive_int(name: str):
+    def validate(_inst, _attr, value):
+        if value is None and name in ("tp",):
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise RooflineError(f"{name}={value!r} must be a positive whole number")
+    return validate
+
+
+@attrs.frozen
+class Workload:
+    """What to serve and how: batch of sequences, lengths, formats and the parallel layout.
+
+    ``tp=None`` asks the estimator for the smallest tensor-parallel size that fits. ``kv_dtype=None``
+    keeps the KV cache in the 16-bit format of the activations.
+    """
+
+    batch: int = attrs.field(default=1, validator=_positive_int("batch"))
+    input_len: int = attrs.field(default=2048, validator=_positive_int("input_len"))
+    output_len: int = attrs.field(default=256, validator=_positive_int("output_len"))
+    tp: int | None = attrs.field(default=None, validator=_positive_int("tp"))
+    pp: int = attrs.field(default=1, validator=_positive_int("pp"))
+    weight_dtype: str = attrs.field(default="bf16", converter=lambda v: check("weight_dtype", v, WEIGHT_DTYPES))
+    kv_dtype: str | None = attrs.field(default=None,
+                                       converter=lambda v: None if v is None else check("kv_dtype", v, KV_DTYPES))
+
+    @property
+    def compute_dtype(self) -> str:
+        return WEIGHT_COMPUTE[self.weight_dtype]
+
+    @property
+    def act_dtype(self) -> str:
+        return "fp16" if self.weight_dtype == "fp16" else "bf16"
+
+    @property
+    def kv(self) -> str:
+        return self.kv_dtype or self.act_dtype
+
+    @property
+    def num_chips(self) -> int:
+        return (self.tp or 1) * self.pp
+
+
+def valid_tp_sizes(model: Model, limit: int | None = None) -> list[int]:
+    """TP sizes that divide the attention heads and tile the K/V heads (split or replicated)."""
+    out = []
+    for tp in range(1, model.num_heads + 1):
+        if limit is not None and tp > limit:
+            break
+        if model.num_heads % tp == 0 and (model.num_kv_heads % tp == 0 or tp % model.num_kv_heads == 0):
+            out.append(tp)
+    return out
+
+
+def check_layout(chip: Chip, model: Model, wl: Workload) -> None:
+    """Raise the project error for a layout or format this chip and model cannot run."""
+    compute = wl.compute_dtype
+    if not chip.has(compute):
+        weight_only = [d for d in WEIGHT_DTYPES if chip.has(WEIGHT_COMPUTE[d])]
+        raise RooflineError(
+            f"weight_dtype={wl.weight_dtype}: needs {compute} compute, which {chip.name} lacks "
+            f"(it has {', '.join(chip.dtypes)}); use --weight-dtype {' or '.join(weight_only)}"
+        )
+    tp = wl.tp
+    if tp is not None and tp not in valid_tp_sizes(model):
+        if model.num_heads % tp:
+            why = f"does not divide the {model.num_heads} attention heads"
+        else:
+            why = f"neither divides nor is a multiple of the {model.num_kv_heads} KV heads"
+        options = ", ".join(str(t) for t in valid_tp_sizes(model, limit=max(chip.scale_up_domain, 8)))
+        raise RooflineError(f"tp={tp} {why} of {model.name}; try {options}")
+    if wl.pp > model.num_layers:
+        raise RooflineError(f"pp={wl.pp} exceeds the {model.num_layers} layers of {model.name}; "
+                            f"use at most --pp {model.num_layers}")
+
+
+def pack_model(model: Model) -> np.ndarray:
+    m = np.zeros(L.M_SIZE)
+    m[L.M_LAYERS] = model.num_layers
+    m[L.M_HIDDEN] = model.hidden_size
+    m[L.M_HEADS] = model.num_heads
+    m[L.M_KV_HEADS] = model.num_kv_heads
+    m[L.M_HEAD_DIM] = model.head_dim
+    m[L.M_FFN] = model.intermediate_size
+    m[L.M_VOCAB] = model.vocab_size
+    m[L.M_GATED] = float(model.gated_mlp)
+    m[L.M_QKV_BIAS] = float(model.qkv_bias)
+    m[L.M_O_BIAS] = float(model.o_bias)
+    m[L.M_MLP_BIAS] = float(model.mlp_bias)
+    m[L.M_NORM_PARAMS] = model.norm_params
+    m[L.M_TIED] = float(model.tie_word_embeddings)
+    m[L.M_POS_ROWS] = model.learned_pos_embeddings
+    m[L.M_WINDOW] = model.sliding_window
+    return m
+
+
+def pack_workload(wl: Workload, max_tokens_per_pass: int, batch: int | None = None) -> np.ndarray:
+    w = np.zeros(L.W_SIZE)
+    w[L.W_BATCH] = wl.batch if batch is None else batch
+    w[L.W_INPUT] = wl.input_len
+    w[L.W_OUTPUT] = wl.output_len
+    w[L.W_TP] = wl.tp or 1
+    w[L.W_PP] = wl.pp
+    w[L.W_WEIGHT_BYTES] = BYTES[wl.weight_dtype]
+    w[L.W_KV_BYTES] = BYTES[wl.kv]
+    w[L.W_ACT_BYTES] = BYTES[wl.act_dtype]
+    w[L.W_MAX_TOKENS] = max_tokens_per_pass
+    return w
+
+
+def decode_context(wl: Workload) -> float:
+    """Tokens cached before the mean decode step: input + (output - 1) / 2.
+
+    Decode time is affine in the context length, so the mean time per output token over a sequence's
+    output equals the time of the step at the mean context.
+    """
+    return wl.input_len + (wl.output_len - 1) / 2.0
+
+
+def is_finite_positive(x: float) -> bool:
+    return math.isfinite(x) and x > 0

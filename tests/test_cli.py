@@ -1,0 +1,138 @@
+"""The command line: every profile runs, JSON has the promised keys, bad input is one line and exit 2."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from roofline.chip import CHIPS
+from roofline.cli import main
+from roofline.model import MODELS
+
+INFERENCE_KEYS = {"tp", "pp", "num_chips", "batch", "input_len", "output_len", "weight_dtype", "kv_dtype", "fits",
+                  "memory_per_chip_bytes", "max_batch", "ttft_s", "tpot_s", "output_tokens_per_s",
+                  "output_tokens_per_s_per_chip", "prefill_bound", "decode_bound", "ideal"}
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False, standalone_mode=True)
+
+
+def run_cli(*args):
+    """Through main() exactly as the console script does, capturing exit code."""
+    runner = CliRunner()
+    return runner.invoke(main, list(args))
+
+
+@pytest.mark.parametrize("chip", CHIPS.names())
+def test_every_chip_profile_estimates(chip):
+    r = run_cli("estimate", "--chip", chip, "--model", "8B", "--format", "json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["chip"]["name"] == chip
+    assert INFERENCE_KEYS <= set(d["inference"])
+    assert d["inference"]["ttft_s"] > 0 and d["inference"]["tpot_s"] > 0
+
+
+@pytest.mark.parametrize("model", MODELS.names())
+def test_every_model_profile_estimates(model):
+    r = run_cli("estimate", "--chip", "H200", "--model", model, "--format", "json")
+    assert r.exit_code in (0, 2), r.output
+    if r.exit_code == 0:
+        d = json.loads(r.output)
+        assert d["model"]["params_total"] == d["model"]["params_active"] > 0
+        assert set(d["ideal" if False else "inference"]["ideal"]) == {"ttft_s", "tpot_s", "output_tokens_per_s"}
+    else:
+        assert "needs at least" in r.output
+
+
+def test_json_values_are_consistent():
+    d = json.loads(run_cli("estimate", "--chip", "H20", "--model", "70B", "--batch", "4", "--format", "json").output)
+    inf = d["inference"]
+    assert inf["output_tokens_per_s"] == pytest.approx(4 / inf["tpot_s"])
+    assert inf["output_tokens_per_s_per_chip"] == pytest.approx(inf["output_tokens_per_s"] / inf["num_chips"])
+    assert inf["num_chips"] == inf["tp"] * inf["pp"]
+    assert d["chip"]["peak_flops_per_s"] == 148e12
+    assert d["chip"]["hbm_bytes"] == 96e9 and d["chip"]["hbm_bytes_per_s"] == 4.0e12
+    assert d["model"]["kv_bytes_per_token"] == 327_680
+
+
+def test_text_output_shows_its_working():
+    r = run_cli("estimate", "--chip", "H20", "--model", "70B", "--ops")
+    assert r.exit_code == 0
+    for needle in ("TTFT", "TPOT", "critical intensity", "largest batch that fits", "memory", "compute",
+                   "Decode ops", "attention"):
+        assert needle in r.output
+
+
+def test_listings():
+    r = run_cli("chips")
+    assert r.exit_code == 0 and "H20" in r.output and "Ascend-910B" in r.output
+    r = run_cli("models")
+    assert r.exit_code == 0 and "Llama-3.1-70B" in r.output
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["estimate", "--chip", "H2O", "--model", "70B"], ["chip", "H2O", "H20"]),
+    (["estimate", "--chip", "H100", "--model", "lama-70b"], ["model", "lama-70b"]),
+    (["estimate", "--chip", "H100", "--model", "70B", "--tp", "3"], ["tp=3", "64 attention heads", "try"]),
+    (["estimate", "--chip", "A100", "--model", "8B", "--weight-dtype", "fp8"], ["fp8", "A100", "lacks"]),
+    (["estimate", "--chip", "L40S", "--model", "405B", "--tp", "1"], ["does not fit", "needs at least"]),
+    (["estimate", "--chip", "H20", "--model", "405B"], ["does not fit", "needs at least", "--pp"]),
+    (["estimate", "--chip", "H100", "--model", "8B", "--batch", "0"], ["--batch", "0"]),
+    (["estimate", "--chip", "H100", "--model", "8B", "--batch", "nan"], ["--batch", "nan"]),
+    (["estimate", "--chip", "H100", "--model", "8B", "--pp", "33"], ["pp=33", "32 layers"]),
+    (["estimate", "--chip", "H100", "--model", "8B", "--kv-dtype", "fp4"], ["--kv-dtype", "fp4"]),
+    (["estimate", "--chip", "H100"], ["--model"]),
+])
+def test_bad_input_is_one_line_exit_2(args, needles):
+    r = run_cli(*args)
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.output
+    assert "Traceback" not in r.output
+    for n in needles:
+        assert n in lines[0]
+
+
+def test_user_chip_and_model_files(tmp_path):
+    chip = tmp_path / "mychip.toml"
+    chip.write_text("""
+name = "MyChip"
+[peak_flops_per_s]
+bf16 = 500e12
+[hbm]
+bytes = 64e9
+bytes_per_s = 2e12
+[scale_up]
+bytes_per_s = 200e9
+domain_size = 4
+[scale_out]
+bytes_per_s = 25e9
+""")
+    r = run_cli("estimate", "--chip", str(chip), "--model", "tests/data/hf/llama-Llama-2-7b-hf", "--format", "json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["chip"]["name"] == "MyChip" and d["model"]["params_total"] == 6_738_415_616
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("name = 'x'\n[peak_flops_per_s\n", "not valid TOML"),
+    ("name = 'x'\n[hbm]\nbytes = 1e9\n", "peak_flops_per_s"),
+    ("[peak_flops_per_s]\nbf16 = -1\n", "bf16"),
+    ("[peak_flops_per_s]\nbf16 = nan\n", "bf16"),
+    ("[peak_flops_per_s]\nbf16 = '148 TFLOPS'\n", "bf16"),
+    ("[peak_flops_per_s]\nbf16 = 1e12\nfp7 = 1e12\n", "fp7"),
+])
+def test_bad_chip_files(tmp_path, content, needle):
+    f = tmp_path / "bad.toml"
+    f.write_text(content)
+    r = run_cli("estimate", "--chip", str(f), "--model", "8B")
+    assert r.exit_code == 2 and needle in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_bad_model_file(tmp_path):
+    f = tmp_path / "config.json"
+    f.write_text('{"model_type": "llama", "hidden_size": 4096')
+    r = run_cli("estimate", "--chip", "H100", "--model", str(f))
+    assert r.exit_code == 2 and "not valid JSON" in r.output
