@@ -9,7 +9,9 @@ Rows: TensorRT-LLM perf-overview (``batch = max``, end-to-end output tokens/s) a
 * fixed batch, total tokens/s: B * (I + O) / (TTFT + O * TPOT).
 
 A blank ``kv_dtype`` keeps the tool's default (16-bit KV cache); no per-row adjustment of any kind.
-Usage: ``python benchmarks/inference_accuracy.py [--json benchmarks/results/inference_accuracy.json]``.
+With ``--engine trtllm`` (or vllm, sglang, generic) the rows go through the serving model instead
+(``--concurrency max`` for ``batch = max``, the row's batch otherwise).
+Usage: ``python benchmarks/inference_accuracy.py [--engine trtllm] [--json FILE]``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from roofline.registry import profiles_dir
 SOURCES = ("trtllm-perf", "azure-")
 
 
-def row_estimate(row: dict) -> float:
+def row_estimate(row: dict, engine: str | None = None, kv_blank: str | None = None) -> float:
     chip = roofline.load_chip(row["chip_profile"])
     model = roofline.load_model(row["model_ref"]) if MODELS.find(row["model_ref"]) else None
     if model is None:
@@ -36,7 +38,15 @@ def row_estimate(row: dict) -> float:
     i, o = int(row["input_len"]), int(row["output_len"])
     wd = row["weight_dtype"] or row["precision"]
     wl = roofline.Workload(batch=1, input_len=i, output_len=o, tp=int(row["tp"]), pp=int(row["pp"] or 1),
-                           weight_dtype=wd, kv_dtype=row["kv_dtype"] or None)
+                           weight_dtype=wd, kv_dtype=row["kv_dtype"] or kv_blank)
+    if engine is not None:
+        from roofline.serving import estimate_serving
+
+        conc = "max" if row["batch"] == "max" else int(row["batch"])
+        srv = estimate_serving(chip, model, wl, engine=engine, concurrency=conc)
+        if row["metric_std"] == "output_tokens_per_s":
+            return srv.output_tokens_per_s
+        return srv.requests_per_s * (i + o)
     if row["batch"] == "max":
         probe = roofline.estimate_inference(chip, model, wl)
         wl = roofline.Workload(**{**_fields(wl), "batch": max(probe.max_batch, 1)})
@@ -59,8 +69,12 @@ def _fields(wl):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--json", default="benchmarks/results/inference_accuracy.json")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--engine", default=None, help="serving model with this engine preset (default: static batch)")
+    ap.add_argument("--kv-dtype-when-blank", default=None,
+                    help="sensitivity study: KV format to assume where the row does not state it")
     args = ap.parse_args(argv)
+    args.json = args.json or f"benchmarks/results/inference_accuracy{'_' + args.engine if args.engine else ''}.json"
     rows = list(csv.DictReader(open(profiles_dir() / "measurements" / "inference.csv")))
     results, skipped = [], []
     for r in rows:
@@ -70,7 +84,7 @@ def main(argv=None) -> int:
             skipped.append((r["row_id"], r["usable"]))
             continue
         try:
-            pred = row_estimate(r)
+            pred = row_estimate(r, args.engine, args.kv_dtype_when_blank)
         except roofline.RooflineError as exc:
             skipped.append((r["row_id"], str(exc)))
             continue

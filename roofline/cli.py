@@ -66,18 +66,39 @@ def main():
               show_default=True, help="Weight format (int8/int4 are weight-only: they compute in 16-bit).")
 @click.option("--kv-dtype", type=click.Choice(KV_DTYPES, case_sensitive=False), default=None,
               help="KV-cache format. Default: 16-bit like the activations.")
+@click.option("--concurrency", default=None, metavar="C|max",
+              help="Serve C requests in flight (closed loop, continuous batching); 'max' = the most that fit.")
+@click.option("--request-rate", type=float, default=None, help="Serve Poisson arrivals at this many requests/s.")
+@click.option("--engine", type=click.Choice(["generic", "vllm", "sglang", "trtllm"]), default="generic",
+              show_default=True, help="Serving engine preset (scheduling policy, token budget, memory share).")
+@click.option("--max-num-tokens", type=click.IntRange(min=1), default=None,
+              help="Tokens per engine step (chunked-prefill budget). Default: the engine's.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--ops", is_flag=True, help="Also print the per-op tables (text format).")
-def estimate(chip, model_name, tp, pp, batch, input_len, output_len, weight_dtype, kv_dtype, fmt, ops):
+def estimate(chip, model_name, tp, pp, batch, input_len, output_len, weight_dtype, kv_dtype, concurrency,
+             request_rate, engine, max_num_tokens, fmt, ops):
     """Estimate serving speed, memory and fit for one chip and model."""
     from roofline.api import estimate as run
     from roofline.chip import load_chip
     from roofline.model import load_model
     from roofline.workload import Workload
 
+    if concurrency is not None and request_rate is not None:
+        raise click.UsageError("give --concurrency or --request-rate, not both")
+    if concurrency is not None and concurrency != "max":
+        try:
+            concurrency = int(concurrency)
+        except ValueError:
+            raise click.BadParameter(f"{concurrency!r} is not a whole number or 'max'", param_hint="--concurrency")
+        if concurrency < 1:
+            raise click.BadParameter(f"{concurrency} must be at least 1 (or 'max')", param_hint="--concurrency")
     wl = Workload(batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp,
                   weight_dtype=weight_dtype, kv_dtype=kv_dtype)
-    result = run(load_chip(chip), load_model(model_name), wl)
+    serving = None
+    if concurrency is not None or request_rate is not None:
+        serving = {"engine": engine, "concurrency": concurrency, "request_rate": request_rate,
+                   "max_num_tokens": max_num_tokens}
+    result = run(load_chip(chip), load_model(model_name), wl, serving=serving)
     if fmt == "json":
         click.echo(_json(result.to_dict()))
     else:

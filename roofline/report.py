@@ -93,6 +93,19 @@ def render_estimate(est: Estimate, show_ops: bool = False) -> str:
         "ideal = 100% of every peak, no latency. TPOT is the decode step at the mean context "
         f"({inf.decode_context_tokens:,.0f} tokens cached).",
     ]
+    srv = est.serving
+    if srv is not None:
+        mode = (f"Poisson arrivals at {srv.request_rate:g} requests/s (utilisation {srv.utilization:.0%} of "
+                f"{srv.capacity_requests_per_s:.3g}/s)" if srv.request_rate else
+                f"{srv.concurrency} requests in flight (closed loop)")
+        out += ["", f"Serving ({srv.engine} engine, continuous batching): {mode}; the engine runs "
+                    f"{srv.inflight} at once, its KV cache holds {srv.kv_capacity_sequences}"
+                    + ("; prefill is the bottleneck" if srv.prefill_bound else ""),
+                table(["", "value"], [
+                    ["TTFT (incl. waiting)", seconds(srv.ttft_s)], ["TPOT (incl. prefill chunks)", seconds(srv.tpot_s)],
+                    ["request latency", seconds(srv.request_latency_s)], ["requests/s", rate(srv.requests_per_s)],
+                    ["output tokens/s", rate(srv.output_tokens_per_s)],
+                    ["  per chip", rate(srv.output_tokens_per_s / srv.num_chips)]])]
     if show_ops:
         out += ["", ops_table("Prefill ops (per chip, whole batch)", inf.prefill), "",
                 ops_table("Decode ops (per chip, one step)", inf.decode)]

@@ -189,10 +189,13 @@ class Estimate:
     chip: Chip
     model: Model
     inference: InferenceEstimate | None = None
+    serving: object | None = None  # roofline.serving.ServingEstimate
 
     def to_dict(self) -> dict:
         wl = self.inference.workload if self.inference else Workload()
         out = {"chip": chip_dict(self.chip, wl.compute_dtype), "model": model_dict(self.model, wl.kv)}
         if self.inference is not None:
             out["inference"] = self.inference.to_dict()
+            if self.serving is not None:
+                out["inference"]["serving"] = self.serving.to_dict()
         return out

@@ -1,0 +1,147 @@
+"""Serving kernels: the engine step of an in-flight-batching server, and its steady state.
+
+Model of one replica (all assumptions here, restated in the README):
+
+* C requests are in flight (closed loop: a finished request is replaced at once). Each has I prompt
+  tokens and O output tokens; the prefill produces the first output token, then O - 1 decode steps.
+* Each engine step runs one decode token for every decoding sequence plus prefill tokens of new
+  requests, up to a token budget per step (decodes count against it). GEMMs run over all tokens of the
+  step and read the weights once; attention runs per sequence over its own context.
+* Chunked engines split a prompt into n_c = ceil(I / (budget - decodes)) chunks over consecutive steps;
+  whole-prompt engines prefill each prompt in one step (n_c = 1).
+* Steady state (mean-value): a request lives L = n_c + O - 1 steps, so a = C / L new requests start per
+  step. A fraction f = min(1, a n_c) of steps carry prefill ("mixed" steps: max(1, a n_c) requests
+  prefilling, the other C - max(1, a n_c) decoding); the rest are pure decode steps with C decoding.
+  Decoding sequences sit at the mean decode context I + (O - 1) / 2; chunks at their mean prefix.
+* A decoding sequence meets the mixed steps that are not its own prefill: g = max(0, f L - n_c) / (O - 1)
+  of its steps. TPOT = g t_mixed + (1 - g) t_decode; TTFT = n_c t_mixed; latency R = TTFT + (O-1) TPOT;
+  requests/s X = C / R (Little's law).
+* When new prompts need more tokens per step than the budget leaves, prefill is the bottleneck: every
+  step is full (decodes D = budget (O-1) / (I+O-1), prefill budget - D), X = prefill tokens per second / I,
+  and requests queue for prefill (their wait is in TTFT).
+At C = 1 the model reduces exactly to a lone prefill followed by batch-1 decode steps.
+"""
+
+from roofline._jit import kernel
+from roofline.kernels.inference import attended_keys, cached_tokens, fill_pass, kv_heads_per_chip
+from roofline.kernels.layout import (
+    H_STEP_OVERHEAD, H_UP_DOMAIN, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_LAYERS, M_VOCAB, M_WINDOW, N_OPS, OP_ATTN,
+    OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, W_ACT_BYTES, W_BATCH, W_INPUT, W_KV_BYTES, W_OUTPUT, W_PP,
+    W_TP,
+)
+from roofline.kernels.roofline import price_ops, set_allgather, set_gemm
+
+
+@kernel
+def engine_step_time(m, w, hw, decodes, dec_c0, pre_seqs, pre_q, pre_c0, ops, priced):
+    """Seconds of one engine step: ``decodes`` sequences decoding with ``dec_c0`` tokens cached, plus
+    ``pre_seqs`` prompt chunks of ``pre_q`` tokens after ``pre_c0`` cached ones. With ``pp`` stages,
+    the step's sequences circulate as ``pp`` micro-batches (as in decode_step_time)."""
+    pp = w[W_PP]
+    tokens = decodes + pre_seqs * pre_q
+    if tokens <= 0.0:
+        return 0.0
+    share = 1.0 / pp
+    layers = -(-m[M_LAYERS] // pp)
+    step = w.copy()
+    step[W_BATCH] = 1.0
+    fill_pass(m, step, hw[H_UP_DOMAIN], tokens * share, 0.0, layers, 1.0 if pp <= 1.0 else 0.0, 1.0,
+              0.0 if pp <= 1.0 else 1.0, ops)
+    tp = w[W_TP]
+    hd = m[M_HEAD_DIM]
+    q_dim = m[M_HEADS] / tp * hd
+    kv_dim = kv_heads_per_chip(m, tp) * hd
+    kvb = w[W_KV_BYTES]
+    ab = w[W_ACT_BYTES]
+    win = m[M_WINDOW]
+    d = decodes * share
+    s = pre_seqs * share
+    keys = d * attended_keys(1.0, dec_c0, win) + s * attended_keys(pre_q, pre_c0, win)
+    ops[OP_ATTN, OP_FLOPS] = 4.0 * hd * (m[M_HEADS] / tp) * keys
+    ops[OP_ATTN, OP_HBM] = (d * (cached_tokens(dec_c0 + 1.0, win) * 2.0 * kv_dim * kvb + 2.0 * kv_dim * kvb
+                                 + 2.0 * q_dim * ab)
+                            + s * (cached_tokens(pre_c0 + pre_q, win) * 2.0 * kv_dim * kvb
+                                   + pre_q * (2.0 * kv_dim * kvb + 2.0 * q_dim * ab)))
+    rows = d + s
+    set_gemm(ops, OP_LM_HEAD, rows, m[M_HIDDEN], m[M_VOCAB] / tp, ab, ab, 1.0)
+    set_allgather(ops, OP_GATHER_LOGITS, rows * m[M_VOCAB] / tp * 4.0, tp, 1.0 if tp > hw[H_UP_DOMAIN] else 0.0, 1.0)
+    return pp * (price_ops(ops, N_OPS, hw, priced) + hw[H_STEP_OVERHEAD])
+
+
+@kernel
+def serving_closed_loop(m, w, hw, inflight, budget, chunked, ops, priced, out):
+    """Steady state of ``inflight`` requests on one replica (see the module docstring).
+
+    Writes out[0] = TTFT of an admitted request (s), out[1] = TPOT (s), out[2] = requests/s,
+    out[3] = 1 if prefill is the bottleneck else 0, out[4] = mean step time (s).
+    """
+    i_len = w[W_INPUT]
+    o_len = w[W_OUTPUT]
+    c = inflight
+    dec_c0 = i_len + (o_len - 1.0) / 2.0
+    n_c = 1.0
+    avail = budget
+    a = 0.0
+    f = 0.0
+    n_pre = 1.0
+    d_mixed = 0.0
+    for _ in range(8):
+        length = n_c + o_len - 1.0
+        a = c / length
+        f = a * n_c
+        if f > 1.0:
+            f = 1.0
+        n_pre = a * n_c
+        if n_pre < 1.0:
+            n_pre = 1.0
+        d_mixed = c - n_pre
+        if d_mixed < 0.0:
+            d_mixed = 0.0
+        avail = budget - d_mixed
+        if avail < 1.0:
+            avail = 1.0
+        new_nc = 1.0
+        if chunked > 0.5:
+            new_nc = -(-i_len // avail)
+        if new_nc == n_c:
+            break
+        n_c = new_nc
+    chunk = i_len / n_c
+    pre_tokens = a * i_len / f  # prefill tokens per mixed step
+    limit = avail if chunked > 0.5 else (budget if budget > i_len else i_len)
+    if pre_tokens > limit * (1.0 + 1e-12) and o_len > 1.0:
+        # prefill-bound: every step is full
+        full = budget if budget > i_len or chunked > 0.5 else i_len
+        dec = full * (o_len - 1.0) / (i_len + o_len - 1.0)
+        if dec > c - 1.0:
+            dec = c - 1.0
+        if dec < 0.0:
+            dec = 0.0
+        pre = full - dec
+        t = engine_step_time(m, w, hw, dec, dec_c0, pre / chunk, chunk, (i_len - chunk) / 2.0, ops, priced)
+        x = pre / (i_len * t)
+        latency = c / x
+        out[0] = latency - (o_len - 1.0) * t
+        out[1] = t
+        out[2] = x
+        out[3] = 1.0
+        out[4] = t
+        return
+    t_mixed = engine_step_time(m, w, hw, d_mixed, dec_c0, pre_tokens / chunk, chunk, (i_len - chunk) / 2.0,
+                               ops, priced)
+    t_dec = engine_step_time(m, w, hw, c, dec_c0, 0.0, 0.0, 0.0, ops, priced)
+    g = 0.0
+    if o_len > 1.0:
+        g = (f * (n_c + o_len - 1.0) - n_c) / (o_len - 1.0)
+        if g < 0.0:
+            g = 0.0
+        if g > 1.0:
+            g = 1.0
+    tpot = g * t_mixed + (1.0 - g) * t_dec
+    ttft = n_c * t_mixed
+    latency = ttft + (o_len - 1.0) * tpot
+    out[0] = ttft
+    out[1] = tpot
+    out[2] = c / latency
+    out[3] = 0.0
+    out[4] = f * t_mixed + (1.0 - f) * t_dec
