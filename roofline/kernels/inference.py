@@ -62,6 +62,22 @@ def cached_tokens(ctx, window):
 
 
 @kernel
+def attention_cost(m, w, seqs, q, c0):
+    """(FLOPs, HBM bytes) per chip of ``seqs`` sequences attending with ``q`` new tokens after ``c0``
+    cached ones: QK^T and PV (2 FLOPs per multiply-add each) over the visited keys; the cache read once,
+    the new K/V written, Q read and the output written."""
+    tp = w[W_TP]
+    hd = m[M_HEAD_DIM]
+    q_dim = m[M_HEADS] / tp * hd
+    kv_dim = kv_heads_per_chip(m, tp) * hd
+    kvb = w[W_KV_BYTES]
+    flops = 4.0 * hd * (m[M_HEADS] / tp) * attended_keys(q, c0, m[M_WINDOW]) * seqs
+    hbm = seqs * (cached_tokens(c0 + q, m[M_WINDOW]) * 2.0 * kv_dim * kvb
+                  + q * (2.0 * kv_dim * kvb + 2.0 * q_dim * w[W_ACT_BYTES]))
+    return flops, hbm
+
+
+@kernel
 def fill_pass(m, w, domain, q, c0, layers, first, last, sends, ops):
     """Fill ``ops`` (N_OPS x OP_COLS) with one forward pass on one chip.
 
@@ -80,9 +96,7 @@ def fill_pass(m, w, domain, q, c0, layers, first, last, sends, ops):
     ffn = m[M_FFN] / tp
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
     wb = w[W_WEIGHT_BYTES]
-    kvb = w[W_KV_BYTES]
     ab = w[W_ACT_BYTES]
-    window = m[M_WINDOW]
     tp_out = 1.0 if tp > domain else 0.0
     pp_out = 1.0 if tp * pp > domain else 0.0
     norm_bytes = 2.0 * tokens * h * ab + m[M_NORM_PARAMS] * ab
@@ -90,10 +104,9 @@ def fill_pass(m, w, domain, q, c0, layers, first, last, sends, ops):
     set_memory_op(ops, OP_EMBED, tokens * h * ab / tp + tokens * h * ab, first)
     set_memory_op(ops, OP_ATTN_NORM, norm_bytes, layers)
     set_gemm(ops, OP_QKV, tokens, h, q_dim + 2.0 * kv_dim, wb, ab, layers)
-    keys = attended_keys(q, c0, window)
-    kept = cached_tokens(c0 + q, window)
-    ops[OP_ATTN, OP_FLOPS] = 4.0 * hd * (m[M_HEADS] / tp) * keys * b
-    ops[OP_ATTN, OP_HBM] = b * kept * 2.0 * kv_dim * kvb + tokens * 2.0 * kv_dim * kvb + 2.0 * tokens * q_dim * ab
+    attn_flops, attn_hbm = attention_cost(m, w, b, q, c0)
+    ops[OP_ATTN, OP_FLOPS] = attn_flops
+    ops[OP_ATTN, OP_HBM] = attn_hbm
     ops[OP_ATTN, OP_LINK] = 0.0
     ops[OP_ATTN, OP_STEPS] = 0.0
     ops[OP_ATTN, OP_SCALE_OUT] = 0.0

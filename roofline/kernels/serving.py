@@ -23,11 +23,10 @@ At C = 1 the model reduces exactly to a lone prefill followed by batch-1 decode 
 """
 
 from roofline._jit import kernel
-from roofline.kernels.inference import attended_keys, cached_tokens, fill_pass, kv_heads_per_chip
+from roofline.kernels.inference import attention_cost, fill_pass
 from roofline.kernels.layout import (
-    H_STEP_OVERHEAD, H_UP_DOMAIN, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_LAYERS, M_VOCAB, M_WINDOW, N_OPS, OP_ATTN,
-    OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, W_ACT_BYTES, W_BATCH, W_INPUT, W_KV_BYTES, W_OUTPUT, W_PP,
-    W_TP,
+    H_STEP_OVERHEAD, H_UP_DOMAIN, M_HIDDEN, M_LAYERS, M_VOCAB, N_OPS, OP_ATTN, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM,
+    OP_LM_HEAD, W_ACT_BYTES, W_BATCH, W_INPUT, W_OUTPUT, W_PP, W_TP,
 )
 from roofline.kernels.roofline import price_ops, set_allgather, set_gemm
 
@@ -48,20 +47,13 @@ def engine_step_time(m, w, hw, decodes, dec_c0, pre_seqs, pre_q, pre_c0, ops, pr
     fill_pass(m, step, hw[H_UP_DOMAIN], tokens * share, 0.0, layers, 1.0 if pp <= 1.0 else 0.0, 1.0,
               0.0 if pp <= 1.0 else 1.0, ops)
     tp = w[W_TP]
-    hd = m[M_HEAD_DIM]
-    q_dim = m[M_HEADS] / tp * hd
-    kv_dim = kv_heads_per_chip(m, tp) * hd
-    kvb = w[W_KV_BYTES]
     ab = w[W_ACT_BYTES]
-    win = m[M_WINDOW]
     d = decodes * share
     s = pre_seqs * share
-    keys = d * attended_keys(1.0, dec_c0, win) + s * attended_keys(pre_q, pre_c0, win)
-    ops[OP_ATTN, OP_FLOPS] = 4.0 * hd * (m[M_HEADS] / tp) * keys
-    ops[OP_ATTN, OP_HBM] = (d * (cached_tokens(dec_c0 + 1.0, win) * 2.0 * kv_dim * kvb + 2.0 * kv_dim * kvb
-                                 + 2.0 * q_dim * ab)
-                            + s * (cached_tokens(pre_c0 + pre_q, win) * 2.0 * kv_dim * kvb
-                                   + pre_q * (2.0 * kv_dim * kvb + 2.0 * q_dim * ab)))
+    f_dec, b_dec = attention_cost(m, w, d, 1.0, dec_c0)
+    f_pre, b_pre = attention_cost(m, w, s, pre_q, pre_c0)
+    ops[OP_ATTN, OP_FLOPS] = f_dec + f_pre
+    ops[OP_ATTN, OP_HBM] = b_dec + b_pre
     rows = d + s
     set_gemm(ops, OP_LM_HEAD, rows, m[M_HIDDEN], m[M_VOCAB] / tp, ab, ab, 1.0)
     set_allgather(ops, OP_GATHER_LOGITS, rows * m[M_VOCAB] / tp * 4.0, tp, 1.0 if tp > hw[H_UP_DOMAIN] else 0.0, 1.0)
