@@ -1,0 +1,394 @@
+"""Training kernels: one optimizer step of a (TP, PP, DP, CP) layout — time, breakdown and memory.
+
+Conventions (stated once here):
+
+* **Ops.** The forward op table is :func:`roofline.kernels.inference.fill_pass` for one layer with
+  ``q = seq_len / cp`` new tokens and nothing cached (causal attention), ``micro_batch`` sequences;
+  the LM head is re-set to run over every token, its logits followed by a vocabulary-parallel
+  cross-entropy (fp32 logits written and read back; three tiny TP all-reduces of one fp32 per token).
+  Each norm row also carries the residual add of its sub-block (read two, write one activation).
+* **Backward** = 2x the forward FLOPs and bytes of every compute row (dX and dW GEMMs; elementwise
+  backward reads the saved input and the incoming gradient); FlashAttention's backward is 2.5x its
+  forward (it recomputes the scores: 5 matmuls against 2). TP collectives: as many in backward as in
+  forward (Megatron's f/g conjugates). Without FlashAttention the score matrix is materialised.
+* **Recompute.** ``none``: nothing; ``selective`` (Korthikanti et al. 2022): the attention core's
+  forward again — free with FlashAttention, which never stores the scores; ``full``: every layer's
+  forward again, TP collectives included.
+* **Pipeline.** 1F1B; the slowest stage (``ceil(L/pp)`` layers plus the heavier of embedding or head)
+  sets the pace; bubble = (pp-1)/(m·v) of the ideal time, i.e. (pp-1)/v micro-batch times. P2P sends of
+  ``b·s/cp·h/tp`` activations (scatter/gather over the TP ranks, Narayanan et al. 2021), one each way
+  per micro-batch and virtual stage, not overlapped.
+* **Rank order** TP (innermost), CP, DP, PP (Megatron-LM's default): a group stays inside the scale-up
+  domain when its stride x size fits in it; DP (with CP, gradients are reduced over dp·cp) is
+  hierarchical: a scale-up part over ``domain/tp`` ranks and a scale-out part, pipelined like NCCL's
+  rings (the slower of the two sets the time).
+* **Overlap policy** (max, not sum, where the frameworks overlap): DP gradient reduction overlaps the
+  backward of one micro-batch (ZeRO-0/1: once per step; ZeRO-2: reduce-scatter every micro-batch);
+  the parameter all-gather after the optimizer (ZeRO-1/2) overlaps the first forward; ZeRO-3 gathers
+  parameters under each forward and backward, the gradient reduce-scatter under the backward. CP ring
+  traffic overlaps the attention it feeds. TP collectives and PP sends are exposed.
+* **Memory** (mixed-precision Adam): 16-bit parameters (``X_PARAM_BYTES``), fp32 gradients
+  (``X_GRAD_BYTES``), fp32 master weights + two moments (``X_OPT_BYTES`` = 12); ZeRO-1 shards the
+  optimizer state, ZeRO-2 also the gradients, ZeRO-3 also the parameters (plus two gathered layers)
+  over dp·cp (never more than the unsharded weights). Activations: :func:`activation_bytes_per_layer`
+  per layer, times the stage's layers and the in-flight micro-batches (1F1B: min(pp, m) on the first
+  stage; interleaved: x (1 + (pp-1)/(pp·v)), Korthikanti et al. 2022 Sec. 4.2.3).
+"""
+
+import numpy as np
+
+from roofline._jit import kernel
+from roofline.kernels.inference import attended_keys, fill_pass, kv_heads_per_chip, weight_bytes_per_chip
+from roofline.kernels.layout import (
+    H_EFF_COMPUTE, H_HBM_BW, H_HBM_BYTES, H_EFF_HBM, H_MEM_FRACTION, H_PEAK_FLOPS, H_SIZE, H_UP_DOMAIN,
+    M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_LAYERS, M_VOCAB, M_WINDOW, N_OPS, OP_AR_ATTN,
+    OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COLS, OP_COUNT, OP_EMBED, OP_FINAL_NORM, OP_FLOPS,
+    OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, OP_MLP_ACT, OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ,
+    OP_QKV, W_ACT_BYTES, W_BATCH, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_SIZE, W_TP, W_WEIGHT_BYTES,
+)
+from roofline.kernels.roofline import op_time, set_allgather, set_allreduce, set_gemm, set_send
+
+# ---- training layout (one row per candidate) -----------------------------------------------------
+T_TP = 0
+T_PP = 1
+T_DP = 2
+T_CP = 3
+T_MB = 4  # sequences per micro-batch per DP rank
+T_GB = 5  # sequences per optimizer step
+T_SEQ = 6
+T_RECOMPUTE = 7  # 0 none, 1 selective, 2 full
+T_ZERO = 8
+T_VPP = 9  # virtual pipeline stages per rank (1: plain 1F1B)
+T_SP = 10  # 1: sequence parallelism (norms/dropout sharded, RS+AG instead of AR)
+T_FLASH = 11  # 1: FlashAttention (scores never in HBM)
+T_MM_BYTES = 12  # bytes of a GEMM weight operand (2: bf16/fp16, 1: fp8)
+T_SIZE = 16
+
+# ---- training extras: attention peak and the mixed-precision state convention -----------------------
+X_ATTN_PEAK = 0  # dense 16-bit FLOP/s (attention runs in 16 bit even when the GEMMs run fp8)
+X_ATTN_EFF = 1  # achievable fraction of X_ATTN_PEAK for FlashAttention
+X_GEMM16_EFF = 2  # achievable fraction for 16-bit GEMMs (unfused attention's batched GEMMs)
+X_PARAM_BYTES = 3
+X_GRAD_BYTES = 4
+X_OPT_BYTES = 5
+X_REDUCE_BYTES = 6  # bytes per gradient element on the wire
+X_OPT_TRAFFIC = 7  # HBM bytes per parameter of the optimizer step
+X_SIZE = 8
+
+# ---- results --------------------------------------------------------------------------------------
+R_STEP = 0
+R_COMPUTE = 1
+R_TP = 2
+R_BUBBLE = 3
+R_PP = 4
+R_DP = 5
+R_CP = 6
+R_OPT = 7
+R_MEM = 8  # bytes per chip (most loaded chip)
+R_ACT = 9  # activation bytes per chip
+R_STATE = 10  # weights + grads + optimizer bytes per chip
+R_MODEL_FLOPS = 11  # model FLOPs of the step per chip (3x forward, no recompute)
+R_HW_FLOPS = 12  # FLOPs executed per chip (backward 2x, flash 2.5x, recompute)
+R_MICRO = 13  # micro-batches per step per DP rank
+R_FITS = 14
+R_SIZE = 16
+
+# Korthikanti et al. 2022, Table 2: bytes per (s·b·h) kept for backward by one layer, 16-bit values
+# and 1-byte dropout masks; the attention scores add 5·a·s²·b.
+UNFUSED_SCORE_PASSES_FWD = 6.0  # score matrix through HBM in forward: write S, softmax r/w, dropout r/w, PV read
+COMPUTE_ROWS = (OP_ATTN_NORM, OP_QKV, OP_O_PROJ, OP_MLP_NORM, OP_MLP_UP, OP_MLP_ACT, OP_MLP_DOWN)
+
+
+@kernel
+def layer_params_per_chip(m, tp):
+    """Weights of one block on one TP rank (linear layers only; norms and biases are negligible)."""
+    h = m[M_HIDDEN]
+    q_dim = m[M_HEADS] / tp * m[M_HEAD_DIM]
+    kv_dim = kv_heads_per_chip(m, tp) * m[M_HEAD_DIM]
+    n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
+    return h * q_dim + 2.0 * h * kv_dim + q_dim * h + (n_in + 1.0) * h * m[M_FFN] / tp
+
+
+@kernel
+def activation_bytes_per_layer(m, t):
+    """Bytes one layer keeps for backward per micro-batch on one chip (Korthikanti et al. 2022).
+
+    Without recompute: 10·sbh replicated over TP (two norm inputs 4, QKV and MLP inputs 4, two dropout
+    masks 2; divided by tp with sequence parallelism) plus, divided by tp, the tensors of the split
+    GEMMs: Q, K, V, the output-projection input, the MLP activation input and output — 2 bytes x
+    (2·q + 2·kv + 2·q ... ) which for MHA and a 4h GELU MLP is the paper's 24·sbh; GQA narrows K and V
+    to the KV width, SwiGLU stores gate and up (2·ffn) plus their product (ffn). Unfused attention adds
+    5·a·s²·b/tp (softmax output, dropout mask and output); FlashAttention keeps only the fp32
+    log-sum-exp per head and token. Selective recompute drops the score terms; full recompute keeps only
+    the layer input (2·sbh, /tp with SP). ``s`` is seq_len / cp.
+    """
+    tp = t[T_TP]
+    s = t[T_SEQ] / t[T_CP]
+    b = t[T_MB]
+    h = m[M_HIDDEN]
+    sp = t[T_SP] > 0.5
+    rep_div = tp if sp else 1.0
+    if t[T_RECOMPUTE] > 1.5:
+        return 2.0 * s * b * h / rep_div
+    q_dim = m[M_HEADS] / tp * m[M_HEAD_DIM]
+    kv_dim = kv_heads_per_chip(m, tp) * m[M_HEAD_DIM]
+    ffn = m[M_FFN] / tp
+    n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
+    rep = 10.0 * s * b * h / rep_div
+    split = s * b * (2.0 * q_dim + 4.0 * kv_dim + 2.0 * q_dim + 2.0 * n_in * ffn + 2.0 * ffn)
+    heads = m[M_HEADS] / tp
+    if t[T_FLASH] > 0.5:
+        scores = 4.0 * heads * s * b
+    elif t[T_RECOMPUTE] > 0.5:
+        scores = 0.0
+    else:
+        scores = 5.0 * heads * s * t[T_SEQ] * b
+    return rep + split + scores
+
+
+@kernel
+def fill_training_layer(m, t, domain, ops, w):
+    """Fill ``ops`` with the forward of one layer plus embedding and head, for one micro-batch on one
+    chip, adjusted for training (see the module conventions)."""
+    tp = t[T_TP]
+    cp = t[T_CP]
+    b = t[T_MB]
+    s = t[T_SEQ]
+    q = s / cp
+    w[W_BATCH] = b
+    w[W_INPUT] = q
+    w[W_TP] = tp
+    w[W_PP] = 1.0
+    w[W_WEIGHT_BYTES] = t[T_MM_BYTES]
+    w[W_KV_BYTES] = 2.0
+    w[W_ACT_BYTES] = 2.0
+    w[W_MAX_TOKENS] = b * q
+    fill_pass(m, w, domain, q, 0.0, 1.0, 1.0, 1.0, 0.0, ops)
+    tokens = b * q
+    h = m[M_HIDDEN]
+    ab = 2.0
+    sp_div = tp if t[T_SP] > 0.5 else 1.0
+    resid = 3.0 * tokens * h * ab
+    ops[OP_ATTN_NORM, OP_HBM] = (ops[OP_ATTN_NORM, OP_HBM] + resid) / sp_div
+    ops[OP_MLP_NORM, OP_HBM] = (ops[OP_MLP_NORM, OP_HBM] + resid) / sp_div
+    heads = m[M_HEADS] / tp
+    hd = m[M_HEAD_DIM]
+    kv_dim = kv_heads_per_chip(m, tp) * hd
+    if t[T_FLASH] > 0.5:
+        keys = attended_keys(s, 0.0, m[M_WINDOW]) / cp
+        ops[OP_ATTN, OP_HBM] = tokens * 2.0 * kv_dim * ab * cp + 2.0 * tokens * heads * hd * ab
+    else:
+        keys = q * s
+        ops[OP_ATTN, OP_HBM] = (tokens * 2.0 * kv_dim * ab + 2.0 * tokens * heads * hd * ab
+                                + UNFUSED_SCORE_PASSES_FWD * b * heads * q * s * ab)
+    ops[OP_ATTN, OP_FLOPS] = 4.0 * hd * heads * keys * b
+    v = m[M_VOCAB] / tp
+    set_gemm(ops, OP_LM_HEAD, tokens, h, v, ab, ab, 1.0)
+    ops[OP_LM_HEAD, OP_HBM] += tokens * v * 4.0 * 2.0
+    ops[OP_FINAL_NORM, OP_HBM] /= sp_div
+    tp_out = 1.0 if tp > domain else 0.0
+    set_allreduce(ops, OP_GATHER_LOGITS, tokens * 4.0, tp, tp_out, 3.0)
+
+
+@kernel
+def comm_time(cops, hw):
+    """Seconds of comm row 0 (the only row set): op_time on a one-row table."""
+    t, _ = op_time(cops, 0, hw)
+    return t
+
+
+@kernel
+def dp_shard_time(nbytes, pieces, n_in, n_out, hw, cops):
+    """Seconds of a hierarchical reduce-scatter (or all-gather) of ``nbytes`` over n_in x n_out ranks,
+    issued as ``pieces`` collectives (one per layer: FSDP units, gradient buckets): per piece a
+    scale-up part over n_in ranks and a scale-out part over n_out, pipelined (the slower sets it)."""
+    if n_in * n_out <= 1.0:
+        return 0.0
+    piece = nbytes / pieces
+    set_allgather(cops, 0, piece / n_in, n_in, 0.0, pieces)
+    t_up = comm_time(cops, hw) if n_in > 1.0 else 0.0
+    set_allgather(cops, 0, piece / (n_in * n_out), n_out, 1.0, pieces)
+    t_out = comm_time(cops, hw) if n_out > 1.0 else 0.0
+    return t_up if t_up > t_out else t_out
+
+
+@kernel
+def exposed(comm, compute):
+    """Part of ``comm`` seconds not hidden under ``compute`` seconds."""
+    return comm - compute if comm > compute else 0.0
+
+
+@kernel
+def train_step(m, hw, x, t, ops, priced, cops, hwa, w, res):
+    """Price one optimizer step of layout ``t`` (T_* vector); fill ``res`` (R_* vector), return seconds.
+
+    ``ops`` (N_OPS x OP_COLS), ``priced`` (N_OPS x 2), ``cops`` (1+ x OP_COLS), ``hwa`` (H_SIZE) and ``w``
+    (W_SIZE) are scratch. Step = compute + tp_comm + pp_bubble + pp_comm + dp_comm + cp_comm + optimizer,
+    all on the slowest pipeline stage, in seconds.
+    """
+    for i in range(R_SIZE):
+        res[i] = 0.0
+    tp = t[T_TP]
+    pp = t[T_PP]
+    dp = t[T_DP]
+    cp = t[T_CP]
+    vpp = t[T_VPP]
+    b = t[T_MB]
+    s = t[T_SEQ]
+    flash = t[T_FLASH] > 0.5
+    rec = t[T_RECOMPUTE]
+    domain = hw[H_UP_DOMAIN]
+    layers = m[M_LAYERS]
+    stage_layers = -(-layers // pp)
+    micro = t[T_GB] / (dp * b)
+    fill_training_layer(m, t, domain, ops, w)
+    for i in range(N_OPS):
+        priced[i, 0] = 0.0
+    for i in COMPUTE_ROWS:
+        priced[i, 0], priced[i, 1] = op_time(ops, i, hw)
+    for i in (OP_EMBED, OP_FINAL_NORM, OP_LM_HEAD, OP_AR_ATTN, OP_AR_MLP, OP_GATHER_LOGITS):
+        priced[i, 0], priced[i, 1] = op_time(ops, i, hw)
+    for i in range(H_SIZE):
+        hwa[i] = hw[i]
+    hwa[H_PEAK_FLOPS] = x[X_ATTN_PEAK]
+    hwa[H_EFF_COMPUTE] = x[X_ATTN_EFF] if flash else x[X_GEMM16_EFF]
+    priced[OP_ATTN, 0], priced[OP_ATTN, 1] = op_time(ops, OP_ATTN, hwa)
+
+    lc = 0.0
+    for i in COMPUTE_ROWS:
+        lc += priced[i, 0]
+    la = priced[OP_ATTN, 0]
+    lt = priced[OP_AR_ATTN, 0] + priced[OP_AR_MLP, 0]
+    head = priced[OP_FINAL_NORM, 0] + priced[OP_LM_HEAD, 0]
+    embed = priced[OP_EMBED, 0]
+    ends = head if pp <= 1.0 or head > embed else embed
+    if pp <= 1.0:
+        ends = head + embed
+    ends_tp = 2.0 * priced[OP_GATHER_LOGITS, 0] if (pp <= 1.0 or head > embed) else 0.0
+    attn_bwd = 2.5 * la if flash else 2.0 * la
+    rec_c = 0.0
+    rec_t = 0.0
+    if rec > 1.5:
+        rec_c = lc + la
+        rec_t = lt
+    elif rec > 0.5 and not flash:
+        rec_c = la
+    fwd_mb = stage_layers * (lc + la) + ends
+    bwd_mb = stage_layers * (2.0 * lc + attn_bwd) + 2.0 * ends
+    compute_mb = fwd_mb + bwd_mb + stage_layers * rec_c
+    tp_mb = stage_layers * (2.0 * lt + rec_t) + ends_tp
+    res[R_MICRO] = micro
+    res[R_COMPUTE] = micro * compute_mb
+    res[R_TP] = micro * tp_mb
+    res[R_BUBBLE] = (pp - 1.0) / vpp * (compute_mb + tp_mb)
+
+    # pipeline point-to-point: one send each way per micro-batch and virtual stage
+    if pp > 1.0:
+        pp_out = 0.0 if tp * cp * dp * pp <= domain else 1.0
+        set_send(cops, 0, b * s / cp * m[M_HIDDEN] * 2.0 / tp, pp_out, 1.0)
+        res[R_PP] = 2.0 * vpp * micro * comm_time(cops, hw)
+
+    # context parallel ring: K/V chunks pass cp-1 times forward, K/V + their gradients backward
+    if cp > 1.0:
+        kv_chunk = b * s / cp * 2.0 * kv_heads_per_chip(m, tp) * m[M_HEAD_DIM] * 2.0
+        cp_out = 0.0 if tp * cp <= domain else 1.0
+        set_send(cops, 0, kv_chunk, cp_out, 1.0)
+        ring = (cp - 1.0) * comm_time(cops, hw)
+        per_layer = exposed(ring, la) + exposed(2.0 * ring, attn_bwd)
+        if rec > 1.5:
+            per_layer += exposed(ring, la)
+        res[R_CP] = micro * stage_layers * per_layer
+
+    # data parallel over dp·cp ranks (hierarchical), per ZeRO stage and the overlap policy
+    for i in range(W_SIZE):
+        w[i] = 0.0
+    w[W_TP] = tp
+    w[W_PP] = pp
+    w[W_WEIGHT_BYTES] = 1.0
+    w[W_ACT_BYTES] = 1.0
+    params = weight_bytes_per_chip(m, w)
+    n = dp * cp
+    per_domain = domain // tp
+    if per_domain < 1.0:
+        per_domain = 1.0
+    n_in = n if n < per_domain else per_domain
+    n_out = -(-n // n_in)
+    zero = t[T_ZERO]
+    rs_g = dp_shard_time(params * x[X_REDUCE_BYTES], stage_layers, n_in, n_out, hw, cops)
+    ag_w = dp_shard_time(params * x[X_PARAM_BYTES], stage_layers, n_in, n_out, hw, cops)
+    if zero < 0.5:
+        dp_t = exposed(2.0 * rs_g, bwd_mb)
+    elif zero < 1.5:
+        dp_t = exposed(rs_g, bwd_mb) + exposed(ag_w, fwd_mb)
+    elif zero < 2.5:
+        dp_t = micro * exposed(rs_g, bwd_mb) + exposed(ag_w, fwd_mb)
+    else:
+        dp_t = micro * (exposed(ag_w, fwd_mb) + exposed(ag_w + rs_g, bwd_mb + stage_layers * rec_c))
+    res[R_DP] = dp_t
+
+    # optimizer: memory-bound sweep over this chip's share of the state
+    opt_params = params / n if zero > 0.5 else params
+    res[R_OPT] = opt_params * x[X_OPT_TRAFFIC] / (hw[H_HBM_BW] * hw[H_EFF_HBM])
+
+    step = res[R_COMPUTE] + res[R_TP] + res[R_BUBBLE] + res[R_PP] + res[R_DP] + res[R_CP] + res[R_OPT]
+    res[R_STEP] = step
+
+    # memory per chip: state, stored activations of the in-flight micro-batches, the working set of the
+    # layer in backward (one layer's activations without recompute, selective level: the same in every
+    # mode) and the fp32 logits with their gradient
+    state = params * x[X_PARAM_BYTES]
+    if zero > 2.5 and n > 1.0:
+        sharded = params * x[X_PARAM_BYTES] / n + 2.0 * layer_params_per_chip(m, tp) * x[X_PARAM_BYTES]
+        state = sharded if sharded < state else state
+    state += params * x[X_GRAD_BYTES] / (n if zero > 1.5 else 1.0)
+    state += params * x[X_OPT_BYTES] / (n if zero > 0.5 else 1.0)
+    inflight = pp if micro > pp else micro
+    if vpp > 1.0:
+        inflight = inflight * (1.0 + (pp - 1.0) / (pp * vpp))
+    act = stage_layers * inflight * activation_bytes_per_layer(m, t)
+    rec_saved = t[T_RECOMPUTE]
+    t[T_RECOMPUTE] = 1.0 if t[T_FLASH] < 0.5 else 0.0
+    work = activation_bytes_per_layer(m, t)
+    t[T_RECOMPUTE] = rec_saved
+    logits = b * s / cp * m[M_VOCAB] / tp * 4.0 * 2.0
+    res[R_STATE] = state
+    res[R_ACT] = act
+    res[R_MEM] = state + act + work + logits
+    res[R_FITS] = 1.0 if res[R_MEM] <= hw[H_HBM_BYTES] * hw[H_MEM_FRACTION] else 0.0
+
+    # FLOPs per chip per step. Model FLOPs (MFU): 3x the forward of the whole model — linear layers
+    # 2·params per token, causal attention 4·head_dim·heads per attended key, LM head 2·h·V per token —
+    # over the global batch, no recompute. Executed FLOPs (HFU) add FlashAttention's backward recompute
+    # (+0.5x attention), the masked half of unfused attention, and the recompute mode's forward work.
+    heads_hd = 4.0 * m[M_HEAD_DIM] * m[M_HEADS]
+    attn_seq = heads_hd * attended_keys(s, 0.0, m[M_WINDOW])
+    linear_seq = 2.0 * layer_params_per_chip(m, 1.0) * s
+    head_seq = 2.0 * m[M_HIDDEN] * m[M_VOCAB] * s
+    seqs_per_chip = t[T_GB] / (tp * pp * dp * cp)
+    model = 3.0 * seqs_per_chip * (layers * (linear_seq + attn_seq) + head_seq)
+    attn_run = attn_seq if flash else heads_hd * s * s
+    hw_f = 3.0 * seqs_per_chip * (layers * (linear_seq + attn_run) + head_seq)
+    if flash:
+        hw_f += 0.5 * seqs_per_chip * layers * attn_run
+    if rec > 1.5:
+        hw_f += seqs_per_chip * layers * (linear_seq + attn_run)
+    elif rec > 0.5 and not flash:
+        hw_f += seqs_per_chip * layers * attn_run
+    res[R_MODEL_FLOPS] = model
+    res[R_HW_FLOPS] = hw_f
+    return step
+
+
+@kernel
+def sweep(m, hw, x, layouts, n, results):
+    """Price ``n`` layouts (rows of ``layouts``, T_SIZE columns) into ``results`` (n x R_SIZE)."""
+    ops = np.zeros((N_OPS, OP_COLS))
+    priced = np.zeros((N_OPS, 2))
+    cops = np.zeros((1, OP_COLS))
+    hwa = np.zeros(H_SIZE)
+    w = np.zeros(W_SIZE)
+    res = np.zeros(R_SIZE)
+    for k in range(n):
+        train_step(m, hw, x, layouts[k], ops, priced, cops, hwa, w, res)
+        for j in range(R_SIZE):
+            results[k, j] = res[j]

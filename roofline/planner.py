@@ -1,0 +1,162 @@
+"""The parallel-layout planner: every valid training layout priced, the fastest that fits returned.
+
+Candidates (choices the caller fixes are kept fixed):
+
+* TP within the scale-up domain, dividing the attention heads (and tiling the KV heads);
+* CP 1, or powers of two for long sequences (``seq_len / cp >= CP_MIN_TOKENS`` and 2·cp dividing it);
+* PP dividing the layers, with tp x pp x cp dividing the chips; DP fills the rest;
+* micro-batches of :data:`MICRO_BATCHES` sequences dividing the global batch per DP rank;
+* recompute none / selective / full; ZeRO 0-3; virtual stages dividing the layers per stage (pp > 1,
+  micro-batches a multiple of pp).
+
+All candidates are packed into one (n x T_SIZE) float64 array and priced by the ``sweep`` kernel,
+numba-compiled when numba is importable (the plain-Python kernel gives the same numbers). Ranking:
+step time (one global batch for every layout: the given one or ``TrainingWorkload.default_batch``), then memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import attrs
+import numpy as np
+
+from roofline._jit import compiled
+from roofline.chip import Chip
+from roofline.errors import RooflineError
+from roofline.kernels import training as KT
+from roofline.model import Model
+from roofline.training import (
+    RECOMPUTE_MODES, TrainingContext, TrainingEstimate, TrainingWorkload, check_training,
+    estimate_from_result, pack_layout, with_days,
+)
+from roofline.workload import valid_tp_sizes
+
+MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
+#: Context parallelism is offered only while each chip keeps at least this many tokens per sequence.
+CP_MIN_TOKENS = 8192
+
+
+@attrs.frozen
+class Plan:
+    """The planner's answer: the fastest fitting layout, the top list, and how the search went."""
+
+    best: TrainingEstimate
+    top: tuple[TrainingEstimate, ...]
+    candidates: int
+    fitting: int
+    search_s: float
+    compiled: bool
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def candidate_layouts(chip: Chip, model: Model, wl: TrainingWorkload) -> list[TrainingWorkload]:
+    """Every complete, valid workload that keeps the fixed fields of ``wl``."""
+    n = wl.num_chips
+    tps = [wl.tp] if wl.tp else valid_tp_sizes(model, limit=chip.scale_up_domain)
+    if wl.cp > 1 or wl.seq_len < 2 * CP_MIN_TOKENS:
+        cps = [wl.cp]
+    else:
+        cps = [c for c in (1, 2, 4, 8, 16, 32, 64)
+               if wl.seq_len % (2 * c) == 0 and wl.seq_len // c >= CP_MIN_TOKENS] or [1]
+    pps = [wl.pp] if wl.pp else _divisors(model.num_layers)
+    mbs = [wl.micro_batch] if wl.micro_batch else list(MICRO_BATCHES)
+    recs = [wl.recompute] if wl.recompute else list(RECOMPUTE_MODES)
+    zeros = [wl.zero] if wl.zero is not None else [0, 1, 2, 3]
+    out = []
+    for tp, cp, pp in itertools.product(tps, cps, pps):
+        if n % (tp * pp * cp):
+            continue
+        dp = n // (tp * pp * cp)
+        if wl.dp and wl.dp != dp:
+            continue
+        for mb in mbs:
+            base = attrs.evolve(wl, tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=mb, recompute="none", zero=0,
+                                virtual_pp=1)
+            gb = wl.global_batch or wl.default_batch()
+            if gb % (dp * mb):
+                continue
+            micro = gb // (dp * mb)
+            if wl.virtual_pp:
+                vpps = [wl.virtual_pp]
+            elif pp > 1 and micro % pp == 0:
+                vpps = _divisors(model.num_layers // pp)
+            else:
+                vpps = [1]
+            for v in vpps:
+                if v > 1 and (pp == 1 or micro % pp or model.num_layers % (pp * v)):
+                    continue
+                for rec, z in itertools.product(recs, zeros):
+                    out.append(attrs.evolve(base, global_batch=gb, recompute=rec, zero=z, virtual_pp=v))
+    return out
+
+
+def sweep_layouts(ctx: TrainingContext, layouts: np.ndarray, use_numba: bool | None = None) -> tuple[np.ndarray, bool]:
+    """Price packed layouts (n x T_SIZE); returns (n x R_SIZE results, whether numba ran)."""
+    results = np.zeros((len(layouts), KT.R_SIZE))
+    fn = KT.sweep
+    ran_compiled = False
+    if use_numba is not False:
+        try:
+            fn = compiled(KT.sweep)
+            ran_compiled = True
+        except ImportError:
+            if use_numba:
+                raise
+    fn(ctx.m, ctx.hw, ctx.x, np.ascontiguousarray(layouts, dtype=np.float64), len(layouts), results)
+    return results, ran_compiled
+
+
+def plan_training(chip: Chip, model: Model, workload: TrainingWorkload | None = None, *, top: int = 10,
+                  use_numba: bool | None = None, days: float | None = None) -> Plan:
+    """Search every valid layout for ``workload.num_chips`` chips (fields given in ``workload`` stay
+    fixed) and return the fastest that fits, with the ``top`` fastest fitting layouts.
+
+    Raises the project error when no layout is valid, or when none fits (with the memory the leanest
+    layout needs and what a chip has).
+    """
+    wl = workload or TrainingWorkload()
+    check_training(chip, model, wl)
+    start = time.perf_counter()
+    cands = candidate_layouts(chip, model, wl)
+    if not cands:
+        raise RooflineError(f"num_chips={wl.num_chips}: no valid layout for {model.name} (tp within "
+                            f"{chip.scale_up_domain} dividing {model.num_heads} heads, pp dividing "
+                            f"{model.num_layers} layers, global batch divisible by dp x micro_batch); "
+                            f"change --num-chips or --global-batch")
+    ctx = TrainingContext.build(chip, model, wl.dtype)
+    packed = np.stack([pack_layout(c) for c in cands])
+    res, ran_compiled = sweep_layouts(ctx, packed, use_numba)
+    fits = res[:, KT.R_FITS] > 0.5
+    if not fits.any():
+        lean = int(np.argmin(res[:, KT.R_MEM]))
+        c = cands[lean]
+        raise RooflineError(
+            f"model {model.name} does not fit on {wl.num_chips} x {chip.name} under any layout: the leanest "
+            f"(tp={c.tp}, pp={c.pp}, dp={c.dp}, cp={c.cp}, micro_batch={c.micro_batch}, recompute={c.recompute}, "
+            f"zero={c.zero}) needs {res[lean, KT.R_MEM] / 1e9:.1f} GB per chip, {ctx.usable_bytes() / 1e9:.1f} GB "
+            f"usable; use more chips, a shorter --seq-len or a larger chip")
+    tokens = packed[:, KT.T_GB] * packed[:, KT.T_SEQ] / res[:, KT.R_STEP]
+    idx = np.flatnonzero(fits)
+    order = idx[np.lexsort((res[idx, KT.R_MEM], -tokens[idx]))]
+    chosen = tuple(estimate_from_result(ctx, cands[i], res[i]) for i in order[:max(1, top)])
+    elapsed = time.perf_counter() - start
+    best = with_days(chosen[0], days)
+    return Plan(best=best, top=chosen, candidates=len(cands), fitting=int(fits.sum()), search_s=elapsed,
+                compiled=ran_compiled)
+
+
+def chips_needed(chip: Chip, model: Model, days: float, workload: TrainingWorkload | None = None) -> int:
+    """Chips to train ``workload.tokens`` within ``days``: the planner's best layout at
+    ``workload.num_chips``, scaled in whole replicas at its tokens/s per chip (see ``with_days``)."""
+    wl = workload or TrainingWorkload()
+    est = plan_training(chip, model, wl, top=1).best if not wl.complete else None
+    if est is None:
+        from roofline.training import estimate_training
+
+        est = estimate_training(chip, model, wl)
+    return with_days(est, days).chips_needed
