@@ -48,6 +48,9 @@ def _numba():
         os.environ["NUMBA_CACHE_DIR"] = str(base / _kernel_sources_hash())
     import numba
 
+    # numba reads NUMBA_CACHE_DIR when it is first imported; if something imported it earlier, point its
+    # config at our folder anyway so that stale kernels are never loaded.
+    numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
     return numba
 
 
