@@ -156,6 +156,16 @@ def decode_step_time(m, w, hw, c0, ops, priced):
 
 
 @kernel
+def linear_params_per_chip(m, tp):
+    """Parameters of one block's linear layers on one TP rank (Q, K, V, O and the MLP)."""
+    h = m[M_HIDDEN]
+    q_dim = m[M_HEADS] / tp * m[M_HEAD_DIM]
+    kv_dim = kv_heads_per_chip(m, tp) * m[M_HEAD_DIM]
+    n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
+    return h * q_dim + 2.0 * h * kv_dim + q_dim * h + (n_in + 1.0) * h * m[M_FFN] / tp
+
+
+@kernel
 def weight_bytes_per_chip(m, w):
     """Bytes of weights on the most loaded chip (TP shards; with PP the first or last stage)."""
     tp = w[W_TP]
@@ -166,7 +176,7 @@ def weight_bytes_per_chip(m, w):
     kv_dim = kv_heads_per_chip(m, tp) * hd
     ffn = m[M_FFN] / tp
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
-    linear = h * q_dim + 2.0 * h * kv_dim + q_dim * h + (n_in + 1.0) * h * ffn
+    linear = linear_params_per_chip(m, tp)
     small = 2.0 * m[M_NORM_PARAMS]
     if m[M_QKV_BIAS] > 0.5:
         small += q_dim + 2.0 * kv_dim

@@ -38,7 +38,9 @@ Conventions (stated once here):
 import numpy as np
 
 from roofline._jit import kernel
-from roofline.kernels.inference import attended_keys, fill_pass, kv_heads_per_chip, weight_bytes_per_chip
+from roofline.kernels.inference import (
+    attended_keys, fill_pass, kv_heads_per_chip, linear_params_per_chip, weight_bytes_per_chip,
+)
 from roofline.kernels.layout import (
     H_EFF_COMPUTE, H_HBM_BW, H_HBM_BYTES, H_EFF_HBM, H_MEM_FRACTION, H_PEAK_FLOPS, H_SIZE, H_UP_DOMAIN,
     M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_LAYERS, M_VOCAB, M_WINDOW, N_OPS, OP_AR_ATTN,
@@ -97,16 +99,6 @@ R_SIZE = 16
 # and 1-byte dropout masks; the attention scores add 5·a·s²·b.
 UNFUSED_SCORE_PASSES_FWD = 6.0  # score matrix through HBM in forward: write S, softmax r/w, dropout r/w, PV read
 COMPUTE_ROWS = (OP_ATTN_NORM, OP_QKV, OP_O_PROJ, OP_MLP_NORM, OP_MLP_UP, OP_MLP_ACT, OP_MLP_DOWN)
-
-
-@kernel
-def layer_params_per_chip(m, tp):
-    """Weights of one block on one TP rank (linear layers only; norms and biases are negligible)."""
-    h = m[M_HIDDEN]
-    q_dim = m[M_HEADS] / tp * m[M_HEAD_DIM]
-    kv_dim = kv_heads_per_chip(m, tp) * m[M_HEAD_DIM]
-    n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
-    return h * q_dim + 2.0 * h * kv_dim + q_dim * h + (n_in + 1.0) * h * m[M_FFN] / tp
 
 
 @kernel
@@ -338,7 +330,7 @@ def train_step(m, hw, x, t, ops, priced, cops, hwa, w, res):
     # mode) and the fp32 logits with their gradient
     state = params * x[X_PARAM_BYTES]
     if zero > 2.5 and n > 1.0:
-        sharded = params * x[X_PARAM_BYTES] / n + 2.0 * layer_params_per_chip(m, tp) * x[X_PARAM_BYTES]
+        sharded = params * x[X_PARAM_BYTES] / n + 2.0 * linear_params_per_chip(m, tp) * x[X_PARAM_BYTES]
         state = sharded if sharded < state else state
     state += params * x[X_GRAD_BYTES] / (n if zero > 1.5 else 1.0)
     state += params * x[X_OPT_BYTES] / (n if zero > 0.5 else 1.0)
@@ -362,7 +354,7 @@ def train_step(m, hw, x, t, ops, priced, cops, hwa, w, res):
     # (+0.5x attention), the masked half of unfused attention, and the recompute mode's forward work.
     heads_hd = 4.0 * m[M_HEAD_DIM] * m[M_HEADS]
     attn_seq = heads_hd * attended_keys(s, 0.0, m[M_WINDOW])
-    linear_seq = 2.0 * layer_params_per_chip(m, 1.0) * s
+    linear_seq = 2.0 * linear_params_per_chip(m, 1.0) * s
     head_seq = 2.0 * m[M_HIDDEN] * m[M_VOCAB] * s
     seqs_per_chip = t[T_GB] / (tp * pp * dp * cp)
     model = 3.0 * seqs_per_chip * (layers * (linear_seq + attn_seq) + head_seq)
