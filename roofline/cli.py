@@ -29,8 +29,8 @@ class _Group(click.Group):
         try:
             rv = super().main(args=args, prog_name=prog_name or "roofline", standalone_mode=False, **extra)
         except click.UsageError as exc:
-            hint = f" (see `roofline {exc.ctx.info_name if exc.ctx else ''} --help`)".replace("roofline roofline", "roofline")
-            _fail(exc.format_message() + hint)
+            command = exc.ctx.command_path if exc.ctx else "roofline"
+            _fail(f"{exc.format_message()} (see `{command} --help`)")
         except click.ClickException as exc:
             _fail(exc.format_message())
         except RooflineError as exc:

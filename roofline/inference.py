@@ -35,8 +35,8 @@ def _phase(ops: np.ndarray, priced: np.ndarray, total_s: float) -> Phase:
     return Phase(time_s=float(total_s), bound=bound, ops=tuple(costs))
 
 
-class _Packed:
-    """Chip, model and workload packed once for repeated kernel calls."""
+class Packed:
+    """Chip, model and workload packed once for repeated kernel calls (serving reuses it)."""
 
     def __init__(self, chip: Chip, model: Model, wl: Workload):
         self.eff = efficiency_for(chip, wl.compute_dtype)
@@ -73,7 +73,7 @@ def choose_tp(chip: Chip, model: Model, wl: Workload) -> int:
     candidates = valid_tp_sizes(model, limit=chip.scale_up_domain)
     for need_batch in (wl.batch, 1):
         for tp in candidates:
-            if _Packed(chip, model, attrs.evolve(wl, tp=tp)).fits(need_batch):
+            if Packed(chip, model, attrs.evolve(wl, tp=tp)).fits(need_batch):
                 return tp
     raise not_fitting_error(chip, model, wl)
 
@@ -84,12 +84,12 @@ def not_fitting_error(chip: Chip, model: Model, wl: Workload) -> RooflineError:
     need = None
     for pp in range(1, model.num_layers + 1):
         for tp in tps:
-            if _Packed(chip, model, attrs.evolve(wl, tp=tp, pp=pp)).fits(1):
+            if Packed(chip, model, attrs.evolve(wl, tp=tp, pp=pp)).fits(1):
                 if need is None or tp * pp < need[0] * need[1]:
                     need = (tp, pp)
         if need is not None and pp * tps[0] > need[0] * need[1]:
             break
-    probe = _Packed(chip, model, attrs.evolve(wl, tp=wl.tp or tps[-1], batch=1))
+    probe = Packed(chip, model, attrs.evolve(wl, tp=wl.tp or tps[-1], batch=1))
     needed_gb = K.memory_per_chip(probe.m, probe.w(1)) / 1e9
     usable_gb = probe.usable() / 1e9
     where = f"tp={wl.tp or tps[-1]}, pp={wl.pp}"
@@ -126,7 +126,7 @@ def estimate_inference(chip: Chip, model: Model, workload: Workload | None = Non
     check_layout(chip, model, wl)
     if wl.tp is None:
         wl = attrs.evolve(wl, tp=choose_tp(chip, model, wl))
-    p = _Packed(chip, model, wl)
+    p = Packed(chip, model, wl)
     if not p.fits(1):
         raise not_fitting_error(chip, model, wl)
 
@@ -166,6 +166,6 @@ def phase_times(chip: Chip, model: Model, workload: Workload) -> dict[str, float
     """
     check_layout(chip, model, workload)
     wl = workload if workload.tp is not None else attrs.evolve(workload, tp=1)
-    p = _Packed(chip, model, wl)
+    p = Packed(chip, model, wl)
     return {"ttft_s": float(p.ttft(wl.batch)), "tpot_s": float(p.tpot(wl.batch)),
             "ideal_ttft_s": float(p.ttft(wl.batch, p.hw_ideal)), "ideal_tpot_s": float(p.tpot(wl.batch, p.hw_ideal))}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from roofline.chip import Chip
@@ -9,6 +11,9 @@ from roofline.dtypes import BYTES
 from roofline.efficiency import Efficiency
 from roofline.model import Model
 from roofline.workload import Workload
+
+if TYPE_CHECKING:
+    from roofline.serving import ServingEstimate
 
 
 @attrs.frozen
@@ -189,7 +194,7 @@ class Estimate:
     chip: Chip
     model: Model
     inference: InferenceEstimate | None = None
-    serving: object | None = None  # roofline.serving.ServingEstimate
+    serving: ServingEstimate | None = None
 
     def to_dict(self) -> dict:
         wl = self.inference.workload if self.inference else Workload()

@@ -11,7 +11,7 @@ import numpy as np
 
 from roofline.chip import Chip
 from roofline.errors import RooflineError
-from roofline.inference import _Packed
+from roofline.inference import Packed
 from roofline.kernels import inference as K
 from roofline.kernels import layout as L
 from roofline.kernels.serving import serving_closed_loop
@@ -80,7 +80,7 @@ class ServingEstimate:
         return d
 
 
-def kv_capacity(p: _Packed, eng: Engine, max_num_tokens: int) -> int:
+def kv_capacity(p: Packed, eng: Engine, max_num_tokens: int) -> int:
     """Sequences whose KV cache the engine can hold on each chip, under its memory policy and caps."""
     wl = p.wl
     w = p.w(1)
@@ -101,7 +101,7 @@ def kv_capacity(p: _Packed, eng: Engine, max_num_tokens: int) -> int:
     return cap
 
 
-def _closed(p: _Packed, inflight: float, budget: int, eng: Engine) -> np.ndarray:
+def _closed(p: Packed, inflight: float, budget: int, eng: Engine) -> np.ndarray:
     out = np.zeros(5)
     serving_closed_loop(p.m, p.w(1), p.hw, float(inflight), float(budget), 1.0 if eng.chunked else 0.0,
                         p.ops, p.priced, out)
@@ -122,7 +122,7 @@ def estimate_serving(chip: Chip, model: Model, wl: Workload, *, engine: str = "g
     budget = max_num_tokens or eng.max_num_tokens
     if budget < 1:
         raise RooflineError(f"max_num_tokens={budget} must be a positive number of tokens")
-    p = _Packed(chip, model, wl)
+    p = Packed(chip, model, wl)
     cap = kv_capacity(p, eng, budget)
     if cap < 1:
         raise RooflineError(f"serving: no KV cache fits on {chip.name} for {model.name} at tp={wl.tp}, pp={wl.pp} "

@@ -14,9 +14,9 @@ from roofline.kernels import layout as L
 from roofline.model import Model
 
 
-def _positive_int(name: str):
+def _positive_int(name: str, optional: bool = False):
     def validate(_inst, _attr, value):
-        if value is None and name in ("tp",):
+        if value is None and optional:
             return
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
             raise RooflineError(f"{name}={value!r} must be a positive whole number")
@@ -34,7 +34,7 @@ class Workload:
     batch: int = attrs.field(default=1, validator=_positive_int("batch"))
     input_len: int = attrs.field(default=2048, validator=_positive_int("input_len"))
     output_len: int = attrs.field(default=256, validator=_positive_int("output_len"))
-    tp: int | None = attrs.field(default=None, validator=_positive_int("tp"))
+    tp: int | None = attrs.field(default=None, validator=_positive_int("tp", optional=True))
     pp: int = attrs.field(default=1, validator=_positive_int("pp"))
     weight_dtype: str = attrs.field(default="bf16", converter=lambda v: check("weight_dtype", v, WEIGHT_DTYPES))
     kv_dtype: str | None = attrs.field(default=None,
