@@ -7,12 +7,15 @@ and exit code 2, never a traceback.
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 import click
+from click.core import ParameterSource
 
 from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
 from roofline.errors import RooflineError
+from roofline.training import RECOMPUTE_MODES, TRAIN_DTYPES
 
 EXIT_USAGE = 2
 
@@ -52,13 +55,81 @@ def main():
     """First-principles estimates of LLM training and serving speed on any accelerator."""
 
 
+def _days(_ctx, _param, value):
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"days={value} must be a positive number of days, such as 90")
+    return value
+
+
+#: Options of a training run, shared by ``estimate`` and ``plan`` (``--tp``/``--pp`` are added per command).
+TRAINING_OPTIONS = (
+    click.option("--num-chips", type=click.IntRange(min=1), default=1024, show_default=True,
+                 help="Training: chips in the job (tp x pp x dp x cp)."),
+    click.option("--dp", type=click.IntRange(min=1), default=None, help="Training: data-parallel size."),
+    click.option("--cp", type=click.IntRange(min=1), default=1, show_default=True,
+                 help="Training: context-parallel size (ring attention)."),
+    click.option("--micro-batch", type=click.IntRange(min=1), default=None,
+                 help="Training: sequences per micro-batch per DP rank."),
+    click.option("--global-batch", type=click.IntRange(min=1), default=None,
+                 help="Training: sequences per optimizer step. Default: ~4M tokens (more on large jobs)."),
+    click.option("--seq-len", type=click.IntRange(min=1), default=4096, show_default=True,
+                 help="Training: tokens per sequence."),
+    click.option("--recompute", type=click.Choice(RECOMPUTE_MODES, case_sensitive=False), default=None,
+                 help="Training: activation recomputation."),
+    click.option("--zero", type=click.Choice(["0", "1", "2", "3"]), default=None,
+                 help="Training: ZeRO stage (1 optimizer, 2 +gradients, 3 +weights sharded over DP)."),
+    click.option("--dtype", "train_dtype", type=click.Choice(TRAIN_DTYPES, case_sensitive=False), default=None,
+                 help="Training: matmul precision. Default: bf16 (fp16 on chips without bf16)."),
+    click.option("--virtual-pp", type=click.IntRange(min=1), default=None,
+                 help="Training: virtual pipeline stages per chip (interleaved schedule)."),
+    click.option("--tokens", default=None, metavar="N",
+                 help="Training: token budget, e.g. 15T, 2e12, 1.5B (K, M, B/G, T).  [default: 15T]"),
+    click.option("--days", type=float, default=None, callback=_days,
+                 help="Training: also report the chips needed to train the budget within this many days."),
+)
+_TRAINING_ONLY = ("num_chips", "dp", "cp", "micro_batch", "global_batch", "seq_len", "recompute", "zero",
+                  "train_dtype", "virtual_pp", "tokens", "days")
+_INFERENCE_ONLY = ("batch", "input_len", "output_len", "weight_dtype", "kv_dtype", "concurrency", "request_rate",
+                   "engine", "max_num_tokens", "ops")
+
+
+def _training_options(fn):
+    for option in reversed(TRAINING_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def _given(ctx: click.Context, names) -> list[str]:
+    """The options among ``names`` that the user typed (as ``--flag``), in command order."""
+    return [p.opts[0] for p in ctx.command.params
+            if p.name in names and ctx.get_parameter_source(p.name) is not ParameterSource.DEFAULT]
+
+
+def _training_workload(chip, params: dict):
+    """The ``TrainingWorkload`` of the parsed options; ``tokens`` is parsed by its converter."""
+    from roofline.api import training_dtype
+    from roofline.training import TrainingWorkload
+
+    fields = {k: params[k] for k in ("num_chips", "tp", "pp", "dp", "cp", "micro_batch", "global_batch",
+                                     "seq_len", "recompute", "virtual_pp")}
+    if params["zero"] is not None:
+        fields["zero"] = int(params["zero"])
+    if params["tokens"] is not None:
+        fields["tokens"] = params["tokens"]
+    return TrainingWorkload(dtype=params["train_dtype"] or training_dtype(chip), **fields)
+
+
 @main.command()
 @click.option("--chip", required=True, help="Chip profile name or alias (see `roofline chips`), or a .toml file.")
 @click.option("--model", "model_name", required=True,
               help="Model profile name or alias (see `roofline models`), a HF config.json or its folder, or a .toml.")
+@click.option("--mode", type=click.Choice(["inference", "training", "both"]), default="both", show_default=True,
+              help="Estimate serving, training or both.")
 @click.option("--tp", type=click.IntRange(min=1), default=None,
-              help="Tensor-parallel size. Default: the smallest that fits.")
-@click.option("--pp", type=click.IntRange(min=1), default=1, show_default=True, help="Pipeline-parallel size.")
+              help="Tensor-parallel size (serving and training). Default: serving the smallest that fits, "
+                   "training the planner's choice.")
+@click.option("--pp", type=click.IntRange(min=1), default=None,
+              help="Pipeline-parallel size (serving and training). Default: serving 1, training the planner's choice.")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Concurrent sequences.")
 @click.option("--input-len", type=click.IntRange(min=1), default=2048, show_default=True, help="Prompt tokens.")
 @click.option("--output-len", type=click.IntRange(min=1), default=256, show_default=True, help="Generated tokens.")
@@ -73,16 +144,26 @@ def main():
               show_default=True, help="Serving engine preset (scheduling policy, token budget, memory share).")
 @click.option("--max-num-tokens", type=click.IntRange(min=1), default=None,
               help="Tokens per engine step (chunked-prefill budget). Default: the engine's.")
+@_training_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--ops", is_flag=True, help="Also print the per-op tables (text format).")
-def estimate(chip, model_name, tp, pp, batch, input_len, output_len, weight_dtype, kv_dtype, concurrency,
-             request_rate, engine, max_num_tokens, fmt, ops):
-    """Estimate serving speed, memory and fit for one chip and model."""
+@click.pass_context
+def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, weight_dtype, kv_dtype,
+             concurrency, request_rate, engine, max_num_tokens, fmt, ops, **train):
+    """Estimate serving and training speed, memory and fit for one chip and model.
+
+    Training layout choices not given are made by the planner (fastest layout that fits, plain Python).
+    """
     from roofline.api import estimate as run
     from roofline.chip import load_chip
     from roofline.model import load_model
     from roofline.workload import Workload
 
+    wrong = _given(ctx, _INFERENCE_ONLY if mode == "training" else _TRAINING_ONLY if mode == "inference" else ())
+    if wrong:
+        other = "training" if mode == "inference" else "inference"
+        raise click.UsageError(f"{', '.join(wrong)} {'applies' if len(wrong) == 1 else 'apply'} to {other} only, "
+                               f"not --mode {mode}; drop {'it' if len(wrong) == 1 else 'them'} or use --mode both")
     if concurrency is not None and request_rate is not None:
         raise click.UsageError("give --concurrency or --request-rate, not both")
     if concurrency is not None and concurrency != "max":
@@ -92,19 +173,55 @@ def estimate(chip, model_name, tp, pp, batch, input_len, output_len, weight_dtyp
             raise click.BadParameter(f"{concurrency!r} is not a whole number or 'max'", param_hint="--concurrency")
         if concurrency < 1:
             raise click.BadParameter(f"{concurrency} must be at least 1 (or 'max')", param_hint="--concurrency")
-    wl = Workload(batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp,
-                  weight_dtype=weight_dtype, kv_dtype=kv_dtype)
-    serving = None
-    if concurrency is not None or request_rate is not None:
-        serving = {"engine": engine, "concurrency": concurrency, "request_rate": request_rate,
-                   "max_num_tokens": max_num_tokens}
-    result = run(load_chip(chip), load_model(model_name), wl, serving=serving)
+    c, m = load_chip(chip), load_model(model_name)
+    wl = serving = training = None
+    if mode != "training":
+        wl = Workload(batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp or 1,
+                      weight_dtype=weight_dtype, kv_dtype=kv_dtype)
+        if concurrency is not None or request_rate is not None:
+            serving = {"engine": engine, "concurrency": concurrency, "request_rate": request_rate,
+                       "max_num_tokens": max_num_tokens}
+    # In mode both with no training option (nor --tp/--pp) the library picks the training defaults and,
+    # should the model fit no layout on them, returns a note instead of failing the serving estimate.
+    if mode == "training" or (mode == "both" and _given(ctx, _TRAINING_ONLY + ("tp", "pp"))):
+        training = _training_workload(c, dict(train, tp=tp, pp=pp))
+    result = run(c, m, wl, serving=serving, training=training, days=train["days"], mode=mode)
     if fmt == "json":
         click.echo(_json(result.to_dict()))
     else:
         from roofline.report import render_estimate
 
         click.echo(render_estimate(result, show_ops=ops))
+
+
+@main.command()
+@click.option("--chip", required=True, help="Chip profile name or alias (see `roofline chips`), or a .toml file.")
+@click.option("--model", "model_name", required=True,
+              help="Model profile name or alias (see `roofline models`), a HF config.json or its folder, or a .toml.")
+@click.option("--tp", type=click.IntRange(min=1), default=None, help="Fix the tensor-parallel size.")
+@click.option("--pp", type=click.IntRange(min=1), default=None, help="Fix the pipeline-parallel size.")
+@_training_options
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Layouts to list.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def plan(chip, model_name, tp, pp, top, fmt, **train):
+    """Search every training layout of --num-chips chips and list the fastest that fit.
+
+    Options given fix those choices; the rest are searched (compiled with numba when available).
+    """
+    from roofline.api import plan as run
+    from roofline.chip import load_chip
+    from roofline.model import load_model
+
+    c, m = load_chip(chip), load_model(model_name)
+    result = run(c, m, _training_workload(c, dict(train, tp=tp, pp=pp)), top=top, days=train["days"])
+    if fmt == "json":
+        from roofline.results import plan_dict
+
+        click.echo(_json(plan_dict(c, m, result)))
+    else:
+        from roofline.report import render_plan
+
+        click.echo(render_plan(c, m, result))
 
 
 @main.command()

@@ -36,6 +36,9 @@ class Efficiency:
     max_tokens_per_pass: int
     step_overhead_s: float = 0.0
     family: str = "default"
+    training_attention_fraction: float = 1.0  # fused (flash) attention kernel, fraction of the 16-bit peak
+    training_sustained_fraction: float = 1.0  # share of kernel throughput sustained over training steps
+    training_step_overhead_s: float = 0.0  # fixed seconds per optimizer step
 
 
 @functools.cache
@@ -81,11 +84,17 @@ def efficiency_for(chip: Chip, compute_dtype: str) -> Efficiency:
         max_tokens_per_pass=int(overrides.get("max_tokens_per_pass", _value(mem, "max_tokens_per_pass", "memory"))),
         step_overhead_s=overrides.get("step_overhead_s", 0.0),
         family=chip.family if chip.family in data else "default",
+        training_attention_fraction=pick("training_attention_fraction"),
+        training_sustained_fraction=pick("training_sustained_fraction"),
+        training_step_overhead_s=pick("training_step_overhead_s"),
     )
-    for key in (*_FRACTIONS, "usable_memory_fraction"):
+    for key in (*_FRACTIONS, "usable_memory_fraction", "training_attention_fraction", "training_sustained_fraction"):
         v = getattr(eff, key)
         if not 0.0 < v <= 1.0:
             raise RooflineError(f"efficiency.{key}={v} must lie in (0, 1]; fix the chip's [efficiency] table")
+    if not eff.training_step_overhead_s >= 0.0:
+        raise RooflineError(f"efficiency.training_step_overhead_s={eff.training_step_overhead_s} must be at least 0 "
+                            f"seconds; fix the chip's [efficiency] table")
     return eff
 
 
@@ -93,7 +102,8 @@ def ideal(eff: Efficiency) -> Efficiency:
     """The same chip at 100 % of every peak, with no latency and no per-step overhead."""
     return attrs.evolve(eff, gemm_fraction=1.0, hbm_fraction=1.0, scale_up_fraction=1.0, scale_out_fraction=1.0,
                         collective_base_latency_s=0.0, scale_up_hop_latency_s=0.0, scale_out_hop_latency_s=0.0,
-                        step_overhead_s=0.0)
+                        step_overhead_s=0.0, training_attention_fraction=1.0, training_sustained_fraction=1.0,
+                        training_step_overhead_s=0.0)
 
 
 def hardware_vector(chip: Chip, compute_dtype: str, eff: Efficiency) -> np.ndarray:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from roofline.chip import Chip
 from roofline.dtypes import BYTES
 from roofline.model import Model
 from roofline.results import Estimate, Phase
+
+if TYPE_CHECKING:
+    from roofline.planner import Plan
+    from roofline.training import TrainingEstimate
 
 
 def seconds(t: float) -> str:
@@ -26,12 +32,12 @@ def rate(x: float) -> str:
     return f"{x:,.1f}" if x < 100 else f"{x:,.0f}"
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    """Left-aligned first column, right-aligned others, two spaces apart."""
+def table(header: list[str], rows: list[list[str]], left: tuple[int, ...] = (0,)) -> str:
+    """Columns two spaces apart: those in ``left`` (the first by default) left-aligned, others right-aligned."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = []
     for r in [header, *rows]:
-        cells = [str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i]) for i, c in enumerate(r)]
+        cells = [str(c).ljust(widths[i]) if i in left else str(c).rjust(widths[i]) for i, c in enumerate(r)]
         lines.append("  ".join(cells).rstrip())
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -51,18 +57,33 @@ def ops_table(title: str, phase: Phase) -> str:
 
 
 def render_estimate(est: Estimate, show_ops: bool = False) -> str:
-    inf = est.inference
-    wl, chip, model = inf.workload, est.chip, est.model
-    dt = wl.compute_dtype
-    eff = inf.efficiency
-    kv_per_token = model.kv_bytes_per_token(BYTES[wl.kv])
+    chip, model = est.chip, est.model
+    dt = est.compute_dtype
     out = [
         f"roofline estimate: {model.name} on {chip.name}",
         "",
         f"Chip    {chip_line(chip, dt)}",
         f"        critical intensity {chip.critical_intensity(dt):,.0f} FLOP/byte ({dt} peak / HBM bandwidth)",
-        f"Model   {model.name}: {model.param_count() / 1e9:,.2f} B parameters, {model.num_layers} layers, "
-        f"KV cache {kv_per_token:,.0f} bytes/token ({wl.kv})",
+        f"Model   {model.name}: {model.param_count() / 1e9:,.2f} B parameters, {model.num_layers} layers"
+        + (f", KV cache {model.kv_bytes_per_token(BYTES[est.inference.workload.kv]):,.0f} bytes/token "
+           f"({est.inference.workload.kv})" if est.inference else
+           f", hidden {model.hidden_size:,}, {model.num_heads} heads ({model.num_kv_heads} KV)"),
+    ]
+    if est.inference is not None:
+        out += _inference_lines(est, show_ops)
+    if est.training is not None:
+        out += ["", render_training(est.training, model, chip)]
+    if est.training_note is not None:
+        out += ["", f"Training  not estimated: {est.training_note}"]
+    return "\n".join(out)
+
+
+def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
+    inf = est.inference
+    wl = inf.workload
+    dt = wl.compute_dtype
+    eff = inf.efficiency
+    out = [
         f"Layout  TP {wl.tp} x PP {wl.pp} = {inf.num_chips} chip(s); weights {wl.weight_dtype} "
         f"(computes in {dt}), KV {wl.kv}; batch {wl.batch}, {wl.input_len} in / {wl.output_len} out",
         "",
@@ -109,6 +130,109 @@ def render_estimate(est: Estimate, show_ops: bool = False) -> str:
     if show_ops:
         out += ["", ops_table("Prefill ops (per chip, whole batch)", inf.prefill), "",
                 ops_table("Decode ops (per chip, one step)", inf.decode)]
+    return out
+
+
+#: What each part of a training step is, for the breakdown table (keys of ``TrainingEstimate.breakdown``).
+STEP_PARTS = {
+    "compute": "GEMMs, attention and element-wise ops (recompute included)",
+    "tp_comm": "tensor-parallel collectives, exposed",
+    "pp_bubble": "pipeline fill and drain",
+    "pp_comm": "pipeline sends between stages, exposed",
+    "dp_comm": "gradient reduce / ZeRO gathers over DP, exposed",
+    "cp_comm": "context-parallel ring attention, exposed",
+    "optimizer": "Adam update (HBM-bound) and the fixed per-step overhead",
+}
+
+
+def count(x: float) -> str:
+    """A large count with a decimal suffix: 15e12 -> '15T', 1.5e9 -> '1.5B'."""
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if x >= scale:
+            return f"{x / scale:,.3g}{suffix}"
+    return f"{x:,.0f}"
+
+
+def duration(t: float) -> str:
+    """Seconds as days (hours below one day)."""
+    return f"{t / 86400:,.1f} days" if t >= 86400 else f"{t / 3600:,.1f} hours"
+
+
+def _share(t: float, total: float) -> str:
+    return f"{t / total:.1%}" if total > 0 else "-"
+
+
+def render_training(est: TrainingEstimate, model: Model, chip: Chip) -> str:
+    """The Training section: layout, memory, step-time breakdown, throughput, MFU/HFU and time to train."""
+    wl, eff, step = est.workload, est.efficiency, est.step_time_s
+    parts = dict(est.breakdown)
+    bound = max(parts, key=parts.get)
+    tokens_per_step = wl.batch() * wl.seq_len
+    out = [
+        f"Training  {model.name} on {wl.num_chips:,} x {chip.name}, {wl.dtype} matmuls at dense "
+        f"{est.peak_flops_per_s / 1e12:,.0f} TFLOP/s per chip, budget {count(wl.tokens)} tokens",
+        f"Layout    TP {wl.tp} x PP {wl.pp} x DP {wl.dp} x CP {wl.cp} = {wl.num_chips:,} chips; micro-batch "
+        f"{wl.micro_batch}, global batch {wl.batch():,} sequences of {wl.seq_len:,} tokens "
+        f"({count(tokens_per_step)} tokens/step)",
+        f"          recompute {wl.recompute}, ZeRO {wl.zero}, virtual pp {wl.virtual_pp}, sequence parallel "
+        f"{'on' if wl.sp else 'off'}, {'flash' if wl.flash_attention else 'unfused'} attention, {wl.dtype}",
+        f"Memory    {gb(est.memory_per_chip_bytes)} per chip of {gb(est.usable_bytes_per_chip)} usable "
+        f"(weights, gradients and optimizer {gb(est.state_bytes_per_chip)}, stored activations "
+        f"{gb(est.activation_bytes_per_chip)}, working layer and logits "
+        f"{gb(est.memory_per_chip_bytes - est.state_bytes_per_chip - est.activation_bytes_per_chip)}); "
+        f"fits: {'yes' if est.fits else 'NO: use more chips, more recompute, a higher ZeRO stage or more TP/PP'}",
+        "",
+        table(["step part", "time", "% of step", "what"],
+              [[k, seconds(v) if v > 0 else "0", _share(v, step), STEP_PARTS.get(k, "")] for k, v in parts.items()]
+              + [["step", seconds(step), _share(step, step), "sum of the parts"]], left=(0, 3)),
+        "",
+        table(["", "value"], [
+            ["tokens/s", rate(est.tokens_per_s)],
+            ["  per chip", rate(est.tokens_per_s_per_chip)],
+            ["MFU", f"{est.mfu:.1%}"],
+            ["HFU (recompute counted)", f"{est.hfu:.1%}"],
+            ["model TFLOP/s per chip", f"{est.model_flops_per_chip / step / 1e12:,.1f}"],
+            [f"time to train {count(wl.tokens)} tokens", duration(est.time_to_train_s)],
+        ] + ([[f"chips to train in {est.days:g} days", f"{est.chips_needed:,}"]] if est.chips_needed else [])),
+        "",
+        f"Bound     {bound}, {_share(parts[bound], step)} of the step.",
+        f"          Expected = {eff.family} fractions of peak: GEMM {eff.gemm_fraction:.0%} ({wl.dtype}), "
+        f"HBM {eff.hbm_fraction:.0%}, scale-up {eff.scale_up_fraction:.0%}, network {eff.scale_out_fraction:.0%};",
+        f"          training calibration: {eff.training_sustained_fraction:.0%} of kernel throughput sustained, "
+        f"fused attention {eff.training_attention_fraction:.0%} of peak, {eff.training_step_overhead_s * 1e3:.0f} ms "
+        "per step (benchmarks/calibrate.py);",
+        "          MFU counts 6·N·tokens plus attention, HFU the FLOPs executed.",
+    ]
+    if est.chips_needed:
+        out.append(f"          Chips needed scale DP in whole replicas of {wl.tp * wl.pp * wl.cp} chips at "
+                   f"{rate(est.tokens_per_s_per_chip)} tokens/s per chip (weak scaling).")
+    return "\n".join(out)
+
+
+def render_plan(chip: Chip, model: Model, plan: Plan) -> str:
+    """The top layouts of a planner search, fastest first, and how the search went."""
+    best = plan.best
+    wl = best.workload
+    rows = [[str(i), str(t.workload.tp), str(t.workload.pp), str(t.workload.dp), str(t.workload.cp),
+             str(t.workload.micro_batch), str(t.workload.virtual_pp), t.workload.recompute, str(t.workload.zero),
+             f"{t.memory_per_chip_bytes / 1e9:,.1f}", seconds(t.step_time_s), rate(t.tokens_per_s_per_chip),
+             f"{t.mfu:.1%}"] for i, t in enumerate(plan.top, 1)]
+    out = [
+        f"roofline plan: {model.name} on {wl.num_chips:,} x {chip.name}, {wl.dtype}, global batch "
+        f"{wl.batch():,} sequences of {wl.seq_len:,} tokens, budget {count(wl.tokens)} tokens",
+        "",
+        table(["rank", "tp", "pp", "dp", "cp", "mb", "vpp", "recompute", "zero", "GB/chip", "step",
+               "tokens/s/chip", "MFU"], rows),
+        "",
+        f"Searched {plan.candidates:,} candidate layouts, {plan.fitting:,} fit in {gb(best.usable_bytes_per_chip)} "
+        f"usable per chip; {plan.search_s:.2f} s ({'numba-compiled' if plan.compiled else 'plain Python'}).",
+        f"Best: {rate(best.tokens_per_s):} tokens/s, {count(wl.tokens)} tokens in {duration(best.time_to_train_s)}"
+        + (f"; {best.chips_needed:,} chips to train in {best.days:g} days." if best.chips_needed else "."),
+        f"Details of the best: roofline estimate --mode training --num-chips {wl.num_chips} --tp {wl.tp} "
+        f"--pp {wl.pp} --dp {wl.dp} --cp {wl.cp} --micro-batch {wl.micro_batch} --global-batch {wl.batch()} "
+        f"--seq-len {wl.seq_len} --recompute {wl.recompute} --zero {wl.zero} --virtual-pp {wl.virtual_pp} "
+        f"--dtype {wl.dtype} (with --chip, --model)",
+    ]
     return "\n".join(out)
 
 

@@ -13,7 +13,9 @@ from roofline.model import Model
 from roofline.workload import Workload
 
 if TYPE_CHECKING:
+    from roofline.planner import Plan
     from roofline.serving import ServingEstimate
+    from roofline.training import TrainingEstimate
 
 
 @attrs.frozen
@@ -189,18 +191,53 @@ def model_dict(model: Model, kv_dtype: str) -> dict:
 
 @attrs.frozen
 class Estimate:
-    """Everything ``roofline estimate`` reports for one chip and model."""
+    """Everything ``roofline estimate`` reports for one chip and model.
+
+    ``training_note`` says why a training estimate that was not asked for explicitly (default
+    workload in mode "both") is missing, e.g. a model that fits no layout on the default chip count.
+    """
 
     chip: Chip
     model: Model
     inference: InferenceEstimate | None = None
     serving: ServingEstimate | None = None
+    training: TrainingEstimate | None = None
+    training_note: str | None = None
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype whose peak the chip summary quotes: inference's compute dtype, else training's."""
+        if self.inference is not None:
+            return self.inference.workload.compute_dtype
+        if self.training is not None:
+            return self.training.workload.dtype
+        return Workload().compute_dtype
 
     def to_dict(self) -> dict:
-        wl = self.inference.workload if self.inference else Workload()
-        out = {"chip": chip_dict(self.chip, wl.compute_dtype), "model": model_dict(self.model, wl.kv)}
+        kv = self.inference.workload.kv if self.inference else Workload().kv
+        out = {"chip": chip_dict(self.chip, self.compute_dtype), "model": model_dict(self.model, kv)}
         if self.inference is not None:
             out["inference"] = self.inference.to_dict()
             if self.serving is not None:
                 out["inference"]["serving"] = self.serving.to_dict()
+        if self.training is not None:
+            out["training"] = self.training.to_dict()
+        if self.training_note is not None:
+            out["training_note"] = self.training_note
         return out
+
+
+def plan_dict(chip: Chip, model: Model, plan: Plan) -> dict:
+    """The JSON of ``roofline plan``: the search, the top layouts (fastest first) and the best one."""
+    return {
+        "chip": chip_dict(chip, plan.best.workload.dtype),
+        "model": model_dict(model, Workload().kv),
+        "plan": {
+            "candidates": plan.candidates,
+            "fitting": plan.fitting,
+            "search_s": plan.search_s,
+            "compiled": plan.compiled,
+            "layouts": [t.to_dict() for t in plan.top],
+        },
+        "training": plan.best.to_dict(),
+    }

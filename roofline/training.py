@@ -41,12 +41,6 @@ REDUCE_BYTES = 4.0
 #: the 16-bit weight copy (2).
 OPTIMIZER_TRAFFIC_BYTES = 30.0
 
-#: FlashAttention throughput ÷ dense 16-bit peak, from microbench.csv (Azure AI-benchmarking-guide,
-#: FlashAttention-2 forward, batch 2, seq 8192): H100 327.9 / 989.4 = 0.331 (head_dim 128), H200
-#: 329.3 / 989.4 = 0.333, A100 179.5 / 312 = 0.575 (head_dim 64). Families without a measurement use
-#: the mean of the two measured families. Proposed for efficiency.toml as ``attention_fraction``.
-ATTENTION_FRACTION = {"hopper": 0.33, "ampere": 0.575, "default": 0.45}
-
 #: Tokens per optimizer step when no global batch is given: 4M as in Llama 2 (Touvron et al. 2023,
 #: Table 1), or 1,024 tokens per chip on larger clusters (Llama 3 405B: 16M tokens on 16K H100,
 #: Dubey et al. 2024, Sec. 3.4.1), whichever is more.
@@ -82,12 +76,12 @@ def _zero(value):
 
 
 def _tokens(value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise RooflineError(f"tokens={value!r} must be a number of training tokens such as 15e12") from None
-    if not math.isfinite(v) or v <= 0:
-        raise RooflineError(f"tokens={value!r} must be a positive number of training tokens such as 15e12")
+    """The token budget: a number or a string such as "15T", "2e12", "1.5B" (see roofline.quantity)."""
+    from roofline.quantity import EXAMPLES, parse_count
+
+    v = parse_count(value, "tokens")
+    if v <= 0:
+        raise RooflineError(f"tokens={value!r} must be a positive number of training tokens such as {EXAMPLES}")
     return v
 
 
@@ -205,8 +199,9 @@ class TrainingContext:
         eff16 = efficiency_for(chip, half)
         x = np.zeros(KT.X_SIZE)
         x[KT.X_ATTN_PEAK] = chip.peak(half)
-        x[KT.X_ATTN_EFF] = dict(chip.efficiency_overrides).get(
-            "attention_fraction", ATTENTION_FRACTION.get(eff.family, ATTENTION_FRACTION["default"]))
+        x[KT.X_ATTN_EFF] = eff.training_attention_fraction
+        x[KT.X_SUSTAINED] = eff.training_sustained_fraction
+        x[KT.X_STEP_OVERHEAD] = eff.training_step_overhead_s
         x[KT.X_GEMM16_EFF] = eff16.gemm_fraction
         x[KT.X_PARAM_BYTES] = PARAM_BYTES
         x[KT.X_GRAD_BYTES] = GRAD_BYTES

@@ -75,7 +75,9 @@ X_GRAD_BYTES = 4
 X_OPT_BYTES = 5
 X_REDUCE_BYTES = 6  # bytes per gradient element on the wire
 X_OPT_TRAFFIC = 7  # HBM bytes per parameter of the optimizer step
-X_SIZE = 8
+X_SUSTAINED = 8  # share of kernel throughput (GEMM and attention) sustained over whole training steps
+X_STEP_OVERHEAD = 9  # fixed seconds per optimizer step (reported with the optimizer)
+X_SIZE = 12
 
 # ---- results --------------------------------------------------------------------------------------
 R_STEP = 0
@@ -236,14 +238,15 @@ def train_step(m, hw, x, t, ops, priced, cops, hwa, w, res):
     fill_training_layer(m, t, domain, ops, w)
     for i in range(N_OPS):
         priced[i, 0] = 0.0
-    for i in COMPUTE_ROWS:
-        priced[i, 0], priced[i, 1] = op_time(ops, i, hw)
-    for i in (OP_EMBED, OP_FINAL_NORM, OP_LM_HEAD, OP_AR_ATTN, OP_AR_MLP, OP_GATHER_LOGITS):
-        priced[i, 0], priced[i, 1] = op_time(ops, i, hw)
     for i in range(H_SIZE):
         hwa[i] = hw[i]
+    hwa[H_EFF_COMPUTE] = hw[H_EFF_COMPUTE] * x[X_SUSTAINED]
+    for i in COMPUTE_ROWS:
+        priced[i, 0], priced[i, 1] = op_time(ops, i, hwa)
+    for i in (OP_EMBED, OP_FINAL_NORM, OP_LM_HEAD, OP_AR_ATTN, OP_AR_MLP, OP_GATHER_LOGITS):
+        priced[i, 0], priced[i, 1] = op_time(ops, i, hwa)
     hwa[H_PEAK_FLOPS] = x[X_ATTN_PEAK]
-    hwa[H_EFF_COMPUTE] = x[X_ATTN_EFF] if flash else x[X_GEMM16_EFF]
+    hwa[H_EFF_COMPUTE] = (x[X_ATTN_EFF] if flash else x[X_GEMM16_EFF]) * x[X_SUSTAINED]
     priced[OP_ATTN, 0], priced[OP_ATTN, 1] = op_time(ops, OP_ATTN, hwa)
 
     lc = 0.0
@@ -320,7 +323,7 @@ def train_step(m, hw, x, t, ops, priced, cops, hwa, w, res):
 
     # optimizer: memory-bound sweep over this chip's share of the state
     opt_params = params / n if zero > 0.5 else params
-    res[R_OPT] = opt_params * x[X_OPT_TRAFFIC] / (hw[H_HBM_BW] * hw[H_EFF_HBM])
+    res[R_OPT] = opt_params * x[X_OPT_TRAFFIC] / (hw[H_HBM_BW] * hw[H_EFF_HBM]) + x[X_STEP_OVERHEAD]
 
     step = res[R_COMPUTE] + res[R_TP] + res[R_BUBBLE] + res[R_PP] + res[R_DP] + res[R_CP] + res[R_OPT]
     res[R_STEP] = step
