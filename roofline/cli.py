@@ -225,6 +225,26 @@ def plan(chip, model_name, tp, pp, top, fmt, **train):
 
 
 @main.command()
+@click.option("--data", "data", multiple=True, type=click.Path(dir_okay=False),
+              help="A measurement CSV in the schema of SCHEMA.md (repeatable). Default: the shipped measurements.")
+@click.option("--kv-dtype-when-blank", type=click.Choice(["weights", "bf16", "fp16", "fp8", "int8"]),
+              default="weights", show_default=True,
+              help="KV-cache format for rows that do not state one ('weights': fp8 KV with fp8 weights, else 16-bit).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def validate(data, kv_dtype_when_blank, fmt):
+    """Run every usable measured row through the estimator and report the errors."""
+    from roofline.validate import validate as run
+
+    result = run(list(data) or None, kv_when_blank=kv_dtype_when_blank)
+    if fmt == "json":
+        click.echo(_json(result.to_dict()))
+    else:
+        from roofline.report import render_validation
+
+        click.echo(render_validation(result))
+
+
+@main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def chips(fmt):
     """List the chip profiles with their key figures."""

@@ -35,10 +35,16 @@ class Efficiency:
     usable_memory_fraction: float
     max_tokens_per_pass: int
     step_overhead_s: float = 0.0
+    kernel_overhead_s: float = 0.0  # per op occurrence: launch and tail of one kernel
     family: str = "default"
     training_attention_fraction: float = 1.0  # fused (flash) attention kernel, fraction of the 16-bit peak
     training_sustained_fraction: float = 1.0  # share of kernel throughput sustained over training steps
+    serving_sustained_fraction: float = 1.0  # share of GEMM and HBM throughput sustained by serving steps
     training_step_overhead_s: float = 0.0  # fixed seconds per optimizer step
+    #: NCCL LL128 and Simple protocols: (base, scale-up hop, scale-out hop) seconds; the fields above
+    #: ``collective_base_latency_s`` / ``*_hop_latency_s`` are the LL protocol's.
+    ll128_latency_s: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    simple_latency_s: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 @functools.cache
@@ -46,9 +52,18 @@ def _table() -> dict:
     return read_toml(profiles_dir() / "efficiency.toml", "efficiency profile")
 
 
+#: Fixed costs that may legitimately be zero.
+_ZERO_OK = ("kernel_overhead_s", "step_overhead_s", "training_step_overhead_s")
+
+
 def _value(tbl: dict, key: str, where: str) -> float:
-    value, _ = figure(tbl, key, where)
+    value, _ = figure(tbl, key, where, zero_ok=key in _ZERO_OK)
     return value
+
+
+def _protocol(links: dict, proto: str, up: str) -> tuple[float, float, float]:
+    return (_value(links, f"{proto}_base_latency_s", "links"), _value(links, f"{proto}_{up}_hop_latency_s", "links"),
+            _value(links, f"{proto}_network_hop_latency_s", "links"))
 
 
 def efficiency_for(chip: Chip, compute_dtype: str) -> Efficiency:
@@ -82,19 +97,26 @@ def efficiency_for(chip: Chip, compute_dtype: str) -> Efficiency:
                                               _value(links, "network_hop_latency_s", "links")),
         usable_memory_fraction=overrides.get("usable_memory_fraction", _value(mem, "usable_fraction", "memory")),
         max_tokens_per_pass=int(overrides.get("max_tokens_per_pass", _value(mem, "max_tokens_per_pass", "memory"))),
-        step_overhead_s=overrides.get("step_overhead_s", 0.0),
+        step_overhead_s=pick("step_overhead_s"),
+        kernel_overhead_s=pick("kernel_overhead_s"),
         family=chip.family if chip.family in data else "default",
         training_attention_fraction=pick("training_attention_fraction"),
         training_sustained_fraction=pick("training_sustained_fraction"),
+        serving_sustained_fraction=pick("serving_sustained_fraction"),
         training_step_overhead_s=pick("training_step_overhead_s"),
+        ll128_latency_s=_protocol(links, "ll128", "pcie" if "pcie" in hop_up else "nvlink"),
+        simple_latency_s=_protocol(links, "simple", "pcie" if "pcie" in hop_up else "nvlink"),
     )
-    for key in (*_FRACTIONS, "usable_memory_fraction", "training_attention_fraction", "training_sustained_fraction"):
+    for key in (*_FRACTIONS, "usable_memory_fraction", "training_attention_fraction", "training_sustained_fraction",
+                "serving_sustained_fraction"):
         v = getattr(eff, key)
         if not 0.0 < v <= 1.0:
             raise RooflineError(f"efficiency.{key}={v} must lie in (0, 1]; fix the chip's [efficiency] table")
-    if not eff.training_step_overhead_s >= 0.0:
-        raise RooflineError(f"efficiency.training_step_overhead_s={eff.training_step_overhead_s} must be at least 0 "
-                            f"seconds; fix the chip's [efficiency] table")
+    for key in _ZERO_OK:
+        v = getattr(eff, key)
+        if not (v >= 0.0 and v < 1e3):
+            raise RooflineError(f"efficiency.{key}={v} must be a number of seconds, at least 0; fix the chip's "
+                                f"[efficiency] table")
     return eff
 
 
@@ -102,12 +124,15 @@ def ideal(eff: Efficiency) -> Efficiency:
     """The same chip at 100 % of every peak, with no latency and no per-step overhead."""
     return attrs.evolve(eff, gemm_fraction=1.0, hbm_fraction=1.0, scale_up_fraction=1.0, scale_out_fraction=1.0,
                         collective_base_latency_s=0.0, scale_up_hop_latency_s=0.0, scale_out_hop_latency_s=0.0,
-                        step_overhead_s=0.0, training_attention_fraction=1.0, training_sustained_fraction=1.0,
-                        training_step_overhead_s=0.0)
+                        step_overhead_s=0.0, kernel_overhead_s=0.0, training_attention_fraction=1.0, training_sustained_fraction=1.0,
+                        serving_sustained_fraction=1.0,
+                        training_step_overhead_s=0.0, ll128_latency_s=(0.0, 0.0, 0.0),
+                        simple_latency_s=(0.0, 0.0, 0.0))
 
 
-def hardware_vector(chip: Chip, compute_dtype: str, eff: Efficiency) -> np.ndarray:
-    """Pack chip peaks and efficiency into the ``H_*`` vector the kernels read."""
+def hardware_vector(chip: Chip, compute_dtype: str, eff: Efficiency, sustained: float = 1.0) -> np.ndarray:
+    """Pack chip peaks and efficiency into the ``H_*`` vector the kernels read; ``sustained`` scales the
+    GEMM and HBM fractions (serving passes ``eff.serving_sustained_fraction``)."""
     hw = np.zeros(L.H_SIZE)
     hw[L.H_PEAK_FLOPS] = chip.peak(compute_dtype)
     hw[L.H_HBM_BW] = chip.hbm_bytes_per_s
@@ -115,8 +140,8 @@ def hardware_vector(chip: Chip, compute_dtype: str, eff: Efficiency) -> np.ndarr
     hw[L.H_UP_BW] = chip.scale_up_bytes_per_s
     hw[L.H_UP_DOMAIN] = chip.scale_up_domain
     hw[L.H_OUT_BW] = chip.scale_out_bytes_per_s
-    hw[L.H_EFF_COMPUTE] = eff.gemm_fraction
-    hw[L.H_EFF_HBM] = eff.hbm_fraction
+    hw[L.H_EFF_COMPUTE] = eff.gemm_fraction * sustained
+    hw[L.H_EFF_HBM] = eff.hbm_fraction * sustained
     hw[L.H_EFF_UP] = eff.scale_up_fraction
     hw[L.H_EFF_OUT] = eff.scale_out_fraction
     hw[L.H_LAT_BASE] = eff.collective_base_latency_s
@@ -124,4 +149,7 @@ def hardware_vector(chip: Chip, compute_dtype: str, eff: Efficiency) -> np.ndarr
     hw[L.H_LAT_OUT] = eff.scale_out_hop_latency_s
     hw[L.H_MEM_FRACTION] = eff.usable_memory_fraction
     hw[L.H_STEP_OVERHEAD] = eff.step_overhead_s
+    hw[L.H_KERNEL_OVERHEAD] = eff.kernel_overhead_s
+    hw[L.H_LL128_BASE], hw[L.H_LL128_UP], hw[L.H_LL128_OUT] = eff.ll128_latency_s
+    hw[L.H_SIMPLE_BASE], hw[L.H_SIMPLE_UP], hw[L.H_SIMPLE_OUT] = eff.simple_latency_s
     return hw

@@ -40,7 +40,7 @@ class Packed:
 
     def __init__(self, chip: Chip, model: Model, wl: Workload):
         self.eff = efficiency_for(chip, wl.compute_dtype)
-        self.hw = hardware_vector(chip, wl.compute_dtype, self.eff)
+        self.hw = hardware_vector(chip, wl.compute_dtype, self.eff, self.eff.serving_sustained_fraction)
         self.hw_ideal = hardware_vector(chip, wl.compute_dtype, ideal(self.eff))
         self.m = pack_model(model)
         self.wl = wl

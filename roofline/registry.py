@@ -36,11 +36,13 @@ def read_toml(path: Path, what: str) -> dict:
         raise RooflineError(f"{what}: {str(path)!r} is not valid TOML ({exc}); fix the syntax") from None
 
 
-def figure(table: dict, key: str, where: str, *, required: bool = True, integer: bool = False):
+def figure(table: dict, key: str, where: str, *, required: bool = True, integer: bool = False,
+           zero_ok: bool = False):
     """Read one numeric figure that is either a bare number or ``{value = ..., source = ...}``.
 
     Returns ``(value, source)``; ``(None, "")`` when absent and not required. The value must be a finite,
-    positive number (an integer where ``integer``); booleans and strings are rejected.
+    positive number (an integer where ``integer``; zero too where ``zero_ok``); booleans and strings are
+    rejected.
     """
     field = f"{where}.{key}" if where else key
     if key not in table:
@@ -54,6 +56,8 @@ def figure(table: dict, key: str, where: str, *, required: bool = True, integer:
             raise RooflineError(f"{field} has no 'value'; write {key} = {{ value = ..., source = \"...\" }}")
         source = str(entry.get("source", ""))
         entry = entry["value"]
+    if zero_ok and entry == 0 and not isinstance(entry, bool):
+        return entry, source
     return positive_number(field, entry, integer=integer), source
 
 

@@ -12,6 +12,7 @@ from roofline.results import Estimate, Phase
 if TYPE_CHECKING:
     from roofline.planner import Plan
     from roofline.training import TrainingEstimate
+    from roofline.validate import Validation
 
 
 def seconds(t: float) -> str:
@@ -256,3 +257,36 @@ def render_models(models: list[Model]) -> str:
              f"{m.kv_bytes_per_token(2):,.0f}", ", ".join(m.aliases[:2])] for m in models]
     return table(["model", "params B", "layers", "hidden", "heads/kv", "ffn", "vocab", "KV B/token bf16",
                   "aliases"], rows)
+
+
+def _value(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def render_validation(v: Validation) -> str:
+    """Per source: every row (measured, predicted, error); then the summaries and the skipped rows."""
+    from roofline.validate import source_name
+
+    out = []
+    for src in sorted({source_name(r.source) for r in v.rows}):
+        rows = [r for r in v.rows if source_name(r.source) == src]
+        out += [f"{src} ({len(rows)} rows)",
+                table(["row", "metric", "measured", "predicted", "error"],
+                      [[r.row_id + ("" if r.fits is not False else " *"), r.metric_std, _value(r.measured),
+                        _value(r.predicted), f"{r.error_pct:+.1f}%"] for r in rows], left=(0, 1)), ""]
+
+    def summary(title: str, groups: dict) -> list[str]:
+        return [title, table(["", "rows", "median |error|", "mean |error|", "bias (median)"],
+                             [[k, str(s["rows"]), f"{s['median_abs_error_pct']:.1f}%", f"{s['mean_abs_error_pct']:.1f}%",
+                               f"{s['bias_pct']:+.1f}%"] for k, s in groups.items()]), ""]
+
+    out += summary("Summary by metric family", v.summary())
+    out += summary("By chip", v.summary(lambda r: r.chip_profile))
+    out += summary("By source", v.summary(lambda r: source_name(r.source)))
+    not_fit = sum(1 for r in v.rows if r.fits is False)
+    if not_fit:
+        out.append(f"* {not_fit} measured training layouts that the memory model says do not fit (timed anyway).")
+    if v.skipped:
+        out.append(f"Skipped {len(v.skipped)} rows:")
+        out += [f"  {s.row_id}: {s.reason}" for s in v.skipped]
+    return "\n".join(out).rstrip()

@@ -36,7 +36,7 @@ def test_every_model_profile_estimates(model):
     assert r.exit_code in (0, 2), r.output
     if r.exit_code == 0:
         d = json.loads(r.output)
-        assert d["model"]["params_total"] == d["model"]["params_active"] > 0
+        assert d["model"]["params_total"] >= d["model"]["params_active"] > 0
         assert set(d["inference"]["ideal"]) == {"ttft_s", "tpot_s", "output_tokens_per_s"}
     else:
         assert "needs at least" in r.output

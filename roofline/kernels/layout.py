@@ -39,7 +39,15 @@ H_LAT_UP = 11  # seconds per ring step over the scale-up link
 H_LAT_OUT = 12  # seconds per ring step over the network
 H_MEM_FRACTION = 13  # share of HBM usable for weights + KV + workspace
 H_STEP_OVERHEAD = 14  # fixed seconds per forward pass (scheduling, launches)
-H_SIZE = 16
+# NCCL protocols: H_LAT_* above are the LL protocol; LL128 and Simple have their own alpha terms
+H_LL128_BASE = 15
+H_LL128_UP = 16
+H_LL128_OUT = 17
+H_SIMPLE_BASE = 18
+H_SIMPLE_UP = 19
+H_SIMPLE_OUT = 20
+H_KERNEL_OVERHEAD = 21  # fixed seconds per op occurrence (kernel launch and tail)
+H_SIZE = 24
 
 # ---- workload and layout -------------------------------------------------------------------------------
 W_BATCH = 0  # sequences in flight

@@ -3,9 +3,37 @@
 from roofline._jit import kernel
 from roofline.kernels.layout import (
     BOUND_COMPUTE, BOUND_MEMORY, BOUND_NETWORK, H_EFF_COMPUTE, H_EFF_HBM, H_EFF_OUT, H_EFF_UP, H_HBM_BW,
-    H_LAT_BASE, H_LAT_OUT, H_LAT_UP, H_OUT_BW, H_PEAK_FLOPS, H_UP_BW, OP_COUNT, OP_FLOPS, OP_HBM, OP_LINK,
+    H_LAT_BASE, H_LAT_OUT, H_LAT_UP, H_LL128_BASE, H_LL128_OUT, H_LL128_UP, H_OUT_BW, H_PEAK_FLOPS, H_SIMPLE_BASE,
+    H_KERNEL_OVERHEAD, H_SIMPLE_OUT, H_SIMPLE_UP, H_UP_BW, OP_COUNT, OP_FLOPS, OP_HBM, OP_LINK,
     OP_SCALE_OUT, OP_STEPS,
 )
+
+
+#: NCCL's cost model (src/graph/tuning.cc, github.com/NVIDIA/nccl): the LL protocol moves 8-byte lines
+#: carrying 4 bytes of data plus a flag and reaches 1/4 of the ring bus bandwidth for all-reduce; LL128
+#: carries 120 of every 128 bytes (0.92); Simple reaches the full bandwidth but pays the largest latency.
+LL_BANDWIDTH_FACTOR = 0.25
+LL128_BANDWIDTH_FACTOR = 0.92
+
+
+@kernel
+def collective_time(nbytes, steps, scale_out, hw):
+    """Seconds of a ring collective sending ``nbytes`` per chip in ``steps`` ring steps: NCCL picks the
+    fastest of its three protocols, each ``base + steps x hop + bytes / (factor x bandwidth)``."""
+    if scale_out:
+        bw = hw[H_OUT_BW] * hw[H_EFF_OUT]
+        hop_ll, hop_128, hop_simple = hw[H_LAT_OUT], hw[H_LL128_OUT], hw[H_SIMPLE_OUT]
+    else:
+        bw = hw[H_UP_BW] * hw[H_EFF_UP]
+        hop_ll, hop_128, hop_simple = hw[H_LAT_UP], hw[H_LL128_UP], hw[H_SIMPLE_UP]
+    t = nbytes / bw + hw[H_SIMPLE_BASE] + steps * hop_simple
+    t_ll = nbytes / (bw * LL_BANDWIDTH_FACTOR) + hw[H_LAT_BASE] + steps * hop_ll
+    if t_ll < t:
+        t = t_ll
+    t_128 = nbytes / (bw * LL128_BANDWIDTH_FACTOR) + hw[H_LL128_BASE] + steps * hop_128
+    if t_128 < t:
+        t = t_128
+    return t
 
 
 @kernel
@@ -29,15 +57,13 @@ def op_time(ops, i, hw):
         t_m = ops[i, OP_HBM] / (hw[H_HBM_BW] * hw[H_EFF_HBM])
     t_n = 0.0
     if ops[i, OP_STEPS] > 0.0:
-        if ops[i, OP_SCALE_OUT] > 0.0:
-            t_n = ops[i, OP_LINK] / (hw[H_OUT_BW] * hw[H_EFF_OUT]) + hw[H_LAT_BASE] + ops[i, OP_STEPS] * hw[H_LAT_OUT]
-        else:
-            t_n = ops[i, OP_LINK] / (hw[H_UP_BW] * hw[H_EFF_UP]) + hw[H_LAT_BASE] + ops[i, OP_STEPS] * hw[H_LAT_UP]
+        t_n = collective_time(ops[i, OP_LINK], ops[i, OP_STEPS], ops[i, OP_SCALE_OUT] > 0.0, hw)
+    k = hw[H_KERNEL_OVERHEAD]
     if t_n >= t_c and t_n >= t_m and t_n > 0.0:
-        return count * t_n, BOUND_NETWORK
+        return count * (t_n + k), BOUND_NETWORK
     if t_c >= t_m:
-        return count * t_c, BOUND_COMPUTE
-    return count * t_m, BOUND_MEMORY
+        return count * (t_c + k), BOUND_COMPUTE
+    return count * (t_m + k), BOUND_MEMORY
 
 
 @kernel

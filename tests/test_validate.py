@@ -1,0 +1,106 @@
+"""`roofline validate`: the shipped data stays within the accuracy bounds, any file in the schema works,
+and bad files or rows are reported clearly."""
+
+import csv
+import json
+import statistics
+
+import pytest
+from click.testing import CliRunner
+
+from roofline.cli import main
+from roofline.errors import RooflineError
+from roofline.validate import INFERENCE_COLUMNS, TRAINING_COLUMNS, COMMON_COLUMNS, read_rows, validate, default_files
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return validate()
+
+
+def test_shipped_data_stays_within_the_accuracy_bounds(shipped):
+    d = shipped.to_dict()
+    assert d["summary"]["training"]["median_abs_error_pct"] <= 10.0
+    assert d["summary"]["inference"]["median_abs_error_pct"] <= 15.0
+
+
+def test_at_least_ninety_percent_of_usable_rows_are_expressed(shipped):
+    usable = sum(1 for f in default_files() for r in read_rows(f)[1] if r["usable"] == "yes")
+    assert len(shipped.rows) >= 0.9 * usable
+    assert len(shipped.rows) + len(shipped.skipped) == sum(len(read_rows(f)[1]) for f in default_files())
+
+
+def test_tensorrt_llm_rows_median_error_per_model_is_at_most_fifteen_percent(shipped):
+    """Issue 4's gate: the perf-overview rows (batch = max) through the serving model, per served model."""
+    groups = {}
+    for r in shipped.rows:
+        if r.row_id.startswith("trtllm-perf"):
+            model = r.row_id.split("-h100")[0].removeprefix("trtllm-perf-")
+            groups.setdefault(model, []).append(abs(r.error_pct))
+    assert set(groups) == {"llama-3.1-8b", "llama-3.3-70b", "llama-3.1-405b"}
+    for model, errs in groups.items():
+        assert statistics.median(errs) <= 15.0, model
+
+
+def _write(path, columns, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns)
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: r.get(c, "") for c in columns})
+
+
+LLAMA8B = dict(usable="yes", chip_profile="H100-SXM", model_ref="llama-3.1-8b", arch="llama", layers="32",
+               hidden="4096", heads="32", kv_heads="8", ffn_hidden="14336", vocab="128256", source="hand-written test")
+
+
+def test_hand_written_files_including_an_unshipped_metric_and_a_malformed_row(tmp_path):
+    train_cols = [*COMMON_COLUMNS, *TRAINING_COLUMNS, "cp", "zero", "virtual_pp"]
+    _write(tmp_path / "train.csv", train_cols, [
+        dict(LLAMA8B, row_id="t-step", precision="bf16", num_chips="64", tp="1", pp="1", dp="64", micro_batch="1",
+             global_batch="256", seq_len="4096", recompute="none", zero="3", metric_std="step_time_s", value_std="2.0"),
+        dict(LLAMA8B, row_id="t-bad", layers="thirty-two", precision="bf16", num_chips="8", tp="1", pp="1", dp="8",
+             micro_batch="1", global_batch="8", seq_len="4096", metric_std="tokens_per_s_per_chip", value_std="9000"),
+    ])
+    inf_cols = [*COMMON_COLUMNS, *INFERENCE_COLUMNS, "framework"]
+    _write(tmp_path / "inf.csv", inf_cols, [
+        dict(LLAMA8B, row_id="i-tpot", precision="bf16", weight_dtype="bf16", num_chips="1", tp="1", pp="1",
+             batch="1", input_len="1000", output_len="", metric_std="tpot_s", value_std="0.007"),
+        dict(LLAMA8B, row_id="i-ttft", precision="bf16", weight_dtype="bf16", num_chips="2", tp="1", pp="1",
+             batch="2", input_len="2000", output_len="0", metric_std="ttft_s", value_std="0.15"),
+    ])
+    v = validate([tmp_path / "train.csv", tmp_path / "inf.csv"])
+    got = {r.row_id: r for r in v.rows}
+    assert set(got) == {"t-step", "i-tpot", "i-ttft"}
+    # step time of the 8B on 64 H100s, batch 1M tokens: bounded by the roofline of 6 N tokens / 64 chips
+    assert 6 * 8.0e9 * 256 * 4096 / 64 / 989e12 < got["t-step"].predicted < 10.0
+    # batch-1 decode of 8B bf16 weights (16 GB) at 3.35 TB/s: at least 4.8 ms, not absurdly more
+    assert 16.06e9 / 3.35e12 < got["i-tpot"].predicted < 0.02
+    assert got["i-ttft"].predicted > 0 and got["i-ttft"].metric_std == "ttft_s"
+    (bad,) = v.skipped
+    assert bad.row_id == "t-bad" and "layers='thirty-two'" in bad.reason
+    d = v.to_dict()
+    assert set(d["rows"][0]) >= {"row_id", "source", "chip_profile", "metric_std", "measured", "predicted", "error_pct"}
+    assert set(d["summary"]["training"]) >= {"rows", "median_abs_error_pct", "mean_abs_error_pct", "bias_pct"}
+
+
+def test_a_file_outside_the_schema_is_one_clear_error(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("row_id,usable,input_len,output_len\nr1,yes,1,1\n")
+    with pytest.raises(RooflineError, match="lacks the column"):
+        validate([p])
+    r = CliRunner().invoke(main, ["validate", "--data", str(p)])
+    assert r.exit_code == 2
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("roofline: error:") and "lacks the column" in lines[0]
+    r = CliRunner().invoke(main, ["validate", "--data", str(tmp_path / "missing.csv")])
+    assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def test_validate_cli_json_has_the_promised_keys():
+    r = CliRunner().invoke(main, ["validate", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert {"rows", "skipped", "summary"} <= set(d)
+    assert set(d["summary"]) >= {"training", "inference"}
+    assert all(set(s) == {"row_id", "reason"} for s in d["skipped"])
