@@ -1,7 +1,8 @@
 """Map a Hugging Face ``config.json`` dict to the fields of a model profile.
 
-The result has exactly the keys of a ``profiles/models/<name>.toml`` file (without the optional
-``params_published``), so it can be turned into a ``Model`` the same way a profile is.
+The result has the keys of a ``profiles/models/<name>.toml`` file (without the optional
+``params_published``), so it can be turned into a ``Model`` the same way a profile is. Dense families
+give exactly the dense keys; MoE and MLA families add their own (see ``fields_from_hf_config``).
 
 Supported ``model_type`` values and what each implies beyond the config's own numbers
 (tied = the ``tie_word_embeddings`` default that ``transformers`` uses when the key is absent):
@@ -17,7 +18,28 @@ Supported ``model_type`` values and what each implies beyond the config's own nu
 - opt: plain ReLU MLP (``ffn_dim``), LayerNorm, ``enable_bias`` everywhere (default true), learned
   positions (``max_position_embeddings + 2`` rows); tied true.
 
-Heads: ``head_dim`` is honoured where the family has it (llama, mistral, qwen2), else
+Mixture-of-experts families (gated SwiGLU experts without biases, RMSNorm, rotary, router without bias
+unless stated; tied false):
+
+- mixtral: llama-style attention without biases; ``num_local_experts`` experts of width
+  ``intermediate_size``, top ``num_experts_per_tok``; ``sliding_window`` absent or null = full attention.
+- qwen2_moe: qwen2 attention (biases on q, k, v); ``num_experts`` experts of ``moe_intermediate_size``;
+  one shared expert of ``shared_expert_intermediate_size`` with a ``hidden -> 1`` sigmoid gate.
+- qwen3_moe: ``attention_bias`` on q, k, v and o (default false); RMSNorm of ``head_dim`` on every
+  query and key head; no shared expert.
+  For both Qwen families only ``decoder_sparse_step = 1`` and an empty ``mlp_only_layers`` (every layer
+  MoE, as in every published Qwen MoE config) are accepted; other layer patterns raise.
+- deepseek_v3, deepseek_v2: multi-head latent attention (``q_lora_rank`` null = no query compression,
+  ``kv_lora_rank``, ``qk_nope_head_dim``, ``qk_rope_head_dim``, ``v_head_dim``; ``attention_bias`` must be
+  false); ``n_routed_experts`` experts of ``moe_intermediate_size``, top ``num_experts_per_tok``,
+  ``n_shared_experts`` (null = 0) shared; the first ``first_k_dense_replace`` layers, and layers whose
+  index is not a multiple of ``moe_layer_freq`` (default 1), have a dense MLP of ``intermediate_size``.
+  The router carries a per-expert score-correction bias when ``topk_method`` is ``noaux_tc`` (absent
+  means ``noaux_tc`` for deepseek_v3, greedy for deepseek_v2). ``head_dim`` is ``qk_nope_head_dim +
+  qk_rope_head_dim`` and ``num_kv_heads`` = heads; the config's ``num_key_value_heads`` is ignored.
+  Multi-token-prediction layers (``num_nextn_predict_layers``) are not part of the model and ignored.
+
+Heads: ``head_dim`` is honoured where the family has it (llama, mistral, qwen2, mixtral, qwen2_moe, qwen3_moe), else
 hidden_size / heads; an absent or null ``num_key_value_heads`` means no GQA (= heads). (transformers'
 own MistralConfig and Qwen2Config would default an absent key to 8 and 32; published configs always
 give it.)
@@ -36,7 +58,8 @@ from typing import Any
 
 from roofline.errors import RooflineError
 
-SUPPORTED_MODEL_TYPES = ("gpt2", "gpt_neox", "llama", "mistral", "opt", "qwen2")
+SUPPORTED_MODEL_TYPES = ("deepseek_v2", "deepseek_v3", "gpt2", "gpt_neox", "llama", "mistral", "mixtral",
+                         "opt", "qwen2", "qwen2_moe", "qwen3_moe")
 
 _MISSING = object()
 
@@ -95,6 +118,21 @@ def _optional_int(cfg: dict, model_type: str, *keys: str) -> int | None:
     return _positive_int(key, value)
 
 
+def _count(cfg: dict, model_type: str, key: str, default: int | None = None) -> int:
+    """A whole number >= 0. Absent or null gives ``default``; with no default the key is required."""
+    key, value = _lookup(cfg, model_type, key, required=default is None)
+    if value is _MISSING or value is None:
+        if default is None:
+            raise _fail(f"{key}=null must be a whole number >= 0; fix the file")
+        return default
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+        return 0
+    try:
+        return _positive_int(key, value)
+    except RooflineError:
+        raise _fail(f"{key}={value!r} must be a whole number >= 0; fix the file") from None
+
+
 def _flag(cfg: dict, key: str, default: bool) -> bool:
     """A boolean flag; absent or null gives ``default``."""
     value = cfg.get(key)
@@ -137,11 +175,11 @@ def _sliding_window(cfg: dict, model_type: str, absent_default: int) -> int:
     return 0 if window is None else window
 
 
-def _rotary_gated(cfg: dict, model_type: str) -> dict:
-    """llama, mistral, qwen2: gated SwiGLU MLP, RMSNorm, rotary positions."""
+def _rotary_base(cfg: dict, model_type: str) -> dict:
+    """The fields shared by llama-style families: gated SwiGLU MLP, RMSNorm, rotary positions."""
     hidden = _required_int(cfg, model_type, "hidden_size")
     heads = _required_int(cfg, model_type, "num_attention_heads")
-    fields = {
+    return {
         "num_layers": _required_int(cfg, model_type, "num_hidden_layers"),
         "hidden_size": hidden,
         "num_heads": heads,
@@ -156,6 +194,11 @@ def _rotary_gated(cfg: dict, model_type: str) -> dict:
         "learned_pos_embeddings": 0,
         "max_position_embeddings": _required_int(cfg, model_type, "max_position_embeddings"),
     }
+
+
+def _rotary_gated(cfg: dict, model_type: str) -> dict:
+    """llama, mistral, qwen2: gated SwiGLU MLP, RMSNorm, rotary positions."""
+    fields = _rotary_base(cfg, model_type)
     if model_type == "llama":
         attention_bias = _flag(cfg, "attention_bias", False)
         fields.update(qkv_bias=attention_bias, o_bias=attention_bias,
@@ -164,11 +207,96 @@ def _rotary_gated(cfg: dict, model_type: str) -> dict:
         fields.update(qkv_bias=False, o_bias=False, mlp_bias=False,
                       sliding_window=_sliding_window(cfg, model_type, _MISTRAL_DEFAULT_SLIDING_WINDOW))
     else:  # qwen2
-        window = 0
-        if _flag(cfg, "use_sliding_window", False):
-            window = _sliding_window(cfg, model_type, _QWEN2_DEFAULT_SLIDING_WINDOW)
-        fields.update(qkv_bias=True, o_bias=False, mlp_bias=False, sliding_window=window)
+        fields.update(qkv_bias=True, o_bias=False, mlp_bias=False, sliding_window=_qwen_window(cfg, model_type))
     return fields
+
+
+def _qwen_window(cfg: dict, model_type: str) -> int:
+    """Qwen families use ``sliding_window`` only when ``use_sliding_window`` is true."""
+    if _flag(cfg, "use_sliding_window", False):
+        return _sliding_window(cfg, model_type, _QWEN2_DEFAULT_SLIDING_WINDOW)
+    return 0
+
+
+def _mixtral(cfg: dict, model_type: str) -> dict:
+    fields = _rotary_base(cfg, model_type)
+    fields.update(
+        qkv_bias=False, o_bias=False, mlp_bias=False, sliding_window=_sliding_window(cfg, model_type, 0),
+        num_experts=_required_int(cfg, model_type, "num_local_experts"),
+        experts_per_token=_required_int(cfg, model_type, "num_experts_per_tok"),
+        moe_intermediate_size=fields["intermediate_size"],
+    )
+    return fields
+
+
+def _qwen_moe(cfg: dict, model_type: str) -> dict:
+    """qwen2_moe and qwen3_moe: every layer MoE (other layer patterns are refused)."""
+    step = _count(cfg, model_type, "decoder_sparse_step", 1)
+    only_dense = cfg.get("mlp_only_layers") or []
+    if step != 1 or only_dense:
+        raise _fail(
+            f"decoder_sparse_step={step} / mlp_only_layers={only_dense!r}: only every-layer MoE "
+            "(decoder_sparse_step=1, mlp_only_layers=[]) is modelled; use a config with every layer MoE"
+        )
+    fields = _rotary_base(cfg, model_type)
+    fields.update(
+        mlp_bias=False, sliding_window=_qwen_window(cfg, model_type),
+        num_experts=_required_int(cfg, model_type, "num_experts"),
+        experts_per_token=_required_int(cfg, model_type, "num_experts_per_tok"),
+        moe_intermediate_size=_required_int(cfg, model_type, "moe_intermediate_size"),
+    )
+    if model_type == "qwen2_moe":
+        fields.update(qkv_bias=True, o_bias=False, qk_norm=False, shared_experts=1, shared_expert_gate=True,
+                      shared_expert_intermediate_size=_required_int(cfg, model_type,
+                                                                    "shared_expert_intermediate_size"))
+    else:  # qwen3_moe
+        bias = _flag(cfg, "attention_bias", False)
+        fields.update(qkv_bias=bias, o_bias=bias, qk_norm=True)
+    return fields
+
+
+def _deepseek(cfg: dict, model_type: str) -> dict:
+    """deepseek_v2, deepseek_v3: multi-head latent attention and DeepSeekMoE."""
+    if _flag(cfg, "attention_bias", False):
+        raise _fail("attention_bias=true is not modelled for multi-head latent attention; "
+                    "use a config with attention_bias=false")
+    hidden = _required_int(cfg, model_type, "hidden_size")
+    heads = _required_int(cfg, model_type, "num_attention_heads")
+    nope = _count(cfg, model_type, "qk_nope_head_dim")
+    rope = _count(cfg, model_type, "qk_rope_head_dim")
+    if nope + rope == 0:
+        raise _fail("qk_nope_head_dim + qk_rope_head_dim is 0; a query/key head needs a width, fix the file")
+    default_method = "noaux_tc" if model_type == "deepseek_v3" else "greedy"
+    return {
+        "num_layers": _required_int(cfg, model_type, "num_hidden_layers"),
+        "hidden_size": hidden,
+        "num_heads": heads,
+        "num_kv_heads": heads,
+        "head_dim": nope + rope,
+        "intermediate_size": _required_int(cfg, model_type, "intermediate_size"),
+        "vocab_size": _required_int(cfg, model_type, "vocab_size"),
+        "gated_mlp": True,
+        "norm": "rms",
+        "qkv_bias": False,
+        "o_bias": False,
+        "mlp_bias": False,
+        "tie_word_embeddings": _flag(cfg, "tie_word_embeddings", False),
+        "learned_pos_embeddings": 0,
+        "max_position_embeddings": _required_int(cfg, model_type, "max_position_embeddings"),
+        "sliding_window": 0,
+        "num_experts": _required_int(cfg, model_type, "n_routed_experts"),
+        "experts_per_token": _required_int(cfg, model_type, "num_experts_per_tok"),
+        "shared_experts": _count(cfg, model_type, "n_shared_experts", 0),
+        "moe_intermediate_size": _required_int(cfg, model_type, "moe_intermediate_size"),
+        "router_bias": (cfg.get("topk_method") or default_method) == "noaux_tc",
+        "first_dense_layers": _count(cfg, model_type, "first_k_dense_replace"),
+        "moe_layer_freq": _optional_int(cfg, model_type, "moe_layer_freq") or 1,
+        "q_lora_rank": _count(cfg, model_type, "q_lora_rank", 0),
+        "kv_lora_rank": _required_int(cfg, model_type, "kv_lora_rank"),
+        "qk_nope_head_dim": nope,
+        "qk_rope_head_dim": rope,
+        "v_head_dim": _required_int(cfg, model_type, "v_head_dim"),
+    }
 
 
 def _gpt2(cfg: dict, model_type: str) -> dict:
@@ -259,12 +387,23 @@ _MAPPERS = {
     "gpt2": _gpt2,
     "gpt_neox": _gpt_neox,
     "opt": _opt,
+    "mixtral": _mixtral,
+    "qwen2_moe": _qwen_moe,
+    "qwen3_moe": _qwen_moe,
+    "deepseek_v2": _deepseek,
+    "deepseek_v3": _deepseek,
 }
 
 _FIELD_ORDER = (
     "num_layers", "hidden_size", "num_heads", "num_kv_heads", "head_dim", "intermediate_size",
     "vocab_size", "gated_mlp", "norm", "qkv_bias", "o_bias", "mlp_bias", "tie_word_embeddings",
     "learned_pos_embeddings", "max_position_embeddings", "sliding_window",
+)
+# Added, in this order, by the families that have them.
+_EXTRA_ORDER = (
+    "qk_norm", "num_experts", "experts_per_token", "shared_experts", "moe_intermediate_size",
+    "shared_expert_intermediate_size", "shared_expert_gate", "router_bias", "first_dense_layers",
+    "moe_layer_freq", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim",
 )
 
 
@@ -284,7 +423,11 @@ def fields_from_hf_config(cfg: dict, name: str) -> dict:
         Exactly the keys ``name, aliases, family, source, num_layers, hidden_size, num_heads,
         num_kv_heads, head_dim, intermediate_size, vocab_size, gated_mlp, norm, qkv_bias, o_bias,
         mlp_bias, tie_word_embeddings, learned_pos_embeddings, max_position_embeddings,
-        sliding_window``. Counts are ints (dimensions in elements, lengths in tokens);
+        sliding_window``, then for MoE/MLA families the keys of their own (in this order, each only
+        where the family has it): ``qk_norm, num_experts, experts_per_token, shared_experts,
+        moe_intermediate_size, shared_expert_intermediate_size, shared_expert_gate, router_bias,
+        first_dense_layers, moe_layer_freq, q_lora_rank, kv_lora_rank, qk_nope_head_dim,
+        qk_rope_head_dim, v_head_dim``. Counts are ints (dimensions in elements, lengths in tokens);
         ``aliases`` is an empty tuple; ``family`` is the config's ``model_type``.
 
     Raises
@@ -292,7 +435,8 @@ def fields_from_hf_config(cfg: dict, name: str) -> dict:
     RooflineError
         For an unsupported ``model_type``, a missing required key, a count that is not a positive
         integer, a flag that is not a boolean, heads not divisible by KV heads, a hidden size not
-        divisible by the heads without ``head_dim``, or an OPT ``word_embed_proj_dim`` projection.
+        divisible by the heads without ``head_dim``, an OPT ``word_embed_proj_dim`` projection, a Qwen
+        MoE layer pattern other than every-layer MoE, or MLA with ``attention_bias``.
     """
     if not isinstance(cfg, dict):
         raise _fail(f"top level is {type(cfg).__name__}, expected a JSON object; pass the parsed config.json")
@@ -314,4 +458,5 @@ def fields_from_hf_config(cfg: dict, name: str) -> dict:
         "source": f"Hugging Face config.json: {name}",
     }
     result.update((key, fields[key]) for key in _FIELD_ORDER)
+    result.update((key, fields[key]) for key in _EXTRA_ORDER if key in fields)
     return result

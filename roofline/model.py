@@ -1,12 +1,34 @@
-"""Transformer models: the ``Model`` value, its parameter count, and loaders.
+"""Transformer models: the ``Model`` value, its parameter counts, and loaders.
 
 A model comes from ``profiles/models/*.toml`` (by name or alias), from a Hugging Face ``config.json``
 (or a folder holding one), or from a user's TOML file with the same fields.
+
+Besides dense decoders, a ``Model`` describes two DeepSeek/Mixtral/Qwen-MoE era features exactly:
+
+- Mixture of experts (``num_experts > 0``). Each MoE layer replaces the dense MLP with a router
+  (``hidden_size x num_experts`` weights, plus ``num_experts`` score-correction biases when
+  ``router_bias``), ``num_experts`` routed expert MLPs of width ``moe_intermediate_size`` of which a
+  token uses ``experts_per_token``, and optional always-on shared experts. The shared experts are
+  one MLP of width ``shared_expert_intermediate_size``, or ``shared_experts * moe_intermediate_size``
+  when that is 0 (DeepSeek fuses its shared experts that way; the weight count is the same as separate
+  experts). ``shared_expert_gate`` adds Qwen2-MoE's ``hidden_size -> 1`` gate on the shared expert.
+  Layer ``i`` (0-based) is an MoE layer when ``i >= first_dense_layers`` and
+  ``i % moe_layer_freq == 0`` (DeepSeek's rule); the others have a dense MLP of ``intermediate_size``.
+- Multi-head latent attention (``kv_lora_rank > 0``, DeepSeek-V2/V3). Queries go through a rank
+  ``q_lora_rank`` bottleneck (0 = a plain ``hidden -> heads x (nope + rope)`` projection); keys and
+  values are rebuilt per head from one cached latent of ``kv_lora_rank`` plus a shared rotary key of
+  ``qk_rope_head_dim``. ``head_dim`` is then the query/key head width ``qk_nope_head_dim +
+  qk_rope_head_dim`` and ``num_kv_heads`` equals ``num_heads`` (every head has its own K and V after
+  decompression); ``v_head_dim`` is the value head width.
+
+Every count field defaults to 0 (off), so a dense model is unchanged.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import types
 from pathlib import Path
 
 import attrs
@@ -18,12 +40,26 @@ MODELS = Registry("models", "model profile", "roofline models")
 
 _INT_FIELDS = ("num_layers", "hidden_size", "num_heads", "num_kv_heads", "head_dim", "intermediate_size",
                "vocab_size")
-_BOOL_FIELDS = ("gated_mlp", "qkv_bias", "o_bias", "mlp_bias", "tie_word_embeddings")
+_BOOL_FIELDS = ("gated_mlp", "qkv_bias", "o_bias", "mlp_bias", "tie_word_embeddings", "qk_norm", "router_bias",
+                "shared_expert_gate")
+# Counts that may be 0 (= feature off); see the module docstring.
+MOE_FIELDS = ("num_experts", "experts_per_token", "shared_experts", "moe_intermediate_size",
+              "shared_expert_intermediate_size", "first_dense_layers", "moe_layer_freq")
+MLA_FIELDS = ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+
+
+def count_moe_layers(num_layers: int, first_dense_layers: int, moe_layer_freq: int) -> int:
+    """Layers ``i`` in ``range(num_layers)`` with ``i >= first_dense_layers`` and ``i % moe_layer_freq == 0``."""
+    return sum(1 for i in range(first_dense_layers, num_layers) if i % moe_layer_freq == 0)
 
 
 @attrs.frozen
 class Model:
-    """A decoder-only transformer's shape. Counts are plain integers; see ``param_count``."""
+    """A decoder-only transformer's shape. Counts are plain integers; see ``param_count``.
+
+    MoE and MLA fields are described in the module docstring; 0 / False means the feature is absent.
+    Impossible combinations raise :class:`RooflineError` at construction.
+    """
 
     name: str
     num_layers: int
@@ -31,7 +67,7 @@ class Model:
     num_heads: int
     num_kv_heads: int
     head_dim: int
-    intermediate_size: int
+    intermediate_size: int  # dense MLP width (MoE models: the first_dense_layers' MLP)
     vocab_size: int
     gated_mlp: bool = True
     norm: str = "rms"  # "rms" (weight) or "layer" (weight + bias)
@@ -42,10 +78,33 @@ class Model:
     learned_pos_embeddings: int = 0
     max_position_embeddings: int = 0
     sliding_window: int = 0  # 0 = full attention
+    qk_norm: bool = False  # RMSNorm of head_dim on each query and key head (Qwen3): 2 * head_dim per layer
+    # ---- mixture of experts (0 = dense) ----
+    num_experts: int = 0  # routed experts per MoE layer
+    experts_per_token: int = 0  # routed experts each token goes to (top-k)
+    shared_experts: int = 0  # always-on experts per MoE layer
+    moe_intermediate_size: int = 0  # MLP width of one routed expert
+    shared_expert_intermediate_size: int = 0  # width of the shared MLP; 0 = shared_experts * moe_intermediate_size
+    shared_expert_gate: bool = False  # Qwen2-MoE: hidden -> 1 gate on the shared expert
+    router_bias: bool = False  # DeepSeek-V3 "noaux_tc": one score-correction bias per routed expert
+    first_dense_layers: int = 0  # leading layers with a dense MLP (DeepSeek first_k_dense_replace)
+    moe_layer_freq: int = 1  # after those, every moe_layer_freq-th layer (by index) is MoE
+    # ---- multi-head latent attention (kv_lora_rank 0 = not MLA) ----
+    q_lora_rank: int = 0  # 0 = queries projected directly from the hidden state
+    kv_lora_rank: int = 0
+    qk_nope_head_dim: int = 0
+    qk_rope_head_dim: int = 0
+    v_head_dim: int = 0
     family: str = "llama"
     source: str = ""
     aliases: tuple[str, ...] = ()
     params_published: float | None = None
+    params_active_published: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        problem = architecture_problem(self)
+        if problem:
+            raise RooflineError(f"model {self.name}: {problem}")
 
     # ---- shape -------------------------------------------------------------------------------------
     @property
@@ -60,19 +119,86 @@ class Model:
     def norm_params(self) -> int:
         return self.hidden_size * (2 if self.norm == "layer" else 1)
 
-    def layer_params(self) -> int:
-        """Parameters of one transformer block (attention, MLP, two norms)."""
-        h, f = self.hidden_size, self.intermediate_size
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts > 0
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank > 0
+
+    @property
+    def moe_layers(self) -> int:
+        """Number of layers whose MLP is a mixture of experts (0 for a dense model)."""
+        if not self.is_moe:
+            return 0
+        return count_moe_layers(self.num_layers, self.first_dense_layers, self.moe_layer_freq)
+
+    @property
+    def dense_layers(self) -> int:
+        """Number of layers with a dense MLP of ``intermediate_size``."""
+        return self.num_layers - self.moe_layers
+
+    @property
+    def shared_width(self) -> int:
+        """Width of the always-on shared MLP of an MoE layer (0 when there is none)."""
+        if self.shared_experts == 0:
+            return 0
+        return self.shared_expert_intermediate_size or self.shared_experts * self.moe_intermediate_size
+
+    # ---- parameters ----------------------------------------------------------------------------------
+    def mlp_params(self, width: int) -> int:
+        """One MLP of ``width`` (gated: gate, up and down projections) with its biases if any."""
+        n_in = 2 if self.gated_mlp else 1
+        params = (n_in + 1) * self.hidden_size * width
+        if self.mlp_bias:
+            params += n_in * width + self.hidden_size
+        return params
+
+    def attention_params(self) -> int:
+        """Attention weights of one layer: projections, their biases, and q/k or latent norms."""
+        h, heads = self.hidden_size, self.num_heads
+        if self.is_mla:
+            qk = self.qk_nope_head_dim + self.qk_rope_head_dim
+            if self.q_lora_rank:
+                q = h * self.q_lora_rank + self.q_lora_rank + self.q_lora_rank * heads * qk
+            else:
+                q = h * heads * qk
+            kv = (h * (self.kv_lora_rank + self.qk_rope_head_dim) + self.kv_lora_rank
+                  + self.kv_lora_rank * heads * (self.qk_nope_head_dim + self.v_head_dim))
+            return q + kv + heads * self.v_head_dim * h
         attn = h * self.q_dim + 2 * h * self.kv_dim + self.q_dim * h
         if self.qkv_bias:
             attn += self.q_dim + 2 * self.kv_dim
         if self.o_bias:
             attn += h
-        n_in = 2 if self.gated_mlp else 1
-        mlp = (n_in + 1) * h * f
-        if self.mlp_bias:
-            mlp += n_in * f + h
-        return attn + mlp + 2 * self.norm_params
+        if self.qk_norm:
+            attn += 2 * self.head_dim
+        return attn
+
+    def router_params(self) -> int:
+        """Router of one MoE layer: ``hidden x num_experts`` (+ ``num_experts`` biases)."""
+        return self.hidden_size * self.num_experts + (self.num_experts if self.router_bias else 0)
+
+    def expert_params(self) -> int:
+        """One routed expert."""
+        return self.mlp_params(self.moe_intermediate_size)
+
+    def shared_expert_params(self) -> int:
+        """All shared experts of one MoE layer, with the shared-expert gate if any."""
+        if self.shared_experts == 0:
+            return 0
+        return self.mlp_params(self.shared_width) + (self.hidden_size if self.shared_expert_gate else 0)
+
+    def layer_params(self) -> int:
+        """Parameters of one dense transformer block (attention, MLP of ``intermediate_size``, two norms)."""
+        return self.attention_params() + self.mlp_params(self.intermediate_size) + 2 * self.norm_params
+
+    def moe_layer_params(self, active: bool = False) -> int:
+        """One MoE block; ``active`` keeps only the ``experts_per_token`` routed experts a token uses."""
+        routed = self.experts_per_token if active else self.num_experts
+        return (self.attention_params() + self.router_params() + routed * self.expert_params()
+                + self.shared_expert_params() + 2 * self.norm_params)
 
     def embedding_params(self) -> int:
         return (self.vocab_size + self.learned_pos_embeddings) * self.hidden_size
@@ -80,17 +206,105 @@ class Model:
     def lm_head_params(self) -> int:
         return 0 if self.tie_word_embeddings else self.vocab_size * self.hidden_size
 
-    def param_count(self) -> int:
-        """Exact parameter count: embeddings, blocks, final norm and (untied) LM head."""
-        return (self.embedding_params() + self.num_layers * self.layer_params() + self.norm_params
-                + self.lm_head_params())
+    def _count(self, active: bool) -> int:
+        blocks = self.dense_layers * self.layer_params()
+        if self.is_moe:
+            blocks += self.moe_layers * self.moe_layer_params(active)
+        return self.embedding_params() + blocks + self.norm_params + self.lm_head_params()
 
+    def param_count(self) -> int:
+        """Exact parameter count: embeddings, blocks (every expert), final norm and (untied) LM head.
+
+        Multi-token-prediction modules (DeepSeek-V3's ``num_nextn_predict_layers``) are not part of the
+        model and are not counted.
+        """
+        return self._count(active=False)
+
+    def active_param_count(self) -> int:
+        """Parameters used per token: ``param_count`` with only ``experts_per_token`` routed experts.
+
+        Shared experts, routers, attention, norms, the whole embedding table and the LM head are counted
+        as ``param_count`` counts them, so a dense model's active count equals its total.
+        """
+        return self._count(active=True)
+
+    # ---- KV cache ------------------------------------------------------------------------------------
     def kv_elements_per_token(self) -> int:
-        """K and V values cached per token over all layers (GQA/MQA aware)."""
+        """Values cached per token over all layers.
+
+        GQA/MQA: a K and a V of ``num_kv_heads x head_dim`` per layer. MLA: one latent of
+        ``kv_lora_rank`` plus the shared rotary key of ``qk_rope_head_dim`` per layer, for all heads.
+        """
+        if self.is_mla:
+            return (self.kv_lora_rank + self.qk_rope_head_dim) * self.num_layers
         return 2 * self.num_kv_heads * self.head_dim * self.num_layers
 
     def kv_bytes_per_token(self, kv_bytes_per_element: float) -> float:
         return self.kv_elements_per_token() * kv_bytes_per_element
+
+
+def architecture_problem(m) -> str | None:
+    """The first impossible MoE/MLA combination in ``m`` (a Model or anything with its attributes), or None.
+
+    The message names the field, the value and the fix; callers prefix where it came from.
+    """
+    for f in (*MOE_FIELDS, *MLA_FIELDS):
+        value = getattr(m, f)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"{f}={value!r} must be a whole number >= 0"
+    if m.moe_layer_freq < 1:
+        return f"moe_layer_freq={m.moe_layer_freq} must be at least 1 (1 = every layer after first_dense_layers)"
+    if m.num_experts == 0:
+        for f in ("experts_per_token", "shared_experts", "moe_intermediate_size",
+                  "shared_expert_intermediate_size", "first_dense_layers"):
+            if getattr(m, f):
+                return f"{f}={getattr(m, f)} needs routed experts, but num_experts=0; set num_experts or drop {f}"
+        for f in ("router_bias", "shared_expert_gate"):
+            if getattr(m, f):
+                return f"{f}=true needs routed experts, but num_experts=0; set num_experts or drop {f}"
+    else:
+        if not 1 <= m.experts_per_token <= m.num_experts:
+            return (f"experts_per_token={m.experts_per_token} must be between 1 and "
+                    f"num_experts={m.num_experts}; give the router's top-k")
+        if m.moe_intermediate_size == 0:
+            return "moe_intermediate_size=0 with num_experts > 0; give the width of one routed expert"
+        if m.shared_experts == 0 and (m.shared_expert_intermediate_size or m.shared_expert_gate):
+            return ("shared_experts=0 but a shared-expert width or gate is given; set shared_experts "
+                    "(1 for Qwen2-MoE) or drop them")
+        if m.mlp_bias:
+            return "mlp_bias=true with experts is not modelled; set mlp_bias = false"
+        if count_moe_layers(m.num_layers, m.first_dense_layers, m.moe_layer_freq) == 0:
+            return (f"first_dense_layers={m.first_dense_layers} and moe_layer_freq={m.moe_layer_freq} leave no "
+                    f"MoE layer among {m.num_layers}; lower them or set num_experts = 0")
+    if m.kv_lora_rank == 0:
+        for f in ("q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"):
+            if getattr(m, f):
+                return f"{f}={getattr(m, f)} is an MLA field but kv_lora_rank=0; set kv_lora_rank or drop {f}"
+    else:
+        qk = m.qk_nope_head_dim + m.qk_rope_head_dim
+        if qk == 0 or m.v_head_dim == 0:
+            return (f"MLA (kv_lora_rank={m.kv_lora_rank}) needs qk_nope_head_dim + qk_rope_head_dim > 0 and "
+                    f"v_head_dim > 0 (got {qk} and {m.v_head_dim}); copy them from config.json")
+        if m.head_dim != qk:
+            return (f"head_dim={m.head_dim} must equal qk_nope_head_dim + qk_rope_head_dim = {qk} for MLA; "
+                    f"set head_dim = {qk} or leave it out")
+        if m.num_kv_heads != m.num_heads:
+            return (f"num_kv_heads={m.num_kv_heads} must equal num_heads={m.num_heads} for MLA (each head "
+                    f"rebuilds its own K and V); set num_kv_heads = {m.num_heads}")
+        if m.qkv_bias or m.o_bias or m.qk_norm:
+            return "qkv_bias, o_bias and qk_norm are not modelled with MLA; set them to false"
+    return None
+
+
+def _count_field(field: str, value) -> int:
+    """A whole number >= 0 (0 = feature off)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
+            or value != int(value):
+        raise RooflineError(f"{field}={value!r} must be a whole number >= 0 (0 turns the feature off); fix the value")
+    return int(value)
+
+
+_DEFAULTS = {a.name: a.default for a in attrs.fields(Model) if a.default is not attrs.NOTHING}
 
 
 def model_from_dict(d: dict, where: str = "model") -> Model:
@@ -98,6 +312,10 @@ def model_from_dict(d: dict, where: str = "model") -> Model:
     if not isinstance(d, dict):
         raise RooflineError(f"{where}: expected a table of model fields; see profiles/models/Llama-3.1-8B.toml")
     kw = {}
+    for f in (*MOE_FIELDS, *MLA_FIELDS):
+        if f in d and d[f] is not None:
+            kw[f] = _count_field(f"{where}: {f}", d[f])
+    is_mla = kw.get("kv_lora_rank", 0) > 0
     for f in _INT_FIELDS:
         if f == "head_dim" and f not in d:
             continue
@@ -105,10 +323,13 @@ def model_from_dict(d: dict, where: str = "model") -> Model:
             raise RooflineError(f"{where}: {f} is missing; add it (a positive integer)")
         kw[f] = positive_number(f"{where}: {f}", d[f], integer=True)
     if "head_dim" not in kw:
-        if kw["hidden_size"] % kw["num_heads"]:
+        if is_mla:
+            kw["head_dim"] = kw.get("qk_nope_head_dim", 0) + kw.get("qk_rope_head_dim", 0)
+        elif kw["hidden_size"] % kw["num_heads"]:
             raise RooflineError(f"{where}: hidden_size={kw['hidden_size']} is not divisible by "
                                 f"num_heads={kw['num_heads']}; give head_dim explicitly")
-        kw["head_dim"] = kw["hidden_size"] // kw["num_heads"]
+        else:
+            kw["head_dim"] = kw["hidden_size"] // kw["num_heads"]
     if kw["num_heads"] % kw["num_kv_heads"]:
         raise RooflineError(f"{where}: num_kv_heads={kw['num_kv_heads']} does not divide "
                             f"num_heads={kw['num_heads']}; fix the file")
@@ -124,12 +345,16 @@ def model_from_dict(d: dict, where: str = "model") -> Model:
     if norm not in ("rms", "layer"):
         raise RooflineError(f"{where}: norm={norm!r} must be 'rms' or 'layer'")
     kw["norm"] = norm
-    if d.get("params_published") is not None:
-        kw["params_published"] = positive_number(f"{where}: params_published", d["params_published"])
+    for f in ("params_published", "params_active_published"):
+        if d.get(f) is not None:
+            kw[f] = positive_number(f"{where}: {f}", d[f])
     kw["name"] = text(d, "name", where, default="custom")
     kw["family"] = text(d, "family", where, default="llama")
     kw["source"] = str(d.get("source", ""))
     kw["aliases"] = string_list(d, "aliases", where) if "aliases" in d else ()
+    problem = architecture_problem(types.SimpleNamespace(**(_DEFAULTS | kw)))
+    if problem:
+        raise RooflineError(f"{where}: {problem}")
     return Model(**kw)
 
 

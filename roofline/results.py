@@ -170,12 +170,12 @@ def chip_dict(chip: Chip, compute_dtype: str) -> dict:
 
 
 def model_dict(model: Model, kv_dtype: str) -> dict:
-    params = model.param_count()
+    """The model block of the JSON. MoE/MLA fields are always present (0 for a dense / non-MLA model)."""
     return {
         "name": model.name,
         "family": model.family,
-        "params_total": params,
-        "params_active": params,
+        "params_total": model.param_count(),
+        "params_active": model.active_param_count(),
         "num_layers": model.num_layers,
         "hidden_size": model.hidden_size,
         "num_heads": model.num_heads,
@@ -186,6 +186,17 @@ def model_dict(model: Model, kv_dtype: str) -> dict:
         "sliding_window": model.sliding_window,
         "kv_dtype": kv_dtype,
         "kv_bytes_per_token": model.kv_bytes_per_token(BYTES[kv_dtype]),
+        "num_experts": model.num_experts,
+        "experts_per_token": model.experts_per_token,
+        "shared_experts": model.shared_experts,
+        "moe_intermediate_size": model.moe_intermediate_size,
+        "moe_layers": model.moe_layers,
+        "dense_layers": model.dense_layers,
+        "q_lora_rank": model.q_lora_rank,
+        "kv_lora_rank": model.kv_lora_rank,
+        "qk_nope_head_dim": model.qk_nope_head_dim,
+        "qk_rope_head_dim": model.qk_rope_head_dim,
+        "v_head_dim": model.v_head_dim,
     }
 
 
