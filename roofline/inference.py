@@ -57,7 +57,7 @@ class Packed:
         return bool(K.memory_per_chip(self.m, self.w(batch)) <= self.usable())
 
     def max_batch(self) -> int:
-        return int(K.max_batch(self.m, self.w(), self.hw))
+        return int(K.max_batch(self.m, self.w(), self.hw)) * self.wl.attn_dp
 
     def ttft(self, batch: int, hw=None) -> float:
         return K.prefill_time(self.m, self.w(batch), self.hw if hw is None else hw, self.ops, self.priced)
@@ -70,7 +70,7 @@ class Packed:
 def choose_tp(chip: Chip, model: Model, wl: Workload) -> int:
     """Smallest valid TP within the scale-up domain at which the batch fits (or, failing that, at which
     one sequence fits); the project error, with the chips needed, when none does."""
-    candidates = valid_tp_sizes(model, limit=chip.scale_up_domain)
+    candidates = _tp_options(chip, model, wl)
     for need_batch in (wl.batch, 1):
         for tp in candidates:
             if Packed(chip, model, attrs.evolve(wl, tp=tp)).fits(need_batch):
@@ -78,16 +78,22 @@ def choose_tp(chip: Chip, model: Model, wl: Workload) -> int:
     raise not_fitting_error(chip, model, wl)
 
 
+def _tp_options(chip: Chip, model: Model, wl: Workload) -> list[int]:
+    """Valid TP sizes within the scale-up domain that also fit the expert-parallel size."""
+    return [tp for tp in valid_tp_sizes(model, limit=chip.scale_up_domain)
+            if wl.ep == 1 or wl.ep % tp == 0 or tp % wl.ep == 0]
+
+
 def not_fitting_error(chip: Chip, model: Model, wl: Workload) -> RooflineError:
     """Say that the model does not fit and how many chips (TP x PP) it needs at batch 1."""
-    tps = valid_tp_sizes(model, limit=chip.scale_up_domain) or [1]
+    tps = _tp_options(chip, model, wl) or [1]
     need = None
     for pp in range(1, model.num_layers + 1):
         for tp in tps:
             if Packed(chip, model, attrs.evolve(wl, tp=tp, pp=pp)).fits(1):
-                if need is None or tp * pp < need[0] * need[1]:
+                if need is None or max(tp, wl.ep) * pp < max(need[0], wl.ep) * need[1]:
                     need = (tp, pp)
-        if need is not None and pp * tps[0] > need[0] * need[1]:
+        if need is not None and pp * tps[0] > max(need[0], wl.ep) * need[1]:
             break
     probe = Packed(chip, model, attrs.evolve(wl, tp=wl.tp or tps[-1], batch=1))
     needed_gb = K.memory_per_chip(probe.m, probe.w(1)) / 1e9
@@ -96,9 +102,10 @@ def not_fitting_error(chip: Chip, model: Model, wl: Workload) -> RooflineError:
     if need is None:
         return RooflineError(f"model {model.name} does not fit on {chip.name} at {where}: needs "
                              f"{needed_gb:.1f} GB per chip, {usable_gb:.1f} GB usable; no layout fits")
+    ep = f" --ep {wl.ep}" if wl.ep > 1 else ""
     return RooflineError(f"model {model.name} does not fit on {chip.name} at {where}: needs {needed_gb:.1f} GB "
-                         f"per chip, {usable_gb:.1f} GB usable; it needs at least {need[0] * need[1]} chips, "
-                         f"e.g. --tp {need[0]} --pp {need[1]}")
+                         f"per chip, {usable_gb:.1f} GB usable; it needs at least {max(need[0], wl.ep) * need[1]} "
+                         f"chips, e.g. --tp {need[0]} --pp {need[1]}{ep}")
 
 
 def _table_batches(batch: int, max_batch: int) -> list[int]:

@@ -98,13 +98,18 @@ def kv_capacity(p: Packed, eng: Engine, max_num_tokens: int) -> int:
     cap = int(budget // per_seq) if budget > 0 else 0
     if eng.max_seqs:
         cap = min(cap, eng.max_seqs)
-    return cap
+    return cap * wl.attn_dp  # each data-parallel attention group holds its own sequences
 
 
 def _closed(p: Packed, inflight: float, budget: int, eng: Engine) -> np.ndarray:
+    """The closed-loop steady state of ``inflight`` requests on the replica. With data-parallel attention
+    (``attn_dp`` groups, MoE models with ep > tp) each group runs inflight / attn_dp of them in lockstep
+    with the others (the MoE layers join them), so the replica's request rate is attn_dp times a group's."""
+    g = p.wl.attn_dp
     out = np.zeros(5)
-    serving_closed_loop(p.m, p.w(1), p.hw, float(inflight), float(budget), 1.0 if eng.chunked else 0.0,
+    serving_closed_loop(p.m, p.w(1), p.hw, float(inflight) / g, float(budget), 1.0 if eng.chunked else 0.0,
                         p.ops, p.priced, out)
+    out[2] *= g
     return out
 
 

@@ -27,8 +27,9 @@ How each row is expressed (the conventions are the sources', stated in SCHEMA.md
   steady-state decode at a context of ``input_len``. Whole-deployment rates count
   ``num_chips / (tp x pp)`` replicas. A blank ``kv_dtype`` follows ``kv_when_blank`` ("weights": an 8-bit
   KV cache when the weights are fp8, as FP8 checkpoints quantize the KV cache too, else 16-bit; or an
-  explicit dtype). Rows with ``attn_dp > 1``, ``ep > 1`` or speculative decoding are skipped until those
-  are modelled.
+  explicit dtype). MoE rows take the model profile of ``model_ref`` (the schema's columns cannot describe
+  dense layers, shared experts or MLA) and ``ep > tp`` means data-parallel attention groups; rows with
+  speculative decoding are skipped (the accepted tokens per step are not stated).
 """
 
 from __future__ import annotations
@@ -218,9 +219,7 @@ def _megatron_2021(row: dict) -> bool:
 def model_for_row(row: dict) -> Model:
     """The row's architecture as a ``Model`` (see the module docstring for the conventions)."""
     arch = _cell(row, "arch")
-    if arch in ("moe", "mla_moe") or _cell(row, "experts"):
-        raise RowError(f"arch={arch}: mixture-of-experts models are not modelled yet")
-    if arch not in ("gpt", "llama"):
+    if arch not in ("gpt", "llama", "moe", "mla_moe"):
         raise RowError(f"arch={arch!r} is not one of gpt, llama, moe, mla_moe")
     layers, h, heads = _pos(row, "layers"), _pos(row, "hidden"), _pos(row, "heads")
     kv = _pos(row, "kv_heads", heads)
@@ -231,9 +230,13 @@ def model_for_row(row: dict) -> Model:
     ref = _cell(row, "model_ref")
     if ref and MODELS.find(ref):
         m = load_model(ref)
-        if (m.num_layers, m.hidden_size, m.num_heads, m.num_kv_heads, m.intermediate_size, m.vocab_size) == \
+        width = m.moe_intermediate_size if m.is_moe else m.intermediate_size
+        if (m.num_layers, m.hidden_size, m.num_heads, m.num_kv_heads, width, m.vocab_size) == \
                 (layers, h, heads, kv, ffn, vocab):
             return m
+    if arch in ("moe", "mla_moe"):
+        raise RowError(f"model_ref={ref!r}: an MoE row needs a model profile with these dimensions (the "
+                       f"schema's columns do not give the dense layers, shared-expert width or MLA ranks)")
     common = dict(name=ref or "row", num_layers=layers, hidden_size=h, num_heads=heads, num_kv_heads=kv,
                   head_dim=hd, intermediate_size=ffn, vocab_size=vocab)
     if arch == "llama":
@@ -359,14 +362,18 @@ def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = 
     metric = _cell(row, "metric_std")
     if metric not in INFERENCE_METRICS:
         raise RowError(f"metric_std={metric!r} is not an inference metric ({', '.join(INFERENCE_METRICS)})")
-    if _int(row, "attn_dp", 1) > 1 or _int(row, "ep", 1) > 1:
-        raise RowError("attn_dp or ep > 1: data-parallel attention and expert parallelism are not modelled yet")
     if _cell(row, "speculative"):
-        raise RowError(f"speculative={_cell(row, 'speculative')!r}: speculative decoding is not modelled yet")
+        raise RowError(f"speculative={_cell(row, 'speculative')!r}: the accepted tokens per step are not "
+                       f"stated, so speculative decoding cannot be expressed")
     tp, pp, n = _pos(row, "tp", 1), _pos(row, "pp", 1), _pos(row, "num_chips")
-    if n % (tp * pp):
-        raise RowError(f"num_chips={n} is not a multiple of tp x pp = {tp * pp}")
-    replicas = n // (tp * pp)
+    ep = _pos(row, "ep", 1)
+    replica_chips = max(tp, ep) * pp
+    if n % replica_chips and replica_chips % n:
+        raise RowError(f"num_chips={n} is neither a multiple nor a divisor of the replica's max(tp, ep) x pp = "
+                       f"{replica_chips}")
+    # whole-deployment rates: replicas of max(tp, ep) x pp chips; a per-node share of a larger replica
+    # (num_chips < replica chips) is that fraction of the replica
+    replicas = n / replica_chips
     wd, kv = _inference_dtypes(row, kv_when_blank)
     i_len = _pos(row, "input_len")
     o_raw = _cell(row, "output_len")
@@ -374,7 +381,7 @@ def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = 
     batch_cell = _cell(row, "batch")
     try:
         check_layout(chip, model, Workload(batch=1, input_len=i_len, output_len=max(o_len or 1, 1), tp=tp, pp=pp,
-                                           weight_dtype=wd, kv_dtype=kv))
+                                           weight_dtype=wd, kv_dtype=kv, ep=ep))
     except RooflineError as exc:
         raise RowError(str(exc)) from None
     if batch_cell == "max":
@@ -382,7 +389,7 @@ def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = 
 
         if not o_len:
             raise RowError("batch=max needs both input_len and output_len")
-        wl = Workload(batch=1, input_len=i_len, output_len=o_len, tp=tp, pp=pp, weight_dtype=wd, kv_dtype=kv)
+        wl = Workload(batch=1, input_len=i_len, output_len=o_len, tp=tp, pp=pp, weight_dtype=wd, kv_dtype=kv, ep=ep)
         try:
             srv = estimate_serving(chip, model, wl, engine=_engine(row), concurrency="max")
         except RooflineError as exc:
@@ -390,24 +397,26 @@ def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = 
         rates = {"output_tokens_per_s": srv.output_tokens_per_s * replicas,
                  "total_tokens_per_s": srv.requests_per_s * (i_len + o_len) * replicas,
                  "input_tokens_per_s": srv.requests_per_s * i_len * replicas,
-                 "output_tokens_per_s_per_chip": srv.output_tokens_per_s / (tp * pp),
+                 "output_tokens_per_s_per_chip": srv.output_tokens_per_s / replica_chips,
                  "tpot_s": srv.tpot_s, "ttft_s": srv.ttft_s}
         return rates[metric]
     total = _pos(row, "batch")
-    if total % replicas:
-        raise RowError(f"batch={total} does not split evenly over {replicas} replicas of tp x pp = {tp * pp}")
-    b = total // replicas
+    b = total / replicas
+    if abs(b - round(b)) > 1e-9 or b < 1:
+        raise RowError(f"batch={total} does not split evenly over the {replicas:g} replicas of max(tp, ep) x pp = "
+                       f"{replica_chips} chips")
+    b = int(round(b))
     wl = Workload(batch=b, input_len=i_len, output_len=max(o_len or 1, 1), tp=tp, pp=pp, weight_dtype=wd,
-                  kv_dtype=kv)
+                  kv_dtype=kv, ep=ep)
     p = Packed(chip, model, wl)
     if not p.fits(b):
-        raise RowError(f"batch {b} per replica does not fit in memory at tp={tp}, pp={pp}")
+        raise RowError(f"batch {b} per replica does not fit in memory at tp={tp}, pp={pp}, ep={ep}")
     if o_len == 0:  # prefill only
         ttft = float(p.ttft(b))
         rates = {"input_tokens_per_s": b * i_len / ttft * replicas, "ttft_s": ttft}
     elif o_len is None:  # steady-state decode at context input_len
         tpot = float(p.tpot(b))
-        rates = {"output_tokens_per_s": b / tpot * replicas, "output_tokens_per_s_per_chip": b / tpot / (tp * pp),
+        rates = {"output_tokens_per_s": b / tpot * replicas, "output_tokens_per_s_per_chip": b / tpot / replica_chips,
                  "tpot_s": tpot}
     else:  # waves: one prefill of the batch, then output_len decode steps
         ttft, tpot = float(p.ttft(b)), float(p.tpot(b))
@@ -415,7 +424,7 @@ def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = 
         rates = {"output_tokens_per_s": b * o_len / wave * replicas,
                  "total_tokens_per_s": b * (i_len + o_len) / wave * replicas,
                  "input_tokens_per_s": b * i_len / wave * replicas,
-                 "output_tokens_per_s_per_chip": b * o_len / wave / (tp * pp), "tpot_s": tpot, "ttft_s": ttft}
+                 "output_tokens_per_s_per_chip": b * o_len / wave / replica_chips, "tpot_s": tpot, "ttft_s": ttft}
     if metric not in rates:
         raise RowError(f"metric_std={metric} is not defined for this row's shape (batch={batch_cell}, "
                        f"output_len={o_raw or 'blank'})")

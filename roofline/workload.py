@@ -23,6 +23,13 @@ def _positive_int(name: str, optional: bool = False):
     return validate
 
 
+def _nonnegative_int(name: str):
+    def validate(_inst, _attr, value):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise RooflineError(f"{name}={value!r} must be a whole number, at least 0")
+    return validate
+
+
 @attrs.frozen
 class Workload:
     """What to serve and how: batch of sequences, lengths, formats and the parallel layout.
@@ -39,6 +46,31 @@ class Workload:
     weight_dtype: str = attrs.field(default="bf16", converter=lambda v: check("weight_dtype", v, WEIGHT_DTYPES))
     kv_dtype: str | None = attrs.field(default=None,
                                        converter=lambda v: None if v is None else check("kv_dtype", v, KV_DTYPES))
+    ep: int = attrs.field(default=1, validator=_positive_int("ep"))
+    draft_tokens: int = attrs.field(default=0, validator=_nonnegative_int("draft_tokens"))
+    accepted_tokens: float | None = attrs.field(default=None)
+
+    def __attrs_post_init__(self):
+        a = self.accepted_tokens
+        if a is None:
+            return
+        if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or a < 1:
+            raise RooflineError(f"accepted_tokens={a!r} must be a number of at least 1 (mean tokens emitted "
+                                f"per decode step)")
+        if a > self.draft_tokens + 1:
+            raise RooflineError(f"accepted_tokens={a} exceeds 1 + draft_tokens = {self.draft_tokens + 1}; a step "
+                                f"cannot emit more tokens than it verifies")
+
+    @property
+    def accept(self) -> float:
+        """Mean tokens emitted per sequence per decode step (1 without speculative decoding)."""
+        return 1.0 if self.accepted_tokens is None else float(self.accepted_tokens)
+
+    @property
+    def attn_dp(self) -> int:
+        """Attention data-parallel groups per replica: ep / tp when experts spread beyond the TP group."""
+        tp = self.tp or 1
+        return self.ep // tp if self.ep > tp else 1
 
     @property
     def compute_dtype(self) -> str:
@@ -54,7 +86,7 @@ class Workload:
 
     @property
     def num_chips(self) -> int:
-        return (self.tp or 1) * self.pp
+        return max(self.tp or 1, self.ep) * self.pp
 
 
 def valid_tp_sizes(model: Model, limit: int | None = None) -> list[int]:
@@ -85,6 +117,17 @@ def check_layout(chip: Chip, model: Model, wl: Workload) -> None:
             why = f"neither divides nor is a multiple of the {model.num_kv_heads} KV heads"
         options = ", ".join(str(t) for t in valid_tp_sizes(model, limit=max(chip.scale_up_domain, 8)))
         raise RooflineError(f"tp={tp} {why} of {model.name}; try {options}")
+    if wl.ep > 1:
+        tp = wl.tp or 1
+        if not model.is_moe:
+            raise RooflineError(f"ep={wl.ep}: {model.name} has no experts; use --ep 1 (expert parallelism is for "
+                                f"mixture-of-experts models)")
+        if wl.ep > model.num_experts:
+            raise RooflineError(f"ep={wl.ep} exceeds the {model.num_experts} experts of {model.name}; use at most "
+                                f"--ep {model.num_experts}")
+        if (wl.ep <= tp and tp % wl.ep) or (wl.ep > tp and wl.ep % tp):
+            raise RooflineError(f"ep={wl.ep} and tp={tp}: one must divide the other (ep <= tp spreads experts over "
+                                f"the TP group; ep > tp adds data-parallel attention groups); e.g. --ep {tp}")
     if wl.pp > model.num_layers:
         raise RooflineError(f"pp={wl.pp} exceeds the {model.num_layers} layers of {model.name}; "
                             f"use at most --pp {model.num_layers}")
@@ -107,12 +150,26 @@ def pack_model(model: Model) -> np.ndarray:
     m[L.M_TIED] = float(model.tie_word_embeddings)
     m[L.M_POS_ROWS] = model.learned_pos_embeddings
     m[L.M_WINDOW] = model.sliding_window
+    if model.is_moe:
+        m[L.M_EXPERTS] = model.num_experts
+        m[L.M_TOPK] = model.experts_per_token
+        m[L.M_MOE_FFN] = model.moe_intermediate_size
+        m[L.M_SHARED_FFN] = model.shared_width
+        m[L.M_MOE_FRAC] = model.moe_layers / model.num_layers
+        m[L.M_ROUTER_BIAS] = float(model.router_bias)
+    if model.is_mla:
+        m[L.M_KV_LORA] = model.kv_lora_rank
+        m[L.M_Q_LORA] = model.q_lora_rank
+        m[L.M_ROPE_DIM] = model.qk_rope_head_dim
+        m[L.M_NOPE_DIM] = model.qk_nope_head_dim
+        m[L.M_V_DIM] = model.v_head_dim
     return m
 
 
 def pack_workload(wl: Workload, max_tokens_per_pass: int, batch: int | None = None) -> np.ndarray:
     w = np.zeros(L.W_SIZE)
-    w[L.W_BATCH] = wl.batch if batch is None else batch
+    replica_batch = wl.batch if batch is None else batch
+    w[L.W_BATCH] = -(-replica_batch // wl.attn_dp)  # sequences per attention group
     w[L.W_INPUT] = wl.input_len
     w[L.W_OUTPUT] = wl.output_len
     w[L.W_TP] = wl.tp or 1
@@ -121,6 +178,9 @@ def pack_workload(wl: Workload, max_tokens_per_pass: int, batch: int | None = No
     w[L.W_KV_BYTES] = BYTES[wl.kv]
     w[L.W_ACT_BYTES] = BYTES[wl.act_dtype]
     w[L.W_MAX_TOKENS] = max_tokens_per_pass
+    w[L.W_EP] = wl.ep
+    w[L.W_DRAFT] = wl.draft_tokens
+    w[L.W_ACCEPT] = wl.accept
     return w
 
 

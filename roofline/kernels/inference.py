@@ -16,19 +16,38 @@ Conventions (documented once here, relied on everywhere):
   in 16-bit (``W_ACT_BYTES``), as in TensorRT-LLM, vLLM and llm-compressor checkpoints.
 * Norms and the MLP activation are elementwise: priced by the bytes they move, no tensor FLOPs. Biases
   are counted in memory but their (negligible) traffic and FLOPs are not.
+* Mixture of experts (``M_EXPERTS > 0``): a share ``M_MOE_FRAC`` of the layers replace the dense MLP by a
+  router (16-bit GEMM, h x E), shared experts (a dense MLP of ``M_SHARED_FFN``, TP-split) and routed
+  experts. Routing is assumed uniform: each expert sees tokens x k / E of the tokens routed in its
+  group, and a batch of T tokens touches E (1 - (1 - k/E)^T) distinct experts per layer in
+  expectation, whose weights are read once; memory holds every expert. Expert parallelism ``ep``: with
+  ep <= tp the experts are spread over ep of the TP ranks and each is split tp/ep ways (the tokens are
+  already on every TP rank; the TP all-reduce combines them); with ep > tp, attention runs data-parallel
+  (ep/tp groups of tp chips, each with its own sequences) and the MoE layer is an all-to-all dispatch of
+  each token to its k experts and a combine back, over the scale-up link while ep x pp fits the domain.
+* Multi-head latent attention (``M_KV_LORA > 0``): the cache holds one latent of kv_lora + rope values per
+  token per layer, shared by all heads (so replicated, not split, over TP). Projections: h x q_lora and
+  h x (kv_lora + rope) replicated, q_lora x heads (nope + rope) and kv_lora x heads (nope + v) split over
+  TP, each applied once per new token (decode absorbs the kv_lora x heads (nope + v) weights into the
+  query and output; prefill decompresses the new keys and values: the same multiply count). Attention
+  core per visited key: 2 heads (2 kv_lora + rope) FLOPs when decoding in the absorbed form,
+  2 heads (nope + rope + v) when prefilling in the decompressed form.
 """
 
 from roofline._jit import kernel
 from roofline.kernels.layout import (
-    H_HBM_BYTES, H_MEM_FRACTION, H_STEP_OVERHEAD, H_UP_DOMAIN, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS,
-    M_HIDDEN, M_KV_HEADS, M_LAYERS, M_MLP_BIAS, M_NORM_PARAMS, M_O_BIAS, M_POS_ROWS, M_QKV_BIAS, M_TIED,
-    M_VOCAB, M_WINDOW, N_OPS, OP_AR_ATTN, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COUNT, OP_EMBED,
+    H_HBM_BYTES, H_MEM_FRACTION, H_STEP_OVERHEAD, H_UP_DOMAIN, M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM,
+    M_HEADS, M_HIDDEN, M_KV_HEADS, M_KV_LORA, M_LAYERS, M_MLP_BIAS, M_MOE_FFN, M_MOE_FRAC, M_NOPE_DIM,
+    M_NORM_PARAMS, M_O_BIAS, M_POS_ROWS, M_Q_LORA, M_QKV_BIAS, M_ROPE_DIM, M_ROUTER_BIAS, M_SHARED_FFN,
+    M_TIED, M_TOPK, M_V_DIM, M_VOCAB, M_WINDOW, N_OPS, OP_AR_ATTN, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM,
+    OP_COUNT, OP_EMBED, OP_EP_COMBINE, OP_EP_DISPATCH, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP,
     OP_FINAL_NORM, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LINK, OP_LM_HEAD, OP_MLP_ACT, OP_MLP_DOWN,
-    OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ, OP_PP_SEND, OP_QKV, OP_SCALE_OUT, OP_STEPS, W_ACT_BYTES, W_BATCH,
-    W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_OUTPUT, W_PP, W_TP, W_WEIGHT_BYTES,
+    OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ, OP_PP_SEND, OP_QKV, OP_ROUTER, OP_SCALE_OUT, OP_SHARED_DOWN,
+    OP_SHARED_UP, OP_STEPS, W_ACCEPT, W_ACT_BYTES, W_BATCH, W_DRAFT, W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS,
+    W_OUTPUT, W_PP, W_TP, W_WEIGHT_BYTES,
 )
 from roofline.kernels.roofline import (
-    price_ops, set_allgather, set_allreduce, set_gemm, set_memory_op, set_send,
+    price_ops, set_allgather, set_allreduce, set_alltoall, set_gemm, set_memory_op, set_send,
 )
 
 
@@ -38,6 +57,81 @@ def kv_heads_per_chip(m, tp):
     if tp >= m[M_KV_HEADS]:
         return 1.0
     return m[M_KV_HEADS] / tp
+
+
+@kernel
+def kv_values_per_token(m, tp):
+    """K/V values one chip caches per token per layer: the MLA latent (kv_lora + rope, shared by all
+    heads, so every TP rank holds it whole) or 2 x its K/V heads x head_dim."""
+    if m[M_KV_LORA] > 0.0:
+        return m[M_KV_LORA] + m[M_ROPE_DIM]
+    return 2.0 * kv_heads_per_chip(m, tp) * m[M_HEAD_DIM]
+
+
+@kernel
+def attention_in_params(m, tp):
+    """Parameters of one block's attention input projections (Q, K, V; MLA: compressions and up-projections)
+    on one TP rank."""
+    h = m[M_HIDDEN]
+    heads = m[M_HEADS] / tp
+    if m[M_KV_LORA] > 0.0:
+        qk = m[M_NOPE_DIM] + m[M_ROPE_DIM]
+        if m[M_Q_LORA] > 0.0:
+            q = h * m[M_Q_LORA] + m[M_Q_LORA] * heads * qk
+        else:
+            q = h * heads * qk
+        return q + h * (m[M_KV_LORA] + m[M_ROPE_DIM]) + m[M_KV_LORA] * heads * (m[M_NOPE_DIM] + m[M_V_DIM])
+    return h * heads * m[M_HEAD_DIM] + 2.0 * h * kv_heads_per_chip(m, tp) * m[M_HEAD_DIM]
+
+
+@kernel
+def attention_out_width(m, tp):
+    """Width entering the output projection on one TP rank (heads x value width)."""
+    if m[M_KV_LORA] > 0.0:
+        return m[M_HEADS] / tp * m[M_V_DIM]
+    return m[M_HEADS] / tp * m[M_HEAD_DIM]
+
+
+@kernel
+def expert_split(m, w):
+    """(routed experts held by each chip, ways each expert is split, MoE-group tokens per attention-group
+    token). ep <= tp: experts spread over ep of the TP ranks, each split tp/ep ways, the group is the TP
+    group. ep > tp: whole experts, ceil(E / ep) per chip, and ep / tp attention groups feed each MoE layer."""
+    tp = w[W_TP]
+    ep = w[W_EP] if w[W_EP] >= 1.0 else 1.0
+    e = m[M_EXPERTS]
+    if ep <= tp:
+        return e / ep, tp / ep, 1.0
+    return -(-e // ep), 1.0, ep / tp
+
+
+@kernel
+def moe_layer_params_per_chip(m, w):
+    """(routed expert parameters, shared expert + router parameters) of one MoE layer on one chip."""
+    if m[M_EXPERTS] <= 0.0:
+        return 0.0, 0.0
+    h = m[M_HIDDEN]
+    n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
+    per, split, _ = expert_split(m, w)
+    routed = per * (n_in + 1.0) * h * m[M_MOE_FFN] / split
+    shared = (n_in + 1.0) * h * m[M_SHARED_FFN] / w[W_TP] + h * m[M_EXPERTS]
+    if m[M_ROUTER_BIAS] > 0.5:
+        shared += m[M_EXPERTS]
+    return routed, shared
+
+
+@kernel
+def active_linear_params(m):
+    """Linear parameters one token goes through in an average block (no TP split): attention, and the
+    dense MLP or the router, shared experts and k routed experts, weighted by the layers of each kind."""
+    h = m[M_HIDDEN]
+    n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
+    attn = attention_in_params(m, 1.0) + attention_out_width(m, 1.0) * h
+    dense = (n_in + 1.0) * h * m[M_FFN]
+    if m[M_EXPERTS] <= 0.0:
+        return attn + dense
+    moe = (n_in + 1.0) * h * (m[M_TOPK] * m[M_MOE_FFN] + m[M_SHARED_FFN]) + h * m[M_EXPERTS]
+    return attn + (1.0 - m[M_MOE_FRAC]) * dense + m[M_MOE_FRAC] * moe
 
 
 @kernel
@@ -67,13 +161,26 @@ def attention_cost(m, w, seqs, q, c0):
     cached ones: QK^T and PV (2 FLOPs per multiply-add each) over the visited keys; the cache read once,
     the new K/V written, Q read and the output written."""
     tp = w[W_TP]
-    hd = m[M_HEAD_DIM]
-    q_dim = m[M_HEADS] / tp * hd
-    kv_dim = kv_heads_per_chip(m, tp) * hd
+    heads = m[M_HEADS] / tp
     kvb = w[W_KV_BYTES]
-    flops = 4.0 * hd * (m[M_HEADS] / tp) * attended_keys(q, c0, m[M_WINDOW]) * seqs
-    hbm = seqs * (cached_tokens(c0 + q, m[M_WINDOW]) * 2.0 * kv_dim * kvb
-                  + q * (2.0 * kv_dim * kvb + 2.0 * q_dim * w[W_ACT_BYTES]))
+    keys = attended_keys(q, c0, m[M_WINDOW])
+    cached = kv_values_per_token(m, tp)
+    if m[M_KV_LORA] > 0.0:
+        if q <= 16.0 and c0 > 0.0:  # decode (and speculative verification): absorbed form over the latent
+            per_key = 2.0 * heads * (2.0 * m[M_KV_LORA] + m[M_ROPE_DIM])
+            q_width = heads * (m[M_KV_LORA] + m[M_ROPE_DIM])
+        else:  # prefill: keys and values decompressed per head
+            per_key = 2.0 * heads * (m[M_NOPE_DIM] + m[M_ROPE_DIM] + m[M_V_DIM])
+            q_width = heads * (m[M_NOPE_DIM] + m[M_ROPE_DIM])
+        out_width = heads * m[M_V_DIM]
+    else:
+        hd = m[M_HEAD_DIM]
+        per_key = 4.0 * hd * heads
+        q_width = heads * hd
+        out_width = q_width
+    flops = per_key * keys * seqs
+    hbm = seqs * (cached_tokens(c0 + q, m[M_WINDOW]) * cached * kvb
+                  + q * (cached * kvb + (q_width + out_width) * w[W_ACT_BYTES]))
     return flops, hbm
 
 
@@ -90,9 +197,6 @@ def fill_pass(m, w, domain, q, c0, layers, first, last, sends, ops):
     tp = w[W_TP]
     pp = w[W_PP]
     h = m[M_HIDDEN]
-    hd = m[M_HEAD_DIM]
-    q_dim = m[M_HEADS] / tp * hd
-    kv_dim = kv_heads_per_chip(m, tp) * hd
     ffn = m[M_FFN] / tp
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
     wb = w[W_WEIGHT_BYTES]
@@ -100,10 +204,19 @@ def fill_pass(m, w, domain, q, c0, layers, first, last, sends, ops):
     tp_out = 1.0 if tp > domain else 0.0
     pp_out = 1.0 if tp * pp > domain else 0.0
     norm_bytes = 2.0 * tokens * h * ab + m[M_NORM_PARAMS] * ab
+    moe_frac = m[M_MOE_FRAC] if m[M_EXPERTS] > 0.0 else 0.0
+    dense_layers = layers * (1.0 - moe_frac)
+    moe_layers = layers * moe_frac
 
     set_memory_op(ops, OP_EMBED, tokens * h * ab / tp + tokens * h * ab, first)
     set_memory_op(ops, OP_ATTN_NORM, norm_bytes, layers)
-    set_gemm(ops, OP_QKV, tokens, h, q_dim + 2.0 * kv_dim, wb, ab, layers)
+    p_in = attention_in_params(m, tp)
+    ops[OP_QKV, OP_FLOPS] = 2.0 * tokens * p_in
+    ops[OP_QKV, OP_HBM] = p_in * wb + tokens * (h + p_in / h) * ab
+    ops[OP_QKV, OP_LINK] = 0.0
+    ops[OP_QKV, OP_STEPS] = 0.0
+    ops[OP_QKV, OP_SCALE_OUT] = 0.0
+    ops[OP_QKV, OP_COUNT] = layers
     attn_flops, attn_hbm = attention_cost(m, w, b, q, c0)
     ops[OP_ATTN, OP_FLOPS] = attn_flops
     ops[OP_ATTN, OP_HBM] = attn_hbm
@@ -111,17 +224,69 @@ def fill_pass(m, w, domain, q, c0, layers, first, last, sends, ops):
     ops[OP_ATTN, OP_STEPS] = 0.0
     ops[OP_ATTN, OP_SCALE_OUT] = 0.0
     ops[OP_ATTN, OP_COUNT] = layers
-    set_gemm(ops, OP_O_PROJ, tokens, q_dim, h, wb, ab, layers)
+    set_gemm(ops, OP_O_PROJ, tokens, attention_out_width(m, tp), h, wb, ab, layers)
     set_allreduce(ops, OP_AR_ATTN, tokens * h * ab, tp, tp_out, layers)
     set_memory_op(ops, OP_MLP_NORM, norm_bytes, layers)
-    set_gemm(ops, OP_MLP_UP, tokens, h, n_in * ffn, wb, ab, layers)
-    set_memory_op(ops, OP_MLP_ACT, tokens * (n_in + 1.0) * ffn * ab, layers)
-    set_gemm(ops, OP_MLP_DOWN, tokens, ffn, h, wb, ab, layers)
+    set_gemm(ops, OP_MLP_UP, tokens, h, n_in * ffn, wb, ab, dense_layers)
+    set_memory_op(ops, OP_MLP_ACT, tokens * (n_in + 1.0) * ffn * ab, dense_layers)
+    set_gemm(ops, OP_MLP_DOWN, tokens, ffn, h, wb, ab, dense_layers)
     set_allreduce(ops, OP_AR_MLP, tokens * h * ab, tp, tp_out, layers)
+    fill_moe(m, w, domain, tokens, moe_layers, c0 > 0.0 and q <= 16.0, ops)
     set_memory_op(ops, OP_FINAL_NORM, norm_bytes, last)
-    set_gemm(ops, OP_LM_HEAD, b, h, m[M_VOCAB] / tp, ab, ab, last)
-    set_allgather(ops, OP_GATHER_LOGITS, b * m[M_VOCAB] / tp * 4.0, tp, tp_out, last)
+    head_rows = b if c0 <= 0.0 else tokens  # prefill: the last token; decode: every verified token
+    set_gemm(ops, OP_LM_HEAD, head_rows, h, m[M_VOCAB] / tp, ab, ab, last)
+    set_allgather(ops, OP_GATHER_LOGITS, head_rows * m[M_VOCAB] / tp * 4.0, tp, tp_out, last)
     set_send(ops, OP_PP_SEND, tokens * h * ab, pp_out, sends)
+
+
+@kernel
+def fill_moe(m, w, domain, tokens, moe_layers, decoding, ops):
+    """The MoE rows of a pass: router, shared experts, routed experts (uniform routing, distinct experts
+    touched E (1 - (1 - k/E)^T) for T tokens in the MoE group) and the EP all-to-all when ep > tp.
+    ``tokens`` are this chip's tokens of the pass; all rows get count 0 for a dense model. Across the
+    network, prefill uses the hierarchical all-to-all (a token crosses once per remote node, then fans
+    out over the scale-up link: DeepEP's normal kernels) and ``decoding`` steps the direct one (a token
+    goes straight to each of its k experts' chips: DeepEP's low-latency kernels)."""
+    h = m[M_HIDDEN]
+    tp = w[W_TP]
+    ab = w[W_ACT_BYTES]
+    wb = w[W_WEIGHT_BYTES]
+    count = moe_layers if m[M_EXPERTS] > 0.0 else 0.0
+    n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
+    e = m[M_EXPERTS] if m[M_EXPERTS] > 0.0 else 1.0
+    k = m[M_TOPK]
+    per, split, group = expert_split(m, w)
+    group_tokens = tokens * group
+    routed = group_tokens * k / e * per  # token-expert pairs computed on this chip
+    touched = 1.0 - (1.0 - k / e) ** group_tokens if k < e else 1.0
+    f = m[M_MOE_FFN] / split
+    set_gemm(ops, OP_ROUTER, tokens, h, m[M_EXPERTS], ab, ab, count)
+    shared = m[M_SHARED_FFN] / tp
+    set_gemm(ops, OP_SHARED_UP, tokens, h, n_in * shared, wb, ab, count if shared > 0.0 else 0.0)
+    set_gemm(ops, OP_SHARED_DOWN, tokens, shared, h, wb, ab, count if shared > 0.0 else 0.0)
+    ops[OP_EXPERT_UP, OP_FLOPS] = 2.0 * routed * h * n_in * f
+    ops[OP_EXPERT_UP, OP_HBM] = touched * per * h * n_in * f * wb + routed * (h + n_in * f) * ab
+    ops[OP_EXPERT_DOWN, OP_FLOPS] = 2.0 * routed * f * h
+    ops[OP_EXPERT_DOWN, OP_HBM] = touched * per * f * h * wb + routed * (f + h) * ab
+    for i in (OP_EXPERT_UP, OP_EXPERT_DOWN):
+        ops[i, OP_LINK] = 0.0
+        ops[i, OP_STEPS] = 0.0
+        ops[i, OP_SCALE_OUT] = 0.0
+        ops[i, OP_COUNT] = count
+    set_memory_op(ops, OP_EXPERT_ACT, (routed * (n_in + 1.0) * f + tokens * (n_in + 1.0) * shared) * ab, count)
+    ep = w[W_EP]
+    a2a = count if ep > tp else 0.0
+    dispatch_bytes = 1.0 if wb <= 1.0 else ab  # fp8 dispatch with 8-bit weights (DeepEP), else 16-bit
+    copies = k  # copies of a token that leave its chip
+    out = 1.0 if ep * w[W_PP] > domain else 0.0
+    if out > 0.5 and not decoding and ep > tp:
+        # hierarchical all-to-all over the network (DeepEP-style): a token crosses the network once per
+        # remote node holding one of its experts, then fans out over the scale-up link inside that node
+        nodes = ep / domain if domain >= 1.0 else ep
+        distinct = nodes * (1.0 - (1.0 - 1.0 / nodes) ** k)
+        copies = distinct * ep / tp / (ep / tp - 1.0) * (nodes - 1.0) / nodes  # set_alltoall keeps 1/n
+    set_alltoall(ops, OP_EP_DISPATCH, tokens * copies * h * dispatch_bytes, ep / tp, out, a2a)
+    set_alltoall(ops, OP_EP_COMBINE, tokens * copies * h * ab, ep / tp, out, a2a)
 
 
 @kernel
@@ -140,34 +305,43 @@ def decode_step_time(m, w, hw, c0, ops, priced):
     Without pipeline parallelism: one pass over the whole model. With ``pp`` stages the batch is split
     into min(pp, batch) micro-batches that circulate through the stages; a sequence gets its next token
     once its micro-batch has visited every stage, so the time per token is ``pp`` stage times (the
-    stage priced is the last one, which also carries the LM head).
+    stage priced is the last one, which also carries the LM head). With speculative decoding each step
+    verifies 1 + ``W_DRAFT`` tokens per sequence and emits ``W_ACCEPT`` of them on average: the time per
+    output token is the step time divided by ``W_ACCEPT``.
     """
     pp = w[W_PP]
+    q = 1.0 + w[W_DRAFT]
+    accept = w[W_ACCEPT] if w[W_ACCEPT] > 0.0 else 1.0
     if pp <= 1.0:
-        fill_pass(m, w, hw[H_UP_DOMAIN], 1.0, c0, m[M_LAYERS], 1.0, 1.0, 0.0, ops)
-        return price_ops(ops, N_OPS, hw, priced) + hw[H_STEP_OVERHEAD]
+        fill_pass(m, w, hw[H_UP_DOMAIN], q, c0, m[M_LAYERS], 1.0, 1.0, 0.0, ops)
+        return (price_ops(ops, N_OPS, hw, priced) + hw[H_STEP_OVERHEAD]) / accept
     b = w[W_BATCH]
     micro = pp if b > pp else b
     stage = w.copy()
     stage[W_BATCH] = -(-b // micro)
     layers = -(-m[M_LAYERS] // pp)
-    fill_pass(m, stage, hw[H_UP_DOMAIN], 1.0, c0, layers, 0.0, 1.0, 1.0, ops)
-    return pp * (price_ops(ops, N_OPS, hw, priced) + hw[H_STEP_OVERHEAD])
+    fill_pass(m, stage, hw[H_UP_DOMAIN], q, c0, layers, 0.0, 1.0, 1.0, ops)
+    return pp * (price_ops(ops, N_OPS, hw, priced) + hw[H_STEP_OVERHEAD]) / accept
 
 
 @kernel
 def linear_params_per_chip(m, tp):
-    """Parameters of one block's linear layers on one TP rank (Q, K, V, O and the MLP)."""
+    """Parameters of an average block's linear layers on one TP rank: attention, and the dense MLP or
+    (for the MoE share of the layers) router, shared experts and every routed expert (no EP split)."""
     h = m[M_HIDDEN]
-    q_dim = m[M_HEADS] / tp * m[M_HEAD_DIM]
-    kv_dim = kv_heads_per_chip(m, tp) * m[M_HEAD_DIM]
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
-    return h * q_dim + 2.0 * h * kv_dim + q_dim * h + (n_in + 1.0) * h * m[M_FFN] / tp
+    attn = attention_in_params(m, tp) + attention_out_width(m, tp) * h
+    dense = (n_in + 1.0) * h * m[M_FFN] / tp
+    if m[M_EXPERTS] <= 0.0:
+        return attn + dense
+    moe = (n_in + 1.0) * h * (m[M_EXPERTS] * m[M_MOE_FFN] + m[M_SHARED_FFN]) / tp + h * m[M_EXPERTS]
+    return attn + (1.0 - m[M_MOE_FRAC]) * dense + m[M_MOE_FRAC] * moe
 
 
 @kernel
 def weight_bytes_per_chip(m, w):
-    """Bytes of weights on the most loaded chip (TP shards; with PP the first or last stage)."""
+    """Bytes of weights on the most loaded chip (TP shards, EP shards of the experts; with PP the first or
+    last stage)."""
     tp = w[W_TP]
     pp = w[W_PP]
     h = m[M_HIDDEN]
@@ -176,7 +350,7 @@ def weight_bytes_per_chip(m, w):
     kv_dim = kv_heads_per_chip(m, tp) * hd
     ffn = m[M_FFN] / tp
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
-    linear = linear_params_per_chip(m, tp)
+    attn = attention_in_params(m, tp) + attention_out_width(m, tp) * h
     small = 2.0 * m[M_NORM_PARAMS]
     if m[M_QKV_BIAS] > 0.5:
         small += q_dim + 2.0 * kv_dim
@@ -184,7 +358,12 @@ def weight_bytes_per_chip(m, w):
         small += h
     if m[M_MLP_BIAS] > 0.5:
         small += n_in * ffn + h
-    layer = linear * w[W_WEIGHT_BYTES] + small * w[W_ACT_BYTES]
+    dense_layer = (attn + (n_in + 1.0) * h * ffn) * w[W_WEIGHT_BYTES] + small * w[W_ACT_BYTES]
+    layer = dense_layer
+    if m[M_EXPERTS] > 0.0:
+        routed, shared = moe_layer_params_per_chip(m, w)
+        moe_layer = (attn + routed + shared) * w[W_WEIGHT_BYTES] + small * w[W_ACT_BYTES]
+        layer = (1.0 - m[M_MOE_FRAC]) * dense_layer + m[M_MOE_FRAC] * moe_layer
     embed = (m[M_VOCAB] / tp + m[M_POS_ROWS]) * h * w[W_ACT_BYTES]
     head = m[M_VOCAB] / tp * h * w[W_ACT_BYTES] + m[M_NORM_PARAMS] * w[W_ACT_BYTES]
     if pp <= 1.0:
@@ -199,7 +378,7 @@ def weight_bytes_per_chip(m, w):
 def kv_bytes_per_chip(m, w, ctx):
     """KV-cache bytes on one chip for ``w[W_BATCH]`` sequences of ``ctx`` tokens."""
     stage_layers = -(-m[M_LAYERS] // w[W_PP])
-    per_token = 2.0 * kv_heads_per_chip(m, w[W_TP]) * m[M_HEAD_DIM] * w[W_KV_BYTES] * stage_layers
+    per_token = kv_values_per_token(m, w[W_TP]) * w[W_KV_BYTES] * stage_layers
     return w[W_BATCH] * cached_tokens(ctx, m[M_WINDOW]) * per_token
 
 
@@ -215,10 +394,12 @@ def workspace_bytes_per_chip(m, w):
         tokens = w[W_MAX_TOKENS]
     if tokens < b:
         tokens = b
-    hd = m[M_HEAD_DIM]
-    qkv = (m[M_HEADS] / tp + 2.0 * kv_heads_per_chip(m, tp)) * hd
+    qkv = attention_in_params(m, tp) / m[M_HIDDEN]
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
     mlp = (n_in + 1.0) * m[M_FFN] / tp
+    if m[M_EXPERTS] > 0.0:
+        moe = (n_in + 1.0) * (m[M_TOPK] * m[M_MOE_FFN] + m[M_SHARED_FFN]) / tp
+        mlp = mlp if mlp > moe else moe
     widest = qkv if qkv > mlp else mlp
     return tokens * (2.0 * m[M_HIDDEN] + widest) * w[W_ACT_BYTES] + b * m[M_VOCAB] / tp * 4.0
 

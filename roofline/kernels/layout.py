@@ -21,7 +21,20 @@ M_NORM_PARAMS = 11  # parameters of one norm (h for RMSNorm, 2h for LayerNorm)
 M_TIED = 12
 M_POS_ROWS = 13  # learned absolute position rows (0 for rotary/ALiBi)
 M_WINDOW = 14  # sliding window in tokens, 0 = full attention
-M_SIZE = 16
+# mixture of experts (0 when dense)
+M_EXPERTS = 15  # routed experts per MoE layer
+M_TOPK = 16  # routed experts per token
+M_MOE_FFN = 17  # intermediate width of one routed expert
+M_SHARED_FFN = 18  # total intermediate width of the always-on shared experts
+M_MOE_FRAC = 19  # share of the layers that are MoE layers (the rest use the dense MLP of M_FFN)
+M_ROUTER_BIAS = 20  # 1: the router has a bias per expert
+# multi-head latent attention (0 when not MLA)
+M_KV_LORA = 21  # latent KV width cached per token per layer (plus M_ROPE_DIM)
+M_Q_LORA = 22  # query compression rank (0: no query compression)
+M_ROPE_DIM = 23  # decoupled RoPE key width
+M_NOPE_DIM = 24  # per-head query/key width without RoPE
+M_V_DIM = 25  # per-head value width
+M_SIZE = 32
 
 # ---- hardware (chip x efficiency) ------------------------------------------------------------------
 H_PEAK_FLOPS = 0  # dense FLOP/s of the compute dtype in use
@@ -59,6 +72,9 @@ W_WEIGHT_BYTES = 5  # bytes per stored weight
 W_KV_BYTES = 6  # bytes per cached K/V element
 W_ACT_BYTES = 7  # bytes per activation element
 W_MAX_TOKENS = 8  # tokens per forward pass the workspace is sized for
+W_EP = 9  # expert-parallel size (experts spread over this many chips)
+W_DRAFT = 10  # speculative tokens verified per sequence per decode step, beyond the first
+W_ACCEPT = 11  # mean tokens emitted per sequence per decode step (1 without speculation)
 W_SIZE = 16
 
 # ---- op table ----------------------------------------------------------------------------------------
@@ -86,9 +102,18 @@ OPS = (
     "lm_head",
     "tp_gather_logits",
     "pp_send",
+    "moe_router",
+    "moe_shared_up",
+    "moe_shared_down",
+    "moe_expert_up",
+    "moe_expert_act",
+    "moe_expert_down",
+    "ep_dispatch",
+    "ep_combine",
 )
 (OP_EMBED, OP_ATTN_NORM, OP_QKV, OP_ATTN, OP_O_PROJ, OP_AR_ATTN, OP_MLP_NORM, OP_MLP_UP, OP_MLP_ACT,
- OP_MLP_DOWN, OP_AR_MLP, OP_FINAL_NORM, OP_LM_HEAD, OP_GATHER_LOGITS, OP_PP_SEND) = range(len(OPS))
+ OP_MLP_DOWN, OP_AR_MLP, OP_FINAL_NORM, OP_LM_HEAD, OP_GATHER_LOGITS, OP_PP_SEND, OP_ROUTER, OP_SHARED_UP,
+ OP_SHARED_DOWN, OP_EXPERT_UP, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EP_DISPATCH, OP_EP_COMBINE) = range(len(OPS))
 N_OPS = len(OPS)
 
 BOUND_COMPUTE = 0

@@ -141,3 +141,19 @@ def set_send(ops, i, msg_bytes, scale_out, count):
     ops[i, OP_STEPS] = 1.0 if count > 0.0 else 0.0
     ops[i, OP_SCALE_OUT] = scale_out
     ops[i, OP_COUNT] = count
+
+
+@kernel
+def set_alltoall(ops, i, msg_bytes, n, scale_out, count):
+    """Row ``i`` := an all-to-all of a ``msg_bytes`` buffer over ``n`` chips: each chip keeps 1/n and
+    sends the rest, to all peers at once (one latency step); nothing when n == 1."""
+    ops[i, OP_FLOPS] = 0.0
+    ops[i, OP_HBM] = 0.0
+    if n > 1.0:
+        ops[i, OP_LINK] = (n - 1.0) / n * msg_bytes
+        ops[i, OP_STEPS] = 1.0
+    else:
+        ops[i, OP_LINK] = 0.0
+        ops[i, OP_STEPS] = 0.0
+    ops[i, OP_SCALE_OUT] = scale_out
+    ops[i, OP_COUNT] = count

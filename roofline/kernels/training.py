@@ -39,11 +39,13 @@ import numpy as np
 
 from roofline._jit import kernel
 from roofline.kernels.inference import (
-    attended_keys, fill_pass, kv_heads_per_chip, linear_params_per_chip, weight_bytes_per_chip,
+    active_linear_params, attended_keys, fill_pass, kv_heads_per_chip, linear_params_per_chip,
+    weight_bytes_per_chip,
 )
 from roofline.kernels.layout import (
     H_EFF_COMPUTE, H_HBM_BW, H_HBM_BYTES, H_EFF_HBM, H_MEM_FRACTION, H_PEAK_FLOPS, H_SIZE, H_UP_DOMAIN,
-    M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_LAYERS, M_VOCAB, M_WINDOW, N_OPS, OP_AR_ATTN,
+    M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_LAYERS, M_MOE_FFN, M_MOE_FRAC, M_SHARED_FFN,
+    M_TOPK, M_VOCAB, M_WINDOW, N_OPS, OP_AR_ATTN, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_ROUTER, OP_SHARED_DOWN, OP_SHARED_UP,
     OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COLS, OP_COUNT, OP_EMBED, OP_FINAL_NORM, OP_FLOPS,
     OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, OP_MLP_ACT, OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ,
     OP_QKV, W_ACT_BYTES, W_BATCH, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_SIZE, W_TP, W_WEIGHT_BYTES,
@@ -100,7 +102,8 @@ R_SIZE = 16
 # Korthikanti et al. 2022, Table 2: bytes per (s·b·h) kept for backward by one layer, 16-bit values
 # and 1-byte dropout masks; the attention scores add 5·a·s²·b.
 UNFUSED_SCORE_PASSES_FWD = 6.0  # score matrix through HBM in forward: write S, softmax r/w, dropout r/w, PV read
-COMPUTE_ROWS = (OP_ATTN_NORM, OP_QKV, OP_O_PROJ, OP_MLP_NORM, OP_MLP_UP, OP_MLP_ACT, OP_MLP_DOWN)
+COMPUTE_ROWS = (OP_ATTN_NORM, OP_QKV, OP_O_PROJ, OP_MLP_NORM, OP_MLP_UP, OP_MLP_ACT, OP_MLP_DOWN, OP_ROUTER,
+                OP_SHARED_UP, OP_SHARED_DOWN, OP_EXPERT_UP, OP_EXPERT_ACT, OP_EXPERT_DOWN)
 
 
 @kernel
@@ -127,6 +130,8 @@ def activation_bytes_per_layer(m, t):
     q_dim = m[M_HEADS] / tp * m[M_HEAD_DIM]
     kv_dim = kv_heads_per_chip(m, tp) * m[M_HEAD_DIM]
     ffn = m[M_FFN] / tp
+    if m[M_EXPERTS] > 0.0:  # MoE layers keep the k routed experts' and the shared experts' activations
+        ffn = (1.0 - m[M_MOE_FRAC]) * ffn + m[M_MOE_FRAC] * (m[M_TOPK] * m[M_MOE_FFN] + m[M_SHARED_FFN]) / tp
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
     rep = 10.0 * s * b * h / rep_div
     split = s * b * (2.0 * q_dim + 4.0 * kv_dim + 2.0 * q_dim + 2.0 * n_in * ffn + 2.0 * ffn)
@@ -357,7 +362,7 @@ def train_step(m, hw, x, t, ops, priced, cops, hwa, w, res):
     # (+0.5x attention), the masked half of unfused attention, and the recompute mode's forward work.
     heads_hd = 4.0 * m[M_HEAD_DIM] * m[M_HEADS]
     attn_seq = heads_hd * attended_keys(s, 0.0, m[M_WINDOW])
-    linear_seq = 2.0 * linear_params_per_chip(m, 1.0) * s
+    linear_seq = 2.0 * active_linear_params(m) * s
     head_seq = 2.0 * m[M_HIDDEN] * m[M_VOCAB] * s
     seqs_per_chip = t[T_GB] / (tp * pp * dp * cp)
     model = 3.0 * seqs_per_chip * (layers * (linear_seq + attn_seq) + head_seq)

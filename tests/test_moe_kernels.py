@@ -1,0 +1,115 @@
+"""MoE, MLA, expert parallelism and speculative decoding in the kernels: what a decode step reads, how
+time moves with batch, memory that holds every expert, and the CLI on DeepSeek-V3."""
+
+import json
+
+import attrs
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from roofline.chip import load_chip
+from roofline.cli import main
+from roofline.errors import RooflineError
+from roofline.inference import Packed, estimate_inference
+from roofline.kernels import inference as K
+from roofline.kernels import layout as L
+from roofline.model import load_model
+from roofline.workload import Workload
+
+MOE = ["Mixtral-8x7B", "Qwen3-30B-A3B", "DeepSeek-V3", "Qwen3-235B-A22B"]
+
+
+def expert_bytes_read(model, batch, tp=8, ep=1):
+    """HBM bytes of routed-expert weights one decode step reads per chip (both expert GEMM rows, minus
+    their activation traffic), and the bytes of all routed experts on that chip."""
+    wl = Workload(batch=batch, input_len=128, output_len=2, tp=tp, ep=ep, weight_dtype="fp8")
+    p = Packed(load_chip("H200"), model, wl)
+    w = p.w(batch)
+    ops = np.zeros((L.N_OPS, L.OP_COLS))
+    K.fill_pass(p.m, w, 8.0, 1.0, 128.0, 1.0, 1.0, 1.0, 0.0, ops)
+    per, split, group = K.expert_split(p.m, w)
+    n_in = 2.0 if model.gated_mlp else 1.0
+    f = model.moe_intermediate_size / split
+    routed = w[L.W_BATCH] * group * model.experts_per_token / model.num_experts * per
+    act = routed * (model.hidden_size + n_in * f) + routed * (f + model.hidden_size)
+    read = ops[L.OP_EXPERT_UP, L.OP_HBM] + ops[L.OP_EXPERT_DOWN, L.OP_HBM] - act * w[L.W_ACT_BYTES]
+    every = per * (n_in + 1) * model.hidden_size * f * w[L.W_WEIGHT_BYTES]
+    return read, every
+
+
+@pytest.mark.parametrize("name", MOE)
+def test_batch_one_reads_k_of_e_experts_and_a_large_batch_reads_them_all(name):
+    model = load_model(name)
+    read1, every = expert_bytes_read(model, 1)
+    k, e = model.experts_per_token, model.num_experts
+    assert read1 == pytest.approx(every * k / e, rel=1e-9)
+    big, _ = expert_bytes_read(model, 4096)
+    assert big == pytest.approx(every, rel=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(MOE), st.integers(1, 2048), st.integers(1, 64))
+def test_moe_decode_time_never_decreases_with_batch(name, batch, more):
+    model = load_model(name)
+    chip = load_chip("H200")
+    wl = Workload(batch=batch, input_len=1024, output_len=128, tp=8, weight_dtype="fp8")
+    p = Packed(chip, model, wl)
+    assert p.tpot(batch + more) >= p.tpot(batch) * (1 - 1e-12)
+
+
+def test_memory_holds_every_expert_and_ep_shards_them():
+    model, chip = load_model("DeepSeek-V3"), load_chip("H200")
+    w8 = Packed(chip, model, Workload(tp=8, weight_dtype="fp8")).w(1)
+    weights = K.weight_bytes_per_chip(Packed(chip, model, Workload(tp=8, weight_dtype="fp8")).m, w8)
+    assert weights * 8 == pytest.approx(model.param_count(), rel=0.03)  # fp8 linear, bf16 embeddings
+    p16 = Packed(chip, model, Workload(tp=1, ep=16, weight_dtype="fp8"))
+    w16 = p16.w(1)
+    assert K.weight_bytes_per_chip(p16.m, w16) < weights * 8 / 4
+
+
+def test_mla_cache_is_the_latent_and_not_split_over_tp():
+    model, chip = load_model("DeepSeek-V3"), load_chip("H200")
+    for tp in (1, 8):
+        p = Packed(chip, model, Workload(tp=tp, weight_dtype="fp8"))
+        w = p.w(1)
+        assert K.kv_bytes_per_chip(p.m, w, 1000.0) == pytest.approx(1000 * 70272, rel=1e-12)
+
+
+def test_speculative_decoding_divides_the_step_by_the_tokens_accepted():
+    model, chip = load_model("DeepSeek-V3"), load_chip("H200")
+    base = Workload(batch=8, input_len=1000, output_len=200, tp=8, weight_dtype="fp8")
+    plain = Packed(chip, model, base).tpot(8)
+    spec = Packed(chip, model, attrs.evolve(base, draft_tokens=1, accepted_tokens=1.8)).tpot(8)
+    verify = Packed(chip, model, attrs.evolve(base, draft_tokens=1, accepted_tokens=1.0)).tpot(8)
+    assert verify >= plain and spec == pytest.approx(verify / 1.8)
+    assert spec < plain
+    with pytest.raises(RooflineError, match="accepted_tokens"):
+        Workload(draft_tokens=1, accepted_tokens=3.0)
+
+
+def test_ep_beyond_tp_adds_attention_groups_and_an_all_to_all():
+    model, chip = load_model("DeepSeek-V3"), load_chip("H200")
+    wl = Workload(batch=64, input_len=1000, output_len=200, tp=1, ep=8, weight_dtype="fp8")
+    assert wl.attn_dp == 8 and wl.num_chips == 8
+    p = Packed(chip, model, wl)
+    w = p.w(64)
+    assert w[L.W_BATCH] == 8
+    ops = np.zeros((L.N_OPS, L.OP_COLS))
+    K.fill_pass(p.m, w, 8.0, 1.0, 1000.0, 61.0, 1.0, 1.0, 0.0, ops)
+    assert ops[L.OP_EP_DISPATCH, L.OP_LINK] > 0 and ops[L.OP_EP_COMBINE, L.OP_COUNT] == pytest.approx(58.0)
+    with pytest.raises(RooflineError, match="has no experts"):
+        estimate_inference(chip, load_model("8B"), Workload(tp=1, ep=2))
+
+
+def test_cli_deepseek_on_h20_fits_or_says_how_many_chips_and_reports_active_params():
+    r = CliRunner().invoke(main, ["estimate", "--chip", "H20", "--model", "deepseek-v3", "--mode", "inference",
+                                  "--weight-dtype", "fp8", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["inference"]["fits"] and d["inference"]["num_chips"] >= 8
+    assert d["model"]["params_total"] > 600e9 and 30e9 < d["model"]["params_active"] < 45e9
+    r = CliRunner().invoke(main, ["estimate", "--chip", "H20", "--model", "deepseek-v3", "--mode", "inference"])
+    assert r.exit_code == 2 and "needs at least" in r.output and "chips" in r.output
