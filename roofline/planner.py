@@ -87,11 +87,17 @@ def candidate_layouts(chip: Chip, model: Model, wl: TrainingWorkload) -> list[Tr
                 vpps = _divisors(model.num_layers // pp)
             else:
                 vpps = [1]
-            for v in vpps:
+            if wl.ep is not None:
+                eps = [wl.ep]
+            elif model.is_moe:
+                eps = [e for e in (1, 2, 4, 8, 16, 32, 64, 128, 256) if dp % e == 0 and e * tp <= model.num_experts]
+            else:
+                eps = [1]
+            for v, e in itertools.product(vpps, eps):
                 if v > 1 and (pp == 1 or micro % pp or model.num_layers % (pp * v)):
                     continue
                 for rec, z in itertools.product(recs, zeros):
-                    out.append(attrs.evolve(base, global_batch=gb, recompute=rec, zero=z, virtual_pp=v))
+                    out.append(attrs.evolve(base, global_batch=gb, recompute=rec, zero=z, virtual_pp=v, ep=e))
     return out
 
 

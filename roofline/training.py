@@ -112,6 +112,7 @@ class TrainingWorkload:
     tokens: float = attrs.field(default=15e12, converter=_tokens)
     sequence_parallel: bool | None = None
     flash_attention: bool = True
+    ep: int | None = attrs.field(default=None, validator=_pos("ep", True))  # MoE: experts over ep DP ranks
 
     @property
     def complete(self) -> bool:
@@ -157,6 +158,15 @@ def check_training(chip: Chip, model: Model, wl: TrainingWorkload) -> None:
         raise RooflineError(f"tp x pp x dp x cp = {tp}x{pp}x{dp}x{cp} = {tp * pp * dp * cp} is not "
                             f"num_chips={wl.num_chips}; make the product {wl.num_chips} "
                             f"(e.g. --dp {max(1, wl.num_chips // (tp * pp * cp))})")
+    if wl.ep is not None and wl.ep > 1:
+        if not model.is_moe:
+            raise RooflineError(f"ep={wl.ep}: {model.name} has no experts; use ep=1")
+        if dp is not None and dp % wl.ep:
+            raise RooflineError(f"ep={wl.ep} does not divide dp={dp} (experts spread over data-parallel ranks); "
+                                f"use an ep that divides {dp}")
+        if wl.ep * (tp or 1) > model.num_experts:
+            raise RooflineError(f"ep={wl.ep} x tp={tp or 1} exceeds the {model.num_experts} experts of {model.name}; "
+                                f"use a smaller ep")
     if cp > 1 and wl.seq_len % (2 * cp):
         raise RooflineError(f"cp={cp}: seq_len={wl.seq_len} must split into 2 x cp equal chunks (load-balanced "
                             f"ring attention); use a cp whose double divides {wl.seq_len}")
@@ -224,6 +234,7 @@ def pack_layout(wl: TrainingWorkload) -> np.ndarray:
     t[KT.T_SP] = float(wl.sp)
     t[KT.T_FLASH] = float(wl.flash_attention)
     t[KT.T_MM_BYTES] = 1.0 if wl.dtype == "fp8" else 2.0
+    t[KT.T_EP] = wl.ep or 1
     return t
 
 
@@ -285,7 +296,7 @@ class TrainingEstimate:
         wl = self.workload
         out = {
             "num_chips": wl.num_chips, "tp": wl.tp, "pp": wl.pp, "dp": wl.dp, "cp": wl.cp,
-            "micro_batch": wl.micro_batch, "global_batch": wl.batch(), "seq_len": wl.seq_len,
+            "ep": wl.ep or 1, "micro_batch": wl.micro_batch, "global_batch": wl.batch(), "seq_len": wl.seq_len,
             "recompute": wl.recompute, "zero": wl.zero, "dtype": wl.dtype, "fits": self.fits,
             "memory_per_chip_bytes": self.memory_per_chip_bytes, "step_time_s": self.step_time_s,
             "tokens_per_s": self.tokens_per_s, "tokens_per_s_per_chip": self.tokens_per_s_per_chip,
@@ -336,7 +347,9 @@ def estimate_training(chip: Chip, model: Model, workload: TrainingWorkload | Non
     """
     wl = workload or TrainingWorkload()
     check_training(chip, model, wl)
-    if not wl.complete:
+    if not model.is_moe and wl.ep is None:
+        wl = attrs.evolve(wl, ep=1)
+    if not wl.complete or wl.ep is None:
         from roofline.planner import plan_training
 
         return with_days(plan_training(chip, model, wl).best, days)

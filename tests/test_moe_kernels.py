@@ -113,3 +113,21 @@ def test_cli_deepseek_on_h20_fits_or_says_how_many_chips_and_reports_active_para
     assert d["model"]["params_total"] > 600e9 and 30e9 < d["model"]["params_active"] < 45e9
     r = CliRunner().invoke(main, ["estimate", "--chip", "H20", "--model", "deepseek-v3", "--mode", "inference"])
     assert r.exit_code == 2 and "needs at least" in r.output and "chips" in r.output
+
+
+def test_training_planner_considers_expert_parallelism_for_moe():
+    from roofline.planner import plan_training
+    from roofline.training import TrainingWorkload, estimate_training
+
+    chip, model = load_chip("H100-SXM"), load_model("Mixtral-8x7B")
+    plan = plan_training(chip, model, TrainingWorkload(num_chips=64, seq_len=4096), use_numba=False, top=50)
+    assert plan.best.fits and {t.workload.ep for t in plan.top} - {1}
+    fixed = dict(num_chips=64, tp=2, pp=1, dp=32, micro_batch=1, recompute="full", zero=1, virtual_pp=1)
+    one = estimate_training(chip, model, TrainingWorkload(**fixed, ep=1))
+    four = estimate_training(chip, model, TrainingWorkload(**fixed, ep=4))
+    assert four.state_bytes_per_chip < one.state_bytes_per_chip
+    assert dict(four.breakdown)["tp_comm"] > dict(one.breakdown)["tp_comm"]  # the all-to-all
+    assert one.model_flops_per_chip == pytest.approx(four.model_flops_per_chip)
+    # MFU counts active parameters: 6 x ~12.9e9 per token, not 6 x 46.7e9
+    per_token = one.model_flops_per_chip * 64 / (one.workload.batch() * 4096)
+    assert 6 * 12.5e9 < per_token < 6 * 16e9

@@ -24,7 +24,7 @@ CHIPS = ["H100-SXM", "A100-SXM-80GB", "H20", "B200", "MI300X"]
 MODELS = ["Llama-3.1-8B", "Llama-2-13B", "Llama-3.1-70B", "GPT-3-175B", "Mistral-7B"]
 KEYS = {"num_chips", "tp", "pp", "dp", "cp", "micro_batch", "global_batch", "seq_len", "recompute", "zero",
         "dtype", "fits", "memory_per_chip_bytes", "step_time_s", "tokens_per_s", "tokens_per_s_per_chip", "mfu",
-        "hfu", "model_tflops_per_chip", "train_tokens", "time_to_train_s", "breakdown"}
+        "hfu", "model_tflops_per_chip", "train_tokens", "time_to_train_s", "breakdown", "ep"}
 
 
 @st.composite

@@ -45,8 +45,8 @@ from roofline.kernels.inference import (
 from roofline.kernels.layout import (
     H_EFF_COMPUTE, H_HBM_BW, H_HBM_BYTES, H_EFF_HBM, H_MEM_FRACTION, H_PEAK_FLOPS, H_SIZE, H_UP_DOMAIN,
     M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_LAYERS, M_MOE_FFN, M_MOE_FRAC, M_SHARED_FFN,
-    M_TOPK, M_VOCAB, M_WINDOW, N_OPS, OP_AR_ATTN, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_ROUTER, OP_SHARED_DOWN, OP_SHARED_UP,
-    OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COLS, OP_COUNT, OP_EMBED, OP_FINAL_NORM, OP_FLOPS,
+    M_TOPK, M_VOCAB, M_WINDOW, N_OPS, OP_AR_ATTN, OP_EP_COMBINE, OP_EP_DISPATCH, OP_EXPERT_ACT, OP_EXPERT_DOWN,
+    OP_EXPERT_UP, OP_ROUTER, OP_SHARED_DOWN, OP_SHARED_UP, W_ACCEPT, W_DRAFT, W_EP, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COLS, OP_COUNT, OP_EMBED, OP_FINAL_NORM, OP_FLOPS,
     OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, OP_MLP_ACT, OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ,
     OP_QKV, W_ACT_BYTES, W_BATCH, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_SIZE, W_TP, W_WEIGHT_BYTES,
 )
@@ -66,6 +66,7 @@ T_VPP = 9  # virtual pipeline stages per rank (1: plain 1F1B)
 T_SP = 10  # 1: sequence parallelism (norms/dropout sharded, RS+AG instead of AR)
 T_FLASH = 11  # 1: FlashAttention (scores never in HBM)
 T_MM_BYTES = 12  # bytes of a GEMM weight operand (2: bf16/fp16, 1: fp8)
+T_EP = 13  # expert-parallel degree over the data-parallel ranks (MoE; 1 otherwise)
 T_SIZE = 16
 
 # ---- training extras: attention peak and the mixed-precision state convention -----------------------
@@ -162,6 +163,12 @@ def fill_training_layer(m, t, domain, ops, w):
     w[W_KV_BYTES] = 2.0
     w[W_ACT_BYTES] = 2.0
     w[W_MAX_TOKENS] = b * q
+    # expert parallelism over e data-parallel ranks: the experts spread over e x tp chips (W_EP > tp
+    # in the inference convention), an all-to-all per MoE layer among the e ranks
+    e = t[T_EP] if t[T_EP] >= 1.0 else 1.0
+    w[W_EP] = e * tp if e > 1.0 else 1.0
+    w[W_DRAFT] = 0.0
+    w[W_ACCEPT] = 1.0
     fill_pass(m, w, domain, q, 0.0, 1.0, 1.0, 1.0, 0.0, ops)
     tokens = b * q
     h = m[M_HIDDEN]
@@ -248,7 +255,8 @@ def train_step(m, hw, x, t, ops, priced, cops, hwa, w, res):
     hwa[H_EFF_COMPUTE] = hw[H_EFF_COMPUTE] * x[X_SUSTAINED]
     for i in COMPUTE_ROWS:
         priced[i, 0], priced[i, 1] = op_time(ops, i, hwa)
-    for i in (OP_EMBED, OP_FINAL_NORM, OP_LM_HEAD, OP_AR_ATTN, OP_AR_MLP, OP_GATHER_LOGITS):
+    for i in (OP_EMBED, OP_FINAL_NORM, OP_LM_HEAD, OP_AR_ATTN, OP_AR_MLP, OP_GATHER_LOGITS, OP_EP_DISPATCH,
+              OP_EP_COMBINE):
         priced[i, 0], priced[i, 1] = op_time(ops, i, hwa)
     hwa[H_PEAK_FLOPS] = x[X_ATTN_PEAK]
     hwa[H_EFF_COMPUTE] = (x[X_ATTN_EFF] if flash else x[X_GEMM16_EFF]) * x[X_SUSTAINED]
@@ -258,7 +266,7 @@ def train_step(m, hw, x, t, ops, priced, cops, hwa, w, res):
     for i in COMPUTE_ROWS:
         lc += priced[i, 0]
     la = priced[OP_ATTN, 0]
-    lt = priced[OP_AR_ATTN, 0] + priced[OP_AR_MLP, 0]
+    lt = priced[OP_AR_ATTN, 0] + priced[OP_AR_MLP, 0] + priced[OP_EP_DISPATCH, 0] + priced[OP_EP_COMBINE, 0]
     head = priced[OP_FINAL_NORM, 0] + priced[OP_LM_HEAD, 0]
     embed = priced[OP_EMBED, 0]
     ends = head if pp <= 1.0 or head > embed else embed
@@ -306,6 +314,8 @@ def train_step(m, hw, x, t, ops, priced, cops, hwa, w, res):
     w[W_PP] = pp
     w[W_WEIGHT_BYTES] = 1.0
     w[W_ACT_BYTES] = 1.0
+    e = t[T_EP] if t[T_EP] >= 1.0 else 1.0
+    w[W_EP] = e * tp if e > 1.0 else 1.0
     params = weight_bytes_per_chip(m, w)
     n = dp * cp
     per_domain = domain // tp
