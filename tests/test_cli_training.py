@@ -164,7 +164,7 @@ def test_plan_keeps_fixed_choices_and_prints_a_table():
                    "chips to train in 60 days"):
         assert needle in r.output, needle
     rows = [ln.split() for ln in r.output.splitlines() if ln[:1].isdigit()]
-    assert len(rows) == 3 and all(row[1] == "8" and row[8] == "1" for row in rows)
+    assert len(rows) == 3 and all(row[1] == "8" and row[9] == "1" for row in rows)
 
 
 @pytest.mark.parametrize("args, needles", [
