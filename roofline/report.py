@@ -79,7 +79,7 @@ def render_estimate(est: Estimate, show_ops: bool = False) -> str:
         out += ["", render_training(est.training, model, chip)]
     if est.training_note is not None:
         out += ["", f"Training  not estimated: {est.training_note}"]
-    if est.verdict is not None:
+    if getattr(est, "verdict", None) is not None:
         out += ["", render_verdict(est.verdict)]
     return "\n".join(out)
 
