@@ -104,8 +104,13 @@ def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
     dt = wl.compute_dtype
     eff = inf.efficiency
     out = [
-        f"Layout  TP {wl.tp} x PP {wl.pp} = {inf.num_chips} chip(s); weights {wl.weight_dtype} "
-        f"(computes in {dt}), KV {wl.kv}; batch {wl.batch}, {wl.input_len} in / {wl.output_len} out",
+        f"Layout  TP {wl.tp} x PP {wl.pp}"
+        + (f", EP {wl.ep}" + (f" ({wl.attn_dp} data-parallel attention groups)" if wl.attn_dp > 1 else "")
+           if wl.ep > 1 else "")
+        + f" = {inf.num_chips} chip(s); weights {wl.weight_dtype} "
+        f"(computes in {dt}), KV {wl.kv}; batch {wl.batch}, {wl.input_len} in / {wl.output_len} out"
+        + (f"; speculative: {wl.draft_tokens} draft token(s), {wl.accept:g} accepted per step"
+           if wl.draft_tokens else ""),
         "",
         f"Memory per chip  {gb(inf.memory_per_chip_bytes)} of {gb(inf.usable_bytes_per_chip)} usable "
         f"(weights {gb(inf.weights_bytes_per_chip)}, KV cache {gb(inf.kv_bytes_per_chip)}, "
