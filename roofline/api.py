@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import attrs
+
 from roofline.chip import Chip, load_chip
 from roofline.errors import RooflineError
 from roofline.inference import estimate_inference
@@ -60,7 +62,7 @@ def _train(chip: Chip, model: Model, workload: TrainingWorkload, days: float | N
 
 def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workload | None = None, *,
              serving: dict | None = None, training: TrainingWorkload | None = None, days: float | None = None,
-             mode: str | None = None) -> Estimate:
+             mode: str | None = None, reference: Chip | str | Path | None = "H100") -> Estimate:
     """Estimate serving and/or training ``model`` on ``chip``; names and paths are loaded as the CLI would.
 
     Parameters
@@ -81,6 +83,10 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
         ``"inference"``, ``"training"`` or ``"both"``. ``None`` runs what the arguments ask for:
         training when ``training`` or ``days`` is given, inference when ``workload`` or ``serving`` is
         given or training is not (so ``estimate(chip, model, Workload(...))`` is inference only).
+    reference
+        The chip of ``Estimate.verdict`` (speed-ups this chip ÷ reference, per chip, and what the chip
+        suits; see :mod:`roofline.verdict`). The reference runs the same request in plain Python (a few
+        milliseconds when this estimate's layout fits it). ``None``: no verdict.
 
     In mode ``"both"`` with ``training=None`` (nothing asked of training), a training estimate that
     cannot be made (e.g. the model fits no layout on the default 1,024 chips) leaves
@@ -114,7 +120,12 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
             if training is not None or days is not None:
                 raise RooflineError(f"training: {exc} (or --mode inference to estimate serving alone)") from exc
             note = str(exc)
-    return Estimate(chip=c, model=m, inference=inf, serving=srv, training=train, training_note=note)
+    est = Estimate(chip=c, model=m, inference=inf, serving=srv, training=train, training_note=note)
+    if reference is not None:
+        from roofline.verdict import verdict_for
+
+        est = attrs.evolve(est, verdict=verdict_for(est, _chip(reference)))
+    return est
 
 
 def plan(chip: Chip | str | Path, model: Model | str | Path, training: TrainingWorkload | None = None, *,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import attrs
@@ -34,6 +35,9 @@ class Chip:
     aliases: tuple[str, ...] = ()
     sources: tuple[tuple[str, str], ...] = ()  # (figure, source) pairs
     efficiency_overrides: tuple[tuple[str, float], ...] = ()  # from a user's [efficiency] table
+    die_area_mm2: float | None = None  # [die] area_mm2: the die area export rules divide TPP by
+    price_usd_per_hour: float | None = None  # [price] usd_per_hour: a dated reference rental price per chip
+    price_date: str = ""  # when that price was quoted, "YYYY-MM" or "YYYY-MM-DD"
 
     @property
     def dtypes(self) -> tuple[str, ...]:
@@ -108,6 +112,8 @@ def chip_from_dict(data: dict, default_name: str = "custom", where: str = "chip"
     if tdp is not None:
         sources.append(("power.tdp_w", s6))
 
+    die_area, price, price_date = _optional_figures(data, where, sources)
+
     overrides = []
     eff = data.get("efficiency", {})
     if not isinstance(eff, dict):
@@ -135,4 +141,38 @@ def chip_from_dict(data: dict, default_name: str = "custom", where: str = "chip"
         aliases=string_list(data, "aliases", ""),
         sources=tuple(sources),
         efficiency_overrides=tuple(overrides),
+        die_area_mm2=die_area,
+        price_usd_per_hour=price,
+        price_date=price_date,
     )
+
+
+_DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
+
+
+def _optional_figures(data: dict, where: str, sources: list[tuple[str, str]]) -> tuple[float | None, float | None, str]:
+    """The optional ``[die] area_mm2`` and ``[price] usd_per_hour`` (with its ``date``), each with a source.
+
+    Returns ``(die_area_mm2, price_usd_per_hour, price_date)``; appends the sources to ``sources``.
+    """
+    out: list = []
+    for key, fig in (("die", "area_mm2"), ("price", "usd_per_hour")):
+        tbl = data.get(key, {})
+        if not isinstance(tbl, dict):
+            raise RooflineError(f"{where}: [{key}] must be a table with {fig} = {{ value = ..., source = \"...\" }}")
+        value, src = figure(tbl, fig, key, required=False)
+        if value is not None:
+            if not src.strip():
+                raise RooflineError(f"{where}: {key}.{fig} has no source; write {fig} = "
+                                    f"{{ value = {value:g}, source = \"where the figure comes from\" }}")
+            sources.append((f"{key}.{fig}", src))
+        out.append(value)
+    date = ""
+    if out[1] is not None:
+        entry = data["price"]["usd_per_hour"]
+        date = entry.get("date", "") if isinstance(entry, dict) else ""
+        if not isinstance(date, str) or not _DATE.match(date.strip()):
+            raise RooflineError(f"{where}: price.usd_per_hour needs the date it was quoted, such as "
+                                f"date = \"2026-05\" (YYYY-MM or YYYY-MM-DD); got {date!r}")
+        date = date.strip()
+    return out[0], out[1], date

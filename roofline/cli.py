@@ -90,7 +90,7 @@ TRAINING_OPTIONS = (
 _TRAINING_ONLY = ("num_chips", "dp", "cp", "micro_batch", "global_batch", "seq_len", "recompute", "zero",
                   "train_dtype", "virtual_pp", "tokens", "days")
 _INFERENCE_ONLY = ("batch", "input_len", "output_len", "weight_dtype", "kv_dtype", "concurrency", "request_rate",
-                   "engine", "max_num_tokens", "ops")
+                   "engine", "max_num_tokens", "ops", "ep", "draft_tokens", "accepted_tokens")
 
 
 def _training_options(fn):
@@ -119,6 +119,16 @@ def _training_workload(chip, params: dict):
     return TrainingWorkload(dtype=params["train_dtype"] or training_dtype(chip), **fields)
 
 
+def _reference_chip(name: str):
+    """The --reference chip, its loading errors attributed to the option."""
+    from roofline.chip import load_chip
+
+    try:
+        return load_chip(name)
+    except RooflineError as exc:
+        raise click.BadParameter(str(exc), param_hint="--reference") from None
+
+
 @main.command()
 @click.option("--chip", required=True, help="Chip profile name or alias (see `roofline chips`), or a .toml file.")
 @click.option("--model", "model_name", required=True,
@@ -144,12 +154,22 @@ def _training_workload(chip, params: dict):
               show_default=True, help="Serving engine preset (scheduling policy, token budget, memory share).")
 @click.option("--max-num-tokens", type=click.IntRange(min=1), default=None,
               help="Tokens per engine step (chunked-prefill budget). Default: the engine's.")
+@click.option("--ep", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Serving expert-parallel size (MoE): <= TP spreads experts over the TP group; > TP adds "
+                   "data-parallel attention groups (ep/tp) and an all-to-all per MoE layer.")
+@click.option("--draft-tokens", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Speculative decoding / MTP: extra tokens verified per sequence per decode step.")
+@click.option("--accepted-tokens", type=float, default=None,
+              help="Mean tokens emitted per decode step with speculation (1 to 1 + draft tokens).")
 @_training_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--ops", is_flag=True, help="Also print the per-op tables (text format).")
+@click.option("--reference", default="H100", show_default=True,
+              help="Chip of the verdict (speed-ups per chip against it, and what this chip suits).")
 @click.pass_context
 def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, weight_dtype, kv_dtype,
-             concurrency, request_rate, engine, max_num_tokens, fmt, ops, **train):
+             concurrency, request_rate, engine, max_num_tokens, ep, draft_tokens, accepted_tokens, fmt, ops,
+             reference, **train):
     """Estimate serving and training speed, memory and fit for one chip and model.
 
     Training layout choices not given are made by the planner (fastest layout that fits, plain Python).
@@ -177,7 +197,8 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
     wl = serving = training = None
     if mode != "training":
         wl = Workload(batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp or 1,
-                      weight_dtype=weight_dtype, kv_dtype=kv_dtype)
+                      weight_dtype=weight_dtype, kv_dtype=kv_dtype, ep=ep, draft_tokens=draft_tokens,
+                      accepted_tokens=accepted_tokens)
         if concurrency is not None or request_rate is not None:
             serving = {"engine": engine, "concurrency": concurrency, "request_rate": request_rate,
                        "max_num_tokens": max_num_tokens}
@@ -185,7 +206,8 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
     # should the model fit no layout on them, returns a note instead of failing the serving estimate.
     if mode == "training" or (mode == "both" and _given(ctx, _TRAINING_ONLY + ("tp", "pp"))):
         training = _training_workload(c, dict(train, tp=tp, pp=pp))
-    result = run(c, m, wl, serving=serving, training=training, days=train["days"], mode=mode)
+    result = run(c, m, wl, serving=serving, training=training, days=train["days"], mode=mode,
+                 reference=_reference_chip(reference))
     if fmt == "json":
         click.echo(_json(result.to_dict()))
     else:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from roofline.planner import Plan
     from roofline.serving import ServingEstimate
     from roofline.training import TrainingEstimate
+    from roofline.verdict import Verdict
 
 
 @attrs.frozen
@@ -112,8 +113,12 @@ class InferenceEstimate:
         return {
             "tp": wl.tp,
             "pp": wl.pp,
+            "ep": wl.ep,
+            "attn_dp": wl.attn_dp,
             "num_chips": self.num_chips,
             "batch": wl.batch,
+            "draft_tokens": wl.draft_tokens,
+            "accepted_tokens": wl.accept,
             "input_len": wl.input_len,
             "output_len": wl.output_len,
             "weight_dtype": wl.weight_dtype,
@@ -214,6 +219,7 @@ class Estimate:
     serving: ServingEstimate | None = None
     training: TrainingEstimate | None = None
     training_note: str | None = None
+    verdict: Verdict | None = None  # this chip against a reference chip (roofline.verdict)
 
     @property
     def compute_dtype(self) -> str:
@@ -235,6 +241,8 @@ class Estimate:
             out["training"] = self.training.to_dict()
         if self.training_note is not None:
             out["training_note"] = self.training_note
+        if self.verdict is not None:
+            out["verdict"] = self.verdict.to_dict()
         return out
 
 
