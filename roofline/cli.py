@@ -298,3 +298,119 @@ def models(fmt):
         from roofline.report import render_models
 
         click.echo(render_models(items))
+
+
+def _chip_list(value: str) -> list[str]:
+    names = [n.strip() for n in value.split(",")]
+    if not value.strip() or any(not n for n in names):
+        raise click.BadParameter(f"{value!r} has an empty name; list chip names separated by commas, e.g. "
+                                 f"H20,H100", param_hint="--chips")
+    return names
+
+
+def _prices(value: str | None) -> list[float] | None:
+    if value is None:
+        return None
+    try:
+        prices = [float(v) for v in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number or a comma-separated list of numbers (dollars per "
+                                 f"chip-hour), e.g. 2.5 or 1.8,3.0", param_hint="--price-per-hour") from None
+    if any(not (math.isfinite(p) and p > 0) for p in prices):
+        raise click.BadParameter(f"{value!r}: prices must be positive dollars per chip-hour",
+                                 param_hint="--price-per-hour")
+    return prices
+
+
+#: Options shared by ``compare`` and ``plot``: the chips, the model and the serving request.
+COMPARE_OPTIONS = (
+    click.option("--chips", required=True, help="Chips to compare, comma-separated names or aliases, e.g. H20,H100."),
+    click.option("--model", "model_name", required=True,
+                 help="Model profile name or alias, a HF config.json or its folder, or a .toml."),
+    click.option("--input-len", type=click.IntRange(min=1), default=2048, show_default=True, help="Prompt tokens."),
+    click.option("--output-len", type=click.IntRange(min=1), default=256, show_default=True,
+                 help="Generated tokens."),
+    click.option("--weight-dtype", type=click.Choice(WEIGHT_DTYPES, case_sensitive=False), default="bf16",
+                 show_default=True, help="Weight format."),
+    click.option("--max-tpot-ms", type=click.FloatRange(min=0, min_open=True), default=50.0, show_default=True,
+                 help="TPOT budget for the best throughput per chip (milliseconds)."),
+    click.option("--num-chips", type=click.IntRange(min=1), default=1024, show_default=True,
+                 help="Training: chips in the job."),
+    click.option("--tokens", default=None, metavar="N", help="Training: token budget, e.g. 15T.  [default: 15T]"),
+)
+
+
+def _compare_options(fn):
+    for option in reversed(COMPARE_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+@main.command()
+@_compare_options
+@click.option("--reference", default="H100", show_default=True, help="Chip the ratios and verdicts divide by.")
+@click.option("--price-per-hour", default=None, metavar="USD[,USD...]",
+              help="Dollars per chip-hour: one for all chips or one per chip. Default: the profile's dated "
+                   "reference price, where it has one.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def compare(chips, model_name, input_len, output_len, weight_dtype, max_tpot_ms, num_chips, tokens, reference,
+            price_per_hour, fmt):
+    """Compare chips side by side: serving, training, NVLink scaling, energy, cost, export-control
+    figures, ratios against --reference and a verdict per chip."""
+    from roofline.compare import compare as run
+    from roofline.workload import Workload
+
+    result = run(_chip_list(chips), model_name, reference=_reference_chip(reference), num_chips=num_chips,
+                 max_tpot_s=max_tpot_ms / 1e3, price_per_hour=_prices(price_per_hour),
+                 workload=Workload(input_len=input_len, output_len=output_len, weight_dtype=weight_dtype),
+                 tokens=tokens)
+    if fmt == "json":
+        click.echo(_json(result.to_dict()))
+    else:
+        from roofline.report import render_compare
+
+        click.echo(render_compare(result))
+
+
+def _counts(value: str | None):
+    if value is None:
+        return None
+    try:
+        counts = [int(v) for v in value.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or any(c < 1 for c in counts):
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of positive chip counts, e.g. "
+                                 f"64,256,1024", param_hint="--counts")
+    return counts
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["roofline", "batch", "scaling"]), metavar="KIND")
+@_compare_options
+@click.option("--tp", type=click.IntRange(min=1), default=None,
+              help="roofline, batch: serving TP for every chip. Default: the largest every chip's domain allows.")
+@click.option("--counts", default=None, metavar="N[,N...]",
+              help="scaling: chip counts. Default: powers of two from 16 to 16384.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Image file, .png or .svg.")
+def plot(kind, chips, model_name, input_len, output_len, weight_dtype, max_tpot_ms, num_chips, tokens, tp, counts,
+         output):
+    """Draw KIND (roofline, batch or scaling) for the chips and write it to -o FILE (.png or .svg).
+
+    roofline: each chip's ceilings and slopes with prefill, decode (batch 1 to the largest that fits) and
+    a training step placed by arithmetic intensity. batch: output tokens/s per chip and TPOT against the
+    batch. scaling: time to train against the number of chips. Needs matplotlib (pip install 'roofline[plot]').
+    """
+    from roofline.plots import DEFAULT_COUNTS, check_output, plot as draw
+    from roofline.workload import Workload
+
+    check_output(output)
+    wl = Workload(input_len=input_len, output_len=output_len, weight_dtype=weight_dtype)
+    if kind == "roofline":
+        options = {"workload": wl, "tp": tp, "num_chips": num_chips, "tokens": tokens}
+    elif kind == "batch":
+        options = {"workload": wl, "tp": tp, "max_tpot_s": max_tpot_ms / 1e3}
+    else:
+        options = {"counts": _counts(counts) or DEFAULT_COUNTS, "tokens": tokens}
+    path = draw(kind, _chip_list(chips), model_name, output, **options)
+    click.echo(f"wrote {path}")

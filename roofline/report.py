@@ -351,7 +351,7 @@ def render_compare(cmp: Comparison) -> str:
     line("critical intensity FLOP/B", lambda r: f"{r.chip.critical_intensity(r.dtype):,.0f}")
     line("scale-up GB/s x domain", lambda r: f"{r.chip.scale_up_bytes_per_s / 1e9:,.0f} x {r.chip.scale_up_domain}")
     section("Serving (batch 1)")
-    line("TP (smallest that fits)", srv(lambda s: str(s.tp)))
+    line("TP x PP (smallest that fits)", srv(lambda s: f"{s.tp} x {s.pp}"))
     line("TTFT", srv(lambda s: seconds(s.ttft_s)))
     line("TPOT", srv(lambda s: seconds(s.tpot_s)))
     line("bound prefill / decode", srv(lambda s: f"{s.prefill_bound} / {s.decode_bound}"))
@@ -385,7 +385,8 @@ def render_compare(cmp: Comparison) -> str:
     line("  decode batch 1 loses", lambda r: _or(r.link, lambda k: f"{k.loss(k.decode_batch1):.1%}"))
     line("  decode at largest batch loses", lambda r: _or(r.link, lambda k: f"{k.loss(k.decode_full_batch):.1%} "
                                                                            f"(b {k.decode_batch:,})"))
-    line("  training (same layout) loses", lambda r: _or(r.link, lambda k: _or(k.training, lambda p: f"{1 - p[1] / p[0]:.1%}")))
+    line("  training (same layout) loses",
+         lambda r: _or(r.link, lambda k: _or(k.loss(k.training), lambda v: f"{v:.1%}")))
     section("Efficiency and cost")
     line("TDP W", lambda r: _or(r.cost.tdp_w, lambda w: f"{w:,.0f}"))
     line("decode tokens/J", lambda r: _or(r.cost.decode_tokens_per_joule, lambda v: f"{v:.3g}"))
