@@ -3,7 +3,7 @@
 import pytest
 
 import roofline
-from roofline import Workload, load_chip, load_model
+from roofline import Workload, load_model
 
 
 def llama_params(L, h, heads, kv, ffn, vocab, tied=False):
