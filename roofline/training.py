@@ -112,6 +112,7 @@ class TrainingWorkload:
     tokens: float = attrs.field(default=15e12, converter=_tokens)
     sequence_parallel: bool | None = None
     flash_attention: bool = True
+    dropout: bool = False  # dropout layers in training (Megatron-LM GPT 2021: yes; Llama, MPT: none)
     ep: int | None = attrs.field(default=None, validator=_pos("ep", True))  # MoE: experts over ep DP ranks
 
     @property
@@ -235,6 +236,7 @@ def pack_layout(wl: TrainingWorkload) -> np.ndarray:
     t[KT.T_FLASH] = float(wl.flash_attention)
     t[KT.T_MM_BYTES] = 1.0 if wl.dtype == "fp8" else 2.0
     t[KT.T_EP] = wl.ep or 1
+    t[KT.T_DROPOUT] = float(wl.dropout)
     return t
 
 

@@ -10,8 +10,8 @@ How each row is expressed (the conventions are the sources', stated in SCHEMA.md
 
 * **Model**: from the row's architecture columns. ``llama``: SwiGLU, RMSNorm, rotary, untied
   embeddings. ``gpt``: GELU MLP of ``ffn_hidden``, LayerNorm, tied embeddings; for the Megatron-LM
-  rows of Narayanan et al. 2021 also biases in every linear layer and learned positions, and (2021)
-  neither FlashAttention nor sequence parallelism; other ``gpt`` rows (MPT) use ALiBi, no biases,
+  rows of Narayanan et al. 2021 also biases in every linear layer, learned positions and dropout 0.1,
+  and (2021) neither FlashAttention nor sequence parallelism; other ``gpt`` rows (MPT) use ALiBi, no biases,
   FlashAttention. ``moe`` / ``mla_moe``: skipped until the estimator models experts.
 * **Training metrics** from one training estimate of the row's layout: ``tokens_per_s_per_chip`` and
   ``step_time_s`` directly; ``hfu`` / ``hardware_tflops_per_chip`` and ``mfu`` /
@@ -289,7 +289,7 @@ def _training_workload(row: dict):
         seq_len=_pos(row, "seq_len"), recompute=recompute, zero=zero, dtype=precision,
         virtual_pp=_pos(row, "virtual_pp", 1),
         sequence_parallel=False if megatron else (None if not sp else sp == "yes"),
-        flash_attention=not megatron)
+        flash_attention=not megatron, dropout=megatron)
 
 
 def predict_training(row: dict, chip: Chip, model: Model):

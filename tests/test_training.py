@@ -134,16 +134,20 @@ def test_compiled_and_plain_kernels_agree():
 
 
 def test_korthikanti_activations_per_layer():
-    """GPT (MHA, 4h GELU MLP), unfused attention, no recompute: sbh(34 + 5as/h); with SP: divided by t."""
+    """GPT (MHA, 4h GELU MLP), unfused attention with dropout, no recompute: sbh(34 + 5as/h); with SP:
+    divided by t. Without dropout (no masks, no dropout output): sbh(32 + 2as/h)."""
     s, b, h, a = 2048, 2, 4096, 32
     model = Model(name="gpt", num_layers=4, hidden_size=h, num_heads=a, num_kv_heads=a, head_dim=h // a,
                   intermediate_size=4 * h, vocab_size=51200, gated_mlp=False, norm="layer")
     ctx = TrainingContext.build(load_chip("A100-SXM-80GB"), model, "bf16")
     for tp, sp in ((1, False), (8, True)):
         wl = TrainingWorkload(num_chips=tp, tp=tp, pp=1, dp=1, micro_batch=b, global_batch=b, seq_len=s,
-                              recompute="none", zero=0, virtual_pp=1, flash_attention=False, sequence_parallel=sp)
+                              recompute="none", zero=0, virtual_pp=1, flash_attention=False, sequence_parallel=sp,
+                              dropout=True)
         got = KT.activation_bytes_per_layer(ctx.m, pack_layout(wl))
         assert got == pytest.approx(s * b * h * (34 + 5 * a * s / h) / tp)
+        plain = KT.activation_bytes_per_layer(ctx.m, pack_layout(attrs.evolve(wl, dropout=False)))
+        assert plain == pytest.approx(s * b * h * (32 + 2 * a * s / h) / tp)
         full = KT.activation_bytes_per_layer(ctx.m, pack_layout(attrs.evolve(wl, recompute="full")))
         assert full == pytest.approx(2 * s * b * h / tp)
 

@@ -68,6 +68,7 @@ T_SP = 10  # 1: sequence parallelism (norms/dropout sharded, RS+AG instead of AR
 T_FLASH = 11  # 1: FlashAttention (scores never in HBM)
 T_MM_BYTES = 12  # bytes of a GEMM weight operand (2: bf16/fp16, 1: fp8)
 T_EP = 13  # expert-parallel degree over the data-parallel ranks (MoE; 1 otherwise)
+T_DROPOUT = 14  # 1: dropout layers (their masks are kept for backward); modern LLM pretraining uses none
 T_SIZE = 16
 
 # ---- training extras: attention peak and the mixed-precision state convention -----------------------
@@ -113,11 +114,11 @@ def activation_bytes_per_layer(m, t):
     """Bytes one layer keeps for backward per micro-batch on one chip (Korthikanti et al. 2022).
 
     Without recompute: 10·sbh replicated over TP (two norm inputs 4, QKV and MLP inputs 4, two dropout
-    masks 2; divided by tp with sequence parallelism) plus, divided by tp, the tensors of the split
+    masks 2, only with dropout: 8·sbh without; divided by tp with sequence parallelism) plus, divided by tp, the tensors of the split
     GEMMs: Q, K, V, the output-projection input, the MLP activation input and output — 2 bytes x
     (2·q + 2·kv + 2·q ... ) which for MHA and a 4h GELU MLP is the paper's 24·sbh; GQA narrows K and V
     to the KV width, SwiGLU stores gate and up (2·ffn) plus their product (ffn). Unfused attention adds
-    5·a·s²·b/tp (softmax output, dropout mask and output); FlashAttention keeps only the fp32
+    5·a·s²·b/tp (softmax output, dropout mask and output; 2·a·s²·b without dropout); FlashAttention keeps only the fp32
     log-sum-exp per head and token. Selective recompute drops the score terms; full recompute keeps only
     the layer input (2·sbh, /tp with SP). ``s`` is seq_len / cp.
     """
@@ -135,7 +136,8 @@ def activation_bytes_per_layer(m, t):
     if m[M_EXPERTS] > 0.0:  # MoE layers keep the k routed experts' and the shared experts' activations
         ffn = (1.0 - m[M_MOE_FRAC]) * ffn + m[M_MOE_FRAC] * (m[M_TOPK] * m[M_MOE_FFN] + m[M_SHARED_FFN]) / tp
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
-    rep = 10.0 * s * b * h / rep_div
+    drop = 1.0 if t[T_DROPOUT] > 0.5 else 0.0
+    rep = (8.0 + 2.0 * drop) * s * b * h / rep_div
     split = s * b * (2.0 * q_dim + 4.0 * kv_dim + 2.0 * q_dim + 2.0 * n_in * ffn + 2.0 * ffn)
     heads = m[M_HEADS] / tp
     if t[T_FLASH] > 0.5:
@@ -143,7 +145,7 @@ def activation_bytes_per_layer(m, t):
     elif t[T_RECOMPUTE] > 0.5:
         scores = 0.0
     else:
-        scores = 5.0 * heads * s * t[T_SEQ] * b
+        scores = (2.0 + 3.0 * drop) * heads * s * t[T_SEQ] * b
     return rep + split + scores
 
 
