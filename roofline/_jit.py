@@ -42,7 +42,9 @@ def borrow(array):
     """``array`` itself in plain Python; compiled, a view of it that carries no reference count.
 
     For the arrays a compiled kernel receives from its caller, which keeps them alive: every kernel
-    call that passes a borrowed view skips numba's atomic increment and decrement. Never return a view.
+    call that passes a borrowed view skips numba's atomic increment and decrement. Never borrow an
+    array the kernel allocates itself (numba frees it after its last use, which is the borrow), and
+    never return a view.
     """
     return array
 

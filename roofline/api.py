@@ -34,12 +34,35 @@ def training_dtype(chip: Chip) -> str:
     return "bf16" if chip.has("bf16") or not chip.has("fp16") else "fp16"
 
 
+#: Keys of ``estimate(..., serving=...)``, the keyword arguments of ``roofline.serving.estimate_serving``.
+SERVING_KEYS = ("engine", "concurrency", "request_rate", "max_num_tokens")
+
+
+def _check_arguments(workload, serving, training) -> None:
+    """The project error for an argument of the wrong kind (rather than an AttributeError deep inside)."""
+    from roofline.errors import closest
+    from roofline.training import TrainingWorkload
+
+    if workload is not None and not isinstance(workload, Workload):
+        raise RooflineError(f"workload={workload!r} must be a roofline.Workload or None")
+    if training is not None and not isinstance(training, TrainingWorkload):
+        raise RooflineError(f"training={training!r} must be a roofline.training.TrainingWorkload or None")
+    if serving is not None:
+        if not isinstance(serving, dict):
+            raise RooflineError(f"serving={serving!r} must be a dict with keys {', '.join(SERVING_KEYS)}")
+        for key in serving:
+            if key not in SERVING_KEYS:
+                near = closest(str(key), SERVING_KEYS)
+                raise RooflineError(f"serving: {key!r} is not a serving key; "
+                                    + (f"did you mean {near[0]}?" if near else f"use {', '.join(SERVING_KEYS)}"))
+
+
 def _mode(mode: str | None, inference_given: bool, training_given: bool) -> str:
     if mode is None:
         if training_given:
             return "both" if inference_given else "training"
         return "inference"
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise RooflineError(f"mode={mode!r} is not one of {', '.join(MODES)}; pick one of those")
     if mode == "training" and inference_given:
         raise RooflineError("mode='training' takes no inference workload or serving; drop them or use mode='both'")
@@ -99,6 +122,7 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
     (True, True)
     """
     c, m = _chip(chip), _model(model)
+    _check_arguments(workload, serving, training)
     mode = _mode(mode, workload is not None or serving is not None, training is not None or days is not None)
     inf = srv = None
     if mode in ("inference", "both"):

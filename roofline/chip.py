@@ -8,8 +8,8 @@ from pathlib import Path
 import attrs
 
 from roofline.dtypes import COMPUTE_DTYPES
-from roofline.errors import RooflineError
-from roofline.registry import Registry, figure, read_toml, string_list, text
+from roofline.errors import RooflineError, closest
+from roofline.registry import Registry, figure, is_path, read_toml, string_list, text
 
 CHIPS = Registry("chips", "chip profile", "roofline chips")
 
@@ -64,9 +64,12 @@ class Chip:
 def load_chip(name_or_path: str | Path) -> Chip:
     """Load a chip by profile name or alias (case-insensitive), or from a path to a ``.toml`` file."""
     s = str(name_or_path)
+    if not s.strip():
+        raise RooflineError("chip='' is empty; give a profile name such as H100 (`roofline chips` lists them) "
+                            "or a .toml file")
     path = CHIPS.find(s) if not s.lower().endswith(".toml") else None
     if path is None:
-        if s.lower().endswith(".toml") or Path(s).exists():
+        if s.lower().endswith(".toml") or is_path(s):
             path = Path(s)
         else:
             path = CHIPS.resolve(s, "chip")
@@ -111,6 +114,10 @@ def chip_from_dict(data: dict, default_name: str = "custom", where: str = "chip"
                 ("scale_up.domain_size", s4), ("scale_out.bytes_per_s", s5)]
     if tdp is not None:
         sources.append(("power.tdp_w", s6))
+    for field, value in (*((f"peak_flops_per_s.{d}", v) for d, v in peaks), ("hbm.bytes", hbm_bytes),
+                         ("hbm.bytes_per_s", hbm_bw), ("scale_up.bytes_per_s", up_bw),
+                         ("scale_out.bytes_per_s", out_bw), ("power.tdp_w", tdp)):
+        _plausible(where, field, value)
 
     die_area, price, price_date = _optional_figures(data, where, sources)
 
@@ -118,8 +125,14 @@ def chip_from_dict(data: dict, default_name: str = "custom", where: str = "chip"
     eff = data.get("efficiency", {})
     if not isinstance(eff, dict):
         raise RooflineError(f"{where}: [efficiency] must be a table of fractions; see README 'Efficiency'")
+    from roofline.efficiency import _ZERO_OK, OVERRIDE_KEYS
+
     for key in eff:
-        value, _ = figure(eff, key, "efficiency")
+        if key not in OVERRIDE_KEYS:
+            near = closest(str(key), OVERRIDE_KEYS)
+            raise RooflineError(f"{where}: efficiency.{key} is not an efficiency key; "
+                                + (f"did you mean {', '.join(near)}?" if near else f"use {', '.join(OVERRIDE_KEYS)}"))
+        value, _ = figure(eff, key, "efficiency", zero_ok=key in _ZERO_OK, integer=key == "max_tokens_per_pass")
         overrides.append((key, value))
 
     name = text(data, "name", "", default=default_name)
@@ -147,6 +160,31 @@ def chip_from_dict(data: dict, default_name: str = "custom", where: str = "chip"
     )
 
 
+#: Plausible range (low, high, unit and example) of each figure, SI units. Far wider than any chip (an
+#: H100 has 989e12 FLOP/s and 80e9 bytes at 3.35e12 bytes/s); a figure outside is a unit slip (80 for
+#: 80 GB, 989 for 989 TFLOP/s) and is refused, which also keeps every estimate finite.
+RANGES = {
+    "peak_flops_per_s": (1e9, 1e19, "dense FLOP/s, e.g. 989e12"),
+    "hbm.bytes": (1e6, 1e15, "bytes, e.g. 80e9"),
+    "hbm.bytes_per_s": (1e6, 1e18, "bytes/s, e.g. 3.35e12"),
+    "scale_up.bytes_per_s": (1e6, 1e16, "bytes/s per direction, e.g. 450e9"),
+    "scale_out.bytes_per_s": (1e6, 1e16, "bytes/s per direction, e.g. 50e9"),
+    "power.tdp_w": (1.0, 1e6, "watts, e.g. 700"),
+    "die.area_mm2": (1.0, 1e6, "mm2, e.g. 814"),
+    "price.usd_per_hour": (1e-6, 1e6, "dollars per chip-hour, e.g. 2.5"),
+}
+
+
+def _plausible(where: str, field: str, value: float | None) -> None:
+    """Refuse a figure outside its ``RANGES`` entry (``peak_flops_per_s.*`` share one)."""
+    if value is None:
+        return
+    low, high, unit = RANGES[field.split(".")[0] if field.startswith("peak_flops_per_s.") else field]
+    if not low <= value <= high:
+        raise RooflineError(f"{where}: {field}={value:g} is outside {low:g} to {high:g} {unit.split(',')[0]}; "
+                            f"write it in SI units ({unit})")
+
+
 _DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
 
 
@@ -161,6 +199,7 @@ def _optional_figures(data: dict, where: str, sources: list[tuple[str, str]]) ->
         if not isinstance(tbl, dict):
             raise RooflineError(f"{where}: [{key}] must be a table with {fig} = {{ value = ..., source = \"...\" }}")
         value, src = figure(tbl, fig, key, required=False)
+        _plausible(where, f"{key}.{fig}", value)
         if value is not None:
             if not src.strip():
                 raise RooflineError(f"{where}: {key}.{fig} has no source; write {fig} = "

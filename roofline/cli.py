@@ -1,7 +1,7 @@
 """Command-line interface: parses options, calls the library, formats the result. Nothing else.
 
-Every user error (click's usage errors and the project's ``RooflineError``) becomes one line on stderr
-and exit code 2, never a traceback.
+Every user error (click's usage errors, the project's ``RooflineError`` and an ``OSError`` of a file
+that cannot be read or written) becomes one line on stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ class _Group(click.Group):
             _fail("aborted")
         except BrokenPipeError:
             sys.exit(0)
+        except OSError as exc:  # a file that cannot be read or written (disk full, permissions): one line
+            where = f" {str(exc.filename)!r}" if exc.filename else ""
+            _fail(f"cannot read or write{where}: {exc.strerror or exc}; check the path, permissions and free space")
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -95,6 +98,44 @@ _INFERENCE_ONLY = ("batch", "input_len", "output_len", "weight_dtype", "kv_dtype
 
 def _training_options(fn):
     for option in reversed(TRAINING_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def _positive_ms(_ctx, param, value):
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value} must be a positive number of milliseconds, such as 50")
+    return value
+
+
+#: Options of ``plan --mode inference`` (the serving request, engine and latency targets).
+PLAN_SERVING_OPTIONS = (
+    click.option("--ep", type=click.IntRange(min=1), default=None,
+                 help="Serving: fix the expert-parallel size (MoE). Default: searched."),
+    click.option("--input-len", type=click.IntRange(min=1), default=2048, show_default=True,
+                 help="Serving: prompt tokens per request."),
+    click.option("--output-len", type=click.IntRange(min=1), default=256, show_default=True,
+                 help="Serving: generated tokens per request."),
+    click.option("--weight-dtype", type=click.Choice(WEIGHT_DTYPES, case_sensitive=False), default="bf16",
+                 show_default=True, help="Serving: weight format."),
+    click.option("--kv-dtype", type=click.Choice(KV_DTYPES, case_sensitive=False), default=None,
+                 help="Serving: KV-cache format. Default: 16-bit like the activations."),
+    click.option("--engine", type=click.Choice(["generic", "vllm", "sglang", "trtllm"]), default="generic",
+                 show_default=True, help="Serving: engine preset (scheduling, token budget, memory share)."),
+    click.option("--max-num-tokens", type=click.IntRange(min=1), default=None,
+                 help="Serving: tokens per engine step. Default: the engine's."),
+    click.option("--max-tpot-ms", type=float, default=None, callback=_positive_ms,
+                 help="Serving: target time per output token (milliseconds). Default: none."),
+    click.option("--max-ttft-ms", type=float, default=None, callback=_positive_ms,
+                 help="Serving: target time to first token, waiting included (milliseconds). Default: none."),
+)
+_PLAN_SERVING_ONLY = ("ep", "input_len", "output_len", "weight_dtype", "kv_dtype", "engine", "max_num_tokens",
+                      "max_tpot_ms", "max_ttft_ms")
+_PLAN_TRAINING_ONLY = tuple(n for n in _TRAINING_ONLY if n != "num_chips")
+
+
+def _plan_serving_options(fn):
+    for option in reversed(PLAN_SERVING_OPTIONS):
         fn = option(fn)
     return fn
 
@@ -220,13 +261,19 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
 @click.option("--chip", required=True, help="Chip profile name or alias (see `roofline chips`), or a .toml file.")
 @click.option("--model", "model_name", required=True,
               help="Model profile name or alias (see `roofline models`), a HF config.json or its folder, or a .toml.")
+@click.option("--mode", type=click.Choice(["training", "inference"]), default="training", show_default=True,
+              help="Plan a training job, or a serving fleet (best layout and load within latency targets).")
 @click.option("--tp", type=click.IntRange(min=1), default=None, help="Fix the tensor-parallel size.")
 @click.option("--pp", type=click.IntRange(min=1), default=None, help="Fix the pipeline-parallel size.")
 @_training_options
+@_plan_serving_options
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Layouts to list.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def plan(chip, model_name, tp, pp, top, fmt, **train):
-    """Search every training layout of --num-chips chips and list the fastest that fit.
+@click.pass_context
+def plan(ctx, chip, model_name, mode, tp, pp, top, fmt, **train):
+    """Search every training layout of --num-chips chips and list the fastest that fit; with --mode
+    inference, the serving layouts (TP, PP, EP, requests in flight, replicas) with the most output
+    tokens/s per chip within --max-tpot-ms and --max-ttft-ms.
 
     Options given fix those choices; the rest are searched (compiled with numba when available).
     """
@@ -234,7 +281,30 @@ def plan(chip, model_name, tp, pp, top, fmt, **train):
     from roofline.chip import load_chip
     from roofline.model import load_model
 
+    wrong = _given(ctx, _PLAN_TRAINING_ONLY if mode == "inference" else _PLAN_SERVING_ONLY)
+    if wrong:
+        raise click.UsageError(f"{', '.join(wrong)} {'applies' if len(wrong) == 1 else 'apply'} to "
+                               f"--mode {'training' if mode == 'inference' else 'inference'} only, not --mode {mode}")
     c, m = load_chip(chip), load_model(model_name)
+    if mode == "inference":
+        from roofline.serving_planner import plan_serving, render_serving_plan
+
+        s = train
+        result = plan_serving(c, m, num_chips=s["num_chips"], tp=tp, pp=pp, ep=s["ep"], top=top,
+                              max_tpot_s=None if s["max_tpot_ms"] is None else s["max_tpot_ms"] / 1e3,
+                              max_ttft_s=None if s["max_ttft_ms"] is None else s["max_ttft_ms"] / 1e3,
+                              input_len=s["input_len"], output_len=s["output_len"], weight_dtype=s["weight_dtype"],
+                              kv_dtype=s["kv_dtype"], engine=s["engine"], max_num_tokens=s["max_num_tokens"])
+        if fmt == "json":
+            from roofline.dtypes import WEIGHT_COMPUTE
+            from roofline.results import chip_dict, model_dict
+
+            click.echo(_json({"chip": chip_dict(c, WEIGHT_COMPUTE[result.weight_dtype]),
+                              "model": model_dict(m, result.kv_dtype), "plan": result.to_dict(),
+                              "inference": result.best.to_dict()}))
+        else:
+            click.echo(render_serving_plan(result))
+        return
     result = run(c, m, _training_workload(c, dict(train, tp=tp, pp=pp)), top=top, days=train["days"])
     if fmt == "json":
         from roofline.results import plan_dict
@@ -244,6 +314,75 @@ def plan(chip, model_name, tp, pp, top, fmt, **train):
         from roofline.report import render_plan
 
         click.echo(render_plan(c, m, result))
+
+
+_AXIS = ("a value, a list 1,8,64, a range 1:64, a geometric range 1:1024:x2 or a stepped one 256:4k:256 "
+         "(k = 1024)")
+
+
+@main.command()
+@click.option("--chips", "--chip", "chips", required=True, metavar="LIST",
+              help="Chip names or aliases, comma-separated, e.g. H20,H100,H200.")
+@click.option("--models", "--model", "models", required=True, metavar="LIST",
+              help="Model names or aliases (or files), comma-separated, e.g. 8B,70B.")
+@click.option("--batch", default="1", show_default=True, metavar="AXIS",
+              help=f"Sequences per replica (with --engine: requests in flight): {_AXIS}.")
+@click.option("--input-len", default="2048", show_default=True, metavar="AXIS", help="Prompt tokens (an axis).")
+@click.option("--output-len", default="256", show_default=True, metavar="AXIS", help="Generated tokens (an axis).")
+@click.option("--tp", default=None, metavar="AXIS",
+              help="Tensor-parallel sizes. Default: every size dividing the heads within the scale-up domain.")
+@click.option("--pp", default="1", show_default=True, metavar="AXIS", help="Pipeline-parallel sizes.")
+@click.option("--ep", default="1", show_default=True, metavar="AXIS", help="Expert-parallel sizes (MoE models).")
+@click.option("--weight-dtype", default="bf16", show_default=True, metavar="LIST",
+              help=f"Weight formats, comma-separated ({', '.join(WEIGHT_DTYPES)}).")
+@click.option("--kv-dtype", default=None, metavar="LIST",
+              help=f"KV-cache formats ({', '.join(KV_DTYPES)}). Default: 16-bit like the activations.")
+@click.option("--engine", type=click.Choice(["static", "generic", "vllm", "sglang", "trtllm"]), default="static",
+              show_default=True, help="static: whole-batch prefill then decode, as `roofline estimate`; an engine: "
+                                      "in-flight batching, as `roofline estimate --concurrency`.")
+@click.option("--max-num-tokens", type=click.IntRange(min=1), default=None,
+              help="Tokens per engine step (with --engine). Default: the engine's.")
+@click.option("--decode-only", is_flag=True, help="Price only the decode step (static): TPOT and throughput.")
+@click.option("--best", is_flag=True, help="One row per chip and model: the most tokens/s per chip within targets.")
+@click.option("--pareto", is_flag=True, help="Per chip and model, the front of tokens/s per chip against per user.")
+@click.option("--max-tpot-ms", type=float, default=None, callback=_positive_ms,
+              help="Target time per output token (milliseconds) for --best and --pareto.")
+@click.option("--max-ttft-ms", type=float, default=None, callback=_positive_ms,
+              help="Target time to first token (milliseconds) for --best and --pareto.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
+              help="Write to this file (atomically). Default: standard output.")
+def sweep(chips, models, batch, input_len, output_len, tp, pp, ep, weight_dtype, kv_dtype, engine, max_num_tokens,
+          decode_only, best, pareto, max_tpot_ms, max_ttft_ms, fmt, output):
+    """Price every combination of the axes (compiled, on every core) and print one row per configuration.
+
+    Rows the chip and model cannot run (a TP that does not divide the heads, a dtype the chip lacks) are
+    left out and named on standard error. A progress bar appears on standard error after one second.
+    """
+    from roofline.sweep import ProgressBar, save, sweep as run, write_csv, write_json
+
+    if best and pareto:
+        raise click.UsageError("give --best or --pareto, not both")
+    if (max_tpot_ms is not None or max_ttft_ms is not None) and not (best or pareto):
+        raise click.UsageError("--max-tpot-ms and --max-ttft-ms select rows for --best or --pareto; add one of them")
+    bar = ProgressBar(sys.stderr)
+    try:
+        result = run(chips, models, batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp, ep=ep,
+                     weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=None if engine == "static" else engine,
+                     max_num_tokens=max_num_tokens, decode_only=decode_only,
+                     reduce="best" if best else "pareto" if pareto else None,
+                     max_tpot_s=None if max_tpot_ms is None else max_tpot_ms / 1e3,
+                     max_ttft_s=None if max_ttft_ms is None else max_ttft_ms / 1e3, progress=bar)
+    finally:
+        bar.close()
+    for line in result.skipped:
+        click.echo(f"roofline: note: skipped {line}", err=True)
+    for chip_name, model_name in result.unmet:
+        click.echo(f"roofline: note: no configuration of {model_name} on {chip_name} meets the targets", err=True)
+    if output:
+        save(result, output, fmt)
+    else:
+        (write_csv if fmt == "csv" else write_json)(result, sys.stdout)
 
 
 @main.command()

@@ -34,12 +34,13 @@ from typing import Sequence
 import attrs
 import numpy as np
 
-from roofline.chip import Chip, load_chip
+from roofline.chip import RANGES, Chip, load_chip
 from roofline.dtypes import BYTES
 from roofline.errors import RooflineError
-from roofline.inference import Packed, estimate_inference
+from roofline.inference import Packed, estimate_inference, fewest_stages
 from roofline.kernels import layout as L
 from roofline.model import Model, load_model
+from roofline.quantity import show
 from roofline.training import (
     GRAD_BYTES, OPTIMIZER_BYTES, PARAM_BYTES, TrainingContext, TrainingEstimate, TrainingWorkload,
     estimate_training,
@@ -242,11 +243,11 @@ def serving_layout(chip: Chip, model: Model, wl: Workload, tp: int | None = None
     scale-up domain can), then the smallest TP (or ``tp``). Fewest stages first: at small batches a
     stage waits for the others, so pipelining costs per-chip decode speed where TP does not."""
     tps = [tp] if tp else valid_tp_sizes(model, limit=chip.scale_up_domain)
-    for pp in range(1, model.num_layers + 1):
-        for t in tps:
-            cand = attrs.evolve(wl, batch=1, tp=t, pp=pp)
-            if Packed(chip, model, cand).fits(1):
-                return cand
+    fewest = [(pp, i, t) for i, t in enumerate(tps)
+              if (pp := fewest_stages(chip, model, attrs.evolve(wl, batch=1), t)) is not None]
+    if fewest:
+        pp, _, t = min(fewest)
+        return attrs.evolve(wl, batch=1, tp=t, pp=pp)
     raise RooflineError(f"model {model.name} does not fit on {chip.name} at any pipeline depth"
                         + (f" with tp={tp}" if tp else f" within its {chip.scale_up_domain}-chip domain"))
 
@@ -479,9 +480,11 @@ def _prices(price_per_hour, n: int) -> list[float | None]:
     if len(prices) != n:
         raise RooflineError(f"price_per_hour: {len(prices)} prices for {n} chips; give one price for all "
                             f"or one per chip, in the order of the chips")
+    low, high, _ = RANGES["price.usd_per_hour"]
     for p in prices:
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not math.isfinite(p) or p <= 0:
-            raise RooflineError(f"price_per_hour={p!r} must be a positive number of dollars per chip-hour")
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not low <= p <= high:
+            raise RooflineError(f"price_per_hour={show(p)} must be a number of dollars per chip-hour from {low:g} "
+                                f"to {high:g}, e.g. 2.5")
     return [float(p) for p in prices]
 
 
@@ -504,6 +507,8 @@ def compare(chips: Sequence[Chip | str], model: Model | str, *, reference: Chip 
     use_numba
         Passed to the planner: ``False`` (default) plain Python, ``None`` compiled when available.
     """
+    if isinstance(chips, (str, Chip)) or not isinstance(chips, Sequence):
+        raise RooflineError(f"chips={chips!r} must be a list of chip names or Chip values, e.g. ['H20', 'H100']")
     if not chips:
         raise RooflineError("chips: no chips to compare; give at least one, e.g. H20,H100")
     loaded = [c if isinstance(c, Chip) else load_chip(c) for c in chips]
@@ -511,8 +516,8 @@ def compare(chips: Sequence[Chip | str], model: Model | str, *, reference: Chip 
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise RooflineError(f"chips: {', '.join(dupes)} listed twice; list each chip once")
-    if not (isinstance(max_tpot_s, (int, float)) and math.isfinite(max_tpot_s) and max_tpot_s > 0):
-        raise RooflineError(f"max_tpot_s={max_tpot_s!r} must be a positive number of seconds, such as 0.05")
+    if isinstance(max_tpot_s, bool) or not isinstance(max_tpot_s, (int, float)) or not 0 < max_tpot_s < 1e300:
+        raise RooflineError(f"max_tpot_s={show(max_tpot_s)} must be a positive number of seconds, such as 0.05")
     prices = _prices(price_per_hour, len(loaded))
     if tokens is not None:
         tokens = TrainingWorkload(tokens=tokens).tokens  # validated, "15T" accepted

@@ -23,7 +23,7 @@ _FRACTIONS = ("gemm_fraction", "hbm_fraction", "scale_up_fraction", "scale_out_f
 
 @attrs.frozen
 class Efficiency:
-    """What a chip achieves in practice. Fractions lie in (0, 1]; latencies in seconds."""
+    """What a chip achieves in practice. Fractions lie in [MIN_FRACTION, 1]; latencies in seconds."""
 
     gemm_fraction: float
     hbm_fraction: float
@@ -52,8 +52,16 @@ def _table() -> dict:
     return read_toml(profiles_dir() / "efficiency.toml", "efficiency profile")
 
 
+#: Smallest achievable fraction of a peak taken (0.1 %): a smaller one is a typo (0.8e-3 for 0.8), and a
+#: vanishing one (a denormal such as 1e-313) would turn times into inf and NaN.
+MIN_FRACTION = 1e-3
 #: Fixed costs that may legitimately be zero.
 _ZERO_OK = ("kernel_overhead_s", "step_overhead_s", "training_step_overhead_s")
+#: Keys a chip's ``[efficiency]`` table may override (anything else is a typo and is refused at load).
+OVERRIDE_KEYS = (*_FRACTIONS, *(f"gemm_fraction_{d}" for d in ("bf16", "fp16", "fp8", "int8", "fp4")),
+                 "usable_memory_fraction", "training_attention_fraction", "training_sustained_fraction",
+                 "serving_sustained_fraction", *_ZERO_OK, "collective_base_latency_s", "scale_up_hop_latency_s",
+                 "scale_out_hop_latency_s", "max_tokens_per_pass")
 
 
 def _value(tbl: dict, key: str, where: str) -> float:
@@ -110,9 +118,10 @@ def efficiency_for(chip: Chip, compute_dtype: str) -> Efficiency:
     for key in (*_FRACTIONS, "usable_memory_fraction", "training_attention_fraction", "training_sustained_fraction",
                 "serving_sustained_fraction"):
         v = getattr(eff, key)
-        if not 0.0 < v <= 1.0:
-            raise RooflineError(f"efficiency.{key}={v} must lie in (0, 1]; fix the chip's [efficiency] table")
-    for key in _ZERO_OK:
+        if not MIN_FRACTION <= v <= 1.0:
+            raise RooflineError(f"efficiency.{key}={v} must lie in [{MIN_FRACTION:g}, 1]; fix the chip's "
+                                f"[efficiency] table")
+    for key in (*_ZERO_OK, "collective_base_latency_s", "scale_up_hop_latency_s", "scale_out_hop_latency_s"):
         v = getattr(eff, key)
         if not (v >= 0.0 and v < 1e3):
             raise RooflineError(f"efficiency.{key}={v} must be a number of seconds, at least 0; fix the chip's "

@@ -28,5 +28,6 @@ def closest(word: str, candidates, n: int = 3) -> list[str]:
 def unknown_name(field: str, value: str, candidates, listing_command: str) -> RooflineError:
     """Build the error for a name that is not in a registry, with the closest names as the fix."""
     near = closest(value, candidates)
-    hint = f"did you mean {', '.join(near)}?" if near else f"see `{listing_command}`"
-    return RooflineError(f"{field}: unknown name {value!r}; {hint} (`{listing_command}` lists them all)")
+    hint = f"did you mean {', '.join(near)}? (`{listing_command}` lists them all)" if near \
+        else f"`{listing_command}` lists them all"
+    return RooflineError(f"{field}: unknown name {value!r}; {hint}")

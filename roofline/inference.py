@@ -84,17 +84,35 @@ def _tp_options(chip: Chip, model: Model, wl: Workload) -> list[int]:
             if wl.ep == 1 or wl.ep % tp == 0 or tp % wl.ep == 0]
 
 
+def fewest_stages(chip: Chip, model: Model, wl: Workload, tp: int) -> int | None:
+    """The fewest pipeline stages at which one sequence fits at ``tp`` (None when not even one layer per
+    stage does). From two stages on, memory per chip never grows with the stages (a stage holds
+    ceil(layers / pp) layers and the larger of the embedding and the head), so after pp = 1 the answer
+    is found by bisection: a few dozen memory checks even for a model of thousands of layers."""
+    def fits(pp: int) -> bool:
+        return Packed(chip, model, attrs.evolve(wl, tp=tp, pp=pp)).fits(1)
+
+    if fits(1):
+        return 1
+    lo, hi = 1, model.num_layers  # lo does not fit
+    if hi == 1 or not fits(hi):
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if fits(mid) else (mid, hi)
+    return hi
+
+
 def not_fitting_error(chip: Chip, model: Model, wl: Workload) -> RooflineError:
-    """Say that the model does not fit and how many chips (TP x PP) it needs at batch 1."""
+    """Say that the model does not fit and how many chips (TP x PP) it needs at batch 1: the fewest
+    chips over the TP sizes, ties to the fewest stages, then the smallest TP."""
     tps = _tp_options(chip, model, wl) or [1]
-    need = None
-    for pp in range(1, model.num_layers + 1):
-        for tp in tps:
-            if Packed(chip, model, attrs.evolve(wl, tp=tp, pp=pp)).fits(1):
-                if need is None or max(tp, wl.ep) * pp < max(need[0], wl.ep) * need[1]:
-                    need = (tp, pp)
-        if need is not None and pp * tps[0] > max(need[0], wl.ep) * need[1]:
-            break
+    best = None
+    for i, tp in enumerate(tps):
+        pp = fewest_stages(chip, model, wl, tp)
+        if pp is not None and (best is None or (max(tp, wl.ep) * pp, pp, i) < best[0]):
+            best = ((max(tp, wl.ep) * pp, pp, i), tp, pp)
+    need = None if best is None else best[1:]
     probe = Packed(chip, model, attrs.evolve(wl, tp=wl.tp or tps[-1], batch=1))
     needed_gb = K.memory_per_chip(probe.m, probe.w(1)) / 1e9
     usable_gb = probe.usable() / 1e9

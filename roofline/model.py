@@ -27,14 +27,15 @@ Every count field defaults to 0 (off), so a dense model is unchanged.
 from __future__ import annotations
 
 import json
-import math
+import numbers
 import types
 from pathlib import Path
 
 import attrs
 
-from roofline.errors import RooflineError
-from roofline.registry import Registry, positive_number, read_toml, string_list, text
+from roofline.errors import RooflineError, closest
+from roofline.quantity import MAX_COUNT, show
+from roofline.registry import Registry, is_path, positive_number, read_toml, string_list, text
 
 MODELS = Registry("models", "model profile", "roofline models")
 
@@ -46,11 +47,21 @@ _BOOL_FIELDS = ("gated_mlp", "qkv_bias", "o_bias", "mlp_bias", "tie_word_embeddi
 MOE_FIELDS = ("num_experts", "experts_per_token", "shared_experts", "moe_intermediate_size",
               "shared_expert_intermediate_size", "first_dense_layers", "moe_layer_freq")
 MLA_FIELDS = ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+_OPTIONAL_COUNTS = ("learned_pos_embeddings", "max_position_embeddings", "sliding_window")
+#: Most layers and attention heads a model may have. The largest published models have ~130 of each;
+#: the searches over pipeline stages and TP sizes walk these counts, so a typo such as 10**9 layers is
+#: refused here instead of taking hours.
+MAX_LAYERS = 10_000
+MAX_HEADS = 10_000
 
 
 def count_moe_layers(num_layers: int, first_dense_layers: int, moe_layer_freq: int) -> int:
-    """Layers ``i`` in ``range(num_layers)`` with ``i >= first_dense_layers`` and ``i % moe_layer_freq == 0``."""
-    return sum(1 for i in range(first_dense_layers, num_layers) if i % moe_layer_freq == 0)
+    """Layers ``i`` in ``range(num_layers)`` with ``i >= first_dense_layers`` and ``i % moe_layer_freq == 0``
+    (counted in closed form: the multiples of ``moe_layer_freq`` below ``num_layers`` minus those below
+    ``first_dense_layers``)."""
+    if first_dense_layers >= num_layers:
+        return 0
+    return -(-num_layers // moe_layer_freq) - -(-first_dense_layers // moe_layer_freq)
 
 
 @attrs.frozen
@@ -246,12 +257,29 @@ class Model:
 def architecture_problem(m) -> str | None:
     """The first impossible MoE/MLA combination in ``m`` (a Model or anything with its attributes), or None.
 
-    The message names the field, the value and the fix; callers prefix where it came from.
+    The message names the field, the value and the fix; callers prefix where it came from. Shape counts
+    must be whole numbers from 1 to ``MAX_COUNT`` (layers and heads at most ``MAX_LAYERS`` and
+    ``MAX_HEADS``), flags booleans and ``norm`` 'rms' or 'layer', so that a ``Model`` built directly is
+    checked like one loaded from a file.
     """
-    for f in (*MOE_FIELDS, *MLA_FIELDS):
+    for f in _INT_FIELDS:
         value = getattr(m, f)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            return f"{f}={value!r} must be a whole number >= 0"
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= MAX_COUNT:
+            return f"{f}={show(value)} must be a whole number from 1 to {MAX_COUNT:,}"
+    for f, most in (("num_layers", MAX_LAYERS), ("num_heads", MAX_HEADS)):
+        if getattr(m, f) > most:
+            return f"{f}={getattr(m, f):,} exceeds {most:,}, far beyond any real model; fix the value"
+    if m.num_heads % m.num_kv_heads:
+        return f"num_kv_heads={m.num_kv_heads} does not divide num_heads={m.num_heads}; fix the value"
+    for f in (*MOE_FIELDS, *MLA_FIELDS, *_OPTIONAL_COUNTS):
+        value = getattr(m, f)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= MAX_COUNT:
+            return f"{f}={show(value)} must be a whole number from 0 to {MAX_COUNT:,}"
+    for f in _BOOL_FIELDS:
+        if not isinstance(getattr(m, f), bool):
+            return f"{f}={getattr(m, f)!r} must be true or false"
+    if m.norm not in ("rms", "layer"):
+        return f"norm={m.norm!r} must be 'rms' or 'layer'"
     if m.moe_layer_freq < 1:
         return f"moe_layer_freq={m.moe_layer_freq} must be at least 1 (1 = every layer after first_dense_layers)"
     if m.num_experts == 0:
@@ -297,20 +325,28 @@ def architecture_problem(m) -> str | None:
 
 
 def _count_field(field: str, value) -> int:
-    """A whole number >= 0 (0 = feature off)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
+    """A whole number from 0 to ``MAX_COUNT`` (0 = feature off); huge integers are refused, not overflowed."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_COUNT \
             or value != int(value):
-        raise RooflineError(f"{field}={value!r} must be a whole number >= 0 (0 turns the feature off); fix the value")
+        raise RooflineError(f"{field}={show(value)} must be a whole number from 0 to {MAX_COUNT:,} (0 turns "
+                            f"the feature off); fix the value")
     return int(value)
 
 
 _DEFAULTS = {a.name: a.default for a in attrs.fields(Model) if a.default is not attrs.NOTHING}
+#: Keys a model file may hold: the ``Model`` fields and free-text ``notes``; anything else is a typo.
+_KNOWN_KEYS = sorted({a.name for a in attrs.fields(Model)} | {"notes"})
 
 
 def model_from_dict(d: dict, where: str = "model") -> Model:
     """Validate a dict of model fields (TOML profile or mapped HF config) and build a ``Model``."""
     if not isinstance(d, dict):
         raise RooflineError(f"{where}: expected a table of model fields; see profiles/models/Llama-3.1-8B.toml")
+    for key in d:
+        if key not in _KNOWN_KEYS:
+            near = closest(str(key), _KNOWN_KEYS)
+            raise RooflineError(f"{where}: {key} is not a model field; " + (f"did you mean {', '.join(near)}?" if near
+                                else "see profiles/models/Llama-3.1-8B.toml for the fields"))
     kw = {}
     for f in (*MOE_FIELDS, *MLA_FIELDS):
         if f in d and d[f] is not None:
@@ -361,17 +397,20 @@ def model_from_dict(d: dict, where: str = "model") -> Model:
 def load_model(name_or_path: str | Path) -> Model:
     """Load by profile name/alias, a ``.toml`` file, a HF ``config.json`` or a folder holding one."""
     s = str(name_or_path)
+    if not s.strip():
+        raise RooflineError("model='' is empty; give a profile name such as 70B (`roofline models` lists them), "
+                            "a config.json or its folder, or a .toml file")
     path = MODELS.find(s)
     if path is not None:
         return model_from_dict(read_toml(path, "model profile"), where=f"model {path.stem}")
     p = Path(s)
-    if p.is_dir():
+    if is_path(p, "dir"):
         p = p / "config.json"
-        if not p.exists():
+        if not is_path(p):
             raise RooflineError(f"model: folder {s!r} has no config.json; point --model at a Hugging Face model folder")
     if p.suffix.lower() == ".toml":
         return model_from_dict(read_toml(p, "model file"), where=f"model file {p.name}")
-    if p.suffix.lower() == ".json" or p.exists():
+    if p.suffix.lower() == ".json" or is_path(p):
         return _from_hf(p)
     raise MODELS.unknown(s, "model")
 

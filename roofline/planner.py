@@ -126,6 +126,8 @@ def plan_training(chip: Chip, model: Model, workload: TrainingWorkload | None = 
     layout needs and what a chip has).
     """
     wl = workload or TrainingWorkload()
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
+        raise RooflineError(f"top={top!r} must be a whole number of layouts, at least 1")
     check_training(chip, model, wl)
     start = time.perf_counter()
     cands = candidate_layouts(chip, model, wl)

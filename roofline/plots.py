@@ -25,6 +25,7 @@ from roofline.compare import (
 from roofline.errors import RooflineError
 from roofline.inference import Packed, estimate_inference
 from roofline.model import Model, load_model
+from roofline.quantity import MAX_COUNT, show
 from roofline.workload import Workload, valid_tp_sizes
 
 KINDS = ("roofline", "batch", "scaling")
@@ -53,15 +54,27 @@ def check_output(path: str | Path) -> tuple[Path, str]:
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
         raise RooflineError(f"output={str(path)!r}: folder {str(folder)!r} does not exist; create it first")
+    if out.is_dir():
+        raise RooflineError(f"output={str(path)!r} is a folder; give a file name ending in .png or .svg")
     return out, fmt
 
 
 def save(fig, path: str | Path) -> Path:
-    """Write ``fig`` to ``path`` (.png or .svg) atomically, with reproducible metadata."""
+    """Write ``fig`` to ``path`` (.png or .svg) atomically, with reproducible metadata.
+
+    The image goes to a temporary file in the target folder, renamed over ``path`` only once complete: a
+    failure midway leaves the old file (or none) and no temporary file, and is re-raised (an ``OSError``
+    such as a full disk becomes one line in the CLI). A folder that cannot be written is the project error.
+    """
     from matplotlib import rc_context
 
     out, fmt = check_output(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".{fmt}", dir=out.parent if str(out.parent) else ".")
+    folder = out.parent if str(out.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".{fmt}", dir=folder)
+    except OSError as exc:
+        raise RooflineError(f"output={str(path)!r}: cannot write in folder {str(folder)!r} "
+                            f"({exc.strerror or exc}); choose a writable folder") from None
     try:
         with os.fdopen(fd, "wb") as f, rc_context({"svg.hashsalt": "roofline", "svg.fonttype": "none"}):
             meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
@@ -250,8 +263,9 @@ def scaling_figure(chips: Sequence[Chip | str], model: Model | str, *, counts: S
     """Time to train the token budget against the number of chips (planner's best layout at each count;
     counts where no layout fits are left out), with perfect scaling from the first point for reference."""
     cs, m = _load(chips, model)
-    if not counts or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in counts):
-        raise RooflineError(f"counts={list(counts)!r} must be positive whole numbers of chips, such as 64,256,1024")
+    if not counts or any(isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_COUNT for n in counts):
+        raise RooflineError(f"counts=[{', '.join(show(n) for n in counts)}] must be whole numbers of chips from 1 to "
+                            f"{MAX_COUNT:,}, such as 64,256,1024")
     fig = _figure(8.0, 5.5)
     ax = fig.subplots()
     budget = None

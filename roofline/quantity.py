@@ -12,6 +12,18 @@ from roofline.errors import RooflineError
 
 SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 EXAMPLES = "15T, 2e12 or 1.5B (suffixes K, M, B or G, T)"
+#: The largest whole count (layers, widths, chips, batch, tokens per sequence...) the estimator takes:
+#: every integer up to 2**53 is exact in the float64 vectors the kernels read, and nothing real comes
+#: near it, so a larger count is a typo and is refused rather than rounded or overflowed.
+MAX_COUNT = 2 ** 53
+
+
+def show(value) -> str:
+    """``repr(value)``, with an integer too long to read shortened to its first digits and its length."""
+    text = repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and len(text) > 24:
+        return f"{text[:8]}...({len(text.lstrip('-'))} digits)"
+    return text
 
 
 def parse_count(value, field: str) -> float:
@@ -26,7 +38,7 @@ def parse_count(value, field: str) -> float:
     if isinstance(value, bool):
         raise RooflineError(f"{field}={value!r} is not a number; write it like {EXAMPLES}")
     if isinstance(value, (int, float)):
-        number = float(value)
+        number = float(value) if abs(value) < 1e308 else (math.inf if value > 0 else -math.inf)
     else:
         text = str(value).strip().replace("_", "")
         scale = SUFFIXES.get(text[-1:].lower(), 1.0)
@@ -37,5 +49,5 @@ def parse_count(value, field: str) -> float:
         except ValueError:
             raise RooflineError(f"{field}={value!r} is not a number; write it like {EXAMPLES}") from None
     if not math.isfinite(number):
-        raise RooflineError(f"{field}={value!r} must be a finite number; write it like {EXAMPLES}")
+        raise RooflineError(f"{field}={show(value)} must be a finite number; write it like {EXAMPLES}")
     return number

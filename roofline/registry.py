@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 from roofline.errors import RooflineError, unknown_name
+from roofline.quantity import MAX_COUNT, show
 
 
 @functools.cache
@@ -18,6 +19,15 @@ def profiles_dir() -> Path:
         if (candidate / "chips").is_dir():
             return candidate
     raise RooflineError(f"profiles: no profiles folder next to {here}; reinstall roofline (pip install .)")
+
+
+def is_path(path: Path, kind: str = "any") -> bool:
+    """Whether ``path`` names an existing file system entry (``kind`` "dir": a folder); a name the
+    system cannot even look up (too long, a NUL byte) is simply not one, never an ``OSError``."""
+    try:
+        return Path(path).is_dir() if kind == "dir" else Path(path).exists()
+    except (OSError, ValueError):
+        return False
 
 
 def read_toml(path: Path, what: str) -> dict:
@@ -45,6 +55,9 @@ def figure(table: dict, key: str, where: str, *, required: bool = True, integer:
     rejected.
     """
     field = f"{where}.{key}" if where else key
+    if not isinstance(table, dict):
+        raise RooflineError(f"{where or key}={show(table)} must be a table; write [{where or key}] with "
+                            f"{key} = {{ value = ..., source = \"...\" }}")
     if key not in table:
         if required:
             raise RooflineError(f"{field} is missing; add it (a positive number, SI units)")
@@ -62,16 +75,22 @@ def figure(table: dict, key: str, where: str, *, required: bool = True, integer:
 
 
 def positive_number(field: str, value, *, integer: bool = False):
-    """Check that ``value`` is a finite positive number (an int if ``integer``) and return it."""
+    """Check that ``value`` is a finite positive number (an int if ``integer``, at most ``MAX_COUNT``) and
+    return it. Integers too large for a float are refused like infinities, never raised as ``OverflowError``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RooflineError(f"{field}={value!r} must be a positive number; write it without quotes or units (SI)")
-    if not math.isfinite(value) or value <= 0:
-        raise RooflineError(f"{field}={value!r} must be a finite positive number; fix the value")
+        raise RooflineError(f"{field}={show(value)} must be a positive number; write it without quotes or units (SI)")
+    too_big = integer and (value > MAX_COUNT) and (isinstance(value, int) or math.isfinite(value))
+    if too_big:
+        raise RooflineError(f"{field}={show(value)} exceeds {MAX_COUNT:,} (2**53), far beyond any real "
+                            f"model or machine; fix the value")
+    number = float(value) if abs(value) < 1e308 else math.inf
+    if not math.isfinite(number) or number <= 0:
+        raise RooflineError(f"{field}={show(value)} must be a finite positive number; fix the value")
     if integer:
-        if float(value) != int(value):
+        if not number.is_integer():
             raise RooflineError(f"{field}={value!r} must be a whole number; fix the value")
         return int(value)
-    return float(value)
+    return number
 
 
 def text(table: dict, key: str, where: str, default: str | None = None) -> str:
@@ -91,7 +110,8 @@ def string_list(table: dict, key: str, where: str) -> tuple[str, ...]:
     """Read an optional list of strings."""
     value = table.get(key, [])
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise RooflineError(f"{where}.{key}={value!r} must be a list of names; write [\"a\", \"b\"]")
+        field = f"{where}.{key}" if where else key
+        raise RooflineError(f"{field}={value!r} must be a list of names; write [\"a\", \"b\"]")
     return tuple(v.strip() for v in value)
 
 

@@ -16,7 +16,13 @@ from roofline.kernels import inference as K
 from roofline.kernels import layout as L
 from roofline.kernels.serving import serving_closed_loop
 from roofline.model import Model
+from roofline.quantity import MAX_COUNT, show
 from roofline.workload import Workload
+
+
+def _whole(value) -> bool:
+    """A whole number from 1 to ``MAX_COUNT`` (booleans are not numbers here)."""
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and 1 <= value <= MAX_COUNT
 
 
 @attrs.frozen
@@ -121,12 +127,20 @@ def estimate_serving(chip: Chip, model: Model, wl: Workload, *, engine: str = "g
     Exactly one of ``concurrency`` (an int, or "max" for the largest that fits) and ``request_rate``
     (requests/s, Poisson) is given.
     """
-    if engine not in ENGINES:
+    if not isinstance(engine, str) or engine not in ENGINES:
         raise RooflineError(f"engine={engine!r} is not known; use one of {', '.join(ENGINES)}")
     eng = ENGINES[engine]
+    if max_num_tokens is not None and not _whole(max_num_tokens):
+        raise RooflineError(f"max_num_tokens={show(max_num_tokens)} must be a whole number of tokens from 1 to "
+                            f"{MAX_COUNT:,}")
+    if concurrency not in (None, "max") and not _whole(concurrency):
+        raise RooflineError(f"concurrency={show(concurrency)} must be a whole number from 1 to {MAX_COUNT:,} or "
+                            f"'max'")
+    if request_rate is not None and (isinstance(request_rate, bool) or not isinstance(request_rate, (int, float))
+                                     or not 0 < request_rate < 1e300):
+        raise RooflineError(f"request_rate={show(request_rate)} must be a positive, finite number of requests "
+                            f"per second")
     budget = max_num_tokens or eng.max_num_tokens
-    if budget < 1:
-        raise RooflineError(f"max_num_tokens={budget} must be a positive number of tokens")
     p = Packed(chip, model, wl)
     cap = kv_capacity(p, eng, budget)
     if cap < 1:

@@ -25,6 +25,7 @@ from roofline.errors import RooflineError
 from roofline.kernels import layout as L
 from roofline.kernels import training as KT
 from roofline.model import Model
+from roofline.quantity import MAX_COUNT, show
 from roofline.workload import pack_model, valid_tp_sizes
 
 RECOMPUTE_MODES = ("none", "selective", "full")
@@ -46,6 +47,9 @@ OPTIMIZER_TRAFFIC_BYTES = 30.0
 #: Dubey et al. 2024, Sec. 3.4.1), whichever is more.
 DEFAULT_BATCH_TOKENS = 4 * 1024 * 1024
 DEFAULT_BATCH_TOKENS_PER_CHIP = 1024
+#: Largest token budget taken (1e24, ~1e11 times Llama 3's 15T): it keeps time to train and cost finite for
+#: any chip and model.
+MAX_TOKENS = 1e24
 
 
 def _pos(name: str, optional: bool = False):
@@ -53,7 +57,17 @@ def _pos(name: str, optional: bool = False):
         if value is None and optional:
             return
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise RooflineError(f"{name}={value!r} must be a positive whole number")
+            raise RooflineError(f"{name}={show(value)} must be a positive whole number")
+        if value > MAX_COUNT:
+            raise RooflineError(f"{name}={show(value)} exceeds {MAX_COUNT:,} (2**53), far beyond any real "
+                                f"training run; fix the value")
+    return validate
+
+
+def _flag(name: str, optional: bool = False):
+    def validate(_inst, _attr, value):
+        if not (isinstance(value, bool) or (optional and value is None)):
+            raise RooflineError(f"{name}={value!r} must be True or False" + (" (or None)" if optional else ""))
     return validate
 
 
@@ -82,6 +96,9 @@ def _tokens(value) -> float:
     v = parse_count(value, "tokens")
     if v <= 0:
         raise RooflineError(f"tokens={value!r} must be a positive number of training tokens such as {EXAMPLES}")
+    if v > MAX_TOKENS:
+        raise RooflineError(f"tokens={value!r} exceeds {MAX_TOKENS:g}, far beyond any training run; give a "
+                            f"budget such as {EXAMPLES}")
     return v
 
 
@@ -110,9 +127,10 @@ class TrainingWorkload:
     dtype: str = attrs.field(default="bf16", converter=_choice("dtype", TRAIN_DTYPES))
     virtual_pp: int | None = attrs.field(default=None, validator=_pos("virtual_pp", True))
     tokens: float = attrs.field(default=15e12, converter=_tokens)
-    sequence_parallel: bool | None = None
-    flash_attention: bool = True
-    dropout: bool = False  # dropout layers in training (Megatron-LM GPT 2021: yes; Llama, MPT: none)
+    sequence_parallel: bool | None = attrs.field(default=None, validator=_flag("sequence_parallel", True))
+    flash_attention: bool = attrs.field(default=True, validator=_flag("flash_attention"))
+    # dropout layers in training (Megatron-LM GPT 2021: yes; Llama, MPT: none)
+    dropout: bool = attrs.field(default=False, validator=_flag("dropout"))
     ep: int | None = attrs.field(default=None, validator=_pos("ep", True))  # MoE: experts over ep DP ranks
 
     @property
@@ -331,11 +349,14 @@ def with_days(est: TrainingEstimate, days: float | None) -> TrainingEstimate:
     global batch grows with dp, so the pipeline bubble and micro-batch count stay as estimated)."""
     if days is None:
         return est
-    if not (isinstance(days, (int, float)) and math.isfinite(days) and days > 0):
-        raise RooflineError(f"days={days!r} must be a positive number of days")
+    if isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 < days < 1e300:
+        raise RooflineError(f"days={show(days)} must be a positive number of days")
     wl = est.workload
     replica = wl.tp * wl.pp * wl.cp
     chips = wl.tokens / (days * 86400.0 * est.tokens_per_s_per_chip)
+    if not chips <= MAX_COUNT:
+        raise RooflineError(f"days={days!r}: training {wl.tokens:g} tokens that fast needs {chips:.3g} chips, "
+                            f"more than any machine ({MAX_COUNT:,}); give more days or fewer --tokens")
     return attrs.evolve(est, chips_needed=int(replica * math.ceil(chips / replica)), days=float(days))
 
 

@@ -12,6 +12,7 @@ from roofline.dtypes import BYTES, KV_DTYPES, WEIGHT_COMPUTE, WEIGHT_DTYPES, che
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
 from roofline.model import Model
+from roofline.quantity import MAX_COUNT, show
 
 
 def _positive_int(name: str, optional: bool = False):
@@ -19,14 +20,17 @@ def _positive_int(name: str, optional: bool = False):
         if value is None and optional:
             return
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise RooflineError(f"{name}={value!r} must be a positive whole number")
+            raise RooflineError(f"{name}={show(value)} must be a positive whole number")
+        if value > MAX_COUNT:
+            raise RooflineError(f"{name}={show(value)} exceeds {MAX_COUNT:,} (2**53), far beyond any real "
+                                f"workload; fix the value")
     return validate
 
 
 def _nonnegative_int(name: str):
     def validate(_inst, _attr, value):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise RooflineError(f"{name}={value!r} must be a whole number, at least 0")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= MAX_COUNT:
+            raise RooflineError(f"{name}={show(value)} must be a whole number from 0 to {MAX_COUNT:,}")
     return validate
 
 
@@ -54,11 +58,11 @@ class Workload:
         a = self.accepted_tokens
         if a is None:
             return
-        if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or a < 1:
-            raise RooflineError(f"accepted_tokens={a!r} must be a number of at least 1 (mean tokens emitted "
+        if isinstance(a, bool) or not isinstance(a, (int, float)) or not 1 <= a < math.inf:
+            raise RooflineError(f"accepted_tokens={show(a)} must be a number of at least 1 (mean tokens emitted "
                                 f"per decode step)")
         if a > self.draft_tokens + 1:
-            raise RooflineError(f"accepted_tokens={a} exceeds 1 + draft_tokens = {self.draft_tokens + 1}; a step "
+            raise RooflineError(f"accepted_tokens={show(a)} exceeds 1 + draft_tokens = {self.draft_tokens + 1}; a step "
                                 f"cannot emit more tokens than it verifies")
 
     @property

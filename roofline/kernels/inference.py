@@ -258,7 +258,9 @@ def fill_moe(m, w, domain, tokens, moe_layers, decoding, ops):
     per, split, group = expert_split(m, w)
     group_tokens = tokens * group
     routed = group_tokens * k / e * per  # token-expert pairs computed on this chip
-    touched = 1.0 - (1.0 - k / e) ** group_tokens if k < e else 1.0
+    touched = 1.0
+    if count > 0.0 and k < e:
+        touched = 1.0 - (1.0 - k / e) ** group_tokens
     f = m[M_MOE_FFN] / split
     set_gemm(ops, OP_ROUTER, tokens, h, m[M_EXPERTS], ab, ab, count)
     shared = m[M_SHARED_FFN] / tp

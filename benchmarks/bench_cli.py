@@ -1,0 +1,98 @@
+"""Whole-process wall time of the commands people type: median of several runs after one warm-up.
+
+* ``roofline estimate --chip H20 --model 70B`` (serving and training; never imports numba);
+* ``roofline plan --chip H100 --model 405B --num-chips 16384`` (the training planner, compiled);
+* ``roofline plan --mode inference --chip H100 --model 405B --num-chips 16384 --max-tpot-ms 50
+  --max-ttft-ms 2000`` (the serving planner, compiled);
+* ``roofline sweep`` of 1e7 configurations with ``--best`` (compiled, every core).
+
+Each command runs as its own process, as a user runs it, with Python's bytecode cache on (kept in a
+temporary folder, so the repository stays clean) and numba's disk cache warm after the warm-up run.
+Prints a table and writes ``benchmarks/results/bench_cli.json``. Targets (issue 7, 2-core machine):
+estimate under 0.5 s, each planner under 1 s. They are reported, not asserted.
+
+Run: ``python benchmarks/bench_cli.py [--runs N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_sweep import machine  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "results"
+
+COMMANDS = {
+    "estimate H20 70B": (["estimate", "--chip", "H20", "--model", "70B"], 0.5),
+    "plan training 405B x 16384 H100": (["plan", "--chip", "H100", "--model", "405B", "--num-chips", "16384"], 1.0),
+    "plan inference 405B x 16384 H100": (["plan", "--mode", "inference", "--chip", "H100", "--model", "405B",
+                                          "--num-chips", "16384", "--max-tpot-ms", "50", "--max-ttft-ms", "2000"],
+                                         1.0),
+    "sweep 1e7 --best": (["sweep", "--chips", "H20,H100,H200,B200,MI300X", "--models", "8B,70B", "--tp", "1,2,4,8",
+                          "--batch", "1:2500", "--input-len", "128,512,1k,2k,4k,8k,16k,32k,64k,100k",
+                          "--output-len", "16,64,128,256,512,1k,2k,4k,8k,16k", "--best", "--max-tpot-ms", "50"],
+                         None),
+}
+
+
+def command_prefix() -> list[str]:
+    """The console script beside this interpreter, else ``python -m roofline``."""
+    script = Path(sys.executable).with_name("roofline")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "roofline"]
+
+
+def wall_times(argv: list[str], runs: int, env: dict) -> list[float]:
+    subprocess.run(argv, env=env, check=True, capture_output=True)  # warm-up: bytecode and numba caches
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, env=env, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=7, help="timed runs per command (after one warm-up)")
+    args = ap.parse_args(argv)
+    pycache = tempfile.mkdtemp(prefix="roofline-bench-pycache-")
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=pycache)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    prefix = command_prefix()
+    rows = []
+    try:
+        for name, (cmd, target) in COMMANDS.items():
+            times = wall_times(prefix + cmd, args.runs, env)
+            median = statistics.median(times)
+            rows.append({"command": "roofline " + " ".join(cmd), "name": name, "median_s": median,
+                         "min_s": min(times), "max_s": max(times), "runs": len(times), "target_s": target,
+                         "met": None if target is None else median < target})
+    finally:
+        shutil.rmtree(pycache, ignore_errors=True)
+    info = machine()
+    print(f"machine: {info['cpu_model']}, {info['cpus_available']} cores available, Python {info['python']}; load "
+          f"average {info['load_average_1min']:.2f}")
+    print(f"{'command':<34} {'median s':>9} {'min s':>7} {'max s':>7} {'target':>7}")
+    for r in rows:
+        target = "-" if r["target_s"] is None else f"<{r['target_s']:g} {'ok' if r['met'] else 'NO'}"
+        print(f"{r['name']:<34} {r['median_s']:>9.3f} {r['min_s']:>7.3f} {r['max_s']:>7.3f} {target:>7}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "bench_cli.json").write_text(json.dumps({"machine": info, "rows": rows}, indent=2) + "\n")
+    print(f"wrote {OUT / 'bench_cli.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

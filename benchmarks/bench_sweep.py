@@ -1,0 +1,194 @@
+"""Sweep speed: configurations per second, compiled against the plain-Python path of the same kernels.
+
+Measures, in one run on this machine:
+
+* decode-only sweeps (TPOT and throughput) and full sweeps (TTFT, TPOT, memory and fit) of 1e5, 1e6 and
+  1e7 configurations through :func:`roofline.sweep` (compiled, on every core; every row kept), the
+  median of a few runs after one warm-up;
+* the same kernels run as plain Python (``use_numba=False``) on a slice of the same grid, and the ratio;
+* a fresh process that imports roofline and runs the 1e7 full sweep at once: the time includes loading
+  the compiled kernel from numba's disk cache (warmed first by another process);
+* llm-analysis on the same configurations, when it is installed (it is optional and usually is not).
+
+Prints a table and writes ``benchmarks/results/bench_sweep.json``. Targets (issue 7, 2-core machine):
+at least 1e8 decode configurations/s, at least 1,000x plain Python, a 1e7 sweep in under 1 s including
+the cache load. They are reported, not asserted.
+
+Run: ``python benchmarks/bench_sweep.py [--quick]`` (``--quick``: 1e5 and 1e6 only, one run each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import roofline  # noqa: E402
+from roofline.sweep import build_grid, run_grid  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "results"
+
+#: 40 groups (5 chips x 2 models x 4 TP sizes) times the numeric axes below.
+GROUPS = dict(chips="H20,H100,H200,B200,MI300X", models="8B,70B", tp="1,2,4,8")
+INPUTS_10 = "128,512,1k,2k,4k,8k,16k,32k,64k,100k"
+OUTPUTS_10 = "16,64,128,256,512,1k,2k,4k,8k,16k"
+SIZES = {
+    100_000: dict(batch="1:250", input_len=INPUTS_10, output_len="256"),
+    1_000_000: dict(batch="1:250", input_len=INPUTS_10, output_len=OUTPUTS_10),
+    10_000_000: dict(batch="1:2500", input_len=INPUTS_10, output_len=OUTPUTS_10),
+}
+#: Configurations priced as plain Python (about 0.15 ms each for a full configuration).
+PLAIN_CONFIGS = 2_000
+
+TARGETS = {"decode_configs_per_s": 1e8, "speedup_vs_plain_python": 1000.0, "sweep_1e7_fresh_process_s": 1.0}
+
+
+def machine() -> dict:
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import numba
+    import numpy
+
+    return {"cpus": os.cpu_count(), "cpus_available": len(os.sched_getaffinity(0)), "cpu_model": model,
+            "load_average_1min": os.getloadavg()[0],
+            "platform": platform.platform(), "python": platform.python_version(), "numpy": numpy.__version__,
+            "numba": numba.__version__, "roofline": roofline.__version__}
+
+
+def timed(fn, runs: int) -> float:
+    """Median seconds of ``runs`` calls of ``fn`` after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def plain_rate(decode_only: bool) -> float:
+    """Configurations/s of the very same sweep kernel run as plain Python, on a slice of the grid."""
+    grid = build_grid(**GROUPS, **SIZES[100_000])
+    rows = max(1, PLAIN_CONFIGS // (len(grid.inputs) * len(grid.outputs)))
+    sub = build_grid(**GROUPS, batch=f"1:{rows}", input_len=INPUTS_10, output_len="256")
+    start = time.perf_counter()
+    run_grid(sub, decode_only=decode_only, use_numba=False)
+    return sub.n_configs / (time.perf_counter() - start)
+
+
+def fresh_process_sweep(size: int) -> dict:
+    """Import roofline and run the full sweep of ``size`` configurations in a new process."""
+    axes = dict(GROUPS, **SIZES[size])
+    code = ("import json, time\nt0 = time.perf_counter()\nimport roofline\nt1 = time.perf_counter()\n"
+            f"s = roofline.sweep(**{axes!r})\nt2 = time.perf_counter()\n"
+            "print(json.dumps({'import_s': t1 - t0, 'sweep_s': t2 - t1, 'configurations': s.configurations, "
+            "'threads': s.threads, 'compiled': s.compiled}))\n")
+    subprocess.run([sys.executable, "-c", "import roofline; roofline.sweep('H20', '8B')"], check=True)  # warm cache
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def llm_analysis_rate() -> dict:
+    """llm-analysis on the same kind of configurations, when it is installed."""
+    try:
+        import llm_analysis  # noqa: F401
+    except ImportError:
+        return {"installed": False}
+    configs = [(b, i) for b in (1, 8, 64) for i in (512, 2048, 8192)] * 10
+    try:
+        from llm_analysis.analysis import infer
+
+        start = time.perf_counter()
+        for b, i in configs:
+            infer(model_name="meta-llama/Llama-2-7b-hf", gpu_name="a100-sxm-80gb", dtype_name="w16a16e16",
+                  batch_size_per_gpu=b, seq_len=i, num_tokens_to_generate=256, log_level="ERROR")
+    except Exception as exc:  # an API we do not know: say so rather than fail the benchmark
+        return {"installed": True, "error": f"{type(exc).__name__}: {exc}"}
+    return {"installed": True, "configs_per_s": len(configs) / (time.perf_counter() - start)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1e5 and 1e6 only, one run each")
+    args = ap.parse_args(argv)
+    sizes = [s for s in SIZES if not args.quick or s < 10_000_000]
+    runs = 1 if args.quick else 3
+    info = machine()
+    rows = []
+    plain = {True: plain_rate(True), False: plain_rate(False)}
+    for decode_only in (True, False):
+        for size in sizes:
+            axes = dict(GROUPS, **SIZES[size])
+            last = {}
+
+            def once():
+                last["s"] = roofline.sweep(**axes, decode_only=decode_only)
+
+            seconds = timed(once, runs)
+            s = last["s"]
+            assert s.configurations == size, (size, s.configurations)
+            rate = size / seconds
+            rows.append({"kind": "decode-only" if decode_only else "full", "configurations": size,
+                         "seconds": seconds, "configs_per_s": rate, "threads": s.threads,
+                         "plain_python_configs_per_s": plain[decode_only], "speedup": rate / plain[decode_only]})
+    fresh = fresh_process_sweep(10_000_000) if not args.quick else None
+    other = llm_analysis_rate()
+    best_decode = max(r["configs_per_s"] for r in rows if r["kind"] == "decode-only")
+    largest = max(r["configurations"] for r in rows)
+    worst_speedup = min(r["speedup"] for r in rows if r["configurations"] == largest)
+    result = {
+        "machine": info,
+        "rows": rows,
+        "fresh_process_1e7_full": fresh,
+        "llm_analysis": other,
+        "targets": {
+            "decode_configs_per_s": {"target": TARGETS["decode_configs_per_s"], "measured": best_decode,
+                                     "met": best_decode >= TARGETS["decode_configs_per_s"]},
+            "speedup_vs_plain_python": {"target": TARGETS["speedup_vs_plain_python"], "measured": worst_speedup,
+                                        "met": worst_speedup >= TARGETS["speedup_vs_plain_python"],
+                                        "at_configurations": largest},
+            "sweep_1e7_fresh_process_s": None if fresh is None else {
+                "target": TARGETS["sweep_1e7_fresh_process_s"], "measured": fresh["sweep_s"],
+                "met": fresh["sweep_s"] < TARGETS["sweep_1e7_fresh_process_s"]},
+        },
+    }
+    print(f"machine: {info['cpu_model']}, {info['cpus_available']} cores available ({info['cpus']} CPUs), "
+          f"Python {info['python']}, numba {info['numba']}; load average {info['load_average_1min']:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after (other work on the machine slows every figure)")
+    print(f"{'sweep':<12} {'configs':>12} {'seconds':>9} {'configs/s':>14} {'threads':>7} {'plain Python/s':>15} "
+          f"{'speedup':>9}")
+    for r in rows:
+        print(f"{r['kind']:<12} {r['configurations']:>12,} {r['seconds']:>9.3f} {r['configs_per_s']:>14,.0f} "
+              f"{r['threads']:>7} {r['plain_python_configs_per_s']:>15,.0f} {r['speedup']:>8,.0f}x")
+    if fresh:
+        print(f"fresh process, 1e7 full sweep: import {fresh['import_s']:.3f} s, sweep incl. cache load "
+              f"{fresh['sweep_s']:.3f} s")
+    print("llm-analysis: " + (f"{other['configs_per_s']:,.0f} configs/s" if "configs_per_s" in other
+                              else other.get("error", "not installed")))
+    for name, t in result["targets"].items():
+        if t:
+            verdict = "met" if t["met"] else "NOT met"
+            print(f"target {name}: {t['target']:,g} -> measured {t['measured']:,.4g} ({verdict})")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "bench_sweep.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {OUT / 'bench_sweep.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
