@@ -26,7 +26,7 @@ from roofline.kernels import layout as L
 from roofline.kernels import training as KT
 from roofline.model import Model
 from roofline.quantity import MAX_COUNT, show
-from roofline.workload import pack_model, valid_tp_sizes
+from roofline.workload import pack_model, positive_int, valid_tp_sizes
 
 RECOMPUTE_MODES = ("none", "selective", "full")
 TRAIN_DTYPES = ("bf16", "fp16", "fp8")
@@ -52,16 +52,7 @@ DEFAULT_BATCH_TOKENS_PER_CHIP = 1024
 MAX_TOKENS = 1e24
 
 
-def _pos(name: str, optional: bool = False):
-    def validate(_inst, _attr, value):
-        if value is None and optional:
-            return
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise RooflineError(f"{name}={show(value)} must be a positive whole number")
-        if value > MAX_COUNT:
-            raise RooflineError(f"{name}={show(value)} exceeds {MAX_COUNT:,} (2**53), far beyond any real "
-                                f"training run; fix the value")
-    return validate
+_pos = positive_int
 
 
 def _flag(name: str, optional: bool = False):

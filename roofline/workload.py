@@ -15,7 +15,8 @@ from roofline.model import Model
 from roofline.quantity import MAX_COUNT, show
 
 
-def _positive_int(name: str, optional: bool = False):
+def positive_int(name: str, optional: bool = False):
+    """An attrs validator: a positive whole number up to 2**53 (``None`` allowed when ``optional``)."""
     def validate(_inst, _attr, value):
         if value is None and optional:
             return
@@ -23,7 +24,7 @@ def _positive_int(name: str, optional: bool = False):
             raise RooflineError(f"{name}={show(value)} must be a positive whole number")
         if value > MAX_COUNT:
             raise RooflineError(f"{name}={show(value)} exceeds {MAX_COUNT:,} (2**53), far beyond any real "
-                                f"workload; fix the value")
+                                f"run; fix the value")
     return validate
 
 
@@ -42,15 +43,15 @@ class Workload:
     keeps the KV cache in the 16-bit format of the activations.
     """
 
-    batch: int = attrs.field(default=1, validator=_positive_int("batch"))
-    input_len: int = attrs.field(default=2048, validator=_positive_int("input_len"))
-    output_len: int = attrs.field(default=256, validator=_positive_int("output_len"))
-    tp: int | None = attrs.field(default=None, validator=_positive_int("tp", optional=True))
-    pp: int = attrs.field(default=1, validator=_positive_int("pp"))
+    batch: int = attrs.field(default=1, validator=positive_int("batch"))
+    input_len: int = attrs.field(default=2048, validator=positive_int("input_len"))
+    output_len: int = attrs.field(default=256, validator=positive_int("output_len"))
+    tp: int | None = attrs.field(default=None, validator=positive_int("tp", optional=True))
+    pp: int = attrs.field(default=1, validator=positive_int("pp"))
     weight_dtype: str = attrs.field(default="bf16", converter=lambda v: check("weight_dtype", v, WEIGHT_DTYPES))
     kv_dtype: str | None = attrs.field(default=None,
                                        converter=lambda v: None if v is None else check("kv_dtype", v, KV_DTYPES))
-    ep: int = attrs.field(default=1, validator=_positive_int("ep"))
+    ep: int = attrs.field(default=1, validator=positive_int("ep"))
     draft_tokens: int = attrs.field(default=0, validator=_nonnegative_int("draft_tokens"))
     accepted_tokens: float | None = attrs.field(default=None)
 
