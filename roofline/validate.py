@@ -275,8 +275,6 @@ def _training_workload(row: dict):
     recompute = _cell(row, "recompute") or "none"
     if recompute not in RECOMPUTE_MODES:
         raise RowError(f"recompute={recompute!r} is not one of {', '.join(RECOMPUTE_MODES)}")
-    if _int(row, "ep", 1) > 1:
-        raise RowError("ep > 1: expert parallelism is not modelled yet")
     fsdp = "fsdp" in _cell(row, "source").lower()
     zero = _int(row, "zero", 3 if fsdp else 0)
     if zero > 3:
@@ -289,7 +287,7 @@ def _training_workload(row: dict):
         seq_len=_pos(row, "seq_len"), recompute=recompute, zero=zero, dtype=precision,
         virtual_pp=_pos(row, "virtual_pp", 1),
         sequence_parallel=False if megatron else (None if not sp else sp == "yes"),
-        flash_attention=not megatron, dropout=megatron)
+        flash_attention=not megatron, dropout=megatron, ep=_pos(row, "ep", 1))
 
 
 def predict_training(row: dict, chip: Chip, model: Model):
