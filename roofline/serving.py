@@ -12,8 +12,8 @@ import numpy as np
 from roofline.chip import Chip
 from roofline.errors import RooflineError
 from roofline.inference import Packed
-from roofline.kernels import inference as K
 from roofline.kernels import layout as L
+from roofline.kernels import serving as KS
 from roofline.kernels.serving import serving_closed_loop
 from roofline.model import Model
 from roofline.quantity import MAX_COUNT, show
@@ -45,6 +45,17 @@ class Engine:
     reserve_full: bool
     max_seqs: int  # 0 = no cap beyond memory
     source: str
+
+    def vector(self, max_num_tokens: int | None = None) -> np.ndarray:
+        """The policy as the kernels read it (``E_*``), with this token budget (default: the engine's)."""
+        e = np.zeros(KS.E_SIZE)
+        e[KS.E_BUDGET] = max_num_tokens or self.max_num_tokens
+        e[KS.E_CHUNKED] = float(self.chunked)
+        e[KS.E_MEMORY_FRACTION] = self.memory_fraction
+        e[KS.E_FREE_RULE] = float(self.memory_rule == "free")
+        e[KS.E_RESERVE_FULL] = float(self.reserve_full)
+        e[KS.E_MAX_SEQS] = self.max_seqs
+        return e
 
 
 ENGINES = {
@@ -87,24 +98,10 @@ class ServingEstimate:
 
 
 def kv_capacity(p: Packed, eng: Engine, max_num_tokens: int) -> int:
-    """Sequences whose KV cache the engine can hold on each chip, under its memory policy and caps."""
-    wl = p.wl
-    w = p.w(1)
-    w[L.W_MAX_TOKENS] = max_num_tokens
-    weights = K.weight_bytes_per_chip(p.m, w)
-    w[L.W_BATCH] = 1
-    ws = K.workspace_bytes_per_chip(p.m, w)
-    hbm = p.hw[L.H_HBM_BYTES]
-    if eng.memory_rule == "free":
-        budget = eng.memory_fraction * (hbm - weights - ws)
-    else:
-        budget = eng.memory_fraction * hbm - weights - ws
-    held = wl.input_len + (wl.output_len if eng.reserve_full else wl.output_len / 2.0)
-    per_seq = K.kv_bytes_per_chip(p.m, w, held)
-    cap = int(budget // per_seq) if budget > 0 else 0
-    if eng.max_seqs:
-        cap = min(cap, eng.max_seqs)
-    return cap * wl.attn_dp  # each data-parallel attention group holds its own sequences
+    """Sequences whose KV cache the engine can hold on one replica, under its memory policy and caps
+    (the kernel ``engine_kv_capacity``, shared with the sweeps), times its data-parallel attention groups."""
+    cap = KS.engine_kv_capacity(p.m, p.w(1), p.hw, eng.vector(max_num_tokens), np.zeros(L.W_SIZE))
+    return int(cap) * p.wl.attn_dp  # each data-parallel attention group holds its own sequences
 
 
 def _closed(p: Packed, inflight: float, budget: int, eng: Engine) -> np.ndarray:

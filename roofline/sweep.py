@@ -280,14 +280,7 @@ def run_grid(grid: Grid, *, engine: str | None = None, max_num_tokens: int | Non
     if serving:
         from roofline.serving import ENGINES
 
-        eng = ENGINES[engine]
-        policy = np.zeros(KS.E_SIZE)
-        policy[KS.E_BUDGET] = max_num_tokens or eng.max_num_tokens
-        policy[KS.E_CHUNKED] = float(eng.chunked)
-        policy[KS.E_MEMORY_FRACTION] = eng.memory_fraction
-        policy[KS.E_FREE_RULE] = float(eng.memory_rule == "free")
-        policy[KS.E_RESERVE_FULL] = float(eng.reserve_full)
-        policy[KS.E_MAX_SEQS] = eng.max_seqs
+        policy = ENGINES[engine].vector(max_num_tokens)
     n_threads = _threads(threads) if ran_compiled and n >= PARALLEL_MIN_CONFIGS else 1
     rows = grid.n_rows
     per_row = n // rows

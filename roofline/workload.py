@@ -11,6 +11,7 @@ from roofline.chip import Chip
 from roofline.dtypes import BYTES, KV_DTYPES, WEIGHT_COMPUTE, WEIGHT_DTYPES, check
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
+from roofline.kernels.inference import mean_decode_context
 from roofline.model import Model
 from roofline.quantity import MAX_COUNT, show
 
@@ -195,7 +196,7 @@ def decode_context(wl: Workload) -> float:
     Decode time is affine in the context length, so the mean time per output token over a sequence's
     output equals the time of the step at the mean context.
     """
-    return wl.input_len + (wl.output_len - 1) / 2.0
+    return mean_decode_context(float(wl.input_len), float(wl.output_len))
 
 
 def is_finite_positive(x: float) -> bool:

@@ -437,3 +437,10 @@ def max_batch(m, w, hw):
         else:
             hi = mid
     return lo
+
+
+@kernel
+def mean_decode_context(input_len, output_len):
+    """Tokens cached before the mean decode step, input + (output - 1) / 2; decode time is affine in the
+    context, so the step at this context is the mean time per output token."""
+    return input_len + (output_len - 1.0) / 2.0

@@ -23,12 +23,23 @@ At C = 1 the model reduces exactly to a lone prefill followed by batch-1 decode 
 """
 
 from roofline._jit import kernel
-from roofline.kernels.inference import attention_cost, fill_pass
+from roofline.kernels.inference import (
+    attention_cost, fill_pass, kv_bytes_per_chip, weight_bytes_per_chip, workspace_bytes_per_chip,
+)
 from roofline.kernels.layout import (
-    H_STEP_OVERHEAD, H_UP_DOMAIN, M_HIDDEN, M_LAYERS, M_VOCAB, N_OPS, OP_ATTN, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM,
-    OP_LM_HEAD, W_ACT_BYTES, W_BATCH, W_INPUT, W_OUTPUT, W_PP, W_TP,
+    H_HBM_BYTES, H_STEP_OVERHEAD, H_UP_DOMAIN, M_HIDDEN, M_LAYERS, M_VOCAB, N_OPS, OP_ATTN, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM,
+    OP_LM_HEAD, W_ACT_BYTES, W_BATCH, W_INPUT, W_MAX_TOKENS, W_OUTPUT, W_PP, W_TP,
 )
 from roofline.kernels.roofline import price_ops, set_allgather, set_gemm
+
+# ---- an engine's scheduling and memory policy, packed (``serving.Engine.vector``) --------------------
+E_BUDGET = 0  # tokens per engine step
+E_CHUNKED = 1  # 1: chunked prefill
+E_MEMORY_FRACTION = 2
+E_FREE_RULE = 3  # 1: the fraction applies to what weights and workspace leave (TensorRT-LLM)
+E_RESERVE_FULL = 4  # 1: a request reserves KV for input + output when admitted
+E_MAX_SEQS = 5  # 0: no cap beyond memory
+E_SIZE = 6
 
 
 @kernel
@@ -137,3 +148,29 @@ def serving_closed_loop(m, w, hw, inflight, budget, chunked, ops, priced, out):
     out[2] = c / latency
     out[3] = 0.0
     out[4] = f * t_mixed + (1.0 - f) * t_dec
+
+
+@kernel
+def engine_kv_capacity(m, w, hw, engine, scratch):
+    """Sequences whose KV cache fits under an engine's memory policy (used by ``serving.kv_capacity`` and the sweeps): the
+    engine's share of HBM, less weights and the workspace of one ``E_BUDGET``-token step, divided by the
+    KV of one sequence at its held length (input + output, or input + output / 2 with paged KV)."""
+    for j in range(scratch.shape[0]):
+        scratch[j] = w[j]
+    scratch[W_MAX_TOKENS] = engine[E_BUDGET]
+    scratch[W_BATCH] = 1.0
+    weights = weight_bytes_per_chip(m, scratch)
+    work = workspace_bytes_per_chip(m, scratch)
+    hbm = hw[H_HBM_BYTES]
+    if engine[E_FREE_RULE] > 0.5:
+        budget = engine[E_MEMORY_FRACTION] * (hbm - weights - work)
+    else:
+        budget = engine[E_MEMORY_FRACTION] * hbm - weights - work
+    held = w[W_INPUT] + (w[W_OUTPUT] if engine[E_RESERVE_FULL] > 0.5 else w[W_OUTPUT] / 2.0)
+    per_seq = kv_bytes_per_chip(m, scratch, held)
+    cap = 0.0
+    if budget > 0.0:
+        cap = budget // per_seq
+    if engine[E_MAX_SEQS] > 0.0 and cap > engine[E_MAX_SEQS]:
+        cap = engine[E_MAX_SEQS]
+    return cap

@@ -29,12 +29,9 @@ configuration index, then the K figures the kernel stores per configuration.
 import numpy as np
 
 from roofline._jit import borrow, kernel
-from roofline.kernels.inference import (
-    decode_step_time, kv_bytes_per_chip, memory_per_chip, prefill_time, weight_bytes_per_chip,
-    workspace_bytes_per_chip,
-)
-from roofline.kernels.layout import H_HBM_BYTES, H_MEM_FRACTION, W_BATCH, W_INPUT, W_MAX_TOKENS, W_OUTPUT
-from roofline.kernels.serving import serving_closed_loop
+from roofline.kernels.inference import decode_step_time, mean_decode_context, memory_per_chip, prefill_time
+from roofline.kernels.layout import H_HBM_BYTES, H_MEM_FRACTION, W_BATCH, W_INPUT, W_OUTPUT
+from roofline.kernels.serving import E_BUDGET, E_CHUNKED, engine_kv_capacity, serving_closed_loop
 
 # ---- group table (one row per chip x model x layout x formats) ------------------------------------
 G_MODEL = 0  # row of the model matrix
@@ -68,45 +65,6 @@ L_MAX_TTFT = 1
 L_BEST = 2  # 1: keep the best per key
 L_PARETO = 3  # 1: keep the Pareto front per key
 L_SIZE = 4
-E_BUDGET = 0  # tokens per engine step
-E_CHUNKED = 1  # 1: chunked prefill
-E_MEMORY_FRACTION = 2
-E_FREE_RULE = 3  # 1: the fraction applies to what weights and workspace leave (TensorRT-LLM)
-E_RESERVE_FULL = 4  # 1: a request reserves KV for input + output when admitted
-E_MAX_SEQS = 5  # 0: no cap beyond memory
-E_SIZE = 6
-
-
-@kernel
-def mean_decode_context(input_len, output_len):
-    """Tokens cached before the mean decode step, input + (output - 1) / 2 (``workload.decode_context``)."""
-    return input_len + (output_len - 1.0) / 2.0
-
-
-@kernel
-def engine_kv_capacity(m, w, hw, engine, scratch):
-    """Sequences whose KV cache fits under an engine's memory policy (``serving.kv_capacity``): the
-    engine's share of HBM, less weights and the workspace of one ``E_BUDGET``-token step, divided by the
-    KV of one sequence at its held length (input + output, or input + output / 2 with paged KV)."""
-    for j in range(scratch.shape[0]):
-        scratch[j] = w[j]
-    scratch[W_MAX_TOKENS] = engine[E_BUDGET]
-    scratch[W_BATCH] = 1.0
-    weights = weight_bytes_per_chip(m, scratch)
-    work = workspace_bytes_per_chip(m, scratch)
-    hbm = hw[H_HBM_BYTES]
-    if engine[E_FREE_RULE] > 0.5:
-        budget = engine[E_MEMORY_FRACTION] * (hbm - weights - work)
-    else:
-        budget = engine[E_MEMORY_FRACTION] * hbm - weights - work
-    held = w[W_INPUT] + (w[W_OUTPUT] if engine[E_RESERVE_FULL] > 0.5 else w[W_OUTPUT] / 2.0)
-    per_seq = kv_bytes_per_chip(m, scratch, held)
-    cap = 0.0
-    if budget > 0.0:
-        cap = budget // per_seq
-    if engine[E_MAX_SEQS] > 0.0 and cap > engine[E_MAX_SEQS]:
-        cap = engine[E_MAX_SEQS]
-    return cap
 
 
 @kernel
