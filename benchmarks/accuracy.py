@@ -22,7 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from roofline.validate import KV_WHEN_BLANK, source_name, validate  # noqa: E402
+from roofline.results.validation import source_name  # noqa: E402
+from roofline.validate.run import validate  # noqa: E402
+from roofline.validate.schema import KV_WHEN_BLANK  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results"
 

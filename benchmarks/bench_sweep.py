@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import roofline  # noqa: E402
-from roofline.sweep import build_grid, run_grid  # noqa: E402
+from roofline.sweep.grid import build_grid  # noqa: E402
+from roofline.sweep.run import run_grid  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results"
 

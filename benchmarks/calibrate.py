@@ -50,8 +50,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from roofline.chip import load_chip  # noqa: E402
-from roofline.validate import default_files, read_rows, validate  # noqa: E402
+from roofline.loaders.chips import load_chip  # noqa: E402
+from roofline.validate.run import validate  # noqa: E402
+from roofline.validate.schema import default_files, read_rows  # noqa: E402
 
 TOML = ROOT / "profiles" / "efficiency.toml"
 TRAINING_CSV, INFERENCE_CSV = (str(p) for p in default_files())

@@ -8,20 +8,25 @@ The public surface::
     s = sweep(["H20", "H100"], ["8B", "70B"], batch="1:256:x2")   # named numpy columns, compiled
 
 All values are frozen; ``to_dict()`` returns exactly what ``roofline estimate --format json`` prints.
-Bad input raises :class:`RooflineError` (a ``ValueError``) with a one-line message.
+Bad input raises :class:`RooflineError` (a ``ValueError``) with a one-line message. Every command has its
+function in :mod:`roofline.api`.
 """
 
 from roofline.api import estimate
-from roofline.chip import Chip, load_chip
+from roofline.chip import Chip
 from roofline.errors import RooflineError
-from roofline.inference import estimate_inference
-from roofline.model import Model, load_model
-from roofline.results import Estimate, InferenceEstimate
-from roofline.sweep import sweep
+from roofline.loaders.chips import load_chip
+from roofline.loaders.models import load_model
+from roofline.model import Model
+from roofline.results.estimate import Estimate
+from roofline.results.inference import InferenceEstimate
+from roofline.serving.static import estimate_inference
+from roofline.sweep.run import sweep
+from roofline.training.workload import TrainingWorkload
 from roofline.workload import Workload
 
 __all__ = [
-    "Chip", "Estimate", "InferenceEstimate", "Model", "RooflineError", "Workload", "estimate",
+    "Chip", "Estimate", "InferenceEstimate", "Model", "RooflineError", "TrainingWorkload", "Workload", "estimate",
     "estimate_inference", "load_chip", "load_model", "sweep",
 ]
 __version__ = "0.1.0"

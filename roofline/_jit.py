@@ -79,6 +79,19 @@ def compiled(fn, inline: bool = False):
     return _twin(fn, inline, False)
 
 
+def choose(fn, use_numba: bool | None, inline: bool = False):
+    """``(kernel, compiled)``: the compiled twin of ``fn`` when numba is importable and ``use_numba`` is
+    not False (True: numba is required), else ``fn`` itself as plain Python."""
+    if use_numba is False:
+        return fn, False
+    try:
+        return compiled(fn, inline=inline), True
+    except ImportError:
+        if use_numba:
+            raise
+        return fn, False
+
+
 def _twin(fn, inline_callees: bool, inline_self: bool):
     key = (id(fn), inline_callees, inline_self)
     if key in _compiled:

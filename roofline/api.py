@@ -1,24 +1,47 @@
-"""The library's front door: ``estimate(chip, model, workload)`` and ``plan(chip, model, training)``."""
+"""The library's front door: one function per command, taking names or loaded values.
+
+``estimate`` (serving, training and the verdict), ``plan`` (training layouts), ``plan_serving`` (serving
+layouts within latency targets), ``sweep``, ``compare``, ``plot``, ``validate``, ``chips`` and ``models``.
+The command line calls only these; each returns a frozen result whose ``to_dict()`` is the command's JSON.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import attrs
 
-from roofline.chip import Chip, load_chip
-from roofline.errors import RooflineError
-from roofline.inference import estimate_inference
-from roofline.model import Model, load_model
-from roofline.results import Estimate
+from roofline.analysis import compare as _compare
+from roofline.analysis.economics import check_price
+from roofline.analysis.reference import price_reference
+from roofline.chip import Chip
+from roofline.errors import RooflineError, closest
+from roofline.loaders.chips import CHIPS, load_chip
+from roofline.loaders.models import MODELS, load_model
+from roofline.model import Model
+from roofline.render import plots as _plots
+from roofline.results.compare import Comparison
+from roofline.results.estimate import Estimate
+from roofline.results.serving_plan import ServingPlan
+from roofline.results.training import Plan
+from roofline.results.validation import Validation
+from roofline.serving import planner as _serving_planner
+from roofline.serving.inflight import estimate_serving
+from roofline.serving.static import estimate_inference
+from roofline.sweep.run import sweep
+from roofline.training.planner import plan_training, training_estimate
+from roofline.training.workload import TrainingWorkload
+from roofline.validate import run as _validate
+from roofline.verdict import verdict_for
 from roofline.workload import Workload
 
-if TYPE_CHECKING:
-    from roofline.planner import Plan
-    from roofline.training import TrainingEstimate, TrainingWorkload
+__all__ = ["MODES", "SERVING_KEYS", "check_price", "chips", "compare", "estimate", "models", "plan", "plan_serving", "plot", "sweep",
+           "validate"]
 
 MODES = ("inference", "training", "both")
+#: Keys of ``estimate(..., serving=...)``, the keyword arguments of
+#: :func:`roofline.serving.inflight.estimate_serving`.
+SERVING_KEYS = ("engine", "concurrency", "request_rate", "max_num_tokens")
 
 
 def _chip(chip: Chip | str | Path) -> Chip:
@@ -29,20 +52,8 @@ def _model(model: Model | str | Path) -> Model:
     return model if isinstance(model, Model) else load_model(model)
 
 
-def training_dtype(chip: Chip) -> str:
-    """The default training matmul dtype on ``chip``: bf16, or fp16 on a chip without bf16."""
-    return "bf16" if chip.has("bf16") or not chip.has("fp16") else "fp16"
-
-
-#: Keys of ``estimate(..., serving=...)``, the keyword arguments of ``roofline.serving.estimate_serving``.
-SERVING_KEYS = ("engine", "concurrency", "request_rate", "max_num_tokens")
-
-
 def _check_arguments(workload, serving, training) -> None:
     """The project error for an argument of the wrong kind (rather than an AttributeError deep inside)."""
-    from roofline.errors import closest
-    from roofline.training import TrainingWorkload
-
     if workload is not None and not isinstance(workload, Workload):
         raise RooflineError(f"workload={workload!r} must be a roofline.Workload or None")
     if training is not None and not isinstance(training, TrainingWorkload):
@@ -71,17 +82,6 @@ def _mode(mode: str | None, inference_given: bool, training_given: bool) -> str:
     return mode
 
 
-def _train(chip: Chip, model: Model, workload: TrainingWorkload, days: float | None) -> TrainingEstimate:
-    """One training estimate without compiling anything: an incomplete layout is planned in plain
-    Python (a few tenths of a second), so a single estimate never imports numba."""
-    from roofline.training import estimate_training
-
-    if workload.complete:
-        return estimate_training(chip, model, workload, days=days)
-    from roofline.planner import plan_training
-
-    return plan_training(chip, model, workload, top=1, use_numba=False, days=days).best
-
 
 def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workload | None = None, *,
              serving: dict | None = None, training: TrainingWorkload | None = None, days: float | None = None,
@@ -94,10 +94,10 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
         The serving workload (batch, lengths, formats, tp/pp); ``None`` is ``Workload()``.
     serving
         Keys ``engine``, ``concurrency`` (int or "max"), ``request_rate``, ``max_num_tokens``: adds the
-        in-flight-batching server model of :func:`roofline.serving.estimate_serving` at the layout the
+        in-flight-batching server model of :func:`roofline.serving.inflight.estimate_serving` at the layout the
         static estimate chose.
     training
-        The training run (:class:`roofline.training.TrainingWorkload`); layout fields left ``None`` are
+        The training run (:class:`roofline.training.workload.TrainingWorkload`); layout fields left ``None`` are
         chosen by the planner (plain Python, never compiled). ``None`` is ``TrainingWorkload()`` with
         the chip's 16-bit dtype.
     days
@@ -128,16 +128,12 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
     if mode in ("inference", "both"):
         inf = estimate_inference(c, m, workload or Workload())
         if serving is not None:
-            from roofline.serving import estimate_serving
-
             srv = estimate_serving(c, m, inf.workload, **{k: v for k, v in serving.items() if v is not None})
     train = note = None
     if mode in ("training", "both"):
-        from roofline.training import TrainingWorkload
-
-        wl = training if training is not None else TrainingWorkload(dtype=training_dtype(c))
+        wl = training if training is not None else TrainingWorkload(dtype=c.half_dtype)
         try:
-            train = _train(c, m, wl, days)
+            train = training_estimate(c, m, wl, days=days, use_numba=False)
         except RooflineError as exc:
             if mode != "both":
                 raise
@@ -146,20 +142,48 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
             note = str(exc)
     est = Estimate(chip=c, model=m, inference=inf, serving=srv, training=train, training_note=note)
     if reference is not None:
-        from roofline.verdict import verdict_for
-
-        est = attrs.evolve(est, verdict=verdict_for(est, _chip(reference)))
+        ref = _chip(reference)
+        est = attrs.evolve(est, verdict=verdict_for(est, ref, *price_reference(est, ref)))
     return est
 
 
 def plan(chip: Chip | str | Path, model: Model | str | Path, training: TrainingWorkload | None = None, *,
          top: int = 10, use_numba: bool | None = None, days: float | None = None) -> Plan:
     """Search the training layouts of ``training.num_chips`` chips (given fields stay fixed) with
-    :func:`roofline.planner.plan_training`: compiled with numba when it is importable (``use_numba``
-    None), else plain Python. ``training=None`` is ``TrainingWorkload()`` with the chip's 16-bit dtype."""
-    from roofline.planner import plan_training
-    from roofline.training import TrainingWorkload
-
+    :func:`roofline.training.planner.plan_training`: compiled with numba when it is importable
+    (``use_numba`` None), else plain Python. ``training=None`` is ``TrainingWorkload()`` with the chip's
+    16-bit dtype."""
     c, m = _chip(chip), _model(model)
-    wl = training if training is not None else TrainingWorkload(dtype=training_dtype(c))
+    wl = training if training is not None else TrainingWorkload(dtype=c.half_dtype)
     return plan_training(c, m, wl, top=top, use_numba=use_numba, days=days)
+
+
+def plan_serving(chip: Chip | str | Path, model: Model | str | Path, **options) -> ServingPlan:
+    """The serving layouts with the most output tokens/s per chip within latency targets:
+    :func:`roofline.serving.planner.plan_serving` with ``options`` (``num_chips``, ``max_tpot_s``, ...)."""
+    return _serving_planner.plan_serving(_chip(chip), _model(model), **options)
+
+
+def compare(chips, model: Model | str | Path, **options) -> Comparison:
+    """Chips side by side (:func:`roofline.analysis.compare.compare`)."""
+    return _compare.compare(chips, model, **options)
+
+
+def plot(kind: str, chips, model: Model | str | Path, output: str | Path, **options) -> Path:
+    """Draw ``kind`` (roofline, batch or scaling) to ``output`` (:func:`roofline.render.plots.plot`)."""
+    return _plots.plot(kind, chips, model, output, **options)
+
+
+def validate(paths: list[str | Path] | None = None, **options) -> Validation:
+    """Every usable measured row through the estimator (:func:`roofline.validate.run.validate`)."""
+    return _validate.validate(paths, **options)
+
+
+def chips() -> list[Chip]:
+    """Every chip profile, by name."""
+    return [load_chip(n) for n in CHIPS.names()]
+
+
+def models() -> list[Model]:
+    """Every model profile, by name."""
+    return [load_model(n) for n in MODELS.names()]

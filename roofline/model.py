@@ -1,7 +1,9 @@
-"""Transformer models: the ``Model`` value, its parameter counts, and loaders.
+"""Transformer models: the frozen ``Model`` value and the checks that keep it possible.
 
 A model comes from ``profiles/models/*.toml`` (by name or alias), from a Hugging Face ``config.json``
-(or a folder holding one), or from a user's TOML file with the same fields.
+(or a folder holding one), or from a user's TOML file with the same fields: see
+:mod:`roofline.loaders.models`. Its parameter and KV-cache counts are computed by the same kernels that
+price it (:mod:`roofline.kernels.shapes`), so what a model reports is what an estimate charges.
 
 Besides dense decoders, a ``Model`` describes two DeepSeek/Mixtral/Qwen-MoE era features exactly:
 
@@ -26,32 +28,34 @@ Every count field defaults to 0 (off), so a dense model is unchanged.
 
 from __future__ import annotations
 
-import json
 import numbers
-import types
-from pathlib import Path
 
 import attrs
 
-from roofline.errors import RooflineError, closest
+from roofline.errors import RooflineError
+from roofline.kernels import shapes
+from roofline.pack import pack_model
 from roofline.quantity import MAX_COUNT, show
-from roofline.registry import Registry, is_path, positive_number, read_toml, string_list, text
 
-MODELS = Registry("models", "model profile", "roofline models")
-
-_INT_FIELDS = ("num_layers", "hidden_size", "num_heads", "num_kv_heads", "head_dim", "intermediate_size",
+INT_FIELDS = ("num_layers", "hidden_size", "num_heads", "num_kv_heads", "head_dim", "intermediate_size",
                "vocab_size")
-_BOOL_FIELDS = ("gated_mlp", "qkv_bias", "o_bias", "mlp_bias", "tie_word_embeddings", "qk_norm", "router_bias",
+
+BOOL_FIELDS = ("gated_mlp", "qkv_bias", "o_bias", "mlp_bias", "tie_word_embeddings", "qk_norm", "router_bias",
                 "shared_expert_gate")
+
 # Counts that may be 0 (= feature off); see the module docstring.
 MOE_FIELDS = ("num_experts", "experts_per_token", "shared_experts", "moe_intermediate_size",
               "shared_expert_intermediate_size", "first_dense_layers", "moe_layer_freq")
+
 MLA_FIELDS = ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
-_OPTIONAL_COUNTS = ("learned_pos_embeddings", "max_position_embeddings", "sliding_window")
+
+OPTIONAL_COUNTS = ("learned_pos_embeddings", "max_position_embeddings", "sliding_window")
+
 #: Most layers and attention heads a model may have. The largest published models have ~130 of each;
 #: the searches over pipeline stages and TP sizes walk these counts, so a typo such as 10**9 layers is
 #: refused here instead of taking hours.
 MAX_LAYERS = 10_000
+
 MAX_HEADS = 10_000
 
 
@@ -157,79 +161,14 @@ class Model:
             return 0
         return self.shared_expert_intermediate_size or self.shared_experts * self.moe_intermediate_size
 
-    # ---- parameters ----------------------------------------------------------------------------------
-    def mlp_params(self, width: int) -> int:
-        """One MLP of ``width`` (gated: gate, up and down projections) with its biases if any."""
-        n_in = 2 if self.gated_mlp else 1
-        params = (n_in + 1) * self.hidden_size * width
-        if self.mlp_bias:
-            params += n_in * width + self.hidden_size
-        return params
-
-    def attention_params(self) -> int:
-        """Attention weights of one layer: projections, their biases, and q/k or latent norms."""
-        h, heads = self.hidden_size, self.num_heads
-        if self.is_mla:
-            qk = self.qk_nope_head_dim + self.qk_rope_head_dim
-            if self.q_lora_rank:
-                q = h * self.q_lora_rank + self.q_lora_rank + self.q_lora_rank * heads * qk
-            else:
-                q = h * heads * qk
-            kv = (h * (self.kv_lora_rank + self.qk_rope_head_dim) + self.kv_lora_rank
-                  + self.kv_lora_rank * heads * (self.qk_nope_head_dim + self.v_head_dim))
-            return q + kv + heads * self.v_head_dim * h
-        attn = h * self.q_dim + 2 * h * self.kv_dim + self.q_dim * h
-        if self.qkv_bias:
-            attn += self.q_dim + 2 * self.kv_dim
-        if self.o_bias:
-            attn += h
-        if self.qk_norm:
-            attn += 2 * self.head_dim
-        return attn
-
-    def router_params(self) -> int:
-        """Router of one MoE layer: ``hidden x num_experts`` (+ ``num_experts`` biases)."""
-        return self.hidden_size * self.num_experts + (self.num_experts if self.router_bias else 0)
-
-    def expert_params(self) -> int:
-        """One routed expert."""
-        return self.mlp_params(self.moe_intermediate_size)
-
-    def shared_expert_params(self) -> int:
-        """All shared experts of one MoE layer, with the shared-expert gate if any."""
-        if self.shared_experts == 0:
-            return 0
-        return self.mlp_params(self.shared_width) + (self.hidden_size if self.shared_expert_gate else 0)
-
-    def layer_params(self) -> int:
-        """Parameters of one dense transformer block (attention, MLP of ``intermediate_size``, two norms)."""
-        return self.attention_params() + self.mlp_params(self.intermediate_size) + 2 * self.norm_params
-
-    def moe_layer_params(self, active: bool = False) -> int:
-        """One MoE block; ``active`` keeps only the ``experts_per_token`` routed experts a token uses."""
-        routed = self.experts_per_token if active else self.num_experts
-        return (self.attention_params() + self.router_params() + routed * self.expert_params()
-                + self.shared_expert_params() + 2 * self.norm_params)
-
-    def embedding_params(self) -> int:
-        return (self.vocab_size + self.learned_pos_embeddings) * self.hidden_size
-
-    def lm_head_params(self) -> int:
-        return 0 if self.tie_word_embeddings else self.vocab_size * self.hidden_size
-
-    def _count(self, active: bool) -> int:
-        blocks = self.dense_layers * self.layer_params()
-        if self.is_moe:
-            blocks += self.moe_layers * self.moe_layer_params(active)
-        return self.embedding_params() + blocks + self.norm_params + self.lm_head_params()
-
+    # ---- counts (computed by the pricing kernels) --------------------------------------------------
     def param_count(self) -> int:
         """Exact parameter count: embeddings, blocks (every expert), final norm and (untied) LM head.
 
         Multi-token-prediction modules (DeepSeek-V3's ``num_nextn_predict_layers``) are not part of the
         model and are not counted.
         """
-        return self._count(active=False)
+        return int(shapes.param_count(pack_model(self), 0.0))
 
     def active_param_count(self) -> int:
         """Parameters used per token: ``param_count`` with only ``experts_per_token`` routed experts.
@@ -237,18 +176,15 @@ class Model:
         Shared experts, routers, attention, norms, the whole embedding table and the LM head are counted
         as ``param_count`` counts them, so a dense model's active count equals its total.
         """
-        return self._count(active=True)
+        return int(shapes.param_count(pack_model(self), 1.0))
 
-    # ---- KV cache ------------------------------------------------------------------------------------
     def kv_elements_per_token(self) -> int:
         """Values cached per token over all layers.
 
         GQA/MQA: a K and a V of ``num_kv_heads x head_dim`` per layer. MLA: one latent of
         ``kv_lora_rank`` plus the shared rotary key of ``qk_rope_head_dim`` per layer, for all heads.
         """
-        if self.is_mla:
-            return (self.kv_lora_rank + self.qk_rope_head_dim) * self.num_layers
-        return 2 * self.num_kv_heads * self.head_dim * self.num_layers
+        return int(shapes.kv_elements_per_token(pack_model(self)))
 
     def kv_bytes_per_token(self, kv_bytes_per_element: float) -> float:
         return self.kv_elements_per_token() * kv_bytes_per_element
@@ -262,7 +198,7 @@ def architecture_problem(m) -> str | None:
     ``MAX_HEADS``), flags booleans and ``norm`` 'rms' or 'layer', so that a ``Model`` built directly is
     checked like one loaded from a file.
     """
-    for f in _INT_FIELDS:
+    for f in INT_FIELDS:
         value = getattr(m, f)
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= MAX_COUNT:
             return f"{f}={show(value)} must be a whole number from 1 to {MAX_COUNT:,}"
@@ -271,11 +207,11 @@ def architecture_problem(m) -> str | None:
             return f"{f}={getattr(m, f):,} exceeds {most:,}, far beyond any real model; fix the value"
     if m.num_heads % m.num_kv_heads:
         return f"num_kv_heads={m.num_kv_heads} does not divide num_heads={m.num_heads}; fix the value"
-    for f in (*MOE_FIELDS, *MLA_FIELDS, *_OPTIONAL_COUNTS):
+    for f in (*MOE_FIELDS, *MLA_FIELDS, *OPTIONAL_COUNTS):
         value = getattr(m, f)
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= MAX_COUNT:
             return f"{f}={show(value)} must be a whole number from 0 to {MAX_COUNT:,}"
-    for f in _BOOL_FIELDS:
+    for f in BOOL_FIELDS:
         if not isinstance(getattr(m, f), bool):
             return f"{f}={getattr(m, f)!r} must be true or false"
     if m.norm not in ("rms", "layer"):
@@ -322,113 +258,3 @@ def architecture_problem(m) -> str | None:
         if m.qkv_bias or m.o_bias or m.qk_norm:
             return "qkv_bias, o_bias and qk_norm are not modelled with MLA; set them to false"
     return None
-
-
-def _count_field(field: str, value) -> int:
-    """A whole number from 0 to ``MAX_COUNT`` (0 = feature off); huge integers are refused, not overflowed."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_COUNT \
-            or value != int(value):
-        raise RooflineError(f"{field}={show(value)} must be a whole number from 0 to {MAX_COUNT:,} (0 turns "
-                            f"the feature off); fix the value")
-    return int(value)
-
-
-_DEFAULTS = {a.name: a.default for a in attrs.fields(Model) if a.default is not attrs.NOTHING}
-#: Keys a model file may hold: the ``Model`` fields and free-text ``notes``; anything else is a typo.
-_KNOWN_KEYS = sorted({a.name for a in attrs.fields(Model)} | {"notes"})
-
-
-def model_from_dict(d: dict, where: str = "model") -> Model:
-    """Validate a dict of model fields (TOML profile or mapped HF config) and build a ``Model``."""
-    if not isinstance(d, dict):
-        raise RooflineError(f"{where}: expected a table of model fields; see profiles/models/Llama-3.1-8B.toml")
-    for key in d:
-        if key not in _KNOWN_KEYS:
-            near = closest(str(key), _KNOWN_KEYS)
-            raise RooflineError(f"{where}: {key} is not a model field; " + (f"did you mean {', '.join(near)}?" if near
-                                else "see profiles/models/Llama-3.1-8B.toml for the fields"))
-    kw = {}
-    for f in (*MOE_FIELDS, *MLA_FIELDS):
-        if f in d and d[f] is not None:
-            kw[f] = _count_field(f"{where}: {f}", d[f])
-    is_mla = kw.get("kv_lora_rank", 0) > 0
-    for f in _INT_FIELDS:
-        if f == "head_dim" and f not in d:
-            continue
-        if f not in d:
-            raise RooflineError(f"{where}: {f} is missing; add it (a positive integer)")
-        kw[f] = positive_number(f"{where}: {f}", d[f], integer=True)
-    if "head_dim" not in kw:
-        if is_mla:
-            kw["head_dim"] = kw.get("qk_nope_head_dim", 0) + kw.get("qk_rope_head_dim", 0)
-        elif kw["hidden_size"] % kw["num_heads"]:
-            raise RooflineError(f"{where}: hidden_size={kw['hidden_size']} is not divisible by "
-                                f"num_heads={kw['num_heads']}; give head_dim explicitly")
-        else:
-            kw["head_dim"] = kw["hidden_size"] // kw["num_heads"]
-    if kw["num_heads"] % kw["num_kv_heads"]:
-        raise RooflineError(f"{where}: num_kv_heads={kw['num_kv_heads']} does not divide "
-                            f"num_heads={kw['num_heads']}; fix the file")
-    for f in _BOOL_FIELDS:
-        if f in d:
-            if not isinstance(d[f], bool):
-                raise RooflineError(f"{where}: {f}={d[f]!r} must be true or false")
-            kw[f] = d[f]
-    for f in ("learned_pos_embeddings", "max_position_embeddings", "sliding_window"):
-        if f in d and d[f] not in (0, None):
-            kw[f] = positive_number(f"{where}: {f}", d[f], integer=True)
-    norm = d.get("norm", "rms")
-    if norm not in ("rms", "layer"):
-        raise RooflineError(f"{where}: norm={norm!r} must be 'rms' or 'layer'")
-    kw["norm"] = norm
-    for f in ("params_published", "params_active_published"):
-        if d.get(f) is not None:
-            kw[f] = positive_number(f"{where}: {f}", d[f])
-    kw["name"] = text(d, "name", where, default="custom")
-    kw["family"] = text(d, "family", where, default="llama")
-    kw["source"] = str(d.get("source", ""))
-    kw["aliases"] = string_list(d, "aliases", where) if "aliases" in d else ()
-    problem = architecture_problem(types.SimpleNamespace(**(_DEFAULTS | kw)))
-    if problem:
-        raise RooflineError(f"{where}: {problem}")
-    return Model(**kw)
-
-
-def load_model(name_or_path: str | Path) -> Model:
-    """Load by profile name/alias, a ``.toml`` file, a HF ``config.json`` or a folder holding one."""
-    s = str(name_or_path)
-    if not s.strip():
-        raise RooflineError("model='' is empty; give a profile name such as 70B (`roofline models` lists them), "
-                            "a config.json or its folder, or a .toml file")
-    path = MODELS.find(s)
-    if path is not None:
-        return model_from_dict(read_toml(path, "model profile"), where=f"model {path.stem}")
-    p = Path(s)
-    if is_path(p, "dir"):
-        p = p / "config.json"
-        if not is_path(p):
-            raise RooflineError(f"model: folder {s!r} has no config.json; point --model at a Hugging Face model folder")
-    if p.suffix.lower() == ".toml":
-        return model_from_dict(read_toml(p, "model file"), where=f"model file {p.name}")
-    if p.suffix.lower() == ".json" or is_path(p):
-        return _from_hf(p)
-    raise MODELS.unknown(s, "model")
-
-
-def _from_hf(path: Path) -> Model:
-    from roofline.hf_config import fields_from_hf_config
-
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RooflineError(f"model: file {str(path)!r} does not exist; give a profile name or a config.json path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RooflineError(f"model: cannot read {str(path)!r} ({exc}); check the file") from None
-    try:
-        cfg = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise RooflineError(f"model: {str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno}); fix the file") from None
-    if not isinstance(cfg, dict):
-        raise RooflineError(f"model: {str(path)!r} must hold a JSON object (a Hugging Face config)")
-    name = cfg.get("_name_or_path") or path.parent.name or "custom"
-    return model_from_dict(fields_from_hf_config(cfg, str(name)), where=f"config.json {str(path)!r}")

@@ -16,8 +16,9 @@ serving-only estimate can only come out ``serving`` or ``neither``). 0.8 leaves 
 error (median 4-7 % against measurements, README "Accuracy") and for small differences that a price
 difference would outweigh.
 
-:func:`verdict_for` prices the reference with the estimate's own choices so that the ratio is the
-hardware's alone, in plain Python (a few milliseconds, never numba):
+This module is the rule alone: it compares estimates it is given. The reference is priced by
+:func:`roofline.analysis.reference.price_reference` with the estimate's own choices, so that the ratio is
+the hardware's alone, in plain Python (a few milliseconds, never numba):
 
 * serving: the same workload and layout (tp x pp); if that layout cannot hold one sequence on the
   reference, its smallest TP that does; if the reference lacks the compute dtype, its 16-bit format;
@@ -32,89 +33,32 @@ its own layout (smallest TP that fits, its planner's best training layout).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import attrs
-
 from roofline.chip import Chip
-from roofline.errors import RooflineError
-
-if TYPE_CHECKING:
-    from roofline.results import Estimate, InferenceEstimate
-    from roofline.training import TrainingEstimate
+from roofline.results.estimate import Estimate
+from roofline.results.inference import InferenceEstimate
+from roofline.results.training import TrainingEstimate
+from roofline.results.verdict import SUITS_THRESHOLD, PhaseRatio, Verdict
 
 #: Default reference chip (a name or alias of ``profiles/chips``).
 REFERENCE = "H100"
-#: Minimum speed-up over the reference (per chip) for a phase to suit the chip.
-SUITS_THRESHOLD = 0.8
+
+
 SUITS = ("serving", "training", "both", "neither")
+
 
 #: The limit behind each part of a training step (keys of ``TrainingEstimate.breakdown``).
 TRAINING_PART_LIMIT = {"compute": "compute", "tp_comm": "network", "pp_comm": "network", "dp_comm": "network",
                        "cp_comm": "network", "pp_bubble": "compute", "optimizer": "memory"}
 
 
-@attrs.frozen
-class PhaseRatio:
-    """One phase on both chips: this chip ÷ reference per chip, and the limit that binds on each.
-
-    ``share`` is the part of the time the binding limit takes (training: the dominant step part).
-    """
-
-    speedup: float
-    bound: str  # "compute", "memory" or "network" on this chip
-    reference_bound: str
-    share: float | None = None
-
-    def to_dict(self) -> dict:
-        return attrs.asdict(self)
-
-
-@attrs.frozen
-class Verdict:
-    """What the chip suits relative to ``reference_chip``, and why (see the module docstring)."""
-
-    reference_chip: str
-    decode_speedup: float | None
-    prefill_speedup: float | None
-    training_speedup: float | None
-    suits: str
-    reason: str
-    threshold: float = SUITS_THRESHOLD
-    decode: PhaseRatio | None = None
-    prefill: PhaseRatio | None = None
-    training: PhaseRatio | None = None
-    resource_ratios: tuple[tuple[str, float], ...] = ()  # ("compute" | "memory" | "network", this ÷ reference)
-    notes: tuple[str, ...] = ()  # how the reference was run when it could not mirror the estimate
-
-    def to_dict(self) -> dict:
-        return {
-            "reference_chip": self.reference_chip,
-            "decode_speedup": self.decode_speedup,
-            "prefill_speedup": self.prefill_speedup,
-            "training_speedup": self.training_speedup,
-            "suits": self.suits,
-            "reason": self.reason,
-            "threshold": self.threshold,
-            "bounds": {k: (None if p is None else {"this": p.bound, "reference": p.reference_bound})
-                       for k, p in (("decode", self.decode), ("prefill", self.prefill), ("training", self.training))},
-            "resource_ratios": dict(self.resource_ratios),
-            "notes": list(self.notes),
-        }
-
-
 def resource_ratios(chip: Chip, reference: Chip, dtype: str) -> dict[str, float]:
     """This chip ÷ reference for each limit: dense FLOP/s of ``dtype`` (the reference's 16-bit peak if it
     lacks ``dtype``), HBM bytes/s and scale-up link bytes/s."""
-    ref_dtype = dtype if reference.has(dtype) else _half(reference)
-    own = chip.peak(dtype) if chip.has(dtype) else chip.peak(_half(chip))
+    ref_dtype = dtype if reference.has(dtype) else reference.half_dtype
+    own = chip.peak(dtype) if chip.has(dtype) else chip.peak(chip.half_dtype)
     return {"compute": own / reference.peak(ref_dtype),
             "memory": chip.hbm_bytes_per_s / reference.hbm_bytes_per_s,
             "network": chip.scale_up_bytes_per_s / reference.scale_up_bytes_per_s}
-
-
-def _half(chip: Chip) -> str:
-    return "bf16" if chip.has("bf16") else "fp16"
 
 
 def suits(decode_speedup: float | None, training_speedup: float | None,
@@ -197,62 +141,14 @@ def training_ratio(est: TrainingEstimate, ref: TrainingEstimate) -> PhaseRatio:
                       training_limit(ref), dominant_part(est)[1])
 
 
-def _reference_serving(ref: Chip, est: Estimate) -> tuple[InferenceEstimate | None, str]:
-    from roofline.inference import estimate_inference
-
-    wl = est.inference.workload
-    tries = [(wl, ""), (attrs.evolve(wl, tp=None), f"{ref.name} serves at its smallest TP that fits "
-                                                     f"(tp={wl.tp}, pp={wl.pp} does not hold a sequence there)")]
-    if not ref.has(wl.compute_dtype):
-        half = _half(ref)
-        tries.append((attrs.evolve(wl, tp=None, weight_dtype=half, kv_dtype=None),
-                      f"{ref.name} has no {wl.compute_dtype} compute: it serves {half} weights"))
-    for w, note in tries:
-        try:
-            return estimate_inference(ref, est.model, w), note
-        except RooflineError:
-            continue
-    return None, f"{ref.name} cannot serve this workload; no serving ratios"
-
-
-def _reference_training(ref: Chip, est: Estimate) -> tuple[TrainingEstimate | None, str]:
-    from roofline.api import training_dtype
-    from roofline.planner import plan_training
-    from roofline.training import estimate_training
-
-    wl = est.training.workload
-    note = ""
-    if not ref.has(wl.dtype):
-        note = f"{ref.name} has no {wl.dtype} compute: it trains in {training_dtype(ref)}; "
-        wl = attrs.evolve(wl, dtype=training_dtype(ref))
-    try:
-        same = estimate_training(ref, est.model, wl)
-        if same.fits:
-            return same, note.rstrip("; ")
-    except RooflineError:
-        pass
-    open_layout = attrs.evolve(wl, tp=None, pp=None, dp=None, micro_batch=None, recompute=None, zero=None,
-                               virtual_pp=None)
-    try:
-        best = plan_training(ref, est.model, open_layout, top=1, use_numba=False).best
-    except RooflineError as exc:
-        return None, f"{note}{ref.name} cannot train this job ({exc})"
-    return best, f"{note}{ref.name} trains at its own best layout (this layout does not fit or run there)"
-
-
-def verdict_for(est: Estimate, reference: Chip) -> Verdict:
-    """The verdict of ``est`` against ``reference`` (see the module docstring for how the reference runs)."""
-    notes = []
+def verdict_for(est: Estimate, reference: Chip, ref_inference: InferenceEstimate | None,
+                ref_training: TrainingEstimate | None, notes: tuple[str, ...] = ()) -> Verdict:
+    """The verdict of ``est`` against ``reference``, given the reference's own estimates of the same request
+    (``None`` where the reference could not run it: that phase does not vote)."""
     decode = prefill = training = None
-    if est.inference is not None:
-        ref_inf, note = _reference_serving(reference, est)
-        notes.append(note)
-        if ref_inf is not None:
-            decode, prefill = serving_ratios(est.inference, ref_inf)
-    if est.training is not None:
-        ref_train, note = _reference_training(reference, est)
-        notes.append(note)
-        if ref_train is not None:
-            training = training_ratio(est.training, ref_train)
+    if est.inference is not None and ref_inference is not None:
+        decode, prefill = serving_ratios(est.inference, ref_inference)
+    if est.training is not None and ref_training is not None:
+        training = training_ratio(est.training, ref_training)
     return judge(est.chip, reference, est.compute_dtype, decode=decode, prefill=prefill, training=training,
                  notes=tuple(n for n in notes if n))

@@ -1,39 +1,19 @@
-"""The workload of a serving estimate, its validation against a chip and model, and packing."""
+"""The workload of a serving estimate (batch, lengths, formats, parallel layout) and its checks against a
+chip and model."""
 
 from __future__ import annotations
 
 import math
 
 import attrs
-import numpy as np
 
 from roofline.chip import Chip
-from roofline.dtypes import BYTES, KV_DTYPES, WEIGHT_COMPUTE, WEIGHT_DTYPES, check
+from roofline.dtypes import KV_DTYPES, WEIGHT_COMPUTE, WEIGHT_DTYPES, check
 from roofline.errors import RooflineError
-from roofline.kernels import layout as L
 from roofline.kernels.inference import mean_decode_context
 from roofline.model import Model
-from roofline.quantity import MAX_COUNT, show
-
-
-def positive_int(name: str, optional: bool = False):
-    """An attrs validator: a positive whole number up to 2**53 (``None`` allowed when ``optional``)."""
-    def validate(_inst, _attr, value):
-        if value is None and optional:
-            return
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise RooflineError(f"{name}={show(value)} must be a positive whole number")
-        if value > MAX_COUNT:
-            raise RooflineError(f"{name}={show(value)} exceeds {MAX_COUNT:,} (2**53), far beyond any real "
-                                f"run; fix the value")
-    return validate
-
-
-def _nonnegative_int(name: str):
-    def validate(_inst, _attr, value):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= MAX_COUNT:
-            raise RooflineError(f"{name}={show(value)} must be a whole number from 0 to {MAX_COUNT:,}")
-    return validate
+from roofline.quantity import show
+from roofline.validators import nonnegative_int, positive_int
 
 
 @attrs.frozen
@@ -53,7 +33,7 @@ class Workload:
     kv_dtype: str | None = attrs.field(default=None,
                                        converter=lambda v: None if v is None else check("kv_dtype", v, KV_DTYPES))
     ep: int = attrs.field(default=1, validator=positive_int("ep"))
-    draft_tokens: int = attrs.field(default=0, validator=_nonnegative_int("draft_tokens"))
+    draft_tokens: int = attrs.field(default=0, validator=nonnegative_int("draft_tokens"))
     accepted_tokens: float | None = attrs.field(default=None)
 
     def __attrs_post_init__(self):
@@ -139,57 +119,6 @@ def check_layout(chip: Chip, model: Model, wl: Workload) -> None:
                             f"use at most --pp {model.num_layers}")
 
 
-def pack_model(model: Model) -> np.ndarray:
-    m = np.zeros(L.M_SIZE)
-    m[L.M_LAYERS] = model.num_layers
-    m[L.M_HIDDEN] = model.hidden_size
-    m[L.M_HEADS] = model.num_heads
-    m[L.M_KV_HEADS] = model.num_kv_heads
-    m[L.M_HEAD_DIM] = model.head_dim
-    m[L.M_FFN] = model.intermediate_size
-    m[L.M_VOCAB] = model.vocab_size
-    m[L.M_GATED] = float(model.gated_mlp)
-    m[L.M_QKV_BIAS] = float(model.qkv_bias)
-    m[L.M_O_BIAS] = float(model.o_bias)
-    m[L.M_MLP_BIAS] = float(model.mlp_bias)
-    m[L.M_NORM_PARAMS] = model.norm_params
-    m[L.M_TIED] = float(model.tie_word_embeddings)
-    m[L.M_POS_ROWS] = model.learned_pos_embeddings
-    m[L.M_WINDOW] = model.sliding_window
-    if model.is_moe:
-        m[L.M_EXPERTS] = model.num_experts
-        m[L.M_TOPK] = model.experts_per_token
-        m[L.M_MOE_FFN] = model.moe_intermediate_size
-        m[L.M_SHARED_FFN] = model.shared_width
-        m[L.M_MOE_FRAC] = model.moe_layers / model.num_layers
-        m[L.M_ROUTER_BIAS] = float(model.router_bias)
-    if model.is_mla:
-        m[L.M_KV_LORA] = model.kv_lora_rank
-        m[L.M_Q_LORA] = model.q_lora_rank
-        m[L.M_ROPE_DIM] = model.qk_rope_head_dim
-        m[L.M_NOPE_DIM] = model.qk_nope_head_dim
-        m[L.M_V_DIM] = model.v_head_dim
-    return m
-
-
-def pack_workload(wl: Workload, max_tokens_per_pass: int, batch: int | None = None) -> np.ndarray:
-    w = np.zeros(L.W_SIZE)
-    replica_batch = wl.batch if batch is None else batch
-    w[L.W_BATCH] = -(-replica_batch // wl.attn_dp)  # sequences per attention group
-    w[L.W_INPUT] = wl.input_len
-    w[L.W_OUTPUT] = wl.output_len
-    w[L.W_TP] = wl.tp or 1
-    w[L.W_PP] = wl.pp
-    w[L.W_WEIGHT_BYTES] = BYTES[wl.weight_dtype]
-    w[L.W_KV_BYTES] = BYTES[wl.kv]
-    w[L.W_ACT_BYTES] = BYTES[wl.act_dtype]
-    w[L.W_MAX_TOKENS] = max_tokens_per_pass
-    w[L.W_EP] = wl.ep
-    w[L.W_DRAFT] = wl.draft_tokens
-    w[L.W_ACCEPT] = wl.accept
-    return w
-
-
 def decode_context(wl: Workload) -> float:
     """Tokens cached before the mean decode step: input + (output - 1) / 2.
 
@@ -197,7 +126,3 @@ def decode_context(wl: Workload) -> float:
     output equals the time of the step at the mean context.
     """
     return mean_decode_context(float(wl.input_len), float(wl.output_len))
-
-
-def is_finite_positive(x: float) -> bool:
-    return math.isfinite(x) and x > 0

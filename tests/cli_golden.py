@@ -108,7 +108,7 @@ _TIMINGS = (
     (re.compile(r'("(?:search_s|seconds)": )[-+0-9.eE]+'), r"\1<seconds>"),
     (re.compile(r"(layouts meet the targets|usable per chip); [0-9.]+ s \("), r"\1; <seconds> s ("),
 )
-_PROGRESS = re.compile(r"\rsweep \[[^\r\n]*")
+_PROGRESS = re.compile(r"(?:\rsweep \[[^\r\n]*)+\n?")
 
 
 def normalise(text: str, out_dir: str | None = None) -> str:

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from roofline.cli import main
-from roofline.registry import profiles_dir
+from roofline.loaders.files import profiles_dir
 
 
 class Case(NamedTuple):
@@ -420,8 +420,8 @@ def test_bad_sweep_input_is_refused_in_one_line(c, folders):
 
 
 def _profile_names() -> list[str]:
-    from roofline.chip import CHIPS
-    from roofline.model import MODELS
+    from roofline.loaders.chips import CHIPS
+    from roofline.loaders.models import MODELS
 
     return sorted({*CHIPS.names(), *CHIPS.all_keys(), *MODELS.names(), *MODELS.all_keys()}, key=len, reverse=True)
 
@@ -447,12 +447,12 @@ def test_corpus_is_large_and_varied(folders):
 
 def test_no_traceback_even_for_unexpected_os_errors(folders, monkeypatch):
     """A file that cannot be read for a reason the loaders do not foresee is still one line."""
-    import roofline.registry
+    import roofline.loaders.files
 
     def deny(self):
         raise PermissionError(13, "Permission denied", str(self))
 
-    monkeypatch.setattr(roofline.registry.Path, "read_bytes", deny)
+    monkeypatch.setattr(roofline.loaders.files.Path, "read_bytes", deny)
     check(case("estimate --chip {d}/chip-nan.toml --model 8B", "chip-nan.toml", "Permission denied"), folders)
 
 

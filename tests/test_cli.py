@@ -5,9 +5,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from roofline.chip import CHIPS
+from roofline.loaders.chips import CHIPS
 from roofline.cli import main
-from roofline.model import MODELS
+from roofline.loaders.models import MODELS
 
 INFERENCE_KEYS = {"tp", "pp", "num_chips", "batch", "input_len", "output_len", "weight_dtype", "kv_dtype", "fits",
                   "memory_per_chip_bytes", "max_batch", "ttft_s", "tpot_s", "output_tokens_per_s",

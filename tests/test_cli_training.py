@@ -8,14 +8,14 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-import roofline.planner
+import roofline.training.planner
 from roofline.api import estimate
-from roofline.chip import CHIPS
+from roofline.loaders.chips import CHIPS
 from roofline.cli import main
 from roofline.errors import RooflineError
-from roofline.model import MODELS
+from roofline.loaders.models import MODELS
 from roofline.quantity import parse_count
-from roofline.training import TrainingWorkload
+from roofline.training.workload import TrainingWorkload
 from roofline.workload import Workload
 
 KEYS = {"num_chips", "tp", "pp", "dp", "cp", "micro_batch", "global_batch", "seq_len", "recompute", "zero", "dtype",
@@ -114,7 +114,7 @@ def test_mode_both_notes_a_default_training_that_cannot_be_made(monkeypatch):
     def nowhere(*_args, **_kwargs):
         raise RooflineError("model X does not fit on 1024 x H20 under any layout; use more chips")
 
-    monkeypatch.setattr(roofline.planner, "plan_training", nowhere)
+    monkeypatch.setattr(roofline.training.planner, "plan_training", nowhere)
     d = run_json("estimate", "--chip", "H20", "--model", "70B")
     assert "inference" in d and "training" not in d and "does not fit" in d["training_note"]
     r = run_cli("estimate", "--chip", "H20", "--model", "70B")

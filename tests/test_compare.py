@@ -14,9 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from roofline.api import estimate
-from roofline.chip import load_chip
+from roofline.loaders.chips import load_chip
 from roofline.cli import main
-from roofline.compare import compare, export_figures, half_link
+from roofline.analysis.compare import compare
+from roofline.analysis.economics import export_figures
+from roofline.analysis.probes import half_link
 from roofline.verdict import SUITS_THRESHOLD, suits
 from roofline.workload import Workload
 
@@ -150,7 +152,7 @@ def test_the_h800_is_an_h100_with_a_slower_link():
 @pytest.mark.parametrize("kind", ["roofline", "batch", "scaling"])
 def test_each_plot_renders_png_and_svg(kind, tmp_path):
     pytest.importorskip("matplotlib")
-    from roofline import plots
+    from roofline.render import plots
 
     options = {"scaling": {"counts": (1024, 4096)}}.get(kind, {})
     fig = {"roofline": plots.roofline_figure, "batch": plots.batch_figure,
@@ -172,7 +174,7 @@ def test_plot_command_writes_the_file(tmp_path):
 
 def test_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
-    from roofline import plots
+    from roofline.render import plots
 
     fig = plots._figure(2, 2)
     monkeypatch.setattr(fig, "savefig", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))

@@ -14,13 +14,15 @@ import attrs
 import pytest
 
 from roofline.api import estimate
-from roofline.chip import load_chip
-from roofline.compare import serving_layout
+from roofline.loaders.chips import load_chip
+from roofline.analysis.probes import serving_layout
 from roofline.errors import RooflineError
-from roofline.inference import estimate_inference, phase_times
-from roofline.model import Model, load_model
-from roofline.planner import plan_training
-from roofline.training import TrainingWorkload, estimate_training
+from roofline.serving.static import estimate_inference, phase_times
+from roofline.loaders.models import load_model
+from roofline.model import Model
+from roofline.training.planner import plan_training
+from roofline.training.planner import training_estimate
+from roofline.training.workload import TrainingWorkload
 from roofline.workload import Workload
 
 #: 200 layers of hidden 65,536 and a gated MLP of 262,144: 12.3 trillion parameters.
@@ -71,7 +73,7 @@ def test_the_largest_model_the_loaders_take_is_estimated_or_refused_quickly():
     with pytest.raises(RooflineError, match="needs at least 40000 chips"):
         estimate_inference(load_chip("H100"), DEEPEST, Workload())
     assert serving_layout(load_chip("H100"), DEEPEST, Workload()).pp == 5000  # the fewest stages, by bisection
-    e = estimate_training(load_chip("H100"), DEEPEST, TrainingWorkload(
+    e = training_estimate(load_chip("H100"), DEEPEST, TrainingWorkload(
         num_chips=80_000, tp=8, pp=10_000, dp=1, micro_batch=1, global_batch=10_000, seq_len=2048,
         recompute="full", zero=0, virtual_pp=1))
     finite_positive(e.to_dict())
@@ -175,7 +177,7 @@ def test_more_data_parallel_chips_never_lower_tokens_per_s(model, tp, pp):
     for dp in (1, 2, 4, 8, 16, 64, 256, 1024, 4096):
         wl = TrainingWorkload(num_chips=tp * pp * dp, tp=tp, pp=pp, dp=dp, micro_batch=1, global_batch=dp * 4 * pp,
                               seq_len=4096, recompute="full", zero=1, virtual_pp=1)
-        e = estimate_training(c, m, wl)
+        e = training_estimate(c, m, wl)
         finite_positive(e.to_dict())
         assert e.tokens_per_s >= prev * (1 - 1e-12), (dp, e.tokens_per_s, prev)
         prev = e.tokens_per_s

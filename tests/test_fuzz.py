@@ -26,15 +26,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roofline.api import estimate, training_dtype
-from roofline.chip import Chip, chip_from_dict, load_chip
+from roofline.api import estimate
+from roofline.chip import Chip
+from roofline.loaders.chips import chip_from_dict, load_chip
 from roofline.errors import RooflineError
-from roofline.hf_config import fields_from_hf_config
-from roofline.inference import estimate_inference
-from roofline.model import Model, load_model, model_from_dict
-from roofline.registry import profiles_dir
-from roofline.training import TrainingWorkload, estimate_training
-from roofline.validate import validate
+from roofline.loaders.hf_config import fields_from_hf_config
+from roofline.serving.static import estimate_inference
+from roofline.loaders.models import load_model, model_from_dict
+from roofline.model import Model
+from roofline.loaders.files import profiles_dir
+from roofline.training.planner import training_estimate
+from roofline.training.workload import TrainingWorkload
+from roofline.validate.run import validate
 from roofline.workload import Workload
 
 #: Examples per test are multiplied by ROOFLINE_FUZZ_SCALE (default 1, a few seconds in all); run
@@ -145,9 +148,9 @@ def check_serving(chip: Chip, model: Model, wl: Workload = SMALL_REQUEST) -> Non
 def check_training(chip: Chip, model: Model, wl: TrainingWorkload | None = None) -> None:
     """One complete training layout (no planner): finite, positive step time and memory, or a RooflineError."""
     wl = wl or TrainingWorkload(num_chips=1, tp=1, pp=1, dp=1, micro_batch=1, global_batch=2, seq_len=256,
-                                recompute="none", zero=0, virtual_pp=1, ep=1, dtype=training_dtype(chip))
+                                recompute="none", zero=0, virtual_pp=1, ep=1, dtype=chip.half_dtype)
     try:
-        t = estimate_training(chip, model, wl)
+        t = training_estimate(chip, model, wl)
     except RooflineError:
         return
     assert _finite_positive(t.step_time_s, t.memory_per_chip_bytes, t.tokens_per_s, t.model_flops_per_chip)
@@ -490,8 +493,8 @@ def test_every_odd_value_in_every_workload_field(value):
 
 def _front_doors(value):
     from roofline.api import plan
-    from roofline.compare import compare
-    from roofline.serving import estimate_serving
+    from roofline.analysis.compare import compare
+    from roofline.serving.inflight import estimate_serving
 
     wl = Workload(tp=1, batch=2, input_len=128, output_len=16)
     small = TrainingWorkload(num_chips=1, micro_batch=1, recompute="none")

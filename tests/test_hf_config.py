@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from roofline.errors import RooflineError
-from roofline.hf_config import fields_from_hf_config
+from roofline.loaders.hf_config import fields_from_hf_config
 
 DATA = Path(__file__).parent / "data" / "hf"
 PROFILES = Path(__file__).parent.parent / "profiles" / "models"

@@ -10,13 +10,15 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roofline.chip import load_chip
+from roofline.loaders.chips import load_chip
 from roofline.cli import main
 from roofline.errors import RooflineError
-from roofline.inference import Packed, estimate_inference
-from roofline.kernels import inference as K
+from roofline.serving.passes import Packed
+from roofline.serving.static import estimate_inference
+from roofline.kernels import forward as F
+from roofline.kernels import shapes as S
 from roofline.kernels import layout as L
-from roofline.model import load_model
+from roofline.loaders.models import load_model
 from roofline.workload import Workload
 
 MOE = ["Mixtral-8x7B", "Qwen3-30B-A3B", "DeepSeek-V3", "Qwen3-235B-A22B"]
@@ -29,8 +31,8 @@ def expert_bytes_read(model, batch, tp=8, ep=1):
     p = Packed(load_chip("H200"), model, wl)
     w = p.w(batch)
     ops = np.zeros((L.N_OPS, L.OP_COLS))
-    K.fill_pass(p.m, w, 8.0, 1.0, 128.0, 1.0, 1.0, 1.0, 0.0, ops)
-    per, split, group = K.expert_split(p.m, w)
+    F.fill_pass(p.m, w, 8.0, 1.0, 128.0, 1.0, 1.0, 1.0, 0.0, ops)
+    per, split, group = S.expert_split(p.m, w)
     n_in = 2.0 if model.gated_mlp else 1.0
     f = model.moe_intermediate_size / split
     routed = w[L.W_BATCH] * group * model.experts_per_token / model.num_experts * per
@@ -63,11 +65,11 @@ def test_moe_decode_time_never_decreases_with_batch(name, batch, more):
 def test_memory_holds_every_expert_and_ep_shards_them():
     model, chip = load_model("DeepSeek-V3"), load_chip("H200")
     w8 = Packed(chip, model, Workload(tp=8, weight_dtype="fp8")).w(1)
-    weights = K.weight_bytes_per_chip(Packed(chip, model, Workload(tp=8, weight_dtype="fp8")).m, w8)
+    weights = S.weight_bytes_per_chip(Packed(chip, model, Workload(tp=8, weight_dtype="fp8")).m, w8)
     assert weights * 8 == pytest.approx(model.param_count(), rel=0.03)  # fp8 linear, bf16 embeddings
     p16 = Packed(chip, model, Workload(tp=1, ep=16, weight_dtype="fp8"))
     w16 = p16.w(1)
-    assert K.weight_bytes_per_chip(p16.m, w16) < weights * 8 / 4
+    assert S.weight_bytes_per_chip(p16.m, w16) < weights * 8 / 4
 
 
 def test_mla_cache_is_the_latent_and_not_split_over_tp():
@@ -75,7 +77,7 @@ def test_mla_cache_is_the_latent_and_not_split_over_tp():
     for tp in (1, 8):
         p = Packed(chip, model, Workload(tp=tp, weight_dtype="fp8"))
         w = p.w(1)
-        assert K.kv_bytes_per_chip(p.m, w, 1000.0) == pytest.approx(1000 * 70272, rel=1e-12)
+        assert S.kv_bytes_per_chip(p.m, w, 1000.0) == pytest.approx(1000 * 70272, rel=1e-12)
 
 
 def test_speculative_decoding_divides_the_step_by_the_tokens_accepted():
@@ -98,7 +100,7 @@ def test_ep_beyond_tp_adds_attention_groups_and_an_all_to_all():
     w = p.w(64)
     assert w[L.W_BATCH] == 8
     ops = np.zeros((L.N_OPS, L.OP_COLS))
-    K.fill_pass(p.m, w, 8.0, 1.0, 1000.0, 61.0, 1.0, 1.0, 0.0, ops)
+    F.fill_pass(p.m, w, 8.0, 1.0, 1000.0, 61.0, 1.0, 1.0, 0.0, ops)
     assert ops[L.OP_EP_DISPATCH, L.OP_LINK] > 0 and ops[L.OP_EP_COMBINE, L.OP_COUNT] == pytest.approx(58.0)
     with pytest.raises(RooflineError, match="has no experts"):
         estimate_inference(chip, load_model("8B"), Workload(tp=1, ep=2))
@@ -116,8 +118,9 @@ def test_cli_deepseek_on_h20_fits_or_says_how_many_chips_and_reports_active_para
 
 
 def test_training_planner_considers_expert_parallelism_for_moe():
-    from roofline.planner import plan_training
-    from roofline.training import TrainingWorkload, estimate_training
+    from roofline.training.estimate import estimate_training
+    from roofline.training.planner import plan_training
+    from roofline.training.workload import TrainingWorkload
 
     chip, model = load_chip("H100-SXM"), load_model("Mixtral-8x7B")
     plan = plan_training(chip, model, TrainingWorkload(num_chips=64, seq_len=4096), use_numba=False, top=50)

@@ -12,9 +12,10 @@ import attrs
 import pytest
 
 from roofline.errors import RooflineError
-from roofline.hf_config import fields_from_hf_config
-from roofline.model import Model, load_model, model_from_dict
-from roofline.results import model_dict
+from roofline.loaders.hf_config import fields_from_hf_config
+from roofline.loaders.models import load_model, model_from_dict
+from roofline.model import Model
+from roofline.results.figures import ModelFigures
 
 # ---------------------------------------------------------------------------------------------
 # Parameter counts derived by hand
@@ -106,7 +107,7 @@ def test_dense_models_are_unchanged():
     m = load_model("Llama-3.1-70B")
     assert m.active_param_count() == m.param_count() == 70_553_706_496
     assert not m.is_moe and not m.is_mla and (m.moe_layers, m.dense_layers) == (0, 80)
-    d = model_dict(m, "bf16")
+    d = ModelFigures(m, "bf16").to_dict()
     assert d["params_active"] == d["params_total"]
     assert d["num_experts"] == d["kv_lora_rank"] == 0
 
@@ -118,11 +119,11 @@ def test_dense_models_are_unchanged():
 def test_deepseek_v3_mla_kv_bytes():
     m = load_model("deepseek-v3")
     assert m.kv_bytes_per_token(2) == 61 * (512 + 64) * 2 == 70_272
-    d = model_dict(m, "bf16")
+    d = ModelFigures(m, "bf16").to_dict()
     assert d["kv_bytes_per_token"] == 70_272
     assert d["params_total"] == 671_026_419_200 and d["params_active"] == 37_552_297_472
     assert (d["num_experts"], d["experts_per_token"], d["shared_experts"], d["kv_lora_rank"]) == (256, 8, 1, 512)
-    assert model_dict(m, "fp8")["kv_bytes_per_token"] == 61 * 576
+    assert ModelFigures(m, "fp8").to_dict()["kv_bytes_per_token"] == 61 * 576
 
 
 def test_gqa_moe_kv_bytes_as_dense():

@@ -6,11 +6,13 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from roofline.inference import phase_times
+from roofline.serving.static import phase_times
 from roofline.kernels import inference as K
 from roofline.kernels import layout as L
-from roofline.efficiency import efficiency_for, hardware_vector
-from roofline.workload import decode_context, pack_model, pack_workload
+from roofline.loaders.efficiency import efficiency_for
+from roofline.pack import pack_hardware as hardware_vector
+from roofline.pack import pack_model, pack_workload
+from roofline.workload import decode_context
 from strategies import chips, models, workloads
 
 REL = 1e-12
@@ -67,7 +69,7 @@ def test_tp_k_never_speeds_up_more_than_k(chip, model, wl, k):
 
 
 def test_sliding_window_caps_attention_work():
-    from roofline.kernels.inference import attended_keys
+    from roofline.kernels.forward import attended_keys
 
     assert attended_keys(4.0, 0.0, 0.0) == 10.0  # 1 + 2 + 3 + 4: causal, half the square and the diagonal
     assert attended_keys(4.0, 0.0, 2.0) == 1 + 2 + 2 + 2

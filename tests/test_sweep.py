@@ -2,7 +2,6 @@
 in-kernel reductions against brute force, axis parsing, the CLI and its errors. No timing is asserted."""
 
 import csv
-import importlib
 import io
 import json
 import math
@@ -14,16 +13,20 @@ from click.testing import CliRunner
 from roofline import Workload, estimate_inference, load_chip, load_model
 from roofline.cli import main
 from roofline.errors import RooflineError
-from roofline.inference import Packed
+from roofline.serving.passes import Packed
 from roofline.kernels import inference as K
 from roofline.kernels import sweep as KS
-from roofline.serving import ENGINES, estimate_serving
-from roofline.serving_planner import concurrency_grid, plan_serving
-from roofline.sweep import ProgressBar, SweepResult, parse_axis, pareto_mask, sweep
+from roofline.engines import ENGINES
+from roofline.serving.inflight import estimate_serving
+from roofline.serving.planner import concurrency_grid, plan_serving
+from roofline.render.sweep import ProgressBar
+from roofline.sweep.axes import parse_axis
+from roofline.sweep.result import DECODE_COLUMNS, SweepResult
+from roofline.sweep import run as sweep_run
+from roofline.sweep.run import sweep
 from roofline.workload import decode_context
 
 numba = pytest.importorskip("numba")
-S = importlib.import_module("roofline.sweep")  # the module (``roofline.sweep`` is the function)
 
 RTOL = 1e-9
 
@@ -147,8 +150,8 @@ def feasible(s: SweepResult, max_tpot, max_ttft):
 @pytest.fixture(params=[1, 2])
 def many_chunks(request, monkeypatch):
     """Split even small sweeps over several kernel calls (and threads), so that merges are exercised."""
-    monkeypatch.setattr(S, "CHUNK_CONFIGS", 97)
-    monkeypatch.setattr(S, "PARALLEL_MIN_CONFIGS", 1 if request.param == 2 else 10 ** 12)
+    monkeypatch.setattr(sweep_run, "CHUNK_CONFIGS", 97)
+    monkeypatch.setattr(sweep_run, "PARALLEL_MIN_CONFIGS", 1 if request.param == 2 else 10 ** 12)
     return request.param
 
 
@@ -181,7 +184,7 @@ def test_best_and_pareto_equal_brute_force(engine, limits, many_chunks):
         assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
 
 
-def test_front_insert_equals_pareto_mask_with_ties():
+def test_front_insert_equals_the_brute_force_front_with_ties():
     rng = np.random.default_rng(7)
     for _ in range(30):
         n = int(rng.integers(1, 200))
@@ -192,7 +195,7 @@ def test_front_insert_equals_pareto_mask_with_ties():
         for k in range(n):
             front = KS.front_insert(front, count, 0, x[k], y[k], float(k), np.zeros(1))
         got = set(front[0, :count[0], KS.REC_INDEX].astype(int).tolist())
-        assert got == brute_pareto(x, y, np.arange(n)) == set(np.flatnonzero(pareto_mask(x, y, np.arange(n))))
+        assert got == brute_pareto(x, y, np.arange(n))
         xs = front[0, :count[0], KS.REC_X]
         assert (np.diff(xs) > 0).all() and (np.diff(front[0, :count[0], KS.REC_Y]) < 0).all()
 
@@ -255,7 +258,7 @@ def test_skipped_groups_are_named_and_columns_work_without_pandas():
 def test_decode_only_columns():
     s = sweep("H20", "70B", batch="1:64:x2", input_len="1k,32k", tp=8, decode_only=True)
     full = sweep("H20", "70B", batch="1:64:x2", input_len="1k,32k", tp=8)
-    assert "ttft_s" not in s and list(s)[-4:] == list(S.DECODE_COLUMNS)
+    assert "ttft_s" not in s and list(s)[-4:] == list(DECODE_COLUMNS)
     assert np.array_equal(s["tpot_s"], full["tpot_s"])
 
 

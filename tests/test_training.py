@@ -10,14 +10,15 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from roofline.chip import load_chip
 from roofline.errors import RooflineError
 from roofline.kernels import training as KT
-from roofline.model import Model, load_model
-from roofline.planner import candidate_layouts, chips_needed, plan_training, sweep_layouts
-from roofline.training import (
-    RECOMPUTE_MODES, TrainingContext, TrainingWorkload, estimate_training, pack_layout,
-)
+from roofline.loaders.chips import load_chip
+from roofline.loaders.models import load_model
+from roofline.model import Model
+from roofline.pack import pack_layout
+from roofline.training.estimate import TrainingContext, estimate_training, with_days
+from roofline.training.planner import candidate_layouts, chips_needed, plan_training, sweep_layouts, training_estimate
+from roofline.training.workload import RECOMPUTE_MODES, TrainingWorkload
 from roofline.workload import valid_tp_sizes
 
 CHIPS = ["H100-SXM", "A100-SXM-80GB", "H20", "B200", "MI300X"]
@@ -167,8 +168,8 @@ def test_json_keys_and_days():
 
 def test_h20_tracks_its_compute_peak_against_h100():
     model = load_model("Llama-3.1-70B")
-    h100 = estimate_training(load_chip("H100-SXM"), model).tokens_per_s_per_chip
-    h20 = estimate_training(load_chip("H20"), model).tokens_per_s_per_chip
+    h100 = training_estimate(load_chip("H100-SXM"), model, TrainingWorkload()).tokens_per_s_per_chip
+    h20 = training_estimate(load_chip("H20"), model, TrainingWorkload()).tokens_per_s_per_chip
     assert 0.10 < h20 / h100 < 0.25  # dense bf16 peaks 148 / 989 = 0.15
 
 
@@ -220,8 +221,6 @@ def test_bad_days():
     est = estimate_training(H100, LLAMA8, TrainingWorkload(num_chips=8, tp=1, pp=1, dp=8, micro_batch=1,
                                                            recompute="full", zero=3, virtual_pp=1))
     with pytest.raises(RooflineError, match="days"):
-        from roofline.training import with_days
-
         with_days(est, -1)
 
 

@@ -6,7 +6,9 @@ import statistics
 
 import pytest
 
-from roofline.validate import default_files, source_name, validate
+from roofline.results.validation import source_name
+from roofline.validate.run import validate
+from roofline.validate.schema import default_files
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from roofline.cli import main
 from roofline.errors import RooflineError
-from roofline.validate import INFERENCE_COLUMNS, TRAINING_COLUMNS, COMMON_COLUMNS, read_rows, validate, default_files
+from roofline.validate.run import validate
+from roofline.validate.schema import COMMON_COLUMNS, INFERENCE_COLUMNS, TRAINING_COLUMNS, default_files, read_rows
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,13 @@
-"""Index constants of the packed vectors that kernels read and write.
+"""Index constants of every float64 vector and table the kernels read and write, in one place.
 
-Three inputs, packed as float64 vectors: the model (``M_*``), the hardware with its efficiency
-(``H_*``) and the workload with its parallel layout (``W_*``). Kernels fill an op table (``OP_*``
-columns, one row per op kind in ``OPS``).
+Three inputs of every estimate: the model (``M_*``), the hardware with its efficiency (``H_*``) and the
+serving workload with its parallel layout (``W_*``). Kernels fill an op table (``OP_*`` columns, one row
+per op kind in ``OPS``). Serving adds an engine policy (``E_*``) and the steady state it returns
+(``C_*``); training a layout (``T_*``), its precision extras (``X_*``) and its results (``R_*``); sweeps
+a group table (``G_*``), the figures kept per configuration (``S_*`` static, ``V_*`` serving), the
+records of a reduction (``REC_*``) and its limits (``L_*``).
+
+:mod:`roofline.pack` is the only code that fills the input vectors from the frozen values.
 """
 
 # ---- model ---------------------------------------------------------------------------------------
@@ -34,6 +39,9 @@ M_Q_LORA = 22  # query compression rank (0: no query compression)
 M_ROPE_DIM = 23  # decoupled RoPE key width
 M_NOPE_DIM = 24  # per-head query/key width without RoPE
 M_V_DIM = 25  # per-head value width
+M_QK_NORM = 26  # 1: an RMSNorm of head_dim on every query and key head (Qwen3)
+M_SHARED_GATE = 27  # 1: a hidden -> 1 gate on the shared expert (Qwen2-MoE)
+M_MOE_LAYERS = 28  # layers whose MLP is a mixture of experts (M_MOE_FRAC = M_MOE_LAYERS / M_LAYERS)
 M_SIZE = 32
 
 # ---- hardware (chip x efficiency) ------------------------------------------------------------------
@@ -120,3 +128,103 @@ BOUND_COMPUTE = 0
 BOUND_MEMORY = 1
 BOUND_NETWORK = 2
 BOUNDS = ("compute", "memory", "network")
+
+# ---- an engine's scheduling and memory policy, packed (``pack.pack_engine``) --------------------
+E_BUDGET = 0  # tokens per engine step
+E_CHUNKED = 1  # 1: chunked prefill
+E_MEMORY_FRACTION = 2
+E_FREE_RULE = 3  # 1: the fraction applies to what weights and workspace leave (TensorRT-LLM)
+E_RESERVE_FULL = 4  # 1: a request reserves KV for input + output when admitted
+E_MAX_SEQS = 5  # 0: no cap beyond memory
+E_SIZE = 6
+
+# ---- the closed-loop steady state of a replica (``serving_closed_loop``) ------------------------------
+C_TTFT = 0  # seconds to first token of an admitted request
+C_TPOT = 1  # seconds per output token
+C_RPS = 2  # requests per second
+C_PREFILL_BOUND = 3  # 1 when prefill is the bottleneck
+C_STEP = 4  # mean seconds per engine step
+C_SIZE = 5
+
+# ---- training layout (one row per candidate, ``pack.pack_layout``) -----------------------------------------------------
+T_TP = 0
+T_PP = 1
+T_DP = 2
+T_CP = 3
+T_MB = 4  # sequences per micro-batch per DP rank
+T_GB = 5  # sequences per optimizer step
+T_SEQ = 6
+T_RECOMPUTE = 7  # the index in RECOMPUTE_MODES: 0 none, 1 selective, 2 full
+T_ZERO = 8
+T_VPP = 9  # virtual pipeline stages per rank (1: plain 1F1B)
+T_SP = 10  # 1: sequence parallelism (norms/dropout sharded, RS+AG instead of AR)
+T_FLASH = 11  # 1: FlashAttention (scores never in HBM)
+T_MM_BYTES = 12  # bytes of a GEMM weight operand (2: bf16/fp16, 1: fp8)
+T_EP = 13  # expert-parallel degree over the data-parallel ranks (MoE; 1 otherwise)
+T_DROPOUT = 14  # 1: dropout layers (their masks are kept for backward); modern LLM pretraining uses none
+T_SIZE = 16
+RECOMPUTE_MODES = ("none", "selective", "full")
+
+# ---- training extras: attention peak and the mixed-precision state convention -----------------------
+X_ATTN_PEAK = 0  # dense 16-bit FLOP/s (attention runs in 16 bit even when the GEMMs run fp8)
+X_ATTN_EFF = 1  # achievable fraction of X_ATTN_PEAK for FlashAttention
+X_GEMM16_EFF = 2  # achievable fraction for 16-bit GEMMs (unfused attention's batched GEMMs)
+X_PARAM_BYTES = 3
+X_GRAD_BYTES = 4
+X_OPT_BYTES = 5
+X_REDUCE_BYTES = 6  # bytes per gradient element on the wire
+X_OPT_TRAFFIC = 7  # HBM bytes per parameter of the optimizer step
+X_SUSTAINED = 8  # share of kernel throughput (GEMM and attention) sustained over whole training steps
+X_STEP_OVERHEAD = 9  # fixed seconds per optimizer step (reported with the optimizer)
+X_SIZE = 12
+
+# ---- training results (``train_step``) --------------------------------------------------------------------------------------
+R_STEP = 0
+R_COMPUTE = 1
+R_TP = 2
+R_BUBBLE = 3
+R_PP = 4
+R_DP = 5
+R_CP = 6
+R_OPT = 7
+R_MEM = 8  # bytes per chip (most loaded chip)
+R_ACT = 9  # activation bytes per chip
+R_STATE = 10  # weights + grads + optimizer bytes per chip
+R_MODEL_FLOPS = 11  # model FLOPs of the step per chip (3x forward, no recompute)
+R_HW_FLOPS = 12  # FLOPs executed per chip (backward 2x, flash 2.5x, recompute)
+R_MICRO = 13  # micro-batches per step per DP rank
+R_FITS = 14
+R_SIZE = 16
+
+# ---- sweep group table (one row per chip x model x layout x formats) ------------------------------------
+G_MODEL = 0  # row of the model matrix
+G_HW = 1  # row of the hardware matrix
+G_KEY = 2  # reduction key (best and Pareto are kept per key)
+G_CHIPS = 3  # chips of one replica (throughput per chip divides by it)
+G_ATTN_DP = 4  # data-parallel attention groups of one replica (MoE with ep > tp), each with its share
+G_SIZE = 5
+
+# ---- figures stored per configuration ---------------------------------------------------------------
+S_TPOT = 0  # static: seconds per output token
+S_TTFT = 1  # static: seconds to first token (prefill of the whole batch)
+S_MEM = 2  # static: bytes per chip
+S_SIZE = 3
+V_TPOT = 0  # serving: mean seconds between a sequence's tokens
+V_TTFT = 1  # serving: seconds to first token, waiting included
+V_RPS = 2  # serving: requests per second of one replica
+V_CAP = 3  # serving: sequences whose KV cache the engine holds
+V_PREFILL_BOUND = 4  # serving: 1 when prefill is the bottleneck
+V_SIZE = 5
+
+# ---- record of a reduction --------------------------------------------------------------------------
+REC_X = 0  # output tokens/s per chip
+REC_Y = 1  # output tokens/s per user
+REC_INDEX = 2  # configuration index
+REC_FIGURES = 3  # the stored figures follow
+
+# ---- limits of a sweep's reductions ----------------------------------------------------------------------
+L_MAX_TPOT = 0
+L_MAX_TTFT = 1
+L_BEST = 2  # 1: keep the best per key
+L_PARETO = 3  # 1: keep the Pareto front per key
+L_SIZE = 4

@@ -22,24 +22,18 @@ Model of one replica (all assumptions here, restated in the README):
 At C = 1 the model reduces exactly to a lone prefill followed by batch-1 decode steps.
 """
 
+import numpy as np
+
 from roofline._jit import kernel
-from roofline.kernels.inference import (
-    attention_cost, fill_pass, kv_bytes_per_chip, weight_bytes_per_chip, workspace_bytes_per_chip,
-)
+from roofline.kernels.forward import attention_cost, fill_pass
 from roofline.kernels.layout import (
-    H_HBM_BYTES, H_STEP_OVERHEAD, H_UP_DOMAIN, M_HIDDEN, M_LAYERS, M_VOCAB, N_OPS, OP_ATTN, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM,
-    OP_LM_HEAD, W_ACT_BYTES, W_BATCH, W_INPUT, W_MAX_TOKENS, W_OUTPUT, W_PP, W_TP,
+    C_PREFILL_BOUND, C_RPS, C_STEP, C_TPOT, C_TTFT, E_BUDGET, E_CHUNKED, E_FREE_RULE, E_MAX_SEQS,
+    E_MEMORY_FRACTION, E_RESERVE_FULL, H_HBM_BYTES, H_STEP_OVERHEAD, H_UP_DOMAIN, M_HIDDEN, M_LAYERS, M_VOCAB,
+    N_OPS, OP_ATTN, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, V_CAP, V_PREFILL_BOUND, V_RPS, V_TPOT, V_TTFT,
+    W_ACT_BYTES, W_BATCH, W_INPUT, W_MAX_TOKENS, W_OUTPUT, W_PP, W_TP,
 )
 from roofline.kernels.roofline import price_ops, set_allgather, set_gemm
-
-# ---- an engine's scheduling and memory policy, packed (``serving.Engine.vector``) --------------------
-E_BUDGET = 0  # tokens per engine step
-E_CHUNKED = 1  # 1: chunked prefill
-E_MEMORY_FRACTION = 2
-E_FREE_RULE = 3  # 1: the fraction applies to what weights and workspace leave (TensorRT-LLM)
-E_RESERVE_FULL = 4  # 1: a request reserves KV for input + output when admitted
-E_MAX_SEQS = 5  # 0: no cap beyond memory
-E_SIZE = 6
+from roofline.kernels.shapes import kv_bytes_per_chip, weight_bytes_per_chip, workspace_bytes_per_chip
 
 
 @kernel
@@ -75,8 +69,8 @@ def engine_step_time(m, w, hw, decodes, dec_c0, pre_seqs, pre_q, pre_c0, ops, pr
 def serving_closed_loop(m, w, hw, inflight, budget, chunked, ops, priced, out):
     """Steady state of ``inflight`` requests on one replica (see the module docstring).
 
-    Writes out[0] = TTFT of an admitted request (s), out[1] = TPOT (s), out[2] = requests/s,
-    out[3] = 1 if prefill is the bottleneck else 0, out[4] = mean step time (s).
+    Writes out[C_TTFT] = TTFT of an admitted request (s), out[C_TPOT] = TPOT (s), out[C_RPS] = requests/s,
+    out[C_PREFILL_BOUND] = 1 if prefill is the bottleneck else 0, out[C_STEP] = mean step time (s).
     """
     i_len = w[W_INPUT]
     o_len = w[W_OUTPUT]
@@ -124,11 +118,11 @@ def serving_closed_loop(m, w, hw, inflight, budget, chunked, ops, priced, out):
         t = engine_step_time(m, w, hw, dec, dec_c0, pre / chunk, chunk, (i_len - chunk) / 2.0, ops, priced)
         x = pre / (i_len * t)
         latency = c / x
-        out[0] = latency - (o_len - 1.0) * t
-        out[1] = t
-        out[2] = x
-        out[3] = 1.0
-        out[4] = t
+        out[C_TTFT] = latency - (o_len - 1.0) * t
+        out[C_TPOT] = t
+        out[C_RPS] = x
+        out[C_PREFILL_BOUND] = 1.0
+        out[C_STEP] = t
         return
     t_mixed = engine_step_time(m, w, hw, d_mixed, dec_c0, pre_tokens / chunk, chunk, (i_len - chunk) / 2.0,
                                ops, priced)
@@ -143,16 +137,16 @@ def serving_closed_loop(m, w, hw, inflight, budget, chunked, ops, priced, out):
     tpot = g * t_mixed + (1.0 - g) * t_dec
     ttft = n_c * t_mixed
     latency = ttft + (o_len - 1.0) * tpot
-    out[0] = ttft
-    out[1] = tpot
-    out[2] = c / latency
-    out[3] = 0.0
-    out[4] = f * t_mixed + (1.0 - f) * t_dec
+    out[C_TTFT] = ttft
+    out[C_TPOT] = tpot
+    out[C_RPS] = c / latency
+    out[C_PREFILL_BOUND] = 0.0
+    out[C_STEP] = f * t_mixed + (1.0 - f) * t_dec
 
 
 @kernel
 def engine_kv_capacity(m, w, hw, engine, scratch):
-    """Sequences whose KV cache fits under an engine's memory policy (used by ``serving.kv_capacity`` and the sweeps): the
+    """Sequences whose KV cache fits on one attention group under an engine's memory policy: the
     engine's share of HBM, less weights and the workspace of one ``E_BUDGET``-token step, divided by the
     KV of one sequence at its held length (input + output, or input + output / 2 with paged KV)."""
     for j in range(scratch.shape[0]):
@@ -174,3 +168,39 @@ def engine_kv_capacity(m, w, hw, engine, scratch):
     if engine[E_MAX_SEQS] > 0.0 and cap > engine[E_MAX_SEQS]:
         cap = engine[E_MAX_SEQS]
     return cap
+
+
+@kernel
+def replica_steady_state(m, w, hw, inflight, attn_dp, budget, chunked, ops, priced, out):
+    """The closed-loop steady state of ``inflight`` requests on one replica (``out`` as in
+    :func:`serving_closed_loop`). With ``attn_dp`` data-parallel attention groups (MoE models with
+    ep > tp) each group runs inflight / attn_dp of them in lockstep with the others (the MoE layers join
+    them), so the replica's request rate is attn_dp times a group's."""
+    serving_closed_loop(m, w, hw, inflight / attn_dp, budget, chunked, ops, priced, out)
+    out[C_RPS] = out[C_RPS] * attn_dp
+
+
+@kernel
+def replica_at_concurrency(m, w, hw, engine, concurrency, attn_dp, scratch, ops, priced, steady, out):
+    """``concurrency`` requests in a closed loop on one replica (``w[W_BATCH]`` 1): the engine runs as many
+    as its KV cache holds (``attn_dp`` groups, each holding :func:`engine_kv_capacity`), the rest wait.
+
+    Writes out[V_TPOT], out[V_TTFT] (Little's law over every request in the loop, waiting included),
+    out[V_RPS] (requests/s of the replica), out[V_CAP] (sequences in flight at most) and
+    out[V_PREFILL_BOUND]; the figures are NaN when not one sequence's KV cache fits. ``scratch``
+    (W_SIZE) and ``steady`` (C_SIZE) are scratch.
+    """
+    cap = engine_kv_capacity(m, w, hw, engine, scratch) * attn_dp
+    out[V_CAP] = cap
+    if cap < 1.0:
+        out[V_TPOT] = np.nan
+        out[V_TTFT] = np.nan
+        out[V_RPS] = np.nan
+        out[V_PREFILL_BOUND] = np.nan
+        return
+    inflight = concurrency if concurrency < cap else cap
+    replica_steady_state(m, w, hw, inflight, attn_dp, engine[E_BUDGET], engine[E_CHUNKED], ops, priced, steady)
+    out[V_TPOT] = steady[C_TPOT]
+    out[V_RPS] = steady[C_RPS]
+    out[V_PREFILL_BOUND] = steady[C_PREFILL_BOUND]
+    out[V_TTFT] = concurrency / steady[C_RPS] - (w[W_OUTPUT] - 1.0) * steady[C_TPOT]

@@ -8,9 +8,14 @@ A kernel call prices the rows ``[row_lo, row_hi)``, so that callers can split th
 (the compiled kernels release the GIL). The batch axis is the replica's: ``wbatch[g, b]`` is the
 ``W_BATCH`` that ``pack_workload`` gives it (sequences per attention group).
 
+The arrays travel in three tuples: ``grid = (ms, hws, ws, groups, wbatch)`` (the packed models,
+hardware vectors, workloads, the group table and the packed batches, all 2-D float64),
+``axes = (batches, inputs, outputs)`` and ``reduction = (best, front, count)``, plus a tuple of
+scratch arrays per kernel.
+
 Every number comes from the scalar kernels a single estimate calls (``prefill_time``,
-``decode_step_time``, ``memory_per_chip``; ``serving_closed_loop`` and the weight, KV and workspace
-sizes under an engine's memory policy): nothing is priced here. What this module adds is the loop, the
+``decode_step_time``, ``memory_per_chip``; ``replica_at_concurrency`` for an in-flight engine):
+nothing is priced here. What this module adds is the loop, the
 feasibility test and two reductions that keep memory flat whatever the number of configurations:
 
 * **best** per key (the caller's grouping, e.g. chip x model): the feasible configuration with the
@@ -30,41 +35,12 @@ import numpy as np
 
 from roofline._jit import borrow, kernel
 from roofline.kernels.inference import decode_step_time, mean_decode_context, memory_per_chip, prefill_time
-from roofline.kernels.layout import H_HBM_BYTES, H_MEM_FRACTION, W_BATCH, W_INPUT, W_OUTPUT
-from roofline.kernels.serving import E_BUDGET, E_CHUNKED, engine_kv_capacity, serving_closed_loop
-
-# ---- group table (one row per chip x model x layout x formats) ------------------------------------
-G_MODEL = 0  # row of the model matrix
-G_HW = 1  # row of the hardware matrix
-G_KEY = 2  # reduction key (best and Pareto are kept per key)
-G_CHIPS = 3  # chips of one replica (throughput per chip divides by it)
-G_ATTN_DP = 4  # data-parallel attention groups of one replica (MoE with ep > tp), each with its share
-G_SIZE = 5
-
-# ---- figures stored per configuration ---------------------------------------------------------------
-S_TPOT = 0  # static: seconds per output token
-S_TTFT = 1  # static: seconds to first token (prefill of the whole batch)
-S_MEM = 2  # static: bytes per chip
-S_SIZE = 3
-V_TPOT = 0  # serving: mean seconds between a sequence's tokens
-V_TTFT = 1  # serving: seconds to first token, waiting included
-V_RPS = 2  # serving: requests per second of one replica
-V_CAP = 3  # serving: sequences whose KV cache the engine holds
-V_PREFILL_BOUND = 4  # serving: 1 when prefill is the bottleneck
-V_SIZE = 5
-
-# ---- record of a reduction --------------------------------------------------------------------------
-REC_X = 0  # output tokens/s per chip
-REC_Y = 1  # output tokens/s per user
-REC_INDEX = 2  # configuration index
-REC_FIGURES = 3  # the stored figures follow
-
-# ---- limits and engine policy -----------------------------------------------------------------------
-L_MAX_TPOT = 0
-L_MAX_TTFT = 1
-L_BEST = 2  # 1: keep the best per key
-L_PARETO = 3  # 1: keep the Pareto front per key
-L_SIZE = 4
+from roofline.kernels.layout import (
+    G_ATTN_DP, G_CHIPS, G_HW, G_KEY, G_MODEL, H_HBM_BYTES, H_MEM_FRACTION, L_BEST, L_MAX_TPOT, L_MAX_TTFT,
+    L_PARETO, REC_FIGURES, REC_INDEX, REC_X, REC_Y, S_MEM, S_TPOT, S_TTFT, V_CAP, V_RPS, V_SIZE, V_TPOT, V_TTFT,
+    W_BATCH, W_INPUT, W_OUTPUT,
+)
+from roofline.kernels.serving import replica_at_concurrency
 
 
 @kernel
@@ -135,51 +111,54 @@ def front_insert(front, count, key, x, y, index, figures):
 
 
 @kernel
-def sweep_static(ms, hws, ws, groups, batches, wbatch, inputs, outputs, row_lo, row_hi, decode_only, limits,
-                 out, best, front, count, ops, priced, w, figures):
+def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction, scratch):
     """Price the rows ``[row_lo, row_hi)`` as ``roofline estimate`` does: TTFT the prefill of the whole
     batch, TPOT the decode step at the mean context, memory per chip at the final context.
 
     Parameters
     ----------
-    ms, hws, ws : (n, M_SIZE), (n, H_SIZE), (n_groups, W_SIZE) float64
-        Packed models, hardware vectors (chip x compute dtype, expected efficiency) and workloads.
-    groups : (n_groups, G_SIZE) float64
-    batches, inputs, outputs : (nb,), (ni,), (no,) float64
-    wbatch : (n_groups, nb) float64, the packed ``W_BATCH`` of each batch in each group
+    grid : (ms, hws, ws, groups, wbatch)
+        Packed models (n, M_SIZE), hardware vectors (chip x compute dtype, expected efficiency;
+        n, H_SIZE), workloads (n_groups, W_SIZE), the group table (n_groups, G_SIZE) and the packed
+        ``W_BATCH`` of each batch in each group (n_groups, nb); float64.
+    axes : (batches, inputs, outputs)
+        (nb,), (ni,), (no,) float64.
     decode_only : bool
         Price only the decode step (no TTFT, memory or reductions): ``out`` is (1, n) then.
     limits : (L_SIZE,) float64
     out : (S_SIZE, n_configs) or (S_SIZE, 0) float64
         Figures per configuration (``S_*`` rows), written at the configuration index; empty: not kept.
-    best : (n_keys, REC_SIZE) float64, updated in place (index -1: none yet)
-    front, count : (n_keys, cap, REC_SIZE) float64 and (n_keys,) int64: the Pareto fronts so far.
-    ops, priced, w, figures : (N_OPS, OP_COLS), (N_OPS, 2), (W_SIZE,), (S_SIZE,) float64 scratch.
+    reduction : (best, front, count)
+        best (n_keys, REC_SIZE) updated in place (index -1: none yet); front, count (n_keys, cap,
+        REC_SIZE) float64 and (n_keys,) int64: the Pareto fronts so far.
+    scratch : (ops, priced, w, figures)
+        (N_OPS, OP_COLS), (N_OPS, 2), (W_SIZE,), (S_SIZE,) float64.
 
     Returns the front array (reallocated when a front outgrew it).
     """
-    ms = borrow(ms)
-    hws = borrow(hws)
-    ws = borrow(ws)
-    groups = borrow(groups)
-    batches = borrow(batches)
-    wbatch = borrow(wbatch)
-    inputs = borrow(inputs)
-    outputs = borrow(outputs)
+    ms = borrow(grid[0])
+    hws = borrow(grid[1])
+    ws = borrow(grid[2])
+    groups = borrow(grid[3])
+    wbatch = borrow(grid[4])
+    batches = borrow(axes[0])
+    inputs = borrow(axes[1])
+    outputs = borrow(axes[2])
     limits = borrow(limits)
     out = borrow(out)
-    best = borrow(best)
-    count = borrow(count)
+    best = borrow(reduction[0])
+    front = reduction[1]
+    count = borrow(reduction[2])
+    ops = borrow(scratch[0])
+    priced = borrow(scratch[1])
+    w = borrow(scratch[2])
+    figures = borrow(scratch[3])
     nb = batches.shape[0]
     ni = inputs.shape[0]
     no = outputs.shape[0]
     keep = out.shape[1] > 0
     want_best = limits[L_BEST] > 0.5
     want_front = limits[L_PARETO] > 0.5
-    ops = borrow(ops)
-    priced = borrow(priced)
-    w = borrow(w)
-    figures = borrow(figures)
     for r in range(row_lo, row_hi):
         g = r // nb
         b = batches[r % nb]
@@ -225,43 +204,40 @@ def sweep_static(ms, hws, ws, groups, batches, wbatch, inputs, outputs, row_lo, 
 
 
 @kernel
-def sweep_serving(ms, hws, ws, groups, batches, inputs, outputs, row_lo, row_hi, engine, limits,
-                  out, best, front, count, ops, priced, w, figures, scratch, res):
+def sweep_serving(grid, axes, row_lo, row_hi, engine, limits, out, reduction, scratch):
     """Price the rows ``[row_lo, row_hi)`` as ``roofline estimate --concurrency B`` does: B requests in
-    flight on one in-flight-batching replica (``serving_closed_loop`` at min(B, KV capacity); requests
-    beyond the capacity wait, and their wait is in TTFT by Little's law). With ``a`` data-parallel
-    attention groups (``serving._closed``) the capacity is ``a`` times a group's, each group runs 1/a of
-    the requests in flight and the replica serves ``a`` times a group's request rate.
+    flight on one in-flight-batching replica (:func:`roofline.kernels.serving.replica_at_concurrency`).
 
-    Arguments as :func:`sweep_static`, plus ``engine`` (E_SIZE,) and the scratch ``scratch`` (W_SIZE,)
-    and ``res`` (5,); ``out`` and ``figures`` hold the ``V_*`` figures and the throughput is requests/s x
-    output length. Returns the front array.
+    Arguments as :func:`sweep_static` (``grid``'s ``wbatch`` unused), plus ``engine`` (E_SIZE,); the
+    scratch tuple is ``(ops, priced, w, figures, kv_scratch, steady)`` with ``kv_scratch`` (W_SIZE,)
+    and ``steady`` (C_SIZE,); ``out`` and ``figures`` hold the ``V_*`` figures and the throughput is
+    requests/s x output length. Returns the front array.
     """
-    ms = borrow(ms)
-    hws = borrow(hws)
-    ws = borrow(ws)
-    groups = borrow(groups)
-    batches = borrow(batches)
-    inputs = borrow(inputs)
-    outputs = borrow(outputs)
+    ms = borrow(grid[0])
+    hws = borrow(grid[1])
+    ws = borrow(grid[2])
+    groups = borrow(grid[3])
+    batches = borrow(axes[0])
+    inputs = borrow(axes[1])
+    outputs = borrow(axes[2])
     engine = borrow(engine)
     limits = borrow(limits)
     out = borrow(out)
-    best = borrow(best)
-    count = borrow(count)
+    best = borrow(reduction[0])
+    front = reduction[1]
+    count = borrow(reduction[2])
+    ops = borrow(scratch[0])
+    priced = borrow(scratch[1])
+    w = borrow(scratch[2])
+    figures = borrow(scratch[3])
+    kv_scratch = borrow(scratch[4])
+    steady = borrow(scratch[5])
     nb = batches.shape[0]
     ni = inputs.shape[0]
     no = outputs.shape[0]
     keep = out.shape[1] > 0
     want_best = limits[L_BEST] > 0.5
     want_front = limits[L_PARETO] > 0.5
-    ops = borrow(ops)
-    priced = borrow(priced)
-    w = borrow(w)
-    scratch = borrow(scratch)
-    res = borrow(res)
-    figures = borrow(figures)
-    chunked = engine[E_CHUNKED]
     for r in range(row_lo, row_hi):
         g = r // nb
         c = batches[r % nb]
@@ -279,30 +255,15 @@ def sweep_serving(ms, hws, ws, groups, batches, inputs, outputs, row_lo, row_hi,
                 o = outputs[io]
                 w[W_OUTPUT] = o
                 index = (r * ni + ii) * no + io
-                cap = engine_kv_capacity(m, w, hw, engine, scratch) * dp
-                tpot = np.nan
-                ttft = np.nan
-                x_req = np.nan
-                bound = np.nan
-                if cap >= 1.0:
-                    inflight = c if c < cap else cap
-                    serving_closed_loop(m, w, hw, inflight / dp, engine[E_BUDGET], chunked, ops, priced, res)
-                    tpot = res[1]
-                    x_req = res[2] * dp
-                    bound = res[3]
-                    ttft = c / x_req - (o - 1.0) * tpot  # Little's law over every request, waiting included
-                figures[V_TPOT] = tpot
-                figures[V_TTFT] = ttft
-                figures[V_RPS] = x_req
-                figures[V_CAP] = cap
-                figures[V_PREFILL_BOUND] = bound
+                replica_at_concurrency(m, w, hw, engine, c, dp, kv_scratch, ops, priced, steady, figures)
                 if keep:
                     for j in range(V_SIZE):
                         out[j, index] = figures[j]
                 if want_best or want_front:
-                    x = x_req * o / chips
+                    tpot = figures[V_TPOT]
+                    x = figures[V_RPS] * o / chips
                     y = 1.0 / tpot
-                    if is_feasible(x, y, tpot, ttft, c <= cap, limits):
+                    if is_feasible(x, y, tpot, figures[V_TTFT], c <= figures[V_CAP], limits):
                         if want_best:
                             keep_best(best, key, x, y, index, figures)
                         if want_front:

@@ -2,7 +2,7 @@
 
 Conventions (stated once here):
 
-* **Ops.** The forward op table is :func:`roofline.kernels.inference.fill_pass` for one layer with
+* **Ops.** The forward op table is :func:`roofline.kernels.forward.fill_pass` for one layer with
   ``q = seq_len / cp`` new tokens and nothing cached (causal attention), ``micro_batch`` sequences;
   the LM head is re-set to run over every token, its logits followed by a vocabulary-parallel
   cross-entropy (fp32 logits written and read back; three tiny TP all-reduces of one fp32 per token).
@@ -38,69 +38,22 @@ Conventions (stated once here):
 import numpy as np
 
 from roofline._jit import kernel
-from roofline.kernels.inference import (
-    active_linear_params, attended_keys, fill_pass, kv_heads_per_chip, linear_params_per_chip,
-    weight_bytes_per_chip,
-)
+from roofline.kernels.forward import attended_keys, fill_pass
 from roofline.kernels.layout import (
     H_EFF_COMPUTE, H_EFF_HBM, H_HBM_BW, H_HBM_BYTES, H_MEM_FRACTION, H_PEAK_FLOPS, H_SIZE, H_UP_DOMAIN,
     M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_LAYERS, M_MOE_FFN, M_MOE_FRAC, M_SHARED_FFN,
     M_TOPK, M_VOCAB, M_WINDOW, N_OPS, OP_AR_ATTN, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COLS, OP_EMBED,
     OP_EP_COMBINE, OP_EP_DISPATCH, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS,
     OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, OP_MLP_ACT, OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ, OP_QKV,
-    OP_ROUTER, OP_SHARED_DOWN, OP_SHARED_UP, W_ACCEPT, W_ACT_BYTES, W_BATCH, W_DRAFT, W_EP, W_INPUT, W_KV_BYTES,
-    W_MAX_TOKENS, W_PP, W_SIZE, W_TP, W_WEIGHT_BYTES,
+    OP_ROUTER, OP_SHARED_DOWN, OP_SHARED_UP, R_ACT, R_BUBBLE, R_COMPUTE, R_CP, R_DP, R_FITS, R_HW_FLOPS, R_MEM,
+    R_MICRO, R_MODEL_FLOPS, R_OPT, R_PP, R_SIZE, R_STATE, R_STEP, R_TP, T_CP, T_DP, T_DROPOUT, T_EP, T_FLASH,
+    T_GB, T_MB, T_MM_BYTES, T_PP, T_RECOMPUTE, T_SEQ, T_SP, T_TP, T_VPP, T_ZERO, W_ACCEPT, W_ACT_BYTES, W_BATCH,
+    W_DRAFT, W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_SIZE, W_TP, W_WEIGHT_BYTES, X_ATTN_EFF,
+    X_ATTN_PEAK, X_GEMM16_EFF, X_GRAD_BYTES, X_OPT_BYTES, X_OPT_TRAFFIC, X_PARAM_BYTES, X_REDUCE_BYTES,
+    X_STEP_OVERHEAD, X_SUSTAINED,
 )
 from roofline.kernels.roofline import op_time, set_allgather, set_allreduce, set_gemm, set_send
-
-# ---- training layout (one row per candidate) -----------------------------------------------------
-T_TP = 0
-T_PP = 1
-T_DP = 2
-T_CP = 3
-T_MB = 4  # sequences per micro-batch per DP rank
-T_GB = 5  # sequences per optimizer step
-T_SEQ = 6
-T_RECOMPUTE = 7  # 0 none, 1 selective, 2 full
-T_ZERO = 8
-T_VPP = 9  # virtual pipeline stages per rank (1: plain 1F1B)
-T_SP = 10  # 1: sequence parallelism (norms/dropout sharded, RS+AG instead of AR)
-T_FLASH = 11  # 1: FlashAttention (scores never in HBM)
-T_MM_BYTES = 12  # bytes of a GEMM weight operand (2: bf16/fp16, 1: fp8)
-T_EP = 13  # expert-parallel degree over the data-parallel ranks (MoE; 1 otherwise)
-T_DROPOUT = 14  # 1: dropout layers (their masks are kept for backward); modern LLM pretraining uses none
-T_SIZE = 16
-
-# ---- training extras: attention peak and the mixed-precision state convention -----------------------
-X_ATTN_PEAK = 0  # dense 16-bit FLOP/s (attention runs in 16 bit even when the GEMMs run fp8)
-X_ATTN_EFF = 1  # achievable fraction of X_ATTN_PEAK for FlashAttention
-X_GEMM16_EFF = 2  # achievable fraction for 16-bit GEMMs (unfused attention's batched GEMMs)
-X_PARAM_BYTES = 3
-X_GRAD_BYTES = 4
-X_OPT_BYTES = 5
-X_REDUCE_BYTES = 6  # bytes per gradient element on the wire
-X_OPT_TRAFFIC = 7  # HBM bytes per parameter of the optimizer step
-X_SUSTAINED = 8  # share of kernel throughput (GEMM and attention) sustained over whole training steps
-X_STEP_OVERHEAD = 9  # fixed seconds per optimizer step (reported with the optimizer)
-X_SIZE = 12
-
-# ---- results --------------------------------------------------------------------------------------
-R_STEP = 0
-R_COMPUTE = 1
-R_TP = 2
-R_BUBBLE = 3
-R_PP = 4
-R_DP = 5
-R_CP = 6
-R_OPT = 7
-R_MEM = 8  # bytes per chip (most loaded chip)
-R_ACT = 9  # activation bytes per chip
-R_STATE = 10  # weights + grads + optimizer bytes per chip
-R_MODEL_FLOPS = 11  # model FLOPs of the step per chip (3x forward, no recompute)
-R_HW_FLOPS = 12  # FLOPs executed per chip (backward 2x, flash 2.5x, recompute)
-R_MICRO = 13  # micro-batches per step per DP rank
-R_FITS = 14
-R_SIZE = 16
+from roofline.kernels.shapes import active_linear_params, kv_heads_per_chip, linear_params_per_chip, weight_bytes_per_chip
 
 # Korthikanti et al. 2022, Table 2: bytes per (s·b·h) kept for backward by one layer, 16-bit values
 # and 1-byte dropout masks; the attention scores add 5·a·s²·b.
@@ -228,13 +181,18 @@ def exposed(comm, compute):
 
 
 @kernel
-def train_step(m, hw, x, t, ops, priced, cops, hwa, w, res):
+def train_step(m, hw, x, t, scratch, res):
     """Price one optimizer step of layout ``t`` (T_* vector); fill ``res`` (R_* vector), return seconds.
 
-    ``ops`` (N_OPS x OP_COLS), ``priced`` (N_OPS x 2), ``cops`` (1+ x OP_COLS), ``hwa`` (H_SIZE) and ``w``
-    (W_SIZE) are scratch. Step = compute + tp_comm + pp_bubble + pp_comm + dp_comm + cp_comm + optimizer,
+    ``scratch`` is ``(ops, priced, cops, hwa, w)``: (N_OPS x OP_COLS), (N_OPS x 2), (1+ x OP_COLS),
+    (H_SIZE) and (W_SIZE) float64. Step = compute + tp_comm + pp_bubble + pp_comm + dp_comm + cp_comm + optimizer,
     all on the slowest pipeline stage, in seconds.
     """
+    ops = scratch[0]
+    priced = scratch[1]
+    cops = scratch[2]
+    hwa = scratch[3]
+    w = scratch[4]
     for i in range(R_SIZE):
         res[i] = 0.0
     tp = t[T_TP]
@@ -393,15 +351,12 @@ def train_step(m, hw, x, t, ops, priced, cops, hwa, w, res):
 
 
 @kernel
-def sweep(m, hw, x, layouts, n, results):
+def price_layouts(m, hw, x, layouts, n, results):
     """Price ``n`` layouts (rows of ``layouts``, T_SIZE columns) into ``results`` (n x R_SIZE)."""
-    ops = np.zeros((N_OPS, OP_COLS))
-    priced = np.zeros((N_OPS, 2))
-    cops = np.zeros((1, OP_COLS))
-    hwa = np.zeros(H_SIZE)
-    w = np.zeros(W_SIZE)
+    scratch = (np.zeros((N_OPS, OP_COLS)), np.zeros((N_OPS, 2)), np.zeros((1, OP_COLS)), np.zeros(H_SIZE),
+               np.zeros(W_SIZE))
     res = np.zeros(R_SIZE)
     for k in range(n):
-        train_step(m, hw, x, layouts[k], ops, priced, cops, hwa, w, res)
+        train_step(m, hw, x, layouts[k], scratch, res)
         for j in range(R_SIZE):
             results[k, j] = res[j]

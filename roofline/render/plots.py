@@ -1,33 +1,34 @@
 """Pictures of the estimates (``roofline plot``): rooflines with operating points, decode against batch,
 and time to train against the number of chips. Matplotlib comes with the ``plot`` extra.
 
-Every figure is drawn from :mod:`roofline.compare`'s data functions, so a plot shows exactly what the
+Every figure is drawn from the probes of :mod:`roofline.analysis`, so a plot shows exactly what the
 numbers say. Figures are built with ``matplotlib.figure.Figure`` (no pyplot, no global state) and
-written atomically (a temporary file in the target folder, then ``os.replace``) with fixed metadata,
-so the same command writes the same file.
+written atomically (:func:`roofline.render.files.atomic_write`) with fixed metadata, so the same command
+writes the same file.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import attrs
 import numpy as np
 
-from roofline.chip import Chip, load_chip
-from roofline.compare import (
-    DEFAULT_MAX_TPOT_S, batch_curve, decode_point, largest_batch_within, plan_best, prefill_point, training_base,
-    serving_layout, training_intensity, training_scaling,
-)
+from roofline.analysis.compare import DEFAULT_MAX_TPOT_S
+from roofline.analysis.economics import plan_best, training_base, training_scaling
+from roofline.analysis.probes import batch_curve, decode_point, largest_batch_within, prefill_point, serving_layout
+from roofline.chip import Chip
 from roofline.errors import RooflineError
-from roofline.inference import Packed, estimate_inference
-from roofline.model import Model, load_model
+from roofline.loaders.chips import load_chip
+from roofline.loaders.models import load_model
+from roofline.model import Model
 from roofline.quantity import MAX_COUNT, show
+from roofline.render.files import atomic_write
+from roofline.serving.passes import Packed
+from roofline.serving.static import estimate_inference
+from roofline.training.estimate import step_intensity
 from roofline.workload import Workload, valid_tp_sizes
-
 KINDS = ("roofline", "batch", "scaling")
 FORMATS = ("png", "svg")
 #: Chip counts of the scaling plot by default: powers of two.
@@ -60,33 +61,19 @@ def check_output(path: str | Path) -> tuple[Path, str]:
 
 
 def save(fig, path: str | Path) -> Path:
-    """Write ``fig`` to ``path`` (.png or .svg) atomically, with reproducible metadata.
-
-    The image goes to a temporary file in the target folder, renamed over ``path`` only once complete: a
-    failure midway leaves the old file (or none) and no temporary file, and is re-raised (an ``OSError``
-    such as a full disk becomes one line in the CLI). A folder that cannot be written is the project error.
-    """
+    """Write ``fig`` to ``path`` (.png or .svg) atomically, with reproducible metadata: a failure midway
+    leaves the old file (or none) and no temporary file, and is re-raised (an ``OSError`` such as a full
+    disk becomes one line in the CLI)."""
     from matplotlib import rc_context
 
     out, fmt = check_output(path)
-    folder = out.parent if str(out.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".{fmt}", dir=folder)
-    except OSError as exc:
-        raise RooflineError(f"output={str(path)!r}: cannot write in folder {str(folder)!r} "
-                            f"({exc.strerror or exc}); choose a writable folder") from None
-    try:
-        with os.fdopen(fd, "wb") as f, rc_context({"svg.hashsalt": "roofline", "svg.fonttype": "none"}):
-            meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+    meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+
+    def write(f) -> None:
+        with rc_context({"svg.hashsalt": "roofline", "svg.fonttype": "none"}):
             fig.savefig(f, format=fmt, dpi=150, metadata=meta)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(out, write, binary=True)
     return out
 
 
@@ -114,7 +101,7 @@ def roofline_figure(chips: Sequence[Chip | str], model: Model | str, workload: W
     axes = fig.subplots(1, len(cs), sharey=True, squeeze=False)[0]
     x = np.geomspace(0.1, 1e5, 200)
     for ax, chip in zip(axes, cs):
-        dtype = wl.compute_dtype if chip.has(wl.compute_dtype) else _half(chip)
+        dtype = wl.compute_dtype if chip.has(wl.compute_dtype) else chip.half_dtype
         bw = chip.hbm_bytes_per_s
         ceilings: dict[float, list[str]] = {}
         for d, peak in chip.peak_flops_per_s:
@@ -154,7 +141,7 @@ def roofline_figure(chips: Sequence[Chip | str], model: Model | str, workload: W
             ax.plot([], [], " ", label=f"no serving point: {str(exc)[:60]}...")
         try:
             train = plan_best(chip, m, training_base(chip, num_chips, tokens), use_numba)
-            ax.scatter([training_intensity(chip, m, train)], [train.hardware_flops_per_chip / train.step_time_s / 1e12],
+            ax.scatter([step_intensity(chip, m, train)], [train.hardware_flops_per_chip / train.step_time_s / 1e12],
                        marker="*", s=160, color="tab:green", zorder=6,
                        label=f"training step ({num_chips:,} chips, TP {train.workload.tp} x PP {train.workload.pp})")
         except RooflineError:
@@ -179,10 +166,6 @@ def _layout(wl: Workload) -> str:
     return f"TP {wl.tp}" + (f" x PP {wl.pp}" if wl.pp > 1 else "")
 
 
-def _half(chip: Chip) -> str:
-    return "bf16" if chip.has("bf16") else "fp16"
-
-
 def common_tp(chips: Sequence[Chip], model: Model) -> int:
     """The largest TP valid on every chip's scale-up domain."""
     return min(valid_tp_sizes(model, limit=c.scale_up_domain)[-1] for c in chips)
@@ -203,7 +186,7 @@ def batch_figure(chips: Sequence[Chip | str], model: Model | str, workload: Work
         color = COLORS[i % len(COLORS)]
         cwl, name = wl, chip.name
         if not chip.has(wl.compute_dtype):
-            cwl = attrs.evolve(wl, weight_dtype=_half(chip))
+            cwl = attrs.evolve(wl, weight_dtype=chip.half_dtype)
             name = f"{chip.name} ({cwl.weight_dtype}: no {wl.compute_dtype})"
         try:
             curve = batch_curve(chip, m, cwl, points=48, tp=tp)

@@ -1,70 +1,17 @@
-"""Serving estimates: time to first token, time per output token, throughput, memory and fit."""
+"""The static batch estimate (``roofline estimate``): one prefill of the whole batch (TTFT), the decode step at
+the mean context (TPOT), memory per chip and fit; and the layout search it relies on (the smallest TP that
+fits, the fewest pipeline stages that hold a sequence, the chips a model needs when it fits nowhere)."""
 
 from __future__ import annotations
 
 import attrs
-import numpy as np
 
 from roofline.chip import Chip
-from roofline.efficiency import efficiency_for, hardware_vector, ideal
 from roofline.errors import RooflineError
-from roofline.kernels import inference as K
-from roofline.kernels import layout as L
 from roofline.model import Model
-from roofline.results import BatchPoint, OpCost, Phase, InferenceEstimate
-from roofline.workload import (
-    Workload, check_layout, decode_context, pack_model, pack_workload, valid_tp_sizes,
-)
-
-
-def _phase(ops: np.ndarray, priced: np.ndarray, total_s: float) -> Phase:
-    costs = []
-    by_bound = [0.0, 0.0, 0.0]
-    for i, name in enumerate(L.OPS):
-        count = ops[i, L.OP_COUNT]
-        if count <= 0:
-            continue
-        t, b = float(priced[i, 0]), int(priced[i, 1])
-        if ops[i, L.OP_FLOPS] == 0 and ops[i, L.OP_HBM] == 0 and ops[i, L.OP_STEPS] == 0:
-            continue  # a collective over one chip: nothing to do
-        by_bound[b] += t
-        costs.append(OpCost(name=name, count=int(count), flops=float(ops[i, L.OP_FLOPS] * count),
-                            hbm_bytes=float(ops[i, L.OP_HBM] * count), link_bytes=float(ops[i, L.OP_LINK] * count),
-                            time_s=t, bound=L.BOUNDS[b]))
-    bound = L.BOUNDS[int(np.argmax(by_bound))]
-    return Phase(time_s=float(total_s), bound=bound, ops=tuple(costs))
-
-
-class Packed:
-    """Chip, model and workload packed once for repeated kernel calls (serving reuses it)."""
-
-    def __init__(self, chip: Chip, model: Model, wl: Workload):
-        self.eff = efficiency_for(chip, wl.compute_dtype)
-        self.hw = hardware_vector(chip, wl.compute_dtype, self.eff, self.eff.serving_sustained_fraction)
-        self.hw_ideal = hardware_vector(chip, wl.compute_dtype, ideal(self.eff))
-        self.m = pack_model(model)
-        self.wl = wl
-        self.ops = np.zeros((L.N_OPS, L.OP_COLS))
-        self.priced = np.zeros((L.N_OPS, 2))
-
-    def w(self, batch: int | None = None) -> np.ndarray:
-        return pack_workload(self.wl, self.eff.max_tokens_per_pass, batch)
-
-    def usable(self) -> float:
-        return self.hw[L.H_HBM_BYTES] * self.hw[L.H_MEM_FRACTION]
-
-    def fits(self, batch: int) -> bool:
-        return bool(K.memory_per_chip(self.m, self.w(batch)) <= self.usable())
-
-    def max_batch(self) -> int:
-        return int(K.max_batch(self.m, self.w(), self.hw)) * self.wl.attn_dp
-
-    def ttft(self, batch: int, hw=None) -> float:
-        return K.prefill_time(self.m, self.w(batch), self.hw if hw is None else hw, self.ops, self.priced)
-
-    def tpot(self, batch: int, hw=None) -> float:
-        return K.decode_step_time(self.m, self.w(batch), self.hw if hw is None else hw,
-                                  decode_context(self.wl), self.ops, self.priced)
+from roofline.results.inference import BatchPoint, InferenceEstimate
+from roofline.serving.passes import Packed
+from roofline.workload import Workload, check_layout, decode_context, valid_tp_sizes
 
 
 def choose_tp(chip: Chip, model: Model, wl: Workload) -> int:
@@ -114,7 +61,7 @@ def not_fitting_error(chip: Chip, model: Model, wl: Workload) -> RooflineError:
             best = ((max(tp, wl.ep) * pp, pp, i), tp, pp)
     need = None if best is None else best[1:]
     probe = Packed(chip, model, attrs.evolve(wl, tp=wl.tp or tps[-1], batch=1))
-    needed_gb = K.memory_per_chip(probe.m, probe.w(1)) / 1e9
+    needed_gb = probe.memory_needed(1) / 1e9
     usable_gb = probe.usable() / 1e9
     where = f"tp={wl.tp or tps[-1]}, pp={wl.pp}"
     if need is None:
@@ -155,11 +102,9 @@ def estimate_inference(chip: Chip, model: Model, workload: Workload | None = Non
     if not p.fits(1):
         raise not_fitting_error(chip, model, wl)
 
-    ttft = p.ttft(wl.batch)
-    prefill = _phase(p.ops, p.priced, ttft)
-    tpot = p.tpot(wl.batch)
-    decode = _phase(p.ops, p.priced, tpot)
-    w = p.w()
+    prefill = p.prefill(wl.batch)
+    decode = p.decode(wl.batch)
+    weights, kv, workspace = p.memory()
     mb = p.max_batch()
     table = []
     for b in _table_batches(wl.batch, mb):
@@ -170,9 +115,9 @@ def estimate_inference(chip: Chip, model: Model, workload: Workload | None = Non
         workload=wl,
         efficiency=p.eff,
         fits=bool(p.fits(wl.batch)),
-        weights_bytes_per_chip=float(K.weight_bytes_per_chip(p.m, w)),
-        kv_bytes_per_chip=float(K.kv_bytes_per_chip(p.m, w, wl.input_len + wl.output_len)),
-        workspace_bytes_per_chip=float(K.workspace_bytes_per_chip(p.m, w)),
+        weights_bytes_per_chip=weights,
+        kv_bytes_per_chip=kv,
+        workspace_bytes_per_chip=workspace,
         usable_bytes_per_chip=float(p.usable()),
         max_batch=mb,
         prefill=prefill,

@@ -1,4 +1,5 @@
-"""Where the shipped data lives, and reading TOML files with errors a user can act on."""
+"""Where the shipped data lives, the name registries of its profiles, and reading TOML files and their
+figures with errors a user can act on."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from roofline.quantity import MAX_COUNT, show
 @functools.cache
 def profiles_dir() -> Path:
     """The ``profiles`` folder: inside the installed package, or at the top of a source checkout."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the roofline package
     for candidate in (here / "profiles", here.parent / "profiles"):
         if (candidate / "chips").is_dir():
             return candidate

@@ -22,32 +22,23 @@ import time
 import attrs
 import numpy as np
 
-from roofline._jit import compiled
+from roofline._jit import choose
 from roofline.chip import Chip
 from roofline.errors import RooflineError
+from roofline.kernels import layout as L
 from roofline.kernels import training as KT
 from roofline.model import Model
-from roofline.training import (
-    RECOMPUTE_MODES, TrainingContext, TrainingEstimate, TrainingWorkload, check_training,
-    estimate_from_result, pack_layout, with_days,
-)
+from roofline.pack import pack_layout
+from roofline.results.training import Plan, TrainingEstimate
+from roofline.training.estimate import TrainingContext, estimate_from_result, estimate_training, with_days
+from roofline.training.workload import RECOMPUTE_MODES, TrainingWorkload, check_training
 from roofline.workload import valid_tp_sizes
 
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
+
+
 #: Context parallelism is offered only while each chip keeps at least this many tokens per sequence.
 CP_MIN_TOKENS = 8192
-
-
-@attrs.frozen
-class Plan:
-    """The planner's answer: the fastest fitting layout, the top list, and how the search went."""
-
-    best: TrainingEstimate
-    top: tuple[TrainingEstimate, ...]
-    candidates: int
-    fitting: int
-    search_s: float
-    compiled: bool
 
 
 def _divisors(n: int) -> list[int]:
@@ -103,16 +94,8 @@ def candidate_layouts(chip: Chip, model: Model, wl: TrainingWorkload) -> list[Tr
 
 def sweep_layouts(ctx: TrainingContext, layouts: np.ndarray, use_numba: bool | None = None) -> tuple[np.ndarray, bool]:
     """Price packed layouts (n x T_SIZE); returns (n x R_SIZE results, whether numba ran)."""
-    results = np.zeros((len(layouts), KT.R_SIZE))
-    fn = KT.sweep
-    ran_compiled = False
-    if use_numba is not False:
-        try:
-            fn = compiled(KT.sweep)
-            ran_compiled = True
-        except ImportError:
-            if use_numba:
-                raise
+    results = np.zeros((len(layouts), L.R_SIZE))
+    fn, ran_compiled = choose(KT.price_layouts, use_numba)
     fn(ctx.m, ctx.hw, ctx.x, np.ascontiguousarray(layouts, dtype=np.float64), len(layouts), results)
     return results, ran_compiled
 
@@ -139,32 +122,39 @@ def plan_training(chip: Chip, model: Model, workload: TrainingWorkload | None = 
     ctx = TrainingContext.build(chip, model, wl.dtype)
     packed = np.stack([pack_layout(c) for c in cands])
     res, ran_compiled = sweep_layouts(ctx, packed, use_numba)
-    fits = res[:, KT.R_FITS] > 0.5
+    fits = res[:, L.R_FITS] > 0.5
     if not fits.any():
-        lean = int(np.argmin(res[:, KT.R_MEM]))
+        lean = int(np.argmin(res[:, L.R_MEM]))
         c = cands[lean]
         raise RooflineError(
             f"model {model.name} does not fit on {wl.num_chips} x {chip.name} under any layout: the leanest "
             f"(tp={c.tp}, pp={c.pp}, dp={c.dp}, cp={c.cp}, micro_batch={c.micro_batch}, recompute={c.recompute}, "
-            f"zero={c.zero}) needs {res[lean, KT.R_MEM] / 1e9:.1f} GB per chip, {ctx.usable_bytes() / 1e9:.1f} GB "
+            f"zero={c.zero}) needs {res[lean, L.R_MEM] / 1e9:.1f} GB per chip, {ctx.usable_bytes() / 1e9:.1f} GB "
             f"usable; use more chips, a shorter --seq-len or a larger chip")
-    tokens = packed[:, KT.T_GB] * packed[:, KT.T_SEQ] / res[:, KT.R_STEP]
+    tokens = packed[:, L.T_GB] * packed[:, L.T_SEQ] / res[:, L.R_STEP]
     idx = np.flatnonzero(fits)
-    order = idx[np.lexsort((res[idx, KT.R_MEM], -tokens[idx]))]
+    order = idx[np.lexsort((res[idx, L.R_MEM], -tokens[idx]))]
     chosen = tuple(estimate_from_result(ctx, cands[i], res[i]) for i in order[:max(1, top)])
     elapsed = time.perf_counter() - start
     best = with_days(chosen[0], days)
-    return Plan(best=best, top=chosen, candidates=len(cands), fitting=int(fits.sum()), search_s=elapsed,
-                compiled=ran_compiled)
+    return Plan(chip=chip, model=model, best=best, top=chosen, candidates=len(cands), fitting=int(fits.sum()),
+                search_s=elapsed, compiled=ran_compiled)
+
+
+def training_estimate(chip: Chip, model: Model, workload: TrainingWorkload, *, days: float | None = None,
+                      use_numba: bool | None = False) -> TrainingEstimate:
+    """One training estimate: the layout priced when every choice is given, else the planner's fastest
+    layout that keeps the given choices (plain Python unless ``use_numba``, so that a single estimate
+    never compiles)."""
+    check_training(chip, model, workload)
+    wl = workload if model.is_moe or workload.ep is not None else attrs.evolve(workload, ep=1)
+    if wl.complete and wl.ep is not None:
+        return estimate_training(chip, model, wl, days=days)
+    return plan_training(chip, model, wl, top=1, use_numba=use_numba, days=days).best
 
 
 def chips_needed(chip: Chip, model: Model, days: float, workload: TrainingWorkload | None = None) -> int:
-    """Chips to train ``workload.tokens`` within ``days``: the planner's best layout at
+    """Chips to train ``workload.tokens`` within ``days``: the layout given, or the planner's best at
     ``workload.num_chips``, scaled in whole replicas at its tokens/s per chip (see ``with_days``)."""
-    wl = workload or TrainingWorkload()
-    est = plan_training(chip, model, wl, top=1).best if not wl.complete else None
-    if est is None:
-        from roofline.training import estimate_training
-
-        est = estimate_training(chip, model, wl)
+    est = training_estimate(chip, model, workload or TrainingWorkload(), use_numba=None)
     return with_days(est, days).chips_needed

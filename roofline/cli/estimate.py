@@ -1,0 +1,97 @@
+"""``roofline estimate``: serving, training and the verdict for one chip and model."""
+
+from __future__ import annotations
+
+import click
+
+from roofline import api
+from roofline.cli.group import as_json
+from roofline.cli.options import (
+    CHIP, ENGINE, INPUT_LEN, KV_DTYPE, MAX_NUM_TOKENS, MODEL, OUTPUT_LEN, TRAINING_ONLY, WEIGHT_DTYPE, given,
+    reference_chip, refuse_other_mode, text_or_json, training_options, training_workload,
+)
+from roofline.loaders.chips import load_chip
+from roofline.loaders.models import load_model
+from roofline.render.estimate import render_estimate
+from roofline.workload import Workload
+
+INFERENCE_ONLY = ("batch", "input_len", "output_len", "weight_dtype", "kv_dtype", "concurrency", "request_rate",
+                  "engine", "max_num_tokens", "ops", "ep", "draft_tokens", "accepted_tokens")
+
+
+def _concurrency(value: str | None) -> int | str | None:
+    """The --concurrency option: a whole number of requests, 'max' or None."""
+    if value is None or value == "max":
+        return value
+    try:
+        number = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a whole number or 'max'", param_hint="--concurrency") from None
+    if number < 1:
+        raise click.BadParameter(f"{number} must be at least 1 (or 'max')", param_hint="--concurrency")
+    return number
+
+
+@click.command()
+@CHIP
+@MODEL
+@click.option("--mode", type=click.Choice(["inference", "training", "both"]), default="both", show_default=True,
+              help="Estimate serving, training or both.")
+@click.option("--tp", type=click.IntRange(min=1), default=None,
+              help="Tensor-parallel size (serving and training). Default: serving the smallest that fits, "
+                   "training the planner's choice.")
+@click.option("--pp", type=click.IntRange(min=1), default=None,
+              help="Pipeline-parallel size (serving and training). Default: serving 1, training the planner's choice.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Concurrent sequences.")
+@INPUT_LEN
+@OUTPUT_LEN
+@WEIGHT_DTYPE
+@KV_DTYPE
+@click.option("--concurrency", default=None, metavar="C|max",
+              help="Serve C requests in flight (closed loop, continuous batching); 'max' = the most that fit.")
+@click.option("--request-rate", type=float, default=None, help="Serve Poisson arrivals at this many requests/s.")
+@ENGINE
+@MAX_NUM_TOKENS
+@click.option("--ep", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Serving expert-parallel size (MoE): <= TP spreads experts over the TP group; > TP adds "
+                   "data-parallel attention groups (ep/tp) and an all-to-all per MoE layer.")
+@click.option("--draft-tokens", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Speculative decoding / MTP: extra tokens verified per sequence per decode step.")
+@click.option("--accepted-tokens", type=float, default=None,
+              help="Mean tokens emitted per decode step with speculation (1 to 1 + draft tokens).")
+@training_options
+@text_or_json
+@click.option("--ops", is_flag=True, help="Also print the per-op tables (text format).")
+@click.option("--reference", default="H100", show_default=True,
+              help="Chip of the verdict (speed-ups per chip against it, and what this chip suits).")
+@click.pass_context
+def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, weight_dtype, kv_dtype,
+             concurrency, request_rate, engine, max_num_tokens, ep, draft_tokens, accepted_tokens, fmt, ops,
+             reference, **train):
+    """Estimate serving and training speed, memory and fit for one chip and model.
+
+    Training layout choices not given are made by the planner (fastest layout that fits, plain Python).
+    """
+    if mode != "both":
+        other = "training" if mode == "inference" else "inference"
+        refuse_other_mode(ctx, INFERENCE_ONLY if mode == "training" else TRAINING_ONLY, mode, other,
+                          "; drop {it} or use --mode both")
+    if concurrency is not None and request_rate is not None:
+        raise click.UsageError("give --concurrency or --request-rate, not both")
+    concurrency = _concurrency(concurrency)
+    c, m = load_chip(chip), load_model(model_name)
+    wl = serving = training = None
+    if mode != "training":
+        wl = Workload(batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp or 1,
+                      weight_dtype=weight_dtype, kv_dtype=kv_dtype, ep=ep, draft_tokens=draft_tokens,
+                      accepted_tokens=accepted_tokens)
+        if concurrency is not None or request_rate is not None:
+            serving = {"engine": engine, "concurrency": concurrency, "request_rate": request_rate,
+                       "max_num_tokens": max_num_tokens}
+    # In mode both with no training option (nor --tp/--pp) the library picks the training defaults and,
+    # should the model fit no layout on them, returns a note instead of failing the serving estimate.
+    if mode == "training" or (mode == "both" and given(ctx, TRAINING_ONLY + ("tp", "pp"))):
+        training = training_workload(c, dict(train, tp=tp, pp=pp))
+    result = api.estimate(c, m, wl, serving=serving, training=training, days=train["days"], mode=mode,
+                          reference=reference_chip(reference))
+    click.echo(as_json(result.to_dict()) if fmt == "json" else render_estimate(result, show_ops=ops))

@@ -1,0 +1,51 @@
+"""The ``roofline`` command group, and how every expected failure becomes one line and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from roofline.errors import RooflineError
+
+EXIT_USAGE = 2
+
+
+def fail(message: str) -> None:
+    click.echo(f"roofline: error: {' '.join(str(message).split())}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+class _Group(click.Group):
+    """Turns every expected failure into one line and exit code 2."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name or "roofline", standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx else "roofline"
+            fail(f"{exc.format_message()} (see `{command} --help`)")
+        except click.ClickException as exc:
+            fail(exc.format_message())
+        except RooflineError as exc:
+            fail(str(exc))
+        except click.Abort:
+            fail("aborted")
+        except BrokenPipeError:
+            sys.exit(0)
+        except OSError as exc:  # a file that cannot be read or written (disk full, permissions): one line
+            where = f" {str(exc.filename)!r}" if exc.filename else ""
+            fail(f"cannot read or write{where}: {exc.strerror or exc}; check the path, permissions and free space")
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def as_json(obj) -> str:
+    """The JSON the commands print: indented, and refusing NaN and infinities."""
+    return json.dumps(obj, indent=2, allow_nan=False)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="roofline", prog_name="roofline")
+def main():
+    """First-principles estimates of LLM training and serving speed on any accelerator."""

@@ -1,0 +1,173 @@
+"""Options shared by several commands, declared once, their choices taken from the library's registries;
+and the small parsers that turn option strings into library arguments."""
+
+from __future__ import annotations
+
+import math
+
+import click
+from click.core import ParameterSource
+
+from roofline import api
+from roofline.chip import Chip
+from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
+from roofline.engines import ENGINES
+from roofline.errors import RooflineError
+from roofline.loaders.chips import load_chip
+from roofline.training.workload import RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload
+
+
+def group(*options):
+    """A decorator applying ``options`` in the order given (as they appear in ``--help``)."""
+    def apply(fn):
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+    return apply
+
+
+def positive_ms(_ctx, _param, value):
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value} must be a positive number of milliseconds, such as 50")
+    return value
+
+
+def _days(_ctx, _param, value):
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"days={value} must be a positive number of days, such as 90")
+    return value
+
+
+CHIP = click.option("--chip", required=True,
+                    help="Chip profile name or alias (see `roofline chips`), or a .toml file.")
+MODEL = click.option("--model", "model_name", required=True,
+                     help="Model profile name or alias (see `roofline models`), a HF config.json or its folder, or "
+                          "a .toml.")
+INPUT_LEN = click.option("--input-len", type=click.IntRange(min=1), default=2048, show_default=True,
+                         help="Prompt tokens per request.")
+OUTPUT_LEN = click.option("--output-len", type=click.IntRange(min=1), default=256, show_default=True,
+                          help="Generated tokens per request.")
+WEIGHT_DTYPE = click.option("--weight-dtype", type=click.Choice(WEIGHT_DTYPES, case_sensitive=False), default="bf16",
+                            show_default=True,
+                            help="Weight format (int8/int4 are weight-only: they compute in 16-bit).")
+KV_DTYPE = click.option("--kv-dtype", type=click.Choice(KV_DTYPES, case_sensitive=False), default=None,
+                        help="KV-cache format. Default: 16-bit like the activations.")
+ENGINE = click.option("--engine", type=click.Choice(list(ENGINES)), default="generic", show_default=True,
+                      help="Serving engine preset (scheduling policy, token budget, memory share).")
+MAX_NUM_TOKENS = click.option("--max-num-tokens", type=click.IntRange(min=1), default=None,
+                              help="Tokens per engine step (chunked-prefill budget). Default: the engine's.")
+MAX_TPOT_MS = click.option("--max-tpot-ms", type=float, default=None, callback=positive_ms,
+                           help="Target time per output token (milliseconds). Default: none.")
+MAX_TTFT_MS = click.option("--max-ttft-ms", type=float, default=None, callback=positive_ms,
+                           help="Target time to first token, waiting included (milliseconds). Default: none.")
+
+
+def text_or_json(fn):
+    return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                        show_default=True)(fn)
+
+
+#: Options of a training run, shared by ``estimate`` and ``plan`` (``--tp``/``--pp`` are added per command).
+training_options = group(
+    click.option("--num-chips", type=click.IntRange(min=1), default=1024, show_default=True,
+                 help="Training: chips in the job (tp x pp x dp x cp)."),
+    click.option("--dp", type=click.IntRange(min=1), default=None, help="Training: data-parallel size."),
+    click.option("--cp", type=click.IntRange(min=1), default=1, show_default=True,
+                 help="Training: context-parallel size (ring attention)."),
+    click.option("--micro-batch", type=click.IntRange(min=1), default=None,
+                 help="Training: sequences per micro-batch per DP rank."),
+    click.option("--global-batch", type=click.IntRange(min=1), default=None,
+                 help="Training: sequences per optimizer step. Default: ~4M tokens (more on large jobs)."),
+    click.option("--seq-len", type=click.IntRange(min=1), default=4096, show_default=True,
+                 help="Training: tokens per sequence."),
+    click.option("--recompute", type=click.Choice(RECOMPUTE_MODES, case_sensitive=False), default=None,
+                 help="Training: activation recomputation."),
+    click.option("--zero", type=click.Choice(["0", "1", "2", "3"]), default=None,
+                 help="Training: ZeRO stage (1 optimizer, 2 +gradients, 3 +weights sharded over DP)."),
+    click.option("--dtype", "train_dtype", type=click.Choice(TRAIN_DTYPES, case_sensitive=False), default=None,
+                 help="Training: matmul precision. Default: bf16 (fp16 on chips without bf16)."),
+    click.option("--virtual-pp", type=click.IntRange(min=1), default=None,
+                 help="Training: virtual pipeline stages per chip (interleaved schedule)."),
+    click.option("--tokens", default=None, metavar="N",
+                 help="Training: token budget, e.g. 15T, 2e12, 1.5B (K, M, B/G, T).  [default: 15T]"),
+    click.option("--days", type=float, default=None, callback=_days,
+                 help="Training: also report the chips needed to train the budget within this many days."),
+)
+TRAINING_ONLY = ("num_chips", "dp", "cp", "micro_batch", "global_batch", "seq_len", "recompute", "zero",
+                 "train_dtype", "virtual_pp", "tokens", "days")
+
+
+def given(ctx: click.Context, names) -> list[str]:
+    """The options among ``names`` that the user typed (as ``--flag``), in command order."""
+    return [p.opts[0] for p in ctx.command.params
+            if p.name in names and ctx.get_parameter_source(p.name) is not ParameterSource.DEFAULT]
+
+
+def refuse_other_mode(ctx: click.Context, names, mode: str, other: str, hint: str = "") -> None:
+    """A usage error when options of ``other`` mode only were typed with ``--mode mode``."""
+    wrong = given(ctx, names)
+    if wrong:
+        one = len(wrong) == 1
+        raise click.UsageError(f"{', '.join(wrong)} {'applies' if one else 'apply'} to {other} only, not --mode "
+                               f"{mode}" + (hint.format(it="it" if one else "them") if hint else ""))
+
+
+def training_workload(chip: Chip, params: dict) -> TrainingWorkload:
+    """The ``TrainingWorkload`` of the parsed options; ``tokens`` is parsed by its converter."""
+    fields = {k: params[k] for k in ("num_chips", "tp", "pp", "dp", "cp", "micro_batch", "global_batch",
+                                     "seq_len", "recompute", "virtual_pp")}
+    if params["zero"] is not None:
+        fields["zero"] = int(params["zero"])
+    if params["tokens"] is not None:
+        fields["tokens"] = params["tokens"]
+    return TrainingWorkload(dtype=params["train_dtype"] or chip.half_dtype, **fields)
+
+
+def reference_chip(name: str) -> Chip:
+    """The --reference chip, its loading errors attributed to the option."""
+    try:
+        return load_chip(name)
+    except RooflineError as exc:
+        raise click.BadParameter(str(exc), param_hint="--reference") from None
+
+
+def milliseconds(value: float | None) -> float | None:
+    """Seconds of an option given in milliseconds."""
+    return None if value is None else value / 1e3
+
+
+def chip_list(value: str) -> list[str]:
+    names = [n.strip() for n in value.split(",")]
+    if not value.strip() or any(not n for n in names):
+        raise click.BadParameter(f"{value!r} has an empty name; list chip names separated by commas, e.g. "
+                                 f"H20,H100", param_hint="--chips")
+    return names
+
+
+def prices(value: str | None) -> list[float] | None:
+    """Dollars per chip-hour, one or one per chip, each checked by the library."""
+    if value is None:
+        return None
+    out = []
+    for text in value.split(","):
+        try:
+            out.append(api.check_price(float(text)))
+        except RooflineError as exc:
+            raise click.BadParameter(f"{text.strip()!r}: {exc}", param_hint="--price-per-hour") from None
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not a number or a comma-separated list of numbers (dollars per "
+                                     f"chip-hour), e.g. 2.5 or 1.8,3.0", param_hint="--price-per-hour") from None
+    return out
+
+
+def counts(value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        parsed = [int(v) for v in value.split(",")]
+    except ValueError:
+        parsed = []
+    if not parsed or any(c < 1 for c in parsed):
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of positive chip counts, e.g. "
+                                 f"64,256,1024", param_hint="--counts")
+    return parsed

@@ -1,0 +1,61 @@
+"""``roofline plan``: the fastest training layouts of a job, or the serving layouts with the most tokens/s per
+chip within latency targets."""
+
+from __future__ import annotations
+
+import click
+
+from roofline import api
+from roofline.cli.group import as_json
+from roofline.cli.options import (
+    CHIP, ENGINE, INPUT_LEN, KV_DTYPE, MAX_NUM_TOKENS, MAX_TPOT_MS, MAX_TTFT_MS, MODEL, OUTPUT_LEN, TRAINING_ONLY,
+    WEIGHT_DTYPE, group, milliseconds, refuse_other_mode, text_or_json, training_options, training_workload,
+)
+from roofline.loaders.chips import load_chip
+from roofline.loaders.models import load_model
+from roofline.render.plans import render_plan, render_serving_plan
+
+#: Options of ``plan --mode inference`` (the serving request, engine and latency targets).
+serving_options = group(
+    click.option("--ep", type=click.IntRange(min=1), default=None,
+                 help="Serving: fix the expert-parallel size (MoE). Default: searched."),
+    INPUT_LEN, OUTPUT_LEN, WEIGHT_DTYPE, KV_DTYPE, ENGINE, MAX_NUM_TOKENS, MAX_TPOT_MS, MAX_TTFT_MS,
+)
+SERVING_ONLY = ("ep", "input_len", "output_len", "weight_dtype", "kv_dtype", "engine", "max_num_tokens",
+                "max_tpot_ms", "max_ttft_ms")
+TRAINING_ONLY_HERE = tuple(n for n in TRAINING_ONLY if n != "num_chips")
+
+
+@click.command()
+@CHIP
+@MODEL
+@click.option("--mode", type=click.Choice(["training", "inference"]), default="training", show_default=True,
+              help="Plan a training job, or a serving fleet (best layout and load within latency targets).")
+@click.option("--tp", type=click.IntRange(min=1), default=None, help="Fix the tensor-parallel size.")
+@click.option("--pp", type=click.IntRange(min=1), default=None, help="Fix the pipeline-parallel size.")
+@training_options
+@serving_options
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Layouts to list.")
+@text_or_json
+@click.pass_context
+def plan(ctx, chip, model_name, mode, tp, pp, top, fmt, **options):
+    """Search every training layout of --num-chips chips and list the fastest that fit; with --mode
+    inference, the serving layouts (TP, PP, EP, requests in flight, replicas) with the most output
+    tokens/s per chip within --max-tpot-ms and --max-ttft-ms.
+
+    Options given fix those choices; the rest are searched (compiled with numba when available).
+    """
+    other = "training" if mode == "inference" else "inference"
+    refuse_other_mode(ctx, TRAINING_ONLY_HERE if mode == "inference" else SERVING_ONLY, mode, f"--mode {other}")
+    c, m = load_chip(chip), load_model(model_name)
+    s = options
+    if mode == "inference":
+        result = api.plan_serving(c, m, num_chips=s["num_chips"], tp=tp, pp=pp, ep=s["ep"], top=top,
+                                  max_tpot_s=milliseconds(s["max_tpot_ms"]), max_ttft_s=milliseconds(s["max_ttft_ms"]),
+                                  input_len=s["input_len"], output_len=s["output_len"],
+                                  weight_dtype=s["weight_dtype"], kv_dtype=s["kv_dtype"], engine=s["engine"],
+                                  max_num_tokens=s["max_num_tokens"])
+        click.echo(as_json(result.to_dict()) if fmt == "json" else render_serving_plan(result))
+        return
+    result = api.plan(c, m, training_workload(c, dict(s, tp=tp, pp=pp)), top=top, days=s["days"])
+    click.echo(as_json(result.to_dict()) if fmt == "json" else render_plan(result))

@@ -1,0 +1,170 @@
+"""``roofline estimate`` as text: the chip and model, serving, the in-flight engine, training and the verdict."""
+
+from __future__ import annotations
+
+import textwrap
+
+from roofline.chip import Chip
+from roofline.dtypes import BYTES
+from roofline.model import Model
+from roofline.render.text import chip_line, count, duration, gb, ops_table, rate, seconds, share, table
+from roofline.results.estimate import Estimate
+from roofline.results.training import TrainingEstimate
+from roofline.results.verdict import Verdict
+
+
+def render_estimate(est: Estimate, show_ops: bool = False) -> str:
+    chip, model = est.chip, est.model
+    dt = est.compute_dtype
+    out = [
+        f"roofline estimate: {model.name} on {chip.name}",
+        "",
+        f"Chip    {chip_line(chip, dt)}",
+        f"        critical intensity {chip.critical_intensity(dt):,.0f} FLOP/byte ({dt} peak / HBM bandwidth)",
+        f"Model   {model.name}: {model.param_count() / 1e9:,.2f} B parameters, {model.num_layers} layers"
+        + (f", KV cache {model.kv_bytes_per_token(BYTES[est.inference.workload.kv]):,.0f} bytes/token "
+           f"({est.inference.workload.kv})" if est.inference else
+           f", hidden {model.hidden_size:,}, {model.num_heads} heads ({model.num_kv_heads} KV)"),
+    ]
+    if est.inference is not None:
+        out += _inference_lines(est, show_ops)
+    if est.training is not None:
+        out += ["", render_training(est.training, model, chip)]
+    if est.training_note is not None:
+        out += ["", f"Training  not estimated: {est.training_note}"]
+    if est.verdict is not None:
+        out += ["", render_verdict(est.verdict)]
+    return "\n".join(out)
+
+
+def render_verdict(v: Verdict) -> str:
+    """The Verdict section: speed-ups against the reference chip, what the chip suits, and why."""
+    def x(s):
+        return "-" if s is None else f"{s:.2f}x"
+
+    lines = [f"Verdict   suits {v.suits.upper()} (against {v.reference_chip}, per chip: decode {x(v.decode_speedup)}, "
+             f"prefill {x(v.prefill_speedup)}, training {x(v.training_speedup)})",
+             *textwrap.wrap(v.reason, 110, initial_indent=" " * 10, subsequent_indent=" " * 10),
+             f"          Rule: serving if decode >= {v.threshold:.2f}x the reference, training if training "
+             f">= {v.threshold:.2f}x (roofline/verdict.py)."]
+    lines += [f"          Note: {n}." for n in v.notes]
+    return "\n".join(lines)
+
+
+def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
+    inf = est.inference
+    wl = inf.workload
+    dt = wl.compute_dtype
+    eff = inf.efficiency
+    out = [
+        f"Layout  TP {wl.tp} x PP {wl.pp}"
+        + (f", EP {wl.ep}" + (f" ({wl.attn_dp} data-parallel attention groups)" if wl.attn_dp > 1 else "")
+           if wl.ep > 1 else "")
+        + f" = {inf.num_chips} chip(s); weights {wl.weight_dtype} "
+        f"(computes in {dt}), KV {wl.kv}; batch {wl.batch}, {wl.input_len} in / {wl.output_len} out"
+        + (f"; speculative: {wl.draft_tokens} draft token(s), {wl.accept:g} accepted per step"
+           if wl.draft_tokens else ""),
+        "",
+        f"Memory per chip  {gb(inf.memory_per_chip_bytes)} of {gb(inf.usable_bytes_per_chip)} usable "
+        f"(weights {gb(inf.weights_bytes_per_chip)}, KV cache {gb(inf.kv_bytes_per_chip)}, "
+        f"workspace {gb(inf.workspace_bytes_per_chip)})",
+        f"Fits             {'yes' if inf.fits else 'NO: batch ' + str(wl.batch) + ' exceeds the memory'}; "
+        f"largest batch that fits: {inf.max_batch}",
+        "",
+        table(["", "expected", "ideal", "bound", "FLOP/byte"], [
+            ["TTFT (prefill)", seconds(inf.ttft_s), seconds(inf.ideal_ttft_s), inf.prefill.bound,
+             f"{inf.prefill.arithmetic_intensity:,.0f}"],
+            ["TPOT (decode)", seconds(inf.tpot_s), seconds(inf.ideal_tpot_s), inf.decode.bound,
+             f"{inf.decode.arithmetic_intensity:,.1f}"],
+            ["output tokens/s", rate(inf.output_tokens_per_s), rate(wl.batch / inf.ideal_tpot_s), "", ""],
+            ["  per chip", rate(inf.output_tokens_per_s / inf.num_chips),
+             rate(wl.batch / inf.ideal_tpot_s / inf.num_chips), "", ""],
+        ]),
+        "",
+        table(["batch", "TTFT", "TPOT", "tokens/s", "tokens/s/chip", "fits"], [
+            [str(p.batch), seconds(p.ttft_s), seconds(p.tpot_s), rate(p.output_tokens_per_s),
+             rate(p.output_tokens_per_s / inf.num_chips), "yes" if p.fits else "no"] for p in inf.batch_table
+        ]),
+        "",
+        f"Expected = achievable fractions of peak for the {eff.family} family: GEMM {eff.gemm_fraction:.0%}, "
+        f"HBM {eff.hbm_fraction:.0%}, scale-up {eff.scale_up_fraction:.0%}, network {eff.scale_out_fraction:.0%}, "
+        f"collective latency {eff.collective_base_latency_s * 1e6:.1f} µs + {eff.scale_up_hop_latency_s * 1e6:.2f} µs/step;",
+        "ideal = 100% of every peak, no latency. TPOT is the decode step at the mean context "
+        f"({inf.decode_context_tokens:,.0f} tokens cached).",
+    ]
+    srv = est.serving
+    if srv is not None:
+        mode = (f"Poisson arrivals at {srv.request_rate:g} requests/s (utilisation {srv.utilization:.0%} of "
+                f"{srv.capacity_requests_per_s:.3g}/s)" if srv.request_rate else
+                f"{srv.concurrency} requests in flight (closed loop)")
+        out += ["", f"Serving ({srv.engine} engine, continuous batching): {mode}; the engine runs "
+                    f"{srv.inflight} at once, its KV cache holds {srv.kv_capacity_sequences}"
+                    + ("; prefill is the bottleneck" if srv.prefill_bound else ""),
+                table(["", "value"], [
+                    ["TTFT (incl. waiting)", seconds(srv.ttft_s)], ["TPOT (incl. prefill chunks)", seconds(srv.tpot_s)],
+                    ["request latency", seconds(srv.request_latency_s)], ["requests/s", rate(srv.requests_per_s)],
+                    ["output tokens/s", rate(srv.output_tokens_per_s)],
+                    ["  per chip", rate(srv.output_tokens_per_s / srv.num_chips)]])]
+    if show_ops:
+        out += ["", ops_table("Prefill ops (per chip, whole batch)", inf.prefill), "",
+                ops_table("Decode ops (per chip, one step)", inf.decode)]
+    return out
+
+
+#: What each part of a training step is, for the breakdown table (keys of ``TrainingEstimate.breakdown``).
+STEP_PARTS = {
+    "compute": "GEMMs, attention and element-wise ops (recompute included)",
+    "tp_comm": "tensor-parallel collectives, exposed",
+    "pp_bubble": "pipeline fill and drain",
+    "pp_comm": "pipeline sends between stages, exposed",
+    "dp_comm": "gradient reduce / ZeRO gathers over DP, exposed",
+    "cp_comm": "context-parallel ring attention, exposed",
+    "optimizer": "Adam update (HBM-bound) and the fixed per-step overhead",
+}
+
+
+def render_training(est: TrainingEstimate, model: Model, chip: Chip) -> str:
+    """The Training section: layout, memory, step-time breakdown, throughput, MFU/HFU and time to train."""
+    wl, eff, step = est.workload, est.efficiency, est.step_time_s
+    parts = dict(est.breakdown)
+    bound = max(parts, key=parts.get)
+    tokens_per_step = wl.batch() * wl.seq_len
+    out = [
+        f"Training  {model.name} on {wl.num_chips:,} x {chip.name}, {wl.dtype} matmuls at dense "
+        f"{est.peak_flops_per_s / 1e12:,.0f} TFLOP/s per chip, budget {count(wl.tokens)} tokens",
+        f"Layout    TP {wl.tp} x PP {wl.pp} x DP {wl.dp} x CP {wl.cp} = {wl.num_chips:,} chips; micro-batch "
+        f"{wl.micro_batch}, global batch {wl.batch():,} sequences of {wl.seq_len:,} tokens "
+        f"({count(tokens_per_step)} tokens/step)",
+        f"          recompute {wl.recompute}, ZeRO {wl.zero}, virtual pp {wl.virtual_pp}, sequence parallel "
+        f"{'on' if wl.sp else 'off'}, {'flash' if wl.flash_attention else 'unfused'} attention, {wl.dtype}",
+        f"Memory    {gb(est.memory_per_chip_bytes)} per chip of {gb(est.usable_bytes_per_chip)} usable "
+        f"(weights, gradients and optimizer {gb(est.state_bytes_per_chip)}, stored activations "
+        f"{gb(est.activation_bytes_per_chip)}, working layer and logits "
+        f"{gb(est.memory_per_chip_bytes - est.state_bytes_per_chip - est.activation_bytes_per_chip)}); "
+        f"fits: {'yes' if est.fits else 'NO: use more chips, more recompute, a higher ZeRO stage or more TP/PP'}",
+        "",
+        table(["step part", "time", "% of step", "what"],
+              [[k, seconds(v) if v > 0 else "0", share(v, step), STEP_PARTS.get(k, "")] for k, v in parts.items()]
+              + [["step", seconds(step), share(step, step), "sum of the parts"]], left=(0, 3)),
+        "",
+        table(["", "value"], [
+            ["tokens/s", rate(est.tokens_per_s)],
+            ["  per chip", rate(est.tokens_per_s_per_chip)],
+            ["MFU", f"{est.mfu:.1%}"],
+            ["HFU (recompute counted)", f"{est.hfu:.1%}"],
+            ["model TFLOP/s per chip", f"{est.model_flops_per_chip / step / 1e12:,.1f}"],
+            [f"time to train {count(wl.tokens)} tokens", duration(est.time_to_train_s)],
+        ] + ([[f"chips to train in {est.days:g} days", f"{est.chips_needed:,}"]] if est.chips_needed else [])),
+        "",
+        f"Bound     {bound}, {share(parts[bound], step)} of the step.",
+        f"          Expected = {eff.family} fractions of peak: GEMM {eff.gemm_fraction:.0%} ({wl.dtype}), "
+        f"HBM {eff.hbm_fraction:.0%}, scale-up {eff.scale_up_fraction:.0%}, network {eff.scale_out_fraction:.0%};",
+        f"          training calibration: {eff.training_sustained_fraction:.0%} of kernel throughput sustained, "
+        f"fused attention {eff.training_attention_fraction:.0%} of peak, {eff.training_step_overhead_s * 1e3:.0f} ms "
+        "per step (benchmarks/calibrate.py);",
+        "          MFU counts 6·N·tokens plus attention, HFU the FLOPs executed.",
+    ]
+    if est.chips_needed:
+        out.append(f"          Chips needed scale DP in whole replicas of {wl.tp * wl.pp * wl.cp} chips at "
+                   f"{rate(est.tokens_per_s_per_chip)} tokens/s per chip (weak scaling).")
+    return "\n".join(out)

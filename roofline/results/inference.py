@@ -1,0 +1,167 @@
+"""Results of a serving estimate: priced passes and their ops, the static batch estimate, and the in-flight
+engine's steady state."""
+
+from __future__ import annotations
+
+import attrs
+
+from roofline.efficiency import Efficiency
+from roofline.workload import Workload
+
+
+@attrs.frozen
+class OpCost:
+    """One op of a pass on one chip, all its occurrences (``count``) together."""
+
+    name: str
+    count: int
+    flops: float  # per chip, all occurrences
+    hbm_bytes: float
+    link_bytes: float
+    time_s: float
+    bound: str  # "compute", "memory" or "network"
+
+    def to_dict(self) -> dict:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class Phase:
+    """A priced pass: its time, the limit that bound most of it, and the op table."""
+
+    time_s: float
+    bound: str
+    ops: tuple[OpCost, ...]
+
+    @property
+    def flops(self) -> float:
+        return sum(o.flops for o in self.ops)
+
+    @property
+    def hbm_bytes(self) -> float:
+        return sum(o.hbm_bytes for o in self.ops)
+
+    @property
+    def arithmetic_intensity(self) -> float:
+        """FLOPs per HBM byte of the whole pass."""
+        return self.flops / self.hbm_bytes if self.hbm_bytes else float("inf")
+
+
+@attrs.frozen
+class BatchPoint:
+    batch: int
+    ttft_s: float
+    tpot_s: float
+    output_tokens_per_s: float
+    fits: bool
+
+    def to_dict(self) -> dict:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class InferenceEstimate:
+    """Serving estimate for one replica (``tp x pp`` chips)."""
+
+    workload: Workload  # with tp resolved
+    efficiency: Efficiency
+    fits: bool
+    weights_bytes_per_chip: float
+    kv_bytes_per_chip: float
+    workspace_bytes_per_chip: float
+    usable_bytes_per_chip: float
+    max_batch: int
+    prefill: Phase
+    decode: Phase
+    decode_context_tokens: float
+    ideal_ttft_s: float
+    ideal_tpot_s: float
+    batch_table: tuple[BatchPoint, ...]
+
+    @property
+    def memory_per_chip_bytes(self) -> float:
+        return self.weights_bytes_per_chip + self.kv_bytes_per_chip + self.workspace_bytes_per_chip
+
+    @property
+    def num_chips(self) -> int:
+        return self.workload.num_chips
+
+    @property
+    def ttft_s(self) -> float:
+        return self.prefill.time_s
+
+    @property
+    def tpot_s(self) -> float:
+        return self.decode.time_s
+
+    @property
+    def output_tokens_per_s(self) -> float:
+        return self.workload.batch / self.tpot_s
+
+    def to_dict(self) -> dict:
+        wl, eff = self.workload, self.efficiency
+        return {
+            "tp": wl.tp,
+            "pp": wl.pp,
+            "ep": wl.ep,
+            "attn_dp": wl.attn_dp,
+            "num_chips": self.num_chips,
+            "batch": wl.batch,
+            "draft_tokens": wl.draft_tokens,
+            "accepted_tokens": wl.accept,
+            "input_len": wl.input_len,
+            "output_len": wl.output_len,
+            "weight_dtype": wl.weight_dtype,
+            "kv_dtype": wl.kv,
+            "compute_dtype": wl.compute_dtype,
+            "fits": self.fits,
+            "memory_per_chip_bytes": self.memory_per_chip_bytes,
+            "memory_breakdown_bytes": {
+                "weights": self.weights_bytes_per_chip,
+                "kv_cache": self.kv_bytes_per_chip,
+                "workspace": self.workspace_bytes_per_chip,
+                "usable": self.usable_bytes_per_chip,
+            },
+            "max_batch": self.max_batch,
+            "ttft_s": self.ttft_s,
+            "tpot_s": self.tpot_s,
+            "output_tokens_per_s": self.output_tokens_per_s,
+            "output_tokens_per_s_per_chip": self.output_tokens_per_s / self.num_chips,
+            "prefill_bound": self.prefill.bound,
+            "decode_bound": self.decode.bound,
+            "decode_context_tokens": self.decode_context_tokens,
+            "prefill_arithmetic_intensity": self.prefill.arithmetic_intensity,
+            "decode_arithmetic_intensity": self.decode.arithmetic_intensity,
+            "ideal": {
+                "ttft_s": self.ideal_ttft_s,
+                "tpot_s": self.ideal_tpot_s,
+                "output_tokens_per_s": wl.batch / self.ideal_tpot_s,
+            },
+            "efficiency": attrs.asdict(eff),
+            "batch_table": [p.to_dict() for p in self.batch_table],
+            "prefill_ops": [o.to_dict() for o in self.prefill.ops],
+            "decode_ops": [o.to_dict() for o in self.decode.ops],
+        }
+
+
+@attrs.frozen
+class ServingEstimate:
+    engine: str
+    concurrency: int  # requested (closed loop) or mean in system (open loop)
+    inflight: int  # sequences the engine actually runs at once
+    kv_capacity_sequences: int
+    ttft_s: float
+    tpot_s: float
+    request_latency_s: float
+    requests_per_s: float
+    output_tokens_per_s: float
+    num_chips: int
+    prefill_bound: bool
+    request_rate: float | None = None
+    utilization: float | None = None
+    capacity_requests_per_s: float | None = None
+
+    def to_dict(self) -> dict:
+        d = attrs.asdict(self)
+        d["output_tokens_per_s_per_chip"] = self.output_tokens_per_s / self.num_chips
+        return d

@@ -1,0 +1,111 @@
+"""One replica's passes priced: a chip, model and serving workload packed once, then any batch priced.
+
+:class:`Packed` holds the packed vectors (:mod:`roofline.pack`) and the efficiency they came from; its
+methods call the kernels and return values: a time in seconds, whether a batch fits, or a whole priced
+:class:`~roofline.results.inference.Phase` with its op table and the limit that bound it. Nothing is kept
+between calls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from roofline.chip import Chip
+from roofline.efficiency import ideal
+from roofline.kernels import inference as K
+from roofline.kernels import layout as L
+from roofline.kernels import shapes
+from roofline.loaders.efficiency import efficiency_for
+from roofline.model import Model
+from roofline.pack import pack_hardware, pack_model, pack_workload
+from roofline.results.inference import OpCost, Phase
+from roofline.workload import Workload, decode_context
+
+
+def priced_phase(ops: np.ndarray, priced: np.ndarray, total_s: float) -> Phase:
+    """The ``Phase`` of a priced op table: its ops (an op with nothing to do, such as a collective over
+    one chip, is left out), their totals, and the limit that bound most of the time."""
+    costs = []
+    by_bound = [0.0, 0.0, 0.0]
+    for i, name in enumerate(L.OPS):
+        count = ops[i, L.OP_COUNT]
+        if count <= 0:
+            continue
+        t, b = float(priced[i, 0]), int(priced[i, 1])
+        if ops[i, L.OP_FLOPS] == 0 and ops[i, L.OP_HBM] == 0 and ops[i, L.OP_STEPS] == 0:
+            continue  # a collective over one chip: nothing to do
+        by_bound[b] += t
+        costs.append(OpCost(name=name, count=int(count), flops=float(ops[i, L.OP_FLOPS] * count),
+                            hbm_bytes=float(ops[i, L.OP_HBM] * count), link_bytes=float(ops[i, L.OP_LINK] * count),
+                            time_s=t, bound=L.BOUNDS[b]))
+    bound = L.BOUNDS[int(np.argmax(by_bound))]
+    return Phase(time_s=float(total_s), bound=bound, ops=tuple(costs))
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray]:
+    """A fresh op table and its priced (seconds, bound) table."""
+    return np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2))
+
+
+class Packed:
+    """``chip``, ``model`` and serving workload ``wl`` packed once for repeated kernel calls.
+
+    ``hw`` prices at the expected efficiency (the GEMM and HBM fractions scaled by the serving
+    sustained fraction), ``hw_ideal`` at 100 % of every peak with no latency.
+    """
+
+    __slots__ = ("chip", "model", "wl", "eff", "m", "hw", "hw_ideal")
+
+    def __init__(self, chip: Chip, model: Model, wl: Workload):
+        self.chip, self.model, self.wl = chip, model, wl
+        self.eff = efficiency_for(chip, wl.compute_dtype)
+        self.hw = pack_hardware(chip, wl.compute_dtype, self.eff, self.eff.serving_sustained_fraction)
+        self.hw_ideal = pack_hardware(chip, wl.compute_dtype, ideal(self.eff))
+        self.m = pack_model(model)
+
+    def w(self, batch: int | None = None) -> np.ndarray:
+        """The workload vector for ``batch`` sequences on the replica (default: the workload's batch)."""
+        return pack_workload(self.wl, self.eff.max_tokens_per_pass, batch)
+
+    def usable(self) -> float:
+        """Bytes per chip that weights, KV cache and workspace may use."""
+        return self.hw[L.H_HBM_BYTES] * self.hw[L.H_MEM_FRACTION]
+
+    def memory(self, batch: int | None = None) -> tuple[float, float, float]:
+        """(weights, KV cache at the final context, workspace) bytes per chip."""
+        w = self.w(batch)
+        return (float(shapes.weight_bytes_per_chip(self.m, w)),
+                float(shapes.kv_bytes_per_chip(self.m, w, self.wl.input_len + self.wl.output_len)),
+                float(shapes.workspace_bytes_per_chip(self.m, w)))
+
+    def fits(self, batch: int) -> bool:
+        return bool(K.memory_per_chip(self.m, self.w(batch)) <= self.usable())
+
+    def memory_needed(self, batch: int) -> float:
+        """Bytes per chip of ``batch`` sequences: weights, KV cache and workspace."""
+        return float(K.memory_per_chip(self.m, self.w(batch)))
+
+    def max_batch(self) -> int:
+        """The most sequences that fit on the replica (0 when not one does)."""
+        return int(K.max_batch(self.m, self.w(), self.hw)) * self.wl.attn_dp
+
+    def ttft(self, batch: int, hw: np.ndarray | None = None) -> float:
+        """Seconds to prefill ``batch`` prompts in one pass (``hw``: another hardware vector, e.g. ideal)."""
+        return K.prefill_time(self.m, self.w(batch), self.hw if hw is None else hw, *_tables())
+
+    def tpot(self, batch: int, hw: np.ndarray | None = None) -> float:
+        """Seconds per output token of ``batch`` sequences: the decode step at the mean context."""
+        return K.decode_step_time(self.m, self.w(batch), self.hw if hw is None else hw, decode_context(self.wl),
+                                  *_tables())
+
+    def prefill(self, batch: int) -> Phase:
+        """The prefill pass of ``batch`` prompts, priced op by op."""
+        ops, priced = _tables()
+        t = K.prefill_time(self.m, self.w(batch), self.hw, ops, priced)
+        return priced_phase(ops, priced, t)
+
+    def decode(self, batch: int) -> Phase:
+        """The mean decode step of ``batch`` sequences, priced op by op."""
+        ops, priced = _tables()
+        t = K.decode_step_time(self.m, self.w(batch), self.hw, decode_context(self.wl), ops, priced)
+        return priced_phase(ops, priced, t)

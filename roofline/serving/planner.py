@@ -1,0 +1,124 @@
+"""The serving planner: the layout and load that serve the most output tokens/s per chip within targets.
+
+A fleet of ``num_chips`` chips runs identical replicas of ``tp x pp`` chips (``max(tp, ep) x pp`` with
+expert parallelism beyond TP); chips left over by the last whole replica stay idle and count in the
+per-chip figure. Each replica is an in-flight-batching engine (``roofline estimate --concurrency``)
+with C requests in flight. The planner prices every layout (TP dividing the heads within the scale-up
+domain, PP up to :data:`MAX_PP` stages, EP for mixture-of-experts models) at every concurrency of
+:func:`concurrency_grid` with the compiled serving sweep, keeps per layout the concurrency with the
+highest tokens/s that meets the TPOT and TTFT targets without queueing (C within the engine's KV
+capacity), and ranks the layouts by the fleet's output tokens/s per chip.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from roofline.chip import Chip
+from roofline.errors import RooflineError
+from roofline.kernels import layout as L
+from roofline.model import Model
+from roofline.results.serving_plan import ServingLayout, ServingPlan
+from roofline.sweep.grid import build_grid
+from roofline.sweep.run import run_grid
+from roofline.workload import valid_tp_sizes
+
+#: Pipeline stages searched at most (every count from 1).
+MAX_PP = 64
+
+
+#: Requests in flight per replica searched at most.
+MAX_CONCURRENCY = 16384
+
+
+def concurrency_grid(limit: int) -> list[int]:
+    """Every concurrency up to 64, then steps of 1/64 of the value (about 1.6 %), up to ``limit``."""
+    out = []
+    c = 1
+    while c <= limit:
+        out.append(c)
+        c += max(1, c // 64)
+    return out
+
+
+def plan_serving(chip: Chip, model: Model, *, num_chips: int, max_tpot_s: float | None = None,
+                 max_ttft_s: float | None = None, input_len: int = 2048, output_len: int = 256,
+                 weight_dtype: str = "bf16", kv_dtype: str | None = None, engine: str = "generic",
+                 max_num_tokens: int | None = None, tp: int | None = None, pp: int | None = None,
+                 ep: int | None = None, top: int = 10, use_numba: bool | None = None) -> ServingPlan:
+    """Search the serving layouts of ``num_chips`` chips; ``tp``, ``pp`` and ``ep`` given stay fixed.
+
+    Raises the project error when no layout fits on ``num_chips`` chips, or when none meets the targets
+    (with the lowest TPOT any layout reaches, and its TTFT).
+    """
+    if isinstance(num_chips, bool) or not isinstance(num_chips, (int, np.integer)) or num_chips < 1:
+        raise RooflineError(f"num_chips={num_chips!r} must be a positive whole number")
+    if not isinstance(top, (int, np.integer)) or top < 1:
+        raise RooflineError(f"top={top!r} must be a positive whole number")
+    start = time.perf_counter()
+    tps = [tp] if tp else [t for t in valid_tp_sizes(model, limit=chip.scale_up_domain) if t <= num_chips]
+    pps = [pp] if pp else list(range(1, min(model.num_layers, MAX_PP, num_chips) + 1))
+    eps = [ep] if ep else ([e for e in (1, 2, 4, 8, 16, 32, 64, 128, 256) if e <= min(model.num_experts, num_chips)]
+                           if model.is_moe else [1])
+    where = f"{model.name} on {num_chips:,} x {chip.name}"
+    if not tps:
+        raise RooflineError(f"num_chips={num_chips}: no tensor-parallel size of {model.name} fits in {num_chips} "
+                            f"chips; give more chips")
+    common = dict(input_len=input_len, output_len=output_len, tp=tps, pp=pps, ep=eps, weight_dtype=weight_dtype,
+                  kv_dtype=kv_dtype, key="group", max_chips=num_chips)
+    try:
+        probe = build_grid(chip, model, batch=1, **common)
+    except RooflineError as exc:
+        raise RooflineError(f"{where}: no layout can run ({exc})") from exc
+    first = run_grid(probe, engine=engine, max_num_tokens=max_num_tokens, use_numba=use_numba)
+    caps = first["out"][L.V_CAP]
+    if not (caps >= 1).any():
+        raise RooflineError(f"model {model.name} does not fit on {num_chips:,} x {chip.name}: no layout leaves room "
+                            f"for the KV cache of one {input_len}+{output_len}-token request; use more chips, "
+                            f"a smaller --weight-dtype or shorter requests")
+    grid = build_grid(chip, model, batch=concurrency_grid(int(min(caps.max(), MAX_CONCURRENCY))), **common)
+    raw = run_grid(grid, engine=engine, max_num_tokens=max_num_tokens, reduce="best", max_tpot_s=max_tpot_s,
+                   max_ttft_s=max_ttft_s, keep=False, use_numba=use_numba)
+    best = raw["best"]
+    found = np.flatnonzero(best[:, L.REC_INDEX] >= 0)
+    if not len(found):
+        raise _unmet(grid, engine, max_num_tokens, max_tpot_s, max_ttft_s, where, use_numba)
+    layouts = [_layout(grid, best[g], num_chips, output_len) for g in found]
+    layouts.sort(key=lambda s: (-s.output_tokens_per_s_per_chip, s.chips_per_replica, s.tp, s.pp, s.ep))
+    return ServingPlan(best=layouts[0], top=tuple(layouts[:top]), chip=chip, model=model, engine=engine,
+                       input_len=input_len, output_len=output_len, weight_dtype=weight_dtype,
+                       kv_dtype=str(grid.g_kv[0]), max_tpot_s=max_tpot_s, max_ttft_s=max_ttft_s,
+                       layouts=grid.n_groups, feasible=len(found), candidates=grid.n_configs + probe.n_configs,
+                       search_s=time.perf_counter() - start, compiled=raw["compiled"])
+
+
+def _layout(grid, record: np.ndarray, num_chips: int, output_len: int) -> ServingLayout:
+    g, b, _, _ = grid.unravel(np.array([int(record[L.REC_INDEX])]))
+    g, b = int(g[0]), int(b[0])
+    fig = record[L.REC_FIGURES:]
+    per = int(grid.g_chips[g])
+    return ServingLayout(
+        tp=int(grid.g_tp[g]), pp=int(grid.g_pp[g]), ep=int(grid.g_ep[g]), concurrency=int(grid.batches[b]),
+        replicas=num_chips // per, chips_per_replica=per, num_chips=num_chips, ttft_s=float(fig[L.V_TTFT]),
+        tpot_s=float(fig[L.V_TPOT]), requests_per_s_per_replica=float(fig[L.V_RPS]),
+        kv_capacity=int(fig[L.V_CAP]), prefill_bound=bool(fig[L.V_PREFILL_BOUND] > 0.5), output_len=output_len)
+
+
+def _unmet(grid, engine, max_num_tokens, max_tpot_s, max_ttft_s, where, use_numba) -> RooflineError:
+    """The error for targets no layout meets, with the lowest TPOT any layout reaches."""
+    raw = run_grid(grid, engine=engine, max_num_tokens=max_num_tokens, reduce="pareto", keep=False,
+                   use_numba=use_numba)
+    recs = [f for f in raw["fronts"] if len(f)]
+    targets = " and ".join(f"{name} <= {limit * 1e3:g} ms" for name, limit in (("TPOT", max_tpot_s),
+                                                                              ("TTFT", max_ttft_s)) if limit)
+    if not recs:
+        return RooflineError(f"{where}: no layout meets {targets}; use more chips")
+    fastest = max((f[0] for f in recs), key=lambda r: r[L.REC_Y])  # fronts run from the most tokens/s per user
+    g, b, _, _ = grid.unravel(np.array([int(fastest[L.REC_INDEX])]))
+    fig = fastest[L.REC_FIGURES:]
+    return RooflineError(
+        f"{where}: no layout meets {targets}; the lowest TPOT is {fig[L.V_TPOT] * 1e3:.2f} ms with TTFT "
+        f"{fig[L.V_TTFT] * 1e3:.1f} ms (tp={grid.g_tp[g[0]]}, pp={grid.g_pp[g[0]]}, concurrency "
+        f"{int(grid.batches[b[0]])}); relax --max-tpot-ms / --max-ttft-ms or serve shorter requests")

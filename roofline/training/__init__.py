@@ -1,0 +1,2 @@
+"""Training: the workload and its checks (``workload``), one layout priced (``estimate``) and the layout
+planner (``planner``)."""

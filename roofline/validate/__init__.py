@@ -1,0 +1,37 @@
+"""`roofline validate`: every usable measured row through the estimator, with the row's exact configuration.
+
+Input files follow the normalized schema of ``profiles/measurements/SCHEMA.md`` (a copy of
+``../shared/data/measurements/SCHEMA.md``): a training file has ``seq_len`` and ``global_batch``
+columns, an inference file ``input_len`` and ``output_len``. A row is *used* when ``usable`` is ``yes``;
+every other row, and every usable row this estimator cannot express, is listed as skipped with its
+reason, never dropped silently. A file that cannot be read, or lacks the schema's columns, is an error.
+
+How each row is expressed (the conventions are the sources', stated in SCHEMA.md):
+
+* **Model**: from the row's architecture columns. ``llama``: SwiGLU, RMSNorm, rotary, untied
+  embeddings. ``gpt``: GELU MLP of ``ffn_hidden``, LayerNorm, tied embeddings; for the Megatron-LM
+  rows of Narayanan et al. 2021 also biases in every linear layer, learned positions and dropout 0.1,
+  and (2021) neither FlashAttention nor sequence parallelism; other ``gpt`` rows (MPT) use ALiBi, no biases,
+  FlashAttention. ``moe`` / ``mla_moe``: skipped until the estimator models experts.
+* **Training metrics** from one training estimate of the row's layout: ``tokens_per_s_per_chip`` and
+  ``step_time_s`` directly; ``hfu`` / ``hardware_tflops_per_chip`` and ``mfu`` /
+  ``model_tflops_per_chip`` as the source counts FLOPs (Narayanan eq. (3); MosaicML's
+  3·(2·N·s + 4·L·h·s²) per sequence; otherwise this tool's model and executed FLOPs) over the
+  *estimated* step time, so that only step times are compared. Peaks: the chip's dense peak at the
+  row's ``precision``. Blank ``zero``: 3 for FSDP sources (FULL_SHARD is FSDP's default), else 0; blank
+  ``virtual_pp``: 1; blank ``cp``: 1; blank ``recompute``: none.
+* **Inference metrics**. ``batch = max``: the serving model at ``--concurrency max`` with the engine
+  of the ``framework`` column (TensorRT-LLM, SGLang, vLLM, else generic), throughput over the whole run
+  including every prefill. A fixed ``batch`` with both lengths: waves of that batch, each one prefill of
+  the batch plus ``output_len`` decode steps. ``output_len = 0``: prefill only. Blank ``output_len``:
+  steady-state decode at a context of ``input_len``. Whole-deployment rates count
+  ``num_chips / (tp x pp)`` replicas. A blank ``kv_dtype`` follows ``kv_when_blank`` ("weights": an 8-bit
+  KV cache when the weights are fp8, as FP8 checkpoints quantize the KV cache too, else 16-bit; or an
+  explicit dtype). MoE rows take the model profile of ``model_ref`` (the schema's columns cannot describe
+  dense layers, shared experts or MLA) and ``ep > tp`` means data-parallel attention groups; rows with
+  speculative decoding are skipped (the accepted tokens per step are not stated).
+
+Modules: ``schema`` reads the files and turns a row into a chip and a model, ``predict`` prices a row
+exactly as stated, ``run`` runs every row and collects the results
+(:class:`~roofline.results.validation.Validation`).
+"""

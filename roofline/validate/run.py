@@ -1,0 +1,56 @@
+"""``roofline validate``: every usable measured row through the estimator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from roofline.errors import RooflineError
+from roofline.results.validation import RowResult, Skipped, Validation
+from roofline.validate.predict import predict_inference, predict_training
+from roofline.validate.schema import (
+    INFERENCE_METRICS, KV_WHEN_BLANK, TRAINING_METRICS, RowError, cell, chip_for_row, default_files, model_for_row,
+    read_rows, value_cell,
+)
+
+def validate(paths: list[str | Path] | None = None, *, kv_when_blank: str = "weights",
+             efficiency_overrides: dict[str, dict[str, float]] | None = None) -> Validation:
+    """Run every usable row of ``paths`` (default: the shipped measurements) through the estimator.
+
+    ``efficiency_overrides`` maps a chip family to efficiency values that replace the stored ones (used
+    by ``benchmarks/calibrate.py``). Raises the project error for an unreadable or malformed file.
+    """
+    if kv_when_blank not in KV_WHEN_BLANK:
+        raise RooflineError(f"kv_when_blank={kv_when_blank!r} is not one of {', '.join(KV_WHEN_BLANK)}")
+    files = [Path(p) for p in (paths or default_files())]
+    results, skipped, chips = [], [], {}
+    for path in files:
+        kind, rows = read_rows(path)
+        for i, row in enumerate(rows, start=2):
+            rid = cell(row, "row_id") or f"{path.name}:{i}"
+            usable = cell(row, "usable")
+            if usable != "yes":
+                skipped.append(Skipped(rid, f"marked unusable by the data ({usable or 'blank'})"))
+                continue
+            try:
+                measured = value_cell(row)
+                metric = cell(row, "metric_std")
+                allowed = TRAINING_METRICS if kind == "training" else INFERENCE_METRICS
+                if metric not in allowed:
+                    raise RowError(f"metric_std={metric!r} is not a {kind} metric ({', '.join(allowed)})")
+                chip = chip_for_row(row, chips, efficiency_overrides)
+                model = model_for_row(row)
+                step = fits = None
+                if kind == "training":
+                    predicted, est = predict_training(row, chip, model)
+                    step, fits = est.step_time_s, est.fits
+                else:
+                    predicted = predict_inference(row, chip, model, kv_when_blank)
+            except RowError as exc:
+                skipped.append(Skipped(rid, str(exc)))
+                continue
+            except RooflineError as exc:
+                skipped.append(Skipped(rid, str(exc)))
+                continue
+            results.append(RowResult(rid, cell(row, "source"), cell(row, "chip_profile"), metric, kind,
+                                     measured, float(predicted), step, fits))
+    return Validation(tuple(results), tuple(skipped), tuple(str(f) for f in files))
