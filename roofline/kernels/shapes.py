@@ -71,6 +71,45 @@ def expert_split(m, w):
 
 
 @kernel
+def attention_small_params(m, tp):
+    """The small attention parameters of one layer on one TP rank: q/k/v biases (split with their heads),
+    the output bias, Qwen3's q/k norms (2 x head_dim) and MLA's two latent norms (q_lora + kv_lora rank)."""
+    if m[M_KV_LORA] > 0.0:
+        return m[M_Q_LORA] + m[M_KV_LORA]
+    small = 0.0
+    if m[M_QKV_BIAS] > 0.5:
+        small += (m[M_HEADS] / tp + 2.0 * kv_heads_per_chip(m, tp)) * m[M_HEAD_DIM]
+    if m[M_O_BIAS] > 0.5:
+        small += m[M_HIDDEN]
+    if m[M_QK_NORM] > 0.5:
+        small += 2.0 * m[M_HEAD_DIM]
+    return small
+
+
+@kernel
+def mlp_bias_params(m, width):
+    """Biases of one MLP of ``width`` (on one TP rank: its share of the width); 0 without biases."""
+    if m[M_MLP_BIAS] > 0.5:
+        n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
+        return n_in * width + m[M_HIDDEN]
+    return 0.0
+
+
+@kernel
+def moe_shared_params(m, tp):
+    """The always-on part of one MoE layer on one TP rank: the shared experts (TP-split), the router with
+    its score-correction biases and Qwen2-MoE's shared-expert gate."""
+    h = m[M_HIDDEN]
+    n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
+    shared = (n_in + 1.0) * h * m[M_SHARED_FFN] / tp + h * m[M_EXPERTS]
+    if m[M_ROUTER_BIAS] > 0.5:
+        shared += m[M_EXPERTS]
+    if m[M_SHARED_GATE] > 0.5:
+        shared += h
+    return shared
+
+
+@kernel
 def moe_layer_params_per_chip(m, w):
     """(routed expert parameters, shared expert + router parameters) of one MoE layer on one chip."""
     if m[M_EXPERTS] <= 0.0:
@@ -79,10 +118,7 @@ def moe_layer_params_per_chip(m, w):
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
     per, split, _ = expert_split(m, w)
     routed = per * (n_in + 1.0) * h * m[M_MOE_FFN] / split
-    shared = (n_in + 1.0) * h * m[M_SHARED_FFN] / w[W_TP] + h * m[M_EXPERTS]
-    if m[M_ROUTER_BIAS] > 0.5:
-        shared += m[M_EXPERTS]
-    return routed, shared
+    return routed, moe_shared_params(m, w[W_TP])
 
 
 @kernel
@@ -117,63 +153,19 @@ def linear_params_per_chip(m, tp):
 
 
 @kernel
-def mlp_params(m, width):
-    """One MLP of ``width`` (gated: gate, up and down projections) with its biases if any."""
-    n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
-    params = (n_in + 1.0) * m[M_HIDDEN] * width
-    if m[M_MLP_BIAS] > 0.5:
-        params += n_in * width + m[M_HIDDEN]
-    return params
-
-
-@kernel
-def attention_small_params(m):
-    """The small attention parameters of one layer: q/k/v and output biases, Qwen3's per-head q/k norms
-    (2 x head_dim) and MLA's two latent norms (q_lora_rank + kv_lora_rank)."""
-    if m[M_KV_LORA] > 0.0:
-        return m[M_Q_LORA] + m[M_KV_LORA]
-    small = 0.0
-    if m[M_QKV_BIAS] > 0.5:
-        small += (m[M_HEADS] + 2.0 * m[M_KV_HEADS]) * m[M_HEAD_DIM]
-    if m[M_O_BIAS] > 0.5:
-        small += m[M_HIDDEN]
-    if m[M_QK_NORM] > 0.5:
-        small += 2.0 * m[M_HEAD_DIM]
-    return small
-
-
-@kernel
-def attention_params(m):
-    """Attention weights of one layer, whole: projections, their biases and norms."""
-    return attention_in_params(m, 1.0) + attention_out_width(m, 1.0) * m[M_HIDDEN] + attention_small_params(m)
-
-
-@kernel
-def moe_block_params(m, routed):
-    """The MLP part of one MoE layer, whole: router (with its score-correction biases), ``routed`` routed
-    experts and the shared experts (with Qwen2-MoE's gate)."""
-    h = m[M_HIDDEN]
-    params = h * m[M_EXPERTS] + routed * mlp_params(m, m[M_MOE_FFN])
-    if m[M_ROUTER_BIAS] > 0.5:
-        params += m[M_EXPERTS]
-    if m[M_SHARED_FFN] > 0.0:
-        params += mlp_params(m, m[M_SHARED_FFN])
-        if m[M_SHARED_GATE] > 0.5:
-            params += h
-    return params
-
-
-@kernel
 def param_count(m, active):
     """Parameters of the whole model: embeddings (and learned positions), every block, the final norm and
-    an untied LM head. ``active`` 1 keeps only the experts_per_token routed experts a token uses."""
+    an untied LM head; the per-chip pieces of :func:`weight_bytes_per_chip` at one chip. ``active`` 1
+    keeps only the experts_per_token routed experts a token uses."""
     h = m[M_HIDDEN]
-    norms = 2.0 * m[M_NORM_PARAMS]
-    attn = attention_params(m)
-    blocks = (m[M_LAYERS] - m[M_MOE_LAYERS]) * (attn + mlp_params(m, m[M_FFN]) + norms)
+    n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
+    attn = (attention_in_params(m, 1.0) + attention_out_width(m, 1.0) * h + attention_small_params(m, 1.0)
+            + 2.0 * m[M_NORM_PARAMS])
+    dense = (n_in + 1.0) * h * m[M_FFN] + mlp_bias_params(m, m[M_FFN])
+    blocks = (m[M_LAYERS] - m[M_MOE_LAYERS]) * (attn + dense)
     if m[M_EXPERTS] > 0.0:
         routed = m[M_TOPK] if active > 0.5 else m[M_EXPERTS]
-        blocks += m[M_MOE_LAYERS] * (attn + moe_block_params(m, routed) + norms)
+        blocks += m[M_MOE_LAYERS] * (attn + routed * (n_in + 1.0) * h * m[M_MOE_FFN] + moe_shared_params(m, 1.0))
     head = 0.0 if m[M_TIED] > 0.5 else m[M_VOCAB] * h
     return (m[M_VOCAB] + m[M_POS_ROWS]) * h + blocks + m[M_NORM_PARAMS] + head
 
@@ -202,32 +194,24 @@ def weight_bytes_per_chip(m, w):
     tp = w[W_TP]
     pp = w[W_PP]
     h = m[M_HIDDEN]
-    hd = m[M_HEAD_DIM]
-    q_dim = m[M_HEADS] / tp * hd
-    kv_dim = kv_heads_per_chip(m, tp) * hd
     ffn = m[M_FFN] / tp
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
     attn = attention_in_params(m, tp) + attention_out_width(m, tp) * h
-    small = 2.0 * m[M_NORM_PARAMS]
-    if m[M_QKV_BIAS] > 0.5:
-        small += q_dim + 2.0 * kv_dim
-    if m[M_O_BIAS] > 0.5:
-        small += h
-    if m[M_MLP_BIAS] > 0.5:
-        small += n_in * ffn + h
-    dense_layer = (attn + (n_in + 1.0) * h * ffn) * w[W_WEIGHT_BYTES] + small * w[W_ACT_BYTES]
-    layer = dense_layer
+    small = 2.0 * m[M_NORM_PARAMS] + attention_small_params(m, tp)  # 16-bit: norms and biases
+    dense_layer = ((attn + (n_in + 1.0) * h * ffn) * w[W_WEIGHT_BYTES]
+                   + (small + mlp_bias_params(m, ffn)) * w[W_ACT_BYTES])
+    moe_layer = 0.0
     if m[M_EXPERTS] > 0.0:
         routed, shared = moe_layer_params_per_chip(m, w)
         moe_layer = (attn + routed + shared) * w[W_WEIGHT_BYTES] + small * w[W_ACT_BYTES]
-        layer = (1.0 - m[M_MOE_FRAC]) * dense_layer + m[M_MOE_FRAC] * moe_layer
     embed = (m[M_VOCAB] / tp + m[M_POS_ROWS]) * h * w[W_ACT_BYTES]
     head = m[M_VOCAB] / tp * h * w[W_ACT_BYTES] + m[M_NORM_PARAMS] * w[W_ACT_BYTES]
     if pp <= 1.0:
         if m[M_TIED] > 0.5:
             head = m[M_NORM_PARAMS] * w[W_ACT_BYTES]
-        return m[M_LAYERS] * layer + embed + head
-    stage_layers = -(-m[M_LAYERS] // pp)
+        return (m[M_LAYERS] - m[M_MOE_LAYERS]) * dense_layer + m[M_MOE_LAYERS] * moe_layer + embed + head
+    stage_layers = -(-m[M_LAYERS] // pp)  # the heaviest stage: its share of dense and MoE layers
+    layer = (1.0 - m[M_MOE_FRAC]) * dense_layer + m[M_MOE_FRAC] * moe_layer
     return stage_layers * layer + (embed if embed > head else head)
 
 
