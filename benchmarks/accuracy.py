@@ -42,7 +42,8 @@ def served_model(row_id: str) -> str:
     """The model part of an inference row id (``trtllm-perf-llama-3.1-8b-h100-...`` -> ``llama-3.1-8b``)."""
     for part in ("-h100", "-a100", "-h200", "-h20", "-b200"):
         if part in row_id:
-            return row_id.split(part)[0].split("-", 2)[-1] if row_id.startswith("trtllm-perf") else row_id.split(part)[0]
+            head = row_id.split(part)[0]
+            return head.split("-", 2)[-1] if row_id.startswith("trtllm-perf") else head
     return row_id
 
 

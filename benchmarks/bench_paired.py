@@ -43,7 +43,8 @@ SERVING_GRID = dict(GRID, batch="1:250")
 WORKLOADS = {
     "sweep decode 1e7": f"import roofline\ndef work():\n    roofline.sweep(**{GRID!r}, decode_only=True, threads=1)\n",
     "sweep full 1e7": f"import roofline\ndef work():\n    roofline.sweep(**{GRID!r}, threads=1)\n",
-    "sweep serving 1e6": f"import roofline\ndef work():\n    roofline.sweep(**{SERVING_GRID!r}, engine='vllm', threads=1)\n",
+    "sweep serving 1e6": (f"import roofline\ndef work():\n"
+                          f"    roofline.sweep(**{SERVING_GRID!r}, engine='vllm', threads=1)\n"),
     "plan training": (
         "from roofline.api import plan\n"
         "try:\n    from roofline.training.workload import TrainingWorkload\n"

@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             axes = dict(GROUPS, **SIZES[size])
             last = {}
 
-            def once():
+            def once(last=last, axes=axes, decode_only=decode_only):
                 last["s"] = roofline.sweep(**axes, decode_only=decode_only)
 
             seconds = timed(once, runs)

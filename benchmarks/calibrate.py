@@ -111,7 +111,8 @@ def fit_training(fam: str, ids: set[str], fixed: dict) -> dict:
                 best = (obj, float(oh))
         return best[0], float(s), float(a), best[1]
 
-    coarse = [run(s, a) for s in np.round(np.arange(0.40, 1.001, 0.05), 3) for a in np.round(np.arange(0.10, 0.901, 0.05), 3)]
+    coarse = [run(s, a) for s in np.round(np.arange(0.40, 1.001, 0.05), 3)
+              for a in np.round(np.arange(0.10, 0.901, 0.05), 3)]
     _, s0, a0, _ = min(coarse)
     fine = [run(s, a) for s in np.round(np.clip(np.arange(s0 - 0.04, s0 + 0.041, 0.01), 0.01, 1.0), 3)
             for a in np.round(np.clip(np.arange(a0 - 0.04, a0 + 0.041, 0.01), 0.01, 1.0), 3)]
@@ -144,7 +145,8 @@ def fit() -> dict[str, dict]:
         if fam not in training_rows:
             for p in TRAINING:
                 fits[fam][p] = round(statistics.mean(fits[f][p] for f in fitted), 3)
-            fits[fam]["training_note"] = f"no training rows for this family: mean of the fitted {' and '.join(fitted)} values"
+            fits[fam]["training_note"] = (f"no training rows for this family: mean of the fitted "
+                                          f"{' and '.join(fitted)} values")
     return fits
 
 

@@ -35,8 +35,8 @@ from roofline.validate import run as _validate
 from roofline.verdict import verdict_for
 from roofline.workload import Workload
 
-__all__ = ["MODES", "SERVING_KEYS", "check_price", "chips", "compare", "estimate", "models", "plan", "plan_serving", "plot", "sweep",
-           "validate"]
+__all__ = ["MODES", "SERVING_KEYS", "check_price", "chips", "compare", "estimate", "models", "plan", "plan_serving",
+           "plot", "sweep", "validate"]
 
 MODES = ("inference", "training", "both")
 #: Keys of ``estimate(..., serving=...)``, the keyword arguments of
@@ -57,7 +57,7 @@ def _check_arguments(workload, serving, training) -> None:
     if workload is not None and not isinstance(workload, Workload):
         raise RooflineError(f"workload={workload!r} must be a roofline.Workload or None")
     if training is not None and not isinstance(training, TrainingWorkload):
-        raise RooflineError(f"training={training!r} must be a roofline.training.TrainingWorkload or None")
+        raise RooflineError(f"training={training!r} must be a roofline.TrainingWorkload or None")
     if serving is not None:
         if not isinstance(serving, dict):
             raise RooflineError(f"serving={serving!r} must be a dict with keys {', '.join(SERVING_KEYS)}")

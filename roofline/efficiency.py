@@ -56,7 +56,6 @@ def ideal(eff: Efficiency) -> Efficiency:
     """The same chip at 100 % of every peak, with no latency and no per-step overhead."""
     return attrs.evolve(eff, gemm_fraction=1.0, hbm_fraction=1.0, scale_up_fraction=1.0, scale_out_fraction=1.0,
                         collective_base_latency_s=0.0, scale_up_hop_latency_s=0.0, scale_out_hop_latency_s=0.0,
-                        step_overhead_s=0.0, kernel_overhead_s=0.0, training_attention_fraction=1.0, training_sustained_fraction=1.0,
-                        serving_sustained_fraction=1.0,
-                        training_step_overhead_s=0.0, ll128_latency_s=(0.0, 0.0, 0.0),
-                        simple_latency_s=(0.0, 0.0, 0.0))
+                        step_overhead_s=0.0, kernel_overhead_s=0.0, training_attention_fraction=1.0,
+                        training_sustained_fraction=1.0, serving_sustained_fraction=1.0, training_step_overhead_s=0.0,
+                        ll128_latency_s=(0.0, 0.0, 0.0), simple_latency_s=(0.0, 0.0, 0.0))

@@ -42,9 +42,7 @@ from roofline.results.verdict import SUITS_THRESHOLD, PhaseRatio, Verdict
 #: Default reference chip (a name or alias of ``profiles/chips``).
 REFERENCE = "H100"
 
-
 SUITS = ("serving", "training", "both", "neither")
-
 
 #: The limit behind each part of a training step (keys of ``TrainingEstimate.breakdown``).
 TRAINING_PART_LIMIT = {"compute": "compute", "tp_comm": "network", "pp_comm": "network", "dp_comm": "network",

@@ -28,7 +28,7 @@ reference chip. Every figure comes from the library's estimates; no chip is trea
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import attrs
 
@@ -53,7 +53,6 @@ from roofline.workload import Workload
 
 
 DEFAULT_MAX_TPOT_S = 0.050
-
 
 DEFAULT_NUM_CHIPS = 1024
 

@@ -108,8 +108,8 @@ def batch_curve(chip: Chip, model: Model, wl: Workload, points: int = 40, tp: in
     p = Packed(chip, model, inf.workload)
     mb = max(1, inf.max_batch)
     batches = sorted({int(round(b)) for b in np.geomspace(1, mb, num=points)} | {mb})
-    return {"tp": inf.workload.tp, "pp": inf.workload.pp, "max_batch": inf.max_batch, "compute_bound_batch": compute_bound_batch(p),
-            "points": [decode_point(p, b) for b in batches]}
+    return {"tp": inf.workload.tp, "pp": inf.workload.pp, "max_batch": inf.max_batch,
+            "compute_bound_batch": compute_bound_batch(p), "points": [decode_point(p, b) for b in batches]}
 
 
 def tp_scaling(chip: Chip, model: Model, wl: Workload) -> tuple[ScalingPoint, ...]:

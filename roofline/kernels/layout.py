@@ -10,7 +10,7 @@ records of a reduction (``REC_*``) and its limits (``L_*``).
 :mod:`roofline.pack` is the only code that fills the input vectors from the frozen values.
 """
 
-# ---- model ---------------------------------------------------------------------------------------
+# ---- model -------------------------------------------------------------------------------------------
 M_LAYERS = 0
 M_HIDDEN = 1
 M_HEADS = 2
@@ -44,7 +44,7 @@ M_SHARED_GATE = 27  # 1: a hidden -> 1 gate on the shared expert (Qwen2-MoE)
 M_MOE_LAYERS = 28  # layers whose MLP is a mixture of experts (M_MOE_FRAC = M_MOE_LAYERS / M_LAYERS)
 M_SIZE = 32
 
-# ---- hardware (chip x efficiency) ------------------------------------------------------------------
+# ---- hardware (chip x efficiency) --------------------------------------------------------------------
 H_PEAK_FLOPS = 0  # dense FLOP/s of the compute dtype in use
 H_HBM_BW = 1  # bytes/s
 H_HBM_BYTES = 2
@@ -70,7 +70,7 @@ H_SIMPLE_OUT = 20
 H_KERNEL_OVERHEAD = 21  # fixed seconds per op occurrence (kernel launch and tail)
 H_SIZE = 24
 
-# ---- workload and layout -------------------------------------------------------------------------------
+# ---- workload and layout -----------------------------------------------------------------------------
 W_BATCH = 0  # sequences in flight
 W_INPUT = 1  # prompt tokens per sequence
 W_OUTPUT = 2  # generated tokens per sequence
@@ -129,7 +129,7 @@ BOUND_MEMORY = 1
 BOUND_NETWORK = 2
 BOUNDS = ("compute", "memory", "network")
 
-# ---- an engine's scheduling and memory policy, packed (``pack.pack_engine``) --------------------
+# ---- an engine's scheduling and memory policy, packed (``pack.pack_engine``) -------------------------
 E_BUDGET = 0  # tokens per engine step
 E_CHUNKED = 1  # 1: chunked prefill
 E_MEMORY_FRACTION = 2
@@ -138,7 +138,7 @@ E_RESERVE_FULL = 4  # 1: a request reserves KV for input + output when admitted
 E_MAX_SEQS = 5  # 0: no cap beyond memory
 E_SIZE = 6
 
-# ---- the closed-loop steady state of a replica (``serving_closed_loop``) ------------------------------
+# ---- the closed-loop steady state of a replica (``serving_closed_loop``) -----------------------------
 C_TTFT = 0  # seconds to first token of an admitted request
 C_TPOT = 1  # seconds per output token
 C_RPS = 2  # requests per second
@@ -146,7 +146,7 @@ C_PREFILL_BOUND = 3  # 1 when prefill is the bottleneck
 C_STEP = 4  # mean seconds per engine step
 C_SIZE = 5
 
-# ---- training layout (one row per candidate, ``pack.pack_layout``) -----------------------------------------------------
+# ---- training layout (one row per candidate, ``pack.pack_layout``) -----------------------------------
 T_TP = 0
 T_PP = 1
 T_DP = 2
@@ -165,7 +165,7 @@ T_DROPOUT = 14  # 1: dropout layers (their masks are kept for backward); modern 
 T_SIZE = 16
 RECOMPUTE_MODES = ("none", "selective", "full")
 
-# ---- training extras: attention peak and the mixed-precision state convention -----------------------
+# ---- training extras: attention peak and the mixed-precision state convention ------------------------
 X_ATTN_PEAK = 0  # dense 16-bit FLOP/s (attention runs in 16 bit even when the GEMMs run fp8)
 X_ATTN_EFF = 1  # achievable fraction of X_ATTN_PEAK for FlashAttention
 X_GEMM16_EFF = 2  # achievable fraction for 16-bit GEMMs (unfused attention's batched GEMMs)
@@ -178,7 +178,7 @@ X_SUSTAINED = 8  # share of kernel throughput (GEMM and attention) sustained ove
 X_STEP_OVERHEAD = 9  # fixed seconds per optimizer step (reported with the optimizer)
 X_SIZE = 12
 
-# ---- training results (``train_step``) --------------------------------------------------------------------------------------
+# ---- training results (``train_step``) ---------------------------------------------------------------
 R_STEP = 0
 R_COMPUTE = 1
 R_TP = 2
@@ -196,7 +196,7 @@ R_MICRO = 13  # micro-batches per step per DP rank
 R_FITS = 14
 R_SIZE = 16
 
-# ---- sweep group table (one row per chip x model x layout x formats) ------------------------------------
+# ---- sweep group table (one row per chip x model x layout x formats) ---------------------------------
 G_MODEL = 0  # row of the model matrix
 G_HW = 1  # row of the hardware matrix
 G_KEY = 2  # reduction key (best and Pareto are kept per key)
@@ -204,7 +204,7 @@ G_CHIPS = 3  # chips of one replica (throughput per chip divides by it)
 G_ATTN_DP = 4  # data-parallel attention groups of one replica (MoE with ep > tp), each with its share
 G_SIZE = 5
 
-# ---- figures stored per configuration ---------------------------------------------------------------
+# ---- figures stored per configuration ----------------------------------------------------------------
 S_TPOT = 0  # static: seconds per output token
 S_TTFT = 1  # static: seconds to first token (prefill of the whole batch)
 S_MEM = 2  # static: bytes per chip
@@ -216,13 +216,13 @@ V_CAP = 3  # serving: sequences whose KV cache the engine holds
 V_PREFILL_BOUND = 4  # serving: 1 when prefill is the bottleneck
 V_SIZE = 5
 
-# ---- record of a reduction --------------------------------------------------------------------------
+# ---- record of a reduction ---------------------------------------------------------------------------
 REC_X = 0  # output tokens/s per chip
 REC_Y = 1  # output tokens/s per user
 REC_INDEX = 2  # configuration index
 REC_FIGURES = 3  # the stored figures follow
 
-# ---- limits of a sweep's reductions ----------------------------------------------------------------------
+# ---- limits of a sweep's reductions ------------------------------------------------------------------
 L_MAX_TPOT = 0
 L_MAX_TTFT = 1
 L_BEST = 2  # 1: keep the best per key

@@ -53,7 +53,9 @@ from roofline.kernels.layout import (
     X_STEP_OVERHEAD, X_SUSTAINED,
 )
 from roofline.kernels.roofline import op_time, set_allgather, set_allreduce, set_gemm, set_send
-from roofline.kernels.shapes import active_linear_params, kv_heads_per_chip, linear_params_per_chip, weight_bytes_per_chip
+from roofline.kernels.shapes import (
+    active_linear_params, kv_heads_per_chip, linear_params_per_chip, weight_bytes_per_chip,
+)
 
 # Korthikanti et al. 2022, Table 2: bytes per (s·b·h) kept for backward by one layer, 16-bit values
 # and 1-byte dropout masks; the attention scores add 5·a·s²·b.
@@ -67,13 +69,14 @@ def activation_bytes_per_layer(m, t):
     """Bytes one layer keeps for backward per micro-batch on one chip (Korthikanti et al. 2022).
 
     Without recompute: 10·sbh replicated over TP (two norm inputs 4, QKV and MLP inputs 4, two dropout
-    masks 2, only with dropout: 8·sbh without; divided by tp with sequence parallelism) plus, divided by tp, the tensors of the split
-    GEMMs: Q, K, V, the output-projection input, the MLP activation input and output — 2 bytes x
-    (2·q + 2·kv + 2·q ... ) which for MHA and a 4h GELU MLP is the paper's 24·sbh; GQA narrows K and V
-    to the KV width, SwiGLU stores gate and up (2·ffn) plus their product (ffn). Unfused attention adds
-    5·a·s²·b/tp (softmax output, dropout mask and output; 2·a·s²·b without dropout); FlashAttention keeps only the fp32
-    log-sum-exp per head and token. Selective recompute drops the score terms; full recompute keeps only
-    the layer input (2·sbh, /tp with SP). ``s`` is seq_len / cp.
+    masks 2, only with dropout: 8·sbh without; divided by tp with sequence parallelism) plus, divided by
+    tp, the tensors of the split GEMMs: Q, K, V, the output-projection input, the MLP activation input
+    and output — 2 bytes x (2·q + 2·kv + 2·q ... ) which for MHA and a 4h GELU MLP is the paper's 24·sbh;
+    GQA narrows K and V to the KV width, SwiGLU stores gate and up (2·ffn) plus their product (ffn).
+    Unfused attention adds 5·a·s²·b/tp (softmax output, dropout mask and output; 2·a·s²·b without
+    dropout); FlashAttention keeps only the fp32 log-sum-exp per head and token. Selective recompute
+    drops the score terms; full recompute keeps only the layer input (2·sbh, /tp with SP). ``s`` is
+    seq_len / cp.
     """
     tp = t[T_TP]
     s = t[T_SEQ] / t[T_CP]

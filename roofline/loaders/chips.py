@@ -44,7 +44,8 @@ def chip_from_dict(data: dict, default_name: str = "custom", where: str = "chip"
 
     peaks_t = table("peak_flops_per_s")
     peaks = []
-    for dtype, _ in sorted(peaks_t.items(), key=lambda kv: COMPUTE_DTYPES.index(kv[0]) if kv[0] in COMPUTE_DTYPES else 99):
+    order = {d: i for i, d in enumerate(COMPUTE_DTYPES)}
+    for dtype, _ in sorted(peaks_t.items(), key=lambda kv: order.get(kv[0], 99)):
         if dtype not in COMPUTE_DTYPES:
             raise RooflineError(
                 f"{where}: peak_flops_per_s.{dtype} is not a known dtype; use {', '.join(COMPUTE_DTYPES)}"

@@ -38,7 +38,8 @@ def read_toml(path: Path, what: str) -> dict:
     except FileNotFoundError:
         raise RooflineError(f"{what}: file {str(path)!r} does not exist; check the path") from None
     except OSError as exc:
-        raise RooflineError(f"{what}: cannot read {str(path)!r} ({exc.strerror}); check the path and permissions") from None
+        raise RooflineError(f"{what}: cannot read {str(path)!r} ({exc.strerror}); check the path and "
+                            f"permissions") from None
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

@@ -60,10 +60,8 @@ from roofline.loaders.hf_fields import (
 SUPPORTED_MODEL_TYPES = ("deepseek_v2", "deepseek_v3", "gpt2", "gpt_neox", "llama", "mistral", "mixtral",
                          "opt", "qwen2", "qwen2_moe", "qwen3_moe")
 
-
 # transformers' MistralConfig default for a config.json without a sliding_window key.
 _MISTRAL_DEFAULT_SLIDING_WINDOW = 4096
-
 
 # transformers' Qwen2Config default for sliding_window (used only with use_sliding_window=true).
 _QWEN2_DEFAULT_SLIDING_WINDOW = 4096
@@ -288,13 +286,11 @@ _MAPPERS = {
     "deepseek_v3": _deepseek,
 }
 
-
 _FIELD_ORDER = (
     "num_layers", "hidden_size", "num_heads", "num_kv_heads", "head_dim", "intermediate_size",
     "vocab_size", "gated_mlp", "norm", "qkv_bias", "o_bias", "mlp_bias", "tie_word_embeddings",
     "learned_pos_embeddings", "max_position_embeddings", "sliding_window",
 )
-
 
 # Added, in this order, by the families that have them.
 _EXTRA_ORDER = (

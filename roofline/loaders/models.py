@@ -114,13 +114,15 @@ def _from_hf(path: Path) -> Model:
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RooflineError(f"model: file {str(path)!r} does not exist; give a profile name or a config.json path") from None
+        raise RooflineError(f"model: file {str(path)!r} does not exist; give a profile name or a config.json "
+                            f"path") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RooflineError(f"model: cannot read {str(path)!r} ({exc}); check the file") from None
     try:
         cfg = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise RooflineError(f"model: {str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno}); fix the file") from None
+        raise RooflineError(f"model: {str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno}); fix the "
+                            f"file") from None
     if not isinstance(cfg, dict):
         raise RooflineError(f"model: {str(path)!r} must hold a JSON object (a Hugging Face config)")
     name = cfg.get("_name_or_path") or path.parent.name or "custom"

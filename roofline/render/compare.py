@@ -17,7 +17,7 @@ def _or(value, fmt) -> str:
 
 
 def render_compare(cmp: Comparison) -> str:
-    """``roofline compare``: one column per chip, one row per figure, sections as in roofline/compare.py;
+    """``roofline compare``: one column per chip, one row per figure, sections as in roofline/analysis/compare.py;
     then each chip's verdict and its reason."""
     rows, ref = cmp.rows, cmp.reference
     st = dict(cmp.settings)

@@ -19,7 +19,8 @@ def render_chips(chips: list[Chip]) -> str:
                      f"{c.scale_out_bytes_per_s / 1e9:,.1f}", f"{c.tdp_w:,.0f}" if c.tdp_w else "-",
                      f"{bf / c.hbm_bytes_per_s:,.0f}", ", ".join(c.aliases[:3])])
     return table(["chip", "bf16 TFLOP/s", "fp8", "HBM GB", "TB/s", "scale-up GB/s x domain", "net GB/s", "TDP W",
-                  "crit. FLOP/B", "aliases"], rows) + "\nAll peaks are dense (no 2:4 sparsity); link figures per direction per chip."
+                  "crit. FLOP/B", "aliases"], rows) + ("\nAll peaks are dense (no 2:4 sparsity); link figures per "
+                                                        "direction per chip.")
 
 
 def render_models(models: list[Model]) -> str:
@@ -45,9 +46,9 @@ def render_validation(v: Validation) -> str:
                         _value(r.predicted), f"{r.error_pct:+.1f}%"] for r in rows], left=(0, 1)), ""]
 
     def summary(title: str, groups: dict) -> list[str]:
-        return [title, table(["", "rows", "median |error|", "mean |error|", "bias (median)"],
-                             [[k, str(s["rows"]), f"{s['median_abs_error_pct']:.1f}%", f"{s['mean_abs_error_pct']:.1f}%",
-                               f"{s['bias_pct']:+.1f}%"] for k, s in groups.items()]), ""]
+        rows = [[k, str(s["rows"]), f"{s['median_abs_error_pct']:.1f}%", f"{s['mean_abs_error_pct']:.1f}%",
+                 f"{s['bias_pct']:+.1f}%"] for k, s in groups.items()]
+        return [title, table(["", "rows", "median |error|", "mean |error|", "bias (median)"], rows), ""]
 
     out += summary("Summary by metric family", v.summary())
     out += summary("By chip", v.summary(lambda r: r.chip_profile))

@@ -12,7 +12,8 @@ def render_plan(plan: Plan) -> str:
     chip, model, best = plan.chip, plan.model, plan.best
     wl = best.workload
     rows = [[str(i), str(t.workload.tp), str(t.workload.pp), str(t.workload.dp), str(t.workload.cp),
-             str(t.workload.ep or 1), str(t.workload.micro_batch), str(t.workload.virtual_pp), t.workload.recompute, str(t.workload.zero),
+             str(t.workload.ep or 1), str(t.workload.micro_batch), str(t.workload.virtual_pp), t.workload.recompute,
+             str(t.workload.zero),
              f"{t.memory_per_chip_bytes / 1e9:,.1f}", seconds(t.step_time_s), rate(t.tokens_per_s_per_chip),
              f"{t.mfu:.1%}"] for i, t in enumerate(plan.top, 1)]
     out = [
@@ -44,7 +45,8 @@ def render_serving_plan(plan: ServingPlan) -> str:
     targets = ", ".join(f"{name} <= {limit * 1e3:g} ms" for name, limit in (("TPOT", plan.max_tpot_s),
                                                                             ("TTFT", plan.max_ttft_s)) if limit)
     out = [
-        f"roofline plan --mode inference: {plan.model.name} on {b.num_chips:,} x {plan.chip.name}, {plan.engine} engine, "
+        f"roofline plan --mode inference: {plan.model.name} on {b.num_chips:,} x {plan.chip.name}, "
+        f"{plan.engine} engine, "
         f"{plan.input_len:,} in + {plan.output_len:,} out tokens, weights {plan.weight_dtype}, KV {plan.kv_dtype}"
         + (f"; {targets}" if targets else ""),
         "",

@@ -10,7 +10,7 @@ writes the same file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import attrs
 import numpy as np

@@ -12,7 +12,7 @@ from roofline.chip import Chip
 from roofline.engines import ENGINES
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
-from roofline.kernels import serving as KS
+from roofline.kernels.serving import engine_kv_capacity, replica_at_concurrency, replica_steady_state
 from roofline.model import Model
 from roofline.pack import pack_engine
 from roofline.quantity import MAX_COUNT, show
@@ -29,13 +29,13 @@ def _whole(value) -> bool:
 def kv_capacity(p: Packed, engine: np.ndarray) -> int:
     """Sequences whose KV cache the replica holds under the packed ``engine`` policy: each data-parallel
     attention group holds its own."""
-    return int(KS.engine_kv_capacity(p.m, p.w(1), p.hw, engine, np.zeros(L.W_SIZE))) * p.wl.attn_dp
+    return int(engine_kv_capacity(p.m, p.w(1), p.hw, engine, np.zeros(L.W_SIZE))) * p.wl.attn_dp
 
 
 def steady_state(p: Packed, inflight: float, engine: np.ndarray) -> np.ndarray:
     """The closed-loop steady state (``C_*`` vector) of ``inflight`` requests on the replica."""
     out = np.zeros(L.C_SIZE)
-    KS.replica_steady_state(p.m, p.w(1), p.hw, float(inflight), p.wl.attn_dp, engine[L.E_BUDGET],
+    replica_steady_state(p.m, p.w(1), p.hw, float(inflight), p.wl.attn_dp, engine[L.E_BUDGET],
                             engine[L.E_CHUNKED], np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)), out)
     return out
 
@@ -44,7 +44,7 @@ def at_concurrency(p: Packed, concurrency: int, engine: np.ndarray) -> np.ndarra
     """``concurrency`` requests in a closed loop on the replica: the ``V_*`` figures of
     :func:`roofline.kernels.serving.replica_at_concurrency`."""
     out = np.zeros(L.V_SIZE)
-    KS.replica_at_concurrency(p.m, p.w(1), p.hw, engine, concurrency, p.wl.attn_dp, np.zeros(L.W_SIZE),
+    replica_at_concurrency(p.m, p.w(1), p.hw, engine, concurrency, p.wl.attn_dp, np.zeros(L.W_SIZE),
                               np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)), np.zeros(L.C_SIZE), out)
     return out
 

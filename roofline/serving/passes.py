@@ -12,7 +12,7 @@ import numpy as np
 
 from roofline.chip import Chip
 from roofline.efficiency import ideal
-from roofline.kernels import inference as K
+from roofline.kernels import inference
 from roofline.kernels import layout as L
 from roofline.kernels import shapes
 from roofline.loaders.efficiency import efficiency_for
@@ -79,33 +79,33 @@ class Packed:
                 float(shapes.workspace_bytes_per_chip(self.m, w)))
 
     def fits(self, batch: int) -> bool:
-        return bool(K.memory_per_chip(self.m, self.w(batch)) <= self.usable())
+        return bool(inference.memory_per_chip(self.m, self.w(batch)) <= self.usable())
 
     def memory_needed(self, batch: int) -> float:
         """Bytes per chip of ``batch`` sequences: weights, KV cache and workspace."""
-        return float(K.memory_per_chip(self.m, self.w(batch)))
+        return float(inference.memory_per_chip(self.m, self.w(batch)))
 
     def max_batch(self) -> int:
         """The most sequences that fit on the replica (0 when not one does)."""
-        return int(K.max_batch(self.m, self.w(), self.hw)) * self.wl.attn_dp
+        return int(inference.max_batch(self.m, self.w(), self.hw)) * self.wl.attn_dp
 
     def ttft(self, batch: int, hw: np.ndarray | None = None) -> float:
         """Seconds to prefill ``batch`` prompts in one pass (``hw``: another hardware vector, e.g. ideal)."""
-        return K.prefill_time(self.m, self.w(batch), self.hw if hw is None else hw, *_tables())
+        return inference.prefill_time(self.m, self.w(batch), self.hw if hw is None else hw, *_tables())
 
     def tpot(self, batch: int, hw: np.ndarray | None = None) -> float:
         """Seconds per output token of ``batch`` sequences: the decode step at the mean context."""
-        return K.decode_step_time(self.m, self.w(batch), self.hw if hw is None else hw, decode_context(self.wl),
+        return inference.decode_step_time(self.m, self.w(batch), self.hw if hw is None else hw, decode_context(self.wl),
                                   *_tables())
 
     def prefill(self, batch: int) -> Phase:
         """The prefill pass of ``batch`` prompts, priced op by op."""
         ops, priced = _tables()
-        t = K.prefill_time(self.m, self.w(batch), self.hw, ops, priced)
+        t = inference.prefill_time(self.m, self.w(batch), self.hw, ops, priced)
         return priced_phase(ops, priced, t)
 
     def decode(self, batch: int) -> Phase:
         """The mean decode step of ``batch`` sequences, priced op by op."""
         ops, priced = _tables()
-        t = K.decode_step_time(self.m, self.w(batch), self.hw, decode_context(self.wl), ops, priced)
+        t = inference.decode_step_time(self.m, self.w(batch), self.hw, decode_context(self.wl), ops, priced)
         return priced_phase(ops, priced, t)

@@ -28,7 +28,6 @@ from roofline.workload import valid_tp_sizes
 #: Pipeline stages searched at most (every count from 1).
 MAX_PP = 64
 
-
 #: Requests in flight per replica searched at most.
 MAX_CONCURRENCY = 16384
 

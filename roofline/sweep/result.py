@@ -13,13 +13,10 @@ from roofline.sweep.grid import Grid
 AXIS_COLUMNS = ("chip", "model", "tp", "pp", "ep", "weight_dtype", "kv_dtype", "batch", "input_len", "output_len",
                 "chips")
 
-
 STATIC_COLUMNS = ("ttft_s", "tpot_s", "memory_bytes_per_chip", "usable_bytes_per_chip", "fits",
                   "output_tokens_per_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user")
 
-
 DECODE_COLUMNS = ("tpot_s", "output_tokens_per_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user")
-
 
 SERVING_COLUMNS = ("ttft_s", "tpot_s", "requests_per_s", "kv_capacity", "fits", "prefill_bound",
                    "output_tokens_per_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user")

@@ -7,6 +7,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from roofline._jit import choose
 from roofline.engines import ENGINES
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
-from roofline.kernels import sweep as KS
+from roofline.kernels.sweep import front_insert, keep_best, sweep_serving, sweep_static
 from roofline.pack import pack_engine, pack_limits
 from roofline.sweep.grid import Grid, build_grid
 from roofline.sweep.result import SweepResult
@@ -49,7 +50,7 @@ def _merge_best(parts: list[np.ndarray]) -> np.ndarray:
     for part in parts[1:]:
         for key in range(len(best)):
             if part[key, L.REC_INDEX] >= 0:
-                KS.keep_best(best, key, part[key, L.REC_X], part[key, L.REC_Y], part[key, L.REC_INDEX],
+                keep_best(best, key, part[key, L.REC_X], part[key, L.REC_Y], part[key, L.REC_INDEX],
                              part[key, L.REC_FIGURES:])
     return best
 
@@ -65,7 +66,7 @@ def _merge_fronts(parts: list[tuple[np.ndarray, np.ndarray]], n_keys: int) -> li
             merged = np.zeros((1, len(recs), recs.shape[1]))
             count = np.zeros(1, dtype=np.int64)
             for rec in recs[np.argsort(recs[:, L.REC_INDEX], kind="stable")]:
-                merged = KS.front_insert(merged, count, 0, rec[L.REC_X], rec[L.REC_Y], rec[L.REC_INDEX],
+                merged = front_insert(merged, count, 0, rec[L.REC_X], rec[L.REC_Y], rec[L.REC_INDEX],
                                          rec[L.REC_FIGURES:])
             recs = merged[0, :count[0]]
         fronts.append(recs[np.argsort(recs[:, L.REC_X], kind="stable")])
@@ -89,7 +90,7 @@ def run_grid(grid: Grid, *, engine: str | None = None, max_num_tokens: int | Non
                             f"shorten an axis")
     limits = pack_limits(max_tpot_s, max_ttft_s, reduce)
     out = np.full((size, n if keep else 0), np.nan)
-    kernel = KS.sweep_serving if serving else KS.sweep_static
+    kernel = sweep_serving if serving else sweep_static
     fn, ran_compiled = choose(kernel, use_numba, inline=_INLINE[kernel.__name__])
     if serving:
         policy = pack_engine(ENGINES[engine], max_num_tokens)
@@ -120,8 +121,6 @@ def run_grid(grid: Grid, *, engine: str | None = None, max_num_tokens: int | Non
     parts = []
     done = 0
     if n_threads > 1:
-        from concurrent.futures import ThreadPoolExecutor, as_completed
-
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
             futures = [pool.submit(run, int(bounds[i]), int(bounds[i + 1])) for i in range(chunks)]
             for fut in as_completed(futures):

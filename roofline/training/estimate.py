@@ -24,7 +24,7 @@ from roofline.chip import Chip
 from roofline.efficiency import Efficiency
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
-from roofline.kernels import training as KT
+from roofline.kernels.training import fill_training_layer, train_step
 from roofline.loaders.efficiency import efficiency_for
 from roofline.model import Model
 from roofline.pack import pack_hardware, pack_layout, pack_model, pack_training_extras
@@ -48,7 +48,7 @@ class TrainingContext:
     x: np.ndarray = attrs.field(eq=False)
 
     @classmethod
-    def build(cls, chip: Chip, model: Model, dtype: str) -> "TrainingContext":
+    def build(cls, chip: Chip, model: Model, dtype: str) -> TrainingContext:
         eff = efficiency_for(chip, dtype)
         x = pack_training_extras(chip, eff, efficiency_for(chip, chip.half_dtype), MIXED_PRECISION)
         return cls(chip, model, dtype, eff, pack_model(model), pack_hardware(chip, dtype, eff), x)
@@ -62,7 +62,7 @@ def price_layout(ctx: TrainingContext, t: np.ndarray) -> np.ndarray:
     res = np.zeros(L.R_SIZE)
     scratch = (np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)), np.zeros((1, L.OP_COLS)), np.zeros(L.H_SIZE),
                np.zeros(L.W_SIZE))
-    KT.train_step(ctx.m, ctx.hw, ctx.x, t, scratch, res)
+    train_step(ctx.m, ctx.hw, ctx.x, t, scratch, res)
     return res
 
 
@@ -96,7 +96,8 @@ def with_days(est: TrainingEstimate, days: float | None) -> TrainingEstimate:
     return attrs.evolve(est, chips_needed=int(replica * math.ceil(chips / replica)), days=float(days))
 
 
-def estimate_training(chip: Chip, model: Model, workload: TrainingWorkload, days: float | None = None) -> TrainingEstimate:
+def estimate_training(chip: Chip, model: Model, workload: TrainingWorkload,
+                      days: float | None = None) -> TrainingEstimate:
     """Price one training step of a complete layout of ``model`` on ``workload.num_chips`` chips.
 
     Raises the project error for an impossible layout or dtype, and for a layout with open choices
@@ -118,7 +119,7 @@ def step_intensity(chip: Chip, model: Model, est: TrainingEstimate) -> float:
     """FLOP per HBM byte of a training step: the forward op table of one micro-batch (the backward has
     twice its FLOPs and bytes, the same ratio)."""
     ops = np.zeros((L.N_OPS, L.OP_COLS))
-    KT.fill_training_layer(pack_model(model), pack_layout(est.workload), float(chip.scale_up_domain), ops,
+    fill_training_layer(pack_model(model), pack_layout(est.workload), float(chip.scale_up_domain), ops,
                            np.zeros(L.W_SIZE))
     live = ops[:, L.OP_COUNT] > 0
     return float(np.sum(ops[live, L.OP_FLOPS] * ops[live, L.OP_COUNT])

@@ -26,7 +26,7 @@ from roofline._jit import choose
 from roofline.chip import Chip
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
-from roofline.kernels import training as KT
+from roofline.kernels.training import price_layouts
 from roofline.model import Model
 from roofline.pack import pack_layout
 from roofline.results.training import Plan, TrainingEstimate
@@ -35,7 +35,6 @@ from roofline.training.workload import RECOMPUTE_MODES, TrainingWorkload, check_
 from roofline.workload import valid_tp_sizes
 
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
-
 
 #: Context parallelism is offered only while each chip keeps at least this many tokens per sequence.
 CP_MIN_TOKENS = 8192
@@ -95,7 +94,7 @@ def candidate_layouts(chip: Chip, model: Model, wl: TrainingWorkload) -> list[Tr
 def sweep_layouts(ctx: TrainingContext, layouts: np.ndarray, use_numba: bool | None = None) -> tuple[np.ndarray, bool]:
     """Price packed layouts (n x T_SIZE); returns (n x R_SIZE results, whether numba ran)."""
     results = np.zeros((len(layouts), L.R_SIZE))
-    fn, ran_compiled = choose(KT.price_layouts, use_numba)
+    fn, ran_compiled = choose(price_layouts, use_numba)
     fn(ctx.m, ctx.hw, ctx.x, np.ascontiguousarray(layouts, dtype=np.float64), len(layouts), results)
     return results, ran_compiled
 

@@ -30,10 +30,10 @@ def _training_workload(row: dict):
     sp = cell(row, "sequence_parallel")
     megatron = megatron_2021(row)
     return TrainingWorkload(
-        num_chips=positive_cell(row, "num_chips"), tp=positive_cell(row, "tp", 1), pp=positive_cell(row, "pp", 1), dp=positive_cell(row, "dp"),
-        cp=positive_cell(row, "cp", 1), micro_batch=positive_cell(row, "micro_batch"), global_batch=positive_cell(row, "global_batch"),
-        seq_len=positive_cell(row, "seq_len"), recompute=recompute, zero=zero, dtype=precision,
-        virtual_pp=positive_cell(row, "virtual_pp", 1),
+        num_chips=positive_cell(row, "num_chips"), tp=positive_cell(row, "tp", 1), pp=positive_cell(row, "pp", 1),
+        dp=positive_cell(row, "dp"), cp=positive_cell(row, "cp", 1), micro_batch=positive_cell(row, "micro_batch"),
+        global_batch=positive_cell(row, "global_batch"), seq_len=positive_cell(row, "seq_len"), recompute=recompute,
+        zero=zero, dtype=precision, virtual_pp=positive_cell(row, "virtual_pp", 1),
         sequence_parallel=False if megatron else (None if not sp else sp == "yes"),
         flash_attention=not megatron, dropout=megatron, ep=positive_cell(row, "ep", 1))
 
@@ -57,8 +57,8 @@ def _training_metric(row, chip, model, est, metric) -> float:
     src = source_name(cell(row, "source"))
     if metric in ("hfu", "hardware_tflops_per_chip"):
         if src.startswith("Megatron"):
-            l, h, V = model.num_layers, model.hidden_size, model.vocab_size
-            flops = 96 * B * s * l * h * h * (1 + s / (6 * h) + V / (16 * l * h)) / n
+            layers, h, V = model.num_layers, model.hidden_size, model.vocab_size
+            flops = 96 * B * s * layers * h * h * (1 + s / (6 * h) + V / (16 * layers * h)) / n
         else:
             flops = est.hardware_flops_per_chip
         per_chip = flops / step

@@ -19,21 +19,16 @@ from roofline.model import Model
 TRAINING_METRICS = ("tokens_per_s_per_chip", "mfu", "hfu", "model_tflops_per_chip", "hardware_tflops_per_chip",
                     "step_time_s")
 
-
 INFERENCE_METRICS = ("output_tokens_per_s", "total_tokens_per_s", "input_tokens_per_s",
                      "output_tokens_per_s_per_chip", "tpot_s", "ttft_s")
-
 
 COMMON_COLUMNS = ("row_id", "usable", "chip_profile", "model_ref", "arch", "layers", "hidden", "heads", "kv_heads",
                   "head_dim", "ffn_hidden", "vocab", "precision", "num_chips", "tp", "pp", "metric_std", "value_std",
                   "source")
 
-
 TRAINING_COLUMNS = ("dp", "micro_batch", "global_batch", "seq_len", "recompute")
 
-
 INFERENCE_COLUMNS = ("weight_dtype", "kv_dtype", "batch", "input_len", "output_len")
-
 
 KV_WHEN_BLANK = ("weights", *KV_DTYPES)
 
