@@ -47,7 +47,7 @@ WORKLOADS = {
                           f"    roofline.sweep(**{SERVING_GRID!r}, engine='vllm', threads=1)\n"),
     "plan training": (
         "from roofline.api import plan\n"
-        "try:\n    from roofline.training.workload import TrainingWorkload\n"
+        "try:\n    from roofline.workload import TrainingWorkload\n"
         "except ImportError:\n    from roofline.training import TrainingWorkload\n"
         "def work():\n"
         "    plan('H100', '405B', TrainingWorkload(num_chips=16384), use_numba=True)\n"

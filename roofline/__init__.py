@@ -22,8 +22,7 @@ from roofline.results.estimate import Estimate
 from roofline.results.inference import InferenceEstimate
 from roofline.serving.static import estimate_inference
 from roofline.sweep.run import sweep
-from roofline.training.workload import TrainingWorkload
-from roofline.workload import Workload
+from roofline.workload import TrainingWorkload, Workload
 
 __all__ = [
     "Chip", "Estimate", "InferenceEstimate", "Model", "RooflineError", "TrainingWorkload", "Workload", "estimate",

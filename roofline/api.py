@@ -30,10 +30,9 @@ from roofline.serving.inflight import estimate_serving
 from roofline.serving.static import estimate_inference
 from roofline.sweep.run import sweep
 from roofline.training.planner import plan_training, training_estimate
-from roofline.training.workload import TrainingWorkload
 from roofline.validate import run as _validate
 from roofline.verdict import verdict_for
-from roofline.workload import Workload
+from roofline.workload import TrainingWorkload, Workload
 
 __all__ = ["MODES", "SERVING_KEYS", "check_price", "chips", "compare", "estimate", "models", "plan", "plan_serving",
            "plot", "sweep", "validate"]
@@ -97,7 +96,7 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
         in-flight-batching server model of :func:`roofline.serving.inflight.estimate_serving` at the layout the
         static estimate chose.
     training
-        The training run (:class:`roofline.training.workload.TrainingWorkload`); layout fields left ``None`` are
+        The training run (:class:`roofline.workload.TrainingWorkload`); layout fields left ``None`` are
         chosen by the planner (plain Python, never compiled). ``None`` is ``TrainingWorkload()`` with
         the chip's 16-bit dtype.
     days

@@ -5,8 +5,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from roofline.loaders.chips import CHIPS
 from roofline.cli import main
+from roofline.loaders.chips import CHIPS
 from roofline.loaders.models import MODELS
 
 INFERENCE_KEYS = {"tp", "pp", "num_chips", "batch", "input_len", "output_len", "weight_dtype", "kv_dtype", "fits",

@@ -10,13 +10,12 @@ from click.testing import CliRunner
 
 import roofline.training.planner
 from roofline.api import estimate
-from roofline.loaders.chips import CHIPS
 from roofline.cli import main
 from roofline.errors import RooflineError
+from roofline.loaders.chips import CHIPS
 from roofline.loaders.models import MODELS
 from roofline.quantity import parse_count
-from roofline.training.workload import TrainingWorkload
-from roofline.workload import Workload
+from roofline.workload import TrainingWorkload, Workload
 
 KEYS = {"num_chips", "tp", "pp", "dp", "cp", "micro_batch", "global_batch", "seq_len", "recompute", "zero", "dtype",
         "fits", "memory_per_chip_bytes", "step_time_s", "tokens_per_s", "tokens_per_s_per_chip", "mfu", "hfu",

@@ -13,12 +13,12 @@ import attrs
 import pytest
 from click.testing import CliRunner
 
-from roofline.api import estimate
-from roofline.loaders.chips import load_chip
-from roofline.cli import main
 from roofline.analysis.compare import compare
 from roofline.analysis.economics import export_figures
 from roofline.analysis.probes import half_link
+from roofline.api import estimate
+from roofline.cli import main
+from roofline.loaders.chips import load_chip
 from roofline.verdict import SUITS_THRESHOLD, suits
 from roofline.workload import Workload
 

@@ -27,13 +27,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from roofline.loaders.chips import load_chip
 from roofline.cli import main
+from roofline.loaders.chips import load_chip
 from roofline.loaders.models import load_model
-from roofline.training.planner import candidate_layouts, plan_training, sweep_layouts
 from roofline.pack import pack_layout
 from roofline.training.estimate import TrainingContext
-from roofline.training.workload import TrainingWorkload
+from roofline.training.planner import candidate_layouts, plan_training, sweep_layouts
+from roofline.workload import TrainingWorkload
 
 #: Fields that measure the run, not the answer (see the module docstring).
 RUN_FIELDS = ("search_s", "compiled")

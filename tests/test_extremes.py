@@ -13,17 +13,16 @@ import time
 import attrs
 import pytest
 
-from roofline.api import estimate
-from roofline.loaders.chips import load_chip
 from roofline.analysis.probes import serving_layout
+from roofline.api import estimate
 from roofline.errors import RooflineError
-from roofline.serving.static import estimate_inference, phase_times
+from roofline.loaders.chips import load_chip
 from roofline.loaders.models import load_model
 from roofline.model import Model
+from roofline.serving.static import estimate_inference, phase_times
 from roofline.training.planner import plan_training
 from roofline.training.planner import training_estimate
-from roofline.training.workload import TrainingWorkload
-from roofline.workload import Workload
+from roofline.workload import TrainingWorkload, Workload
 
 #: 200 layers of hidden 65,536 and a gated MLP of 262,144: 12.3 trillion parameters.
 HUGE = Model(name="12T", num_layers=200, hidden_size=65536, num_heads=512, num_kv_heads=64, head_dim=128,

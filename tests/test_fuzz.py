@@ -28,17 +28,16 @@ from hypothesis import strategies as st
 
 from roofline.api import estimate
 from roofline.chip import Chip
-from roofline.loaders.chips import chip_from_dict, load_chip
 from roofline.errors import RooflineError
+from roofline.loaders.chips import chip_from_dict, load_chip
+from roofline.loaders.files import profiles_dir
 from roofline.loaders.hf_config import fields_from_hf_config
-from roofline.serving.static import estimate_inference
 from roofline.loaders.models import load_model, model_from_dict
 from roofline.model import Model
-from roofline.loaders.files import profiles_dir
+from roofline.serving.static import estimate_inference
 from roofline.training.planner import training_estimate
-from roofline.training.workload import TrainingWorkload
 from roofline.validate.run import validate
-from roofline.workload import Workload
+from roofline.workload import TrainingWorkload, Workload
 
 #: Examples per test are multiplied by ROOFLINE_FUZZ_SCALE (default 1, a few seconds in all); run
 #: ``ROOFLINE_FUZZ_SCALE=50 pytest tests/test_fuzz.py`` for a long search.

@@ -10,15 +10,15 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roofline.loaders.chips import load_chip
 from roofline.cli import main
 from roofline.errors import RooflineError
-from roofline.serving.passes import Packed
-from roofline.serving.static import estimate_inference
 from roofline.kernels import forward as F
 from roofline.kernels import shapes as S
 from roofline.kernels import layout as L
+from roofline.loaders.chips import load_chip
 from roofline.loaders.models import load_model
+from roofline.passes import Packed
+from roofline.serving.static import estimate_inference
 from roofline.workload import Workload
 
 MOE = ["Mixtral-8x7B", "Qwen3-30B-A3B", "DeepSeek-V3", "Qwen3-235B-A22B"]
@@ -120,7 +120,7 @@ def test_cli_deepseek_on_h20_fits_or_says_how_many_chips_and_reports_active_para
 def test_training_planner_considers_expert_parallelism_for_moe():
     from roofline.training.estimate import estimate_training
     from roofline.training.planner import plan_training
-    from roofline.training.workload import TrainingWorkload
+    from roofline.workload import TrainingWorkload
 
     chip, model = load_chip("H100-SXM"), load_model("Mixtral-8x7B")
     plan = plan_training(chip, model, TrainingWorkload(num_chips=64, seq_len=4096), use_numba=False, top=50)

@@ -6,12 +6,12 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from roofline.serving.static import phase_times
 from roofline.kernels import inference as K
 from roofline.kernels import layout as L
 from roofline.loaders.efficiency import efficiency_for
 from roofline.pack import pack_hardware as hardware_vector
 from roofline.pack import pack_model, pack_workload
+from roofline.serving.static import phase_times
 from roofline.workload import decode_context
 from strategies import chips, models, workloads
 

@@ -12,17 +12,17 @@ from click.testing import CliRunner
 
 from roofline import Workload, estimate_inference, load_chip, load_model
 from roofline.cli import main
+from roofline.engines import ENGINES
 from roofline.errors import RooflineError
-from roofline.serving.passes import Packed
 from roofline.kernels import inference as K
 from roofline.kernels import sweep as KS
-from roofline.engines import ENGINES
+from roofline.passes import Packed
+from roofline.render.sweep import ProgressBar
 from roofline.serving.inflight import estimate_serving
 from roofline.serving.planner import concurrency_grid, plan_serving
-from roofline.render.sweep import ProgressBar
+from roofline.sweep import run as sweep_run
 from roofline.sweep.axes import parse_axis
 from roofline.sweep.result import DECODE_COLUMNS, SweepResult
-from roofline.sweep import run as sweep_run
 from roofline.sweep.run import sweep
 from roofline.workload import decode_context
 

@@ -18,8 +18,7 @@ from roofline.model import Model
 from roofline.pack import pack_layout
 from roofline.training.estimate import TrainingContext, estimate_training, with_days
 from roofline.training.planner import candidate_layouts, chips_needed, plan_training, sweep_layouts, training_estimate
-from roofline.training.workload import RECOMPUTE_MODES, TrainingWorkload
-from roofline.workload import valid_tp_sizes
+from roofline.workload import RECOMPUTE_MODES, TrainingWorkload, valid_tp_sizes
 
 CHIPS = ["H100-SXM", "A100-SXM-80GB", "H20", "B200", "MI300X"]
 MODELS = ["Llama-3.1-8B", "Llama-2-13B", "Llama-3.1-70B", "GPT-3-175B", "Mistral-7B"]

@@ -43,13 +43,12 @@ from roofline.errors import RooflineError
 from roofline.loaders.chips import load_chip
 from roofline.loaders.models import load_model
 from roofline.model import Model
+from roofline.passes import Packed
 from roofline.quantity import show
 from roofline.results.compare import ChipRow, Comparison, ServingSummary, TrainingSummary
-from roofline.serving.passes import Packed
 from roofline.serving.static import estimate_inference
-from roofline.training.workload import TrainingWorkload
 from roofline.verdict import PhaseRatio, dominant_part, judge, training_limit
-from roofline.workload import Workload
+from roofline.workload import TrainingWorkload, Workload
 
 
 DEFAULT_MAX_TPOT_S = 0.050

@@ -16,7 +16,7 @@ from roofline.results.compare import CostFigures, ExportFigures, ServingSummary,
 from roofline.results.training import TrainingEstimate
 from roofline.training.estimate import TrainingContext
 from roofline.training.planner import plan_training
-from roofline.training.workload import GRAD_BYTES, OPTIMIZER_BYTES, PARAM_BYTES, TrainingWorkload
+from roofline.workload import GRAD_BYTES, OPTIMIZER_BYTES, PARAM_BYTES, TrainingWorkload
 
 #: ECCN 3A090 thresholds (BIS, 88 FR 73458, Oct 2023): TPP and performance density (TPP per mm²).
 TPP_A, TPP_B, TPP_MIN = 4800.0, 2400.0, 1600.0

@@ -12,9 +12,9 @@ import numpy as np
 from roofline.chip import Chip
 from roofline.errors import RooflineError
 from roofline.model import Model
+from roofline.passes import Packed
 from roofline.results.compare import BudgetPoint, LinkHalving, ScalingPoint
 from roofline.results.training import TrainingEstimate
-from roofline.serving.passes import Packed
 from roofline.serving.static import estimate_inference, fewest_stages
 from roofline.training.estimate import estimate_training
 from roofline.workload import Workload, valid_tp_sizes

@@ -14,7 +14,7 @@ from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
 from roofline.engines import ENGINES
 from roofline.errors import RooflineError
 from roofline.loaders.chips import load_chip
-from roofline.training.workload import RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload
+from roofline.workload import RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload
 
 
 def group(*options):

@@ -23,9 +23,9 @@ from roofline.errors import RooflineError
 from roofline.loaders.chips import load_chip
 from roofline.loaders.models import load_model
 from roofline.model import Model
+from roofline.passes import Packed
 from roofline.quantity import MAX_COUNT, show
 from roofline.render.files import atomic_write
-from roofline.serving.passes import Packed
 from roofline.serving.static import estimate_inference
 from roofline.training.estimate import step_intensity
 from roofline.workload import Workload, valid_tp_sizes

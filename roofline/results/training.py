@@ -8,8 +8,7 @@ from roofline.chip import Chip
 from roofline.efficiency import Efficiency
 from roofline.model import Model
 from roofline.results.figures import ChipFigures, ModelFigures
-from roofline.training.workload import TrainingWorkload
-from roofline.workload import Workload
+from roofline.workload import TrainingWorkload, Workload
 
 #: The parts of a training step, in the order of ``TrainingEstimate.breakdown``.
 BREAKDOWN = ("compute", "tp_comm", "pp_bubble", "pp_comm", "dp_comm", "cp_comm", "optimizer")

@@ -1,2 +1,2 @@
-"""Serving: passes of one replica priced (``passes``), the static batch estimate (``static``), the in-flight
-engine at a concurrency or request rate (``inflight``) and the serving planner (``planner``)."""
+"""Serving: the static batch estimate (``static``), the in-flight engine at a concurrency or request rate
+(``inflight``) and the serving planner (``planner``). Pricing one replica's passes is :mod:`roofline.passes`."""

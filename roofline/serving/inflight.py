@@ -15,9 +15,9 @@ from roofline.kernels import layout as L
 from roofline.kernels.serving import engine_kv_capacity, replica_at_concurrency, replica_steady_state
 from roofline.model import Model
 from roofline.pack import pack_engine
+from roofline.passes import Packed
 from roofline.quantity import MAX_COUNT, show
 from roofline.results.inference import ServingEstimate
-from roofline.serving.passes import Packed
 from roofline.workload import Workload
 
 

@@ -9,8 +9,8 @@ import attrs
 from roofline.chip import Chip
 from roofline.errors import RooflineError
 from roofline.model import Model
+from roofline.passes import Packed
 from roofline.results.inference import BatchPoint, InferenceEstimate
-from roofline.serving.passes import Packed
 from roofline.workload import Workload, check_layout, decode_context, valid_tp_sizes
 
 

@@ -12,7 +12,7 @@ from roofline.loaders.chips import load_chip
 from roofline.loaders.models import load_model
 from roofline.model import Model
 from roofline.pack import pack_group, pack_workload, replica_batch
-from roofline.serving.passes import Packed
+from roofline.passes import Packed
 from roofline.sweep.axes import parse_axis, parse_names
 from roofline.workload import Workload, check_layout, valid_tp_sizes
 

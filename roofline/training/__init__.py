@@ -1,2 +1,2 @@
-"""Training: the workload and its checks (``workload``), one layout priced (``estimate``) and the layout
-planner (``planner``)."""
+"""Training: one complete layout priced (``estimate``) and the layout planner (``planner``); the workload and
+its checks are :class:`roofline.workload.TrainingWorkload`."""

@@ -1,7 +1,7 @@
 """Training estimates of complete layouts: one optimizer step priced, and its time to train.
 
 The math lives in :mod:`roofline.kernels.training` (conventions stated there); the workload and its
-checks in :mod:`roofline.training.workload`. Here: the chip, model and precision packed once
+checks in :mod:`roofline.workload`. Here: the chip, model and precision packed once
 (:class:`TrainingContext`), a layout priced into a frozen
 :class:`~roofline.results.training.TrainingEstimate`, and the chips needed to train within a deadline.
 A layout with open choices goes to the planner (:mod:`roofline.training.planner`).
@@ -30,7 +30,7 @@ from roofline.model import Model
 from roofline.pack import pack_hardware, pack_layout, pack_model, pack_training_extras
 from roofline.quantity import MAX_COUNT, show
 from roofline.results.training import BREAKDOWN, TrainingEstimate
-from roofline.training.workload import MIXED_PRECISION, TrainingWorkload, check_training
+from roofline.workload import MIXED_PRECISION, TrainingWorkload, check_training
 
 _R_BREAKDOWN = (L.R_COMPUTE, L.R_TP, L.R_BUBBLE, L.R_PP, L.R_DP, L.R_CP, L.R_OPT)
 

@@ -31,8 +31,7 @@ from roofline.model import Model
 from roofline.pack import pack_layout
 from roofline.results.training import Plan, TrainingEstimate
 from roofline.training.estimate import TrainingContext, estimate_from_result, estimate_training, with_days
-from roofline.training.workload import RECOMPUTE_MODES, TrainingWorkload, check_training
-from roofline.workload import valid_tp_sizes
+from roofline.workload import RECOMPUTE_MODES, TrainingWorkload, check_training, valid_tp_sizes
 
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
 

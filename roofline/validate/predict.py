@@ -6,15 +6,14 @@ from roofline.chip import Chip
 from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
 from roofline.errors import RooflineError
 from roofline.model import Model
+from roofline.passes import Packed
 from roofline.results.validation import source_name
 from roofline.serving.inflight import estimate_serving
-from roofline.serving.passes import Packed
 from roofline.training.estimate import estimate_training
-from roofline.training.workload import RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload
 from roofline.validate.schema import (
     INFERENCE_METRICS, TRAINING_METRICS, RowError, cell, megatron_2021, positive_cell, whole_cell,
 )
-from roofline.workload import Workload, check_layout
+from roofline.workload import RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload, Workload, check_layout
 
 def _training_workload(row: dict):
     precision = cell(row, "precision")
