@@ -7,18 +7,20 @@ seconds of each and the median of the per-round ratios this / other (1.00 = same
 checkout is slower). Sweeps run on one thread, and each call is timed by the CPU time of its process
 (``time.process_time``), which other work on a shared machine disturbs far less than wall time:
 
-* ``sweep decode 1e7``: :func:`roofline.sweep` of 1e7 decode-only configurations (every core);
-* ``sweep full 1e7``: the same grid with TTFT, TPOT, memory and fit;
-* ``sweep serving 1e6``: 1e6 configurations through the in-flight engine model (``engine="vllm"``);
+* ``sweep decode 2e6``: :func:`roofline.sweep` of 2e6 decode-only configurations;
+* ``sweep full 2e6``: the same grid with TTFT, TPOT, memory and fit;
+* ``sweep serving 2e5``: 2e5 configurations through the in-flight engine model (``engine="vllm"``);
 * ``plan training``: the training planner, Llama-3.1-405B on 16,384 H100 and Llama-3.1-8B on 4,096
   (candidates built in Python, priced by the compiled kernel);
 * ``plan serving``: the serving planner, Llama-3.1-70B on 64 H100 within 50 ms TPOT.
 
-Each round times a workload ``--repeat`` times in each process and takes the median. The
+Many short rounds rather than a few long ones: on a shared machine single timings scatter by tens of
+percent, and the median of many paired ratios is what settles within a few percent. Each round times a
+workload ``--repeat`` times in each process and takes the median. The
 machine's load average is printed before and after (other work slows every figure; the ratio is what to
 quote). Writes ``benchmarks/results/bench_paired.json``.
 
-Run: ``python benchmarks/bench_paired.py --other ../baseline-checkout [--rounds 15] [--repeat 3]``.
+Run: ``python benchmarks/bench_paired.py --other ../baseline-checkout [--rounds 40] [--repeat 1]``.
 """
 
 from __future__ import annotations
@@ -34,16 +36,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"
 
-GRID = dict(chips="H20,H100,H200,B200,MI300X", models="8B,70B", tp="1,2,4,8", batch="1:2500",
+GRID = dict(chips="H20,H100,H200,B200,MI300X", models="8B,70B", tp="1,2,4,8", batch="1:500",
             input_len="128,512,1k,2k,4k,8k,16k,32k,64k,100k", output_len="16,64,128,256,512,1k,2k,4k,8k,16k")
-SERVING_GRID = dict(GRID, batch="1:250")
+SERVING_GRID = dict(GRID, batch="1:50")
 
 #: name -> code run in a fresh process; it defines ``work()``. Only public entry points, which both
 #: checkouts have (the serving planner moved between modules, hence the fallback import).
 WORKLOADS = {
-    "sweep decode 1e7": f"import roofline\ndef work():\n    roofline.sweep(**{GRID!r}, decode_only=True, threads=1)\n",
-    "sweep full 1e7": f"import roofline\ndef work():\n    roofline.sweep(**{GRID!r}, threads=1)\n",
-    "sweep serving 1e6": (f"import roofline\ndef work():\n"
+    "sweep decode 2e6": f"import roofline\ndef work():\n    roofline.sweep(**{GRID!r}, decode_only=True, threads=1)\n",
+    "sweep full 2e6": f"import roofline\ndef work():\n    roofline.sweep(**{GRID!r}, threads=1)\n",
+    "sweep serving 2e5": (f"import roofline\ndef work():\n"
                           f"    roofline.sweep(**{SERVING_GRID!r}, engine='vllm', threads=1)\n"),
     "plan training": (
         "from roofline.api import plan\n"
@@ -92,8 +94,8 @@ def seconds(proc: subprocess.Popen, name: str, repeat: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--other", required=True, type=Path, help="the checkout to compare with (its top folder)")
-    ap.add_argument("--rounds", type=int, default=15, help="A/B pairs per workload")
-    ap.add_argument("--repeat", type=int, default=3, help="timed calls per process (median taken)")
+    ap.add_argument("--rounds", type=int, default=40, help="A/B pairs per workload")
+    ap.add_argument("--repeat", type=int, default=1, help="timed calls per process (median taken)")
     ap.add_argument("--only", default=None, help="comma-separated workload names (default: all)")
     args = ap.parse_args(argv)
     other = args.other.resolve()
@@ -104,15 +106,22 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         seconds(a, name, 1), seconds(b, name, 1)  # compile or load the kernels, warm every cache
         this, that = [], []
-        for _ in range(args.rounds):
-            this.append(seconds(a, name, args.repeat))
-            that.append(seconds(b, name, args.repeat))
-        ratios = [a / b for a, b in zip(this, that)]
+        for k in range(args.rounds):  # A B, then B A: neither checkout always runs second
+            if k % 2:
+                that.append(seconds(b, name, args.repeat))
+                this.append(seconds(a, name, args.repeat))
+            else:
+                this.append(seconds(a, name, args.repeat))
+                that.append(seconds(b, name, args.repeat))
+        ratios = [x / y for x, y in zip(this, that)]
+        q1, _, q3 = statistics.quantiles(ratios, n=4)
         rows.append({"workload": name, "this_s": statistics.median(this), "other_s": statistics.median(that),
-                     "ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)})
+                     "ratio_median": statistics.median(ratios), "ratio_q1": q1, "ratio_q3": q3,
+                     "ratio_min": min(ratios), "ratio_max": max(ratios)})
         r = rows[-1]
-        print(f"{name:<20} this {r['this_s']:8.4f} s  other {r['other_s']:8.4f} s  this/other "
-              f"{r['ratio_median']:.3f} (min {r['ratio_min']:.3f}, max {r['ratio_max']:.3f})", flush=True)
+        print(f"{name:<20} this {r['this_s']:8.4f} s  other {r['other_s']:8.4f} s  this/other median "
+              f"{r['ratio_median']:.3f} (quartiles {q1:.3f}-{q3:.3f}, range {r['ratio_min']:.3f}-{r['ratio_max']:.3f})",
+              flush=True)
     for proc in (a, b):
         proc.stdin.close()
         proc.wait()

@@ -28,6 +28,7 @@ from pathlib import Path
 NJIT_OPTIONS = {"cache": True, "fastmath": False, "error_model": "numpy", "nogil": True}
 
 _MARK = "_roofline_kernel"
+_GLUE = "_roofline_glue"
 _compiled: dict[tuple[int, bool, bool], object] = {}
 _borrow_twin = None
 
@@ -36,6 +37,13 @@ def kernel(fn):
     """Mark ``fn`` as a scalar kernel: plain Python now, compilable by :func:`compiled`."""
     setattr(fn, _MARK, True)
     return fn
+
+
+def glue(fn):
+    """Mark ``fn`` as a kernel that only passes its arguments on to other kernels: compiled, it is always
+    inlined into its caller, so that joining two kernels in one place costs no call in a sweep loop."""
+    setattr(fn, _GLUE, True)
+    return kernel(fn)
 
 
 def borrow(array):
@@ -103,7 +111,7 @@ def _twin(fn, inline_callees: bool, inline_self: bool):
         if callee is borrow:
             env[name] = _borrow_intrinsic()
         elif callable(callee) and getattr(callee, _MARK, False) and callee is not fn:
-            env[name] = _twin(callee, inline_callees, inline_callees)
+            env[name] = _twin(callee, inline_callees, inline_callees or getattr(callee, _GLUE, False))
     twin = types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
     twin.__module__, twin.__qualname__, twin.__doc__ = fn.__module__, fn.__qualname__, fn.__doc__
     options = dict(NJIT_OPTIONS, inline="always") if inline_self else NJIT_OPTIONS

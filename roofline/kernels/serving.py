@@ -24,7 +24,7 @@ At C = 1 the model reduces exactly to a lone prefill followed by batch-1 decode 
 
 import numpy as np
 
-from roofline._jit import kernel
+from roofline._jit import glue, kernel
 from roofline.kernels.forward import attention_cost, fill_pass
 from roofline.kernels.layout import (
     C_PREFILL_BOUND, C_RPS, C_STEP, C_TPOT, C_TTFT, E_BUDGET, E_CHUNKED, E_FREE_RULE, E_MAX_SEQS,
@@ -170,7 +170,7 @@ def engine_kv_capacity(m, w, hw, engine, scratch):
     return cap
 
 
-@kernel
+@glue
 def replica_steady_state(m, w, hw, inflight, attn_dp, budget, chunked, ops, priced, out):
     """The closed-loop steady state of ``inflight`` requests on one replica (``out`` as in
     :func:`serving_closed_loop`). With ``attn_dp`` data-parallel attention groups (MoE models with
@@ -180,7 +180,7 @@ def replica_steady_state(m, w, hw, inflight, attn_dp, budget, chunked, ops, pric
     out[C_RPS] = out[C_RPS] * attn_dp
 
 
-@kernel
+@glue
 def replica_at_concurrency(m, w, hw, engine, concurrency, attn_dp, scratch, ops, priced, steady, out):
     """``concurrency`` requests in a closed loop on one replica (``w[W_BATCH]`` 1): the engine runs as many
     as its KV cache holds (``attn_dp`` groups, each holding :func:`engine_kv_capacity`), the rest wait.
