@@ -3,7 +3,8 @@
 The recordings (``tests/golden/cli/``) pin what every command prints, text and JSON, so that a change
 meant to move code without changing behaviour can prove it did not. Only what is not a result is masked
 before comparing: wall-clock timings (``search_s``, ``seconds`` and the plan footer's "0.20 s"), the
-sweep progress bar, and the temporary folder the plots are written to.
+sweep progress bar, and the folders of the checkout (the shipped profiles, the tests, the temporary
+folder the plots are written to).
 
 Record anew only when a change is meant to alter output, and say so in the commit:
 ``ROOFLINE_RECORD_GOLDEN=1 pytest tests/test_cli_golden.py``.
@@ -18,6 +19,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from roofline.cli import main
+from roofline.loaders.files import profiles_dir
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden" / "cli"
@@ -116,7 +118,7 @@ def normalise(text: str, out_dir: str | None = None) -> str:
     for pattern, repl in _TIMINGS:
         text = pattern.sub(repl, text)
     text = _PROGRESS.sub("", text)
-    text = text.replace(str(HERE), "<tests>")
+    text = text.replace(str(profiles_dir()), "<profiles>").replace(str(HERE), "<tests>")
     if out_dir:
         text = text.replace(out_dir, "<out>")
     return text
