@@ -1,13 +1,18 @@
-"""Serving engines: the frozen ``Engine`` policy and the presets of the engines people run."""
+"""Serving engines: the frozen ``Engine`` policy. The presets live in ``profiles/engines.toml``
+(:mod:`roofline.loaders.engines`)."""
 
 from __future__ import annotations
 
 import attrs
 
+#: How an engine resolves ``kv_cache_dtype = auto``: the checkpoint's declared KV format, or the activations'.
+KV_AUTO = ("checkpoint", "activations")
+MEMORY_RULES = ("total", "free")
+
 
 @attrs.frozen
 class Engine:
-    """A serving engine's default scheduling and memory policy.
+    """A serving engine's default scheduling and memory policy, and its fixed costs.
 
     ``chunked``: prompts split under the token budget (else whole prompts per step).
     ``memory_rule``: "total" (the fraction bounds weights + KV + workspace, vLLM/SGLang) or "free" (the
@@ -15,6 +20,9 @@ class Engine:
     ``reserve_full``: a request reserves KV for I + O tokens when admitted (TensorRT-LLM's
     GUARANTEED_NO_EVICT); otherwise paged KV grows on demand and in-flight sequences hold I + O/2 on
     average (vLLM, SGLang).
+    ``prefill_first``: prompt chunks run in steps of their own, ahead of decodes (SGLang); otherwise mixed.
+    ``kv_auto``: what the engine's default KV-cache format is (see ``KV_AUTO``).
+    ``step_overhead_s`` / ``seq_overhead_s``: seconds per step, and per sequence per step, beyond the ops.
     """
 
     name: str
@@ -25,19 +33,8 @@ class Engine:
     reserve_full: bool
     max_seqs: int  # 0 = no cap beyond memory
     source: str
-
-
-ENGINES = {
-    "generic": Engine("generic", True, 8192, 0.90, "total", False, 0,
-                      "roofline default: chunked prefill under an 8192-token budget, paged KV, 90% of HBM"),
-    "vllm": Engine("vllm", True, 8192, 0.90, "total", False, 256,
-                   "vLLM engine args: enable_chunked_prefill (on in V1), max_num_batched_tokens 8192, "
-                   "gpu_memory_utilization 0.9 of total HBM, max_num_seqs 256, paged KV"),
-    "sglang": Engine("sglang", True, 8192, 0.88, "total", False, 0,
-                     "SGLang server args: chunked_prefill_size 8192, mem_fraction_static ~0.88 of total HBM, "
-                     "radix/paged KV, running requests bounded by memory"),
-    "trtllm": Engine("trtllm", False, 8192, 0.90, "free", True, 2048,
-                     "TensorRT-LLM: max_num_tokens 8192, chunked context off by default, KvCacheConfig "
-                     "free_gpu_memory_fraction 0.9 of memory left after weights, GUARANTEED_NO_EVICT "
-                     "scheduler (default), max_batch_size 2048"),
-}
+    prefill_first: bool = False
+    kv_auto: str = "activations"
+    step_overhead_s: float = 0.0
+    seq_overhead_s: float = 0.0
+    overhead_source: str = ""

@@ -109,6 +109,9 @@ def pack_engine(engine, max_num_tokens: int | None = None) -> np.ndarray:
     e[L.E_FREE_RULE] = float(engine.memory_rule == "free")
     e[L.E_RESERVE_FULL] = float(engine.reserve_full)
     e[L.E_MAX_SEQS] = engine.max_seqs
+    e[L.E_PREFILL_FIRST] = float(engine.prefill_first)
+    e[L.E_STEP_OVERHEAD] = engine.step_overhead_s
+    e[L.E_SEQ_OVERHEAD] = engine.seq_overhead_s
     return e
 
 

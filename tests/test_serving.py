@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 import roofline
 from roofline import Workload, load_chip, load_model
-from roofline.engines import ENGINES
+from roofline.loaders.engines import ENGINES
 from roofline.serving.inflight import estimate_serving
 
 CASES = [("H100", "8B", 1, "fp8"), ("H20", "70B", 8, "bf16"), ("A100", "Llama-2-13B", 2, "bf16")]

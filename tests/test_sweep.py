@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from roofline import Workload, estimate_inference, load_chip, load_model
 from roofline.cli import main
-from roofline.engines import ENGINES
 from roofline.errors import RooflineError
 from roofline.kernels import inference as K
 from roofline.kernels import sweep as KS
+from roofline.loaders.engines import ENGINES
 from roofline.passes import Packed
 from roofline.render.sweep import ProgressBar
 from roofline.serving.inflight import estimate_serving

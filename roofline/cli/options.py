@@ -11,9 +11,9 @@ from click.core import ParameterSource
 from roofline import api
 from roofline.chip import Chip
 from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
-from roofline.engines import ENGINES
 from roofline.errors import RooflineError
 from roofline.loaders.chips import load_chip
+from roofline.loaders.engines import ENGINES
 from roofline.workload import RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload
 
 

@@ -9,7 +9,7 @@ import click
 from roofline import api
 from roofline.cli.options import MAX_NUM_TOKENS, milliseconds, positive_ms
 from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
-from roofline.engines import ENGINES
+from roofline.loaders.engines import ENGINES
 from roofline.render.sweep import ProgressBar, save, write_csv, write_json
 
 AXIS = "a value, a list 1,8,64, a range 1:64, a geometric range 1:1024:x2 or a stepped one 256:4k:256 (k = 1024)"

@@ -136,7 +136,10 @@ E_MEMORY_FRACTION = 2
 E_FREE_RULE = 3  # 1: the fraction applies to what weights and workspace leave (TensorRT-LLM)
 E_RESERVE_FULL = 4  # 1: a request reserves KV for input + output when admitted
 E_MAX_SEQS = 5  # 0: no cap beyond memory
-E_SIZE = 6
+E_PREFILL_FIRST = 6  # 1: prompts run in their own steps, ahead of decodes (SGLang); 0: decodes and chunks mixed
+E_STEP_OVERHEAD = 7  # seconds per engine step beyond the priced ops (scheduling, sampling launch, host work)
+E_SEQ_OVERHEAD = 8  # seconds per step for each sequence the step carries (sampling, detokenizing, bookkeeping)
+E_SIZE = 10
 
 # ---- the closed-loop steady state of a replica (``serving_closed_loop``) -----------------------------
 C_TTFT = 0  # seconds to first token of an admitted request
@@ -145,6 +148,25 @@ C_RPS = 2  # requests per second
 C_PREFILL_BOUND = 3  # 1 when prefill is the bottleneck
 C_STEP = 4  # mean seconds per engine step
 C_SIZE = 5
+
+# ---- the step-level simulation of a replica (``kernels/simulate.py``) -----------------------------------
+# client (``K_*``): how requests are sent
+K_CONCURRENCY = 0  # closed loop: users keeping one request each in flight (0: open loop, by arrival times)
+K_REQUESTS = 1  # requests sent in all
+K_CAPACITY = 2  # KV-cache tokens one attention group holds
+K_MAX_SEQS = 3  # sequences one attention group runs at once
+K_SIZE = 4
+# what the simulation returns besides per-request times (``Q_*``)
+Q_STATUS = 0  # 0 ran; 1 a request cannot fit in the KV cache even alone
+Q_STEPS = 1  # engine steps
+Q_END = 2  # seconds until the last request finished
+Q_PREEMPTIONS = 3  # sequences evicted and recomputed (paged KV ran out)
+Q_BUSY = 4  # seconds with at least one sequence running
+Q_SIZE = 6
+#: ITL histogram: log-spaced bins from 10**ITL_LOG_MIN to 10**ITL_LOG_MAX seconds
+ITL_BINS = 3600
+ITL_LOG_MIN = -7.0
+ITL_LOG_MAX = 3.0
 
 # ---- training layout (one row per candidate, ``pack.pack_layout``) -----------------------------------
 T_TP = 0

@@ -27,46 +27,56 @@ import numpy as np
 from roofline._jit import glue, kernel
 from roofline.kernels.forward import attention_cost, fill_pass
 from roofline.kernels.layout import (
-    C_PREFILL_BOUND, C_RPS, C_STEP, C_TPOT, C_TTFT, E_BUDGET, E_CHUNKED, E_FREE_RULE, E_MAX_SEQS,
-    E_MEMORY_FRACTION, E_RESERVE_FULL, H_HBM_BYTES, H_STEP_OVERHEAD, H_UP_DOMAIN, M_HIDDEN, M_LAYERS, M_VOCAB,
-    N_OPS, OP_ATTN, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, V_CAP, V_PREFILL_BOUND, V_RPS, V_TPOT, V_TTFT,
-    W_ACT_BYTES, W_BATCH, W_INPUT, W_MAX_TOKENS, W_OUTPUT, W_PP, W_TP,
+    C_PREFILL_BOUND, C_RPS, C_STEP, C_TPOT, C_TTFT, E_BUDGET, E_CHUNKED, E_FREE_RULE, E_MAX_SEQS, E_MEMORY_FRACTION,
+    E_RESERVE_FULL, E_SEQ_OVERHEAD, E_STEP_OVERHEAD, H_HBM_BYTES, H_STEP_OVERHEAD, H_UP_DOMAIN, M_HIDDEN, M_LAYERS,
+    M_VOCAB, N_OPS, OP_ATTN, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, V_CAP, V_PREFILL_BOUND, V_RPS, V_TPOT,
+    V_TTFT, W_ACT_BYTES, W_BATCH, W_INPUT, W_MAX_TOKENS, W_OUTPUT, W_PP, W_TP,
 )
 from roofline.kernels.roofline import price_ops, set_allgather, set_gemm
 from roofline.kernels.shapes import kv_bytes_per_chip, weight_bytes_per_chip, workspace_bytes_per_chip
 
 
 @kernel
-def engine_step_time(m, w, hw, decodes, dec_c0, pre_seqs, pre_q, pre_c0, ops, priced):
-    """Seconds of one engine step: ``decodes`` sequences decoding with ``dec_c0`` tokens cached, plus
-    ``pre_seqs`` prompt chunks of ``pre_q`` tokens after ``pre_c0`` cached ones. With ``pp`` stages,
-    the step's sequences circulate as ``pp`` micro-batches (as in decode_step_time)."""
-    pp = w[W_PP]
-    tokens = decodes + pre_seqs * pre_q
+def step_time(m, w, hw, tokens, rows, attn_flops, attn_hbm, ops, priced):
+    """Seconds of one engine step carrying ``tokens`` new tokens over all its sequences, ``rows`` of which
+    sample a token (the LM head runs on them), their attention costing ``attn_flops`` FLOPs and
+    ``attn_hbm`` HBM bytes per chip and per layer (summed over the step's sequences). GEMMs run over all
+    the step's tokens and read the weights once. With ``pp`` stages the step circulates as ``pp``
+    micro-batches, each a 1/pp share of it through one stage's layers (as in ``decode_step_time``)."""
     if tokens <= 0.0:
         return 0.0
+    pp = w[W_PP]
     share = 1.0 / pp
     layers = -(-m[M_LAYERS] // pp)
-    step = w.copy()
-    step[W_BATCH] = 1.0
-    fill_pass(m, step, hw[H_UP_DOMAIN], tokens * share, 0.0, layers, 1.0 if pp <= 1.0 else 0.0, 1.0,
+    batch = w[W_BATCH]
+    w[W_BATCH] = 1.0
+    fill_pass(m, w, hw[H_UP_DOMAIN], tokens * share, 0.0, layers, 1.0 if pp <= 1.0 else 0.0, 1.0,
               0.0 if pp <= 1.0 else 1.0, ops)
+    w[W_BATCH] = batch
     tp = w[W_TP]
     ab = w[W_ACT_BYTES]
-    d = decodes * share
-    s = pre_seqs * share
-    f_dec, b_dec = attention_cost(m, w, d, 1.0, dec_c0)
-    f_pre, b_pre = attention_cost(m, w, s, pre_q, pre_c0)
-    ops[OP_ATTN, OP_FLOPS] = f_dec + f_pre
-    ops[OP_ATTN, OP_HBM] = b_dec + b_pre
-    rows = d + s
-    set_gemm(ops, OP_LM_HEAD, rows, m[M_HIDDEN], m[M_VOCAB] / tp, ab, ab, 1.0)
-    set_allgather(ops, OP_GATHER_LOGITS, rows * m[M_VOCAB] / tp * 4.0, tp, 1.0 if tp > hw[H_UP_DOMAIN] else 0.0, 1.0)
+    ops[OP_ATTN, OP_FLOPS] = attn_flops * share
+    ops[OP_ATTN, OP_HBM] = attn_hbm * share
+    sampled = rows * share
+    set_gemm(ops, OP_LM_HEAD, sampled, m[M_HIDDEN], m[M_VOCAB] / tp, ab, ab, 1.0)
+    set_allgather(ops, OP_GATHER_LOGITS, sampled * m[M_VOCAB] / tp * 4.0, tp, 1.0 if tp > hw[H_UP_DOMAIN] else 0.0,
+                  1.0)
     return pp * (price_ops(ops, N_OPS, hw, priced) + hw[H_STEP_OVERHEAD])
 
 
 @kernel
-def serving_closed_loop(m, w, hw, inflight, budget, chunked, ops, priced, out):
+def engine_step_time(m, w, hw, engine, decodes, dec_c0, pre_seqs, pre_q, pre_c0, ops, priced):
+    """Seconds of one engine step: ``decodes`` sequences decoding with ``dec_c0`` tokens cached, plus
+    ``pre_seqs`` prompt chunks of ``pre_q`` tokens after ``pre_c0`` cached ones (:func:`step_time`), with the
+    engine's fixed costs per step and per sequence carried."""
+    f_dec, b_dec = attention_cost(m, w, decodes, 1.0, dec_c0)
+    f_pre, b_pre = attention_cost(m, w, pre_seqs, pre_q, pre_c0)
+    t = step_time(m, w, hw, decodes + pre_seqs * pre_q, decodes + pre_seqs, f_dec + f_pre, b_dec + b_pre, ops, priced)
+    return t + engine[E_STEP_OVERHEAD] + engine[E_SEQ_OVERHEAD] * (decodes + pre_seqs)
+
+
+@kernel
+def serving_closed_loop(m, w, hw, inflight, engine, ops, priced, out):
     """Steady state of ``inflight`` requests on one replica (see the module docstring).
 
     Writes out[C_TTFT] = TTFT of an admitted request (s), out[C_TPOT] = TPOT (s), out[C_RPS] = requests/s,
@@ -74,6 +84,8 @@ def serving_closed_loop(m, w, hw, inflight, budget, chunked, ops, priced, out):
     """
     i_len = w[W_INPUT]
     o_len = w[W_OUTPUT]
+    budget = engine[E_BUDGET]
+    chunked = engine[E_CHUNKED]
     c = inflight
     dec_c0 = i_len + (o_len - 1.0) / 2.0
     n_c = 1.0
@@ -115,7 +127,7 @@ def serving_closed_loop(m, w, hw, inflight, budget, chunked, ops, priced, out):
         if dec < 0.0:
             dec = 0.0
         pre = full - dec
-        t = engine_step_time(m, w, hw, dec, dec_c0, pre / chunk, chunk, (i_len - chunk) / 2.0, ops, priced)
+        t = engine_step_time(m, w, hw, engine, dec, dec_c0, pre / chunk, chunk, (i_len - chunk) / 2.0, ops, priced)
         x = pre / (i_len * t)
         latency = c / x
         out[C_TTFT] = latency - (o_len - 1.0) * t
@@ -124,9 +136,9 @@ def serving_closed_loop(m, w, hw, inflight, budget, chunked, ops, priced, out):
         out[C_PREFILL_BOUND] = 1.0
         out[C_STEP] = t
         return
-    t_mixed = engine_step_time(m, w, hw, d_mixed, dec_c0, pre_tokens / chunk, chunk, (i_len - chunk) / 2.0,
+    t_mixed = engine_step_time(m, w, hw, engine, d_mixed, dec_c0, pre_tokens / chunk, chunk, (i_len - chunk) / 2.0,
                                ops, priced)
-    t_dec = engine_step_time(m, w, hw, c, dec_c0, 0.0, 0.0, 0.0, ops, priced)
+    t_dec = engine_step_time(m, w, hw, engine, c, dec_c0, 0.0, 0.0, 0.0, ops, priced)
     g = 0.0
     if o_len > 1.0:
         g = (f * (n_c + o_len - 1.0) - n_c) / (o_len - 1.0)
@@ -145,10 +157,10 @@ def serving_closed_loop(m, w, hw, inflight, budget, chunked, ops, priced, out):
 
 
 @kernel
-def engine_kv_capacity(m, w, hw, engine, scratch):
-    """Sequences whose KV cache fits on one attention group under an engine's memory policy: the
-    engine's share of HBM, less weights and the workspace of one ``E_BUDGET``-token step, divided by the
-    KV of one sequence at its held length (input + output, or input + output / 2 with paged KV)."""
+def engine_kv_budget(m, w, hw, engine, scratch):
+    """Bytes of KV cache one chip of an attention group may hold under an engine's memory policy: the
+    engine's share of HBM less the weights and the workspace of one ``E_BUDGET``-token step (TensorRT-LLM:
+    its share of what those leave). ``scratch`` (W_SIZE) is scratch."""
     for j in range(scratch.shape[0]):
         scratch[j] = w[j]
     scratch[W_MAX_TOKENS] = engine[E_BUDGET]
@@ -157,9 +169,16 @@ def engine_kv_capacity(m, w, hw, engine, scratch):
     work = workspace_bytes_per_chip(m, scratch)
     hbm = hw[H_HBM_BYTES]
     if engine[E_FREE_RULE] > 0.5:
-        budget = engine[E_MEMORY_FRACTION] * (hbm - weights - work)
-    else:
-        budget = engine[E_MEMORY_FRACTION] * hbm - weights - work
+        return engine[E_MEMORY_FRACTION] * (hbm - weights - work)
+    return engine[E_MEMORY_FRACTION] * hbm - weights - work
+
+
+@kernel
+def engine_kv_capacity(m, w, hw, engine, scratch):
+    """Sequences whose KV cache fits on one attention group under an engine's memory policy: its KV budget
+    (:func:`engine_kv_budget`) divided by the KV of one sequence at its held length (input + output, or
+    input + output / 2 with paged KV), at most the engine's sequence cap."""
+    budget = engine_kv_budget(m, w, hw, engine, scratch)
     held = w[W_INPUT] + (w[W_OUTPUT] if engine[E_RESERVE_FULL] > 0.5 else w[W_OUTPUT] / 2.0)
     per_seq = kv_bytes_per_chip(m, scratch, held)
     cap = 0.0
@@ -170,13 +189,23 @@ def engine_kv_capacity(m, w, hw, engine, scratch):
     return cap
 
 
+@kernel
+def engine_kv_tokens(m, w, hw, engine, scratch):
+    """Tokens of KV cache one attention group holds under an engine's memory policy (0 when the weights
+    leave no room): its KV budget divided by the bytes one cached token takes per chip."""
+    budget = engine_kv_budget(m, w, hw, engine, scratch)
+    if budget <= 0.0:
+        return 0.0
+    return budget // kv_bytes_per_chip(m, scratch, 1.0)
+
+
 @glue
-def replica_steady_state(m, w, hw, inflight, attn_dp, budget, chunked, ops, priced, out):
+def replica_steady_state(m, w, hw, inflight, attn_dp, engine, ops, priced, out):
     """The closed-loop steady state of ``inflight`` requests on one replica (``out`` as in
     :func:`serving_closed_loop`). With ``attn_dp`` data-parallel attention groups (MoE models with
     ep > tp) each group runs inflight / attn_dp of them in lockstep with the others (the MoE layers join
     them), so the replica's request rate is attn_dp times a group's."""
-    serving_closed_loop(m, w, hw, inflight / attn_dp, budget, chunked, ops, priced, out)
+    serving_closed_loop(m, w, hw, inflight / attn_dp, engine, ops, priced, out)
     out[C_RPS] = out[C_RPS] * attn_dp
 
 
@@ -199,7 +228,7 @@ def replica_at_concurrency(m, w, hw, engine, concurrency, attn_dp, scratch, ops,
         out[V_PREFILL_BOUND] = np.nan
         return
     inflight = concurrency if concurrency < cap else cap
-    replica_steady_state(m, w, hw, inflight, attn_dp, engine[E_BUDGET], engine[E_CHUNKED], ops, priced, steady)
+    replica_steady_state(m, w, hw, inflight, attn_dp, engine, ops, priced, steady)
     out[V_TPOT] = steady[C_TPOT]
     out[V_RPS] = steady[C_RPS]
     out[V_PREFILL_BOUND] = steady[C_PREFILL_BOUND]

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from roofline.chip import Chip
-from roofline.engines import ENGINES
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
 from roofline.kernels.serving import engine_kv_capacity, replica_at_concurrency, replica_steady_state
+from roofline.loaders.engines import ENGINES
 from roofline.model import Model
 from roofline.pack import pack_engine
 from roofline.passes import Packed
@@ -35,8 +35,8 @@ def kv_capacity(p: Packed, engine: np.ndarray) -> int:
 def steady_state(p: Packed, inflight: float, engine: np.ndarray) -> np.ndarray:
     """The closed-loop steady state (``C_*`` vector) of ``inflight`` requests on the replica."""
     out = np.zeros(L.C_SIZE)
-    replica_steady_state(p.m, p.w(1), p.hw, float(inflight), p.wl.attn_dp, engine[L.E_BUDGET],
-                            engine[L.E_CHUNKED], np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)), out)
+    replica_steady_state(p.m, p.w(1), p.hw, float(inflight), p.wl.attn_dp, engine, np.zeros((L.N_OPS, L.OP_COLS)),
+                         np.zeros((L.N_OPS, 2)), out)
     return out
 
 

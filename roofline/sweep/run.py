@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 import numpy as np
 
 from roofline._jit import choose
-from roofline.engines import ENGINES
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
 from roofline.kernels.sweep import front_insert, keep_best, sweep_serving, sweep_static
+from roofline.loaders.engines import ENGINES
 from roofline.pack import pack_engine, pack_limits
 from roofline.sweep.grid import Grid, build_grid
 from roofline.sweep.result import SweepResult

@@ -1,0 +1,271 @@
+"""The step-level simulation of one serving replica: requests in, engine steps priced one by one, times out.
+
+Model (the assumptions, stated once):
+
+* **Requests** are given in the order they are sent, with their prompt and output lengths. Closed loop
+  (``K_CONCURRENCY`` = C > 0): the first C are sent at time 0 and each later one the moment an earlier
+  one finishes, as a benchmark client with C users does (``vllm bench serve --max-concurrency``, SGLang's
+  ``bench_serving``, genai-perf). Open loop (C = 0): each at its arrival time.
+* **Admission** is first come, first served (a sequence evicted earlier goes first): a request joins the
+  running batch while the batch is below the sequence cap and its KV cache fits. With full reservation
+  (``E_RESERVE_FULL``, TensorRT-LLM's GUARANTEED_NO_EVICT) it holds prompt + output tokens from the start;
+  with paged KV (vLLM, SGLang) it holds the tokens it has cached, and when the cache runs out the latest
+  admitted sequence is evicted and later recomputed from its prompt and the tokens it had generated
+  (vLLM's recompute preemption). A sliding window caps what a sequence holds.
+* **A step** carries one token for every sequence that has finished its prompt, plus prompt tokens under
+  the token budget ``E_BUDGET`` (decodes count against it): chunked engines cut prompts into chunks that
+  fill the budget, in admission order; whole-prompt engines take a prompt only whole (one that exceeds the
+  budget runs alone). ``E_PREFILL_FIRST`` engines (SGLang) run prompt chunks in steps of their own, ahead
+  of the decodes, whenever one is waiting; the others mix them (vLLM, TensorRT-LLM).
+* **Its time** is :func:`roofline.kernels.serving.step_time` of its tokens, the sequences that sample a
+  token and their attention (each prompt chunk over its own prefix, the decodes over their mean context),
+  plus the engine's fixed cost per step ``E_STEP_OVERHEAD`` and per sequence carried ``E_SEQ_OVERHEAD``.
+  The step that completes a prompt gives its first token; every decode gives one more. A request leaves
+  with its last token, freeing its KV cache.
+
+The kernel returns the send, first-token and finish time of every request, a histogram of inter-token
+latencies (log-spaced bins from 10**ITL_LOG_MIN to 10**ITL_LOG_MAX s; weights = tokens) and ``Q_*``
+figures. One attention group is simulated; data-parallel attention groups run in lockstep with it.
+"""
+
+import math
+
+from roofline._jit import borrow, kernel
+from roofline.kernels.forward import attention_cost
+from roofline.kernels.layout import (
+    E_BUDGET, E_CHUNKED, E_PREFILL_FIRST, E_RESERVE_FULL, E_SEQ_OVERHEAD, E_STEP_OVERHEAD, ITL_BINS, ITL_LOG_MAX,
+    ITL_LOG_MIN, K_CAPACITY, K_CONCURRENCY, K_MAX_SEQS, K_REQUESTS, M_WINDOW, Q_BUSY, Q_END, Q_PREEMPTIONS,
+    Q_STATUS, Q_STEPS,
+)
+from roofline.kernels.serving import step_time
+
+
+@kernel
+def held_tokens(tokens, window):
+    """KV-cache tokens a sequence of ``tokens`` holds (a sliding window caps them)."""
+    if window > 0.0 and tokens > window:
+        return window
+    return tokens
+
+
+@kernel
+def itl_bin(seconds):
+    """The histogram bin of an inter-token latency."""
+    if seconds <= 0.0:
+        return 0
+    k = int((math.log10(seconds) - ITL_LOG_MIN) * ITL_BINS / (ITL_LOG_MAX - ITL_LOG_MIN))
+    if k < 0:
+        return 0
+    if k >= ITL_BINS:
+        return ITL_BINS - 1
+    return k
+
+
+@kernel
+def simulate(m, w, hw, engine, client, requests, times, state, ops, priced, itl, out):
+    """Run one replica's engine over the requests (see the module docstring).
+
+    Parameters
+    ----------
+    m, w, hw : float64 vectors
+        Packed model, workload (its lengths unused: each request has its own) and hardware.
+    engine : (E_SIZE,) float64
+    client : (K_SIZE,) float64
+    requests : (arrival, prompt, output)
+        (N,) float64 each: arrival times (open loop), prompt tokens and output tokens.
+    times : (send, first, finish)
+        (N,) float64 each, written: when each request was sent, gave its first token and finished.
+    state : (prefilled, generated, prompt, held, last, chunk, running, front)
+        Scratch: (N,) float64 x 6 and (N,) int64 x 2.
+    ops, priced : (N_OPS, OP_COLS), (N_OPS, 2) float64 scratch.
+    itl : (ITL_BINS,) float64, the inter-token latency histogram (tokens per bin), added to.
+    out : (Q_SIZE,) float64, written.
+    """
+    arrival = borrow(requests[0])
+    prompt_len = borrow(requests[1])
+    output_len = borrow(requests[2])
+    send = borrow(times[0])
+    first = borrow(times[1])
+    finish = borrow(times[2])
+    prefilled = borrow(state[0])
+    generated = borrow(state[1])
+    prompt = borrow(state[2])
+    held = borrow(state[3])
+    last = borrow(state[4])
+    chunk = borrow(state[5])
+    running = borrow(state[6])
+    front = borrow(state[7])
+    n = int(client[K_REQUESTS])
+    users = int(client[K_CONCURRENCY])
+    capacity = client[K_CAPACITY]
+    max_seqs = int(client[K_MAX_SEQS])
+    budget = engine[E_BUDGET]
+    chunked = engine[E_CHUNKED] > 0.5
+    reserve = engine[E_RESERVE_FULL] > 0.5
+    prefill_first = engine[E_PREFILL_FIRST] > 0.5
+    window = m[M_WINDOW]
+    for i in range(n):
+        prefilled[i] = 0.0
+        generated[i] = 0.0
+        prompt[i] = prompt_len[i]
+        held[i] = 0.0
+        last[i] = 0.0
+        send[i] = math.nan
+        first[i] = math.nan
+        finish[i] = math.nan
+    for j in range(out.shape[0]):
+        out[j] = 0.0
+    t = 0.0
+    sent = 0
+    if users > 0:
+        sent = users if users < n else n
+        for i in range(sent):
+            send[i] = 0.0
+    next_fifo = 0
+    n_front = 0
+    n_running = 0
+    used = 0.0
+    completed = 0
+    steps = 0
+    preemptions = 0
+    busy = 0.0
+    while completed < n:
+        if users == 0:
+            while sent < n and arrival[sent] <= t:
+                send[sent] = arrival[sent]
+                sent += 1
+        # admission: first come, first served; an evicted sequence goes first
+        while n_running < max_seqs:
+            if n_front > 0:
+                i = front[n_front - 1]
+            elif next_fifo < sent:
+                i = next_fifo
+            else:
+                break
+            if reserve:
+                need = held_tokens(prompt[i] + output_len[i] - generated[i], window)
+            else:
+                need = held_tokens(prompt[i], window)
+            if used + need > capacity:
+                if n_running == 0:
+                    out[Q_STATUS] = 1.0
+                    return
+                break
+            used += need
+            held[i] = need
+            running[n_running] = i
+            n_running += 1
+            if n_front > 0:
+                n_front -= 1
+            else:
+                next_fifo += 1
+        if n_running == 0:
+            if users == 0 and sent < n:
+                t = arrival[sent]
+                continue
+            out[Q_STATUS] = 1.0
+            return
+        # compose the step: which sequences decode, and how many prompt tokens each chunk takes
+        waiting_prompt = False
+        for r in range(n_running):
+            if prefilled[running[r]] < prompt[running[r]]:
+                waiting_prompt = True
+                break
+        decode_now = not (prefill_first and waiting_prompt)
+        n_dec = 0.0
+        ctx = 0.0
+        for r in range(n_running):
+            i = running[r]
+            chunk[r] = 0.0
+            if decode_now and prefilled[i] >= prompt[i]:
+                n_dec += 1.0
+                ctx += prompt[i] + generated[i] - 1.0
+        tokens = n_dec
+        rows = n_dec
+        seqs = n_dec
+        attn_f = 0.0
+        attn_b = 0.0
+        if n_dec > 0.0:
+            attn_f, attn_b = attention_cost(m, w, n_dec, 1.0, ctx / n_dec)
+        left = budget - n_dec
+        if waiting_prompt:
+            for r in range(n_running):
+                i = running[r]
+                rem = prompt[i] - prefilled[i]
+                if rem <= 0.0:
+                    continue
+                if chunked:
+                    q = rem if rem < left else left
+                    if q < 1.0:
+                        break
+                elif rem <= left or tokens == 0.0:
+                    q = rem
+                else:
+                    break
+                chunk[r] = q
+                f, b = attention_cost(m, w, 1.0, q, prefilled[i])
+                attn_f += f
+                attn_b += b
+                tokens += q
+                seqs += 1.0
+                left -= q
+                if q >= rem:
+                    rows += 1.0
+        dt = (step_time(m, w, hw, tokens, rows, attn_f, attn_b, ops, priced) + engine[E_STEP_OVERHEAD]
+              + engine[E_SEQ_OVERHEAD] * seqs)
+        t += dt
+        busy += dt
+        steps += 1
+        # apply the step: chunks advance, decodes emit, finished requests leave
+        kept = 0
+        for r in range(n_running):
+            i = running[r]
+            done = False
+            if prefilled[i] < prompt[i]:
+                if chunk[r] > 0.0:
+                    prefilled[i] += chunk[r]
+                    if prefilled[i] >= prompt[i]:
+                        if generated[i] == 0.0:
+                            first[i] = t
+                            generated[i] = 1.0
+                        else:  # a recomputed sequence resumes: its next token comes with the recompute
+                            generated[i] += 1.0
+                            itl[itl_bin(t - last[i])] += 1.0
+                        last[i] = t
+                        done = generated[i] >= output_len[i]
+            elif decode_now:
+                generated[i] += 1.0
+                itl[itl_bin(t - last[i])] += 1.0
+                last[i] = t
+                if not reserve:
+                    grown = held_tokens(prompt[i] + generated[i] - 1.0, window)
+                    used += grown - held[i]
+                    held[i] = grown
+                done = generated[i] >= output_len[i]
+            if done:
+                finish[i] = t
+                completed += 1
+                used -= held[i]
+                held[i] = 0.0
+                if users > 0 and sent < n:
+                    send[sent] = t
+                    sent += 1
+            else:
+                running[kept] = i
+                kept += 1
+        n_running = kept
+        # paged KV: when the cache overflows, evict the latest admitted sequences and recompute them later
+        while used > capacity and n_running > 1:
+            n_running -= 1
+            i = running[n_running]
+            used -= held[i]
+            held[i] = 0.0
+            prompt[i] = prompt_len[i] + generated[i]
+            prefilled[i] = 0.0
+            front[n_front] = i
+            n_front += 1
+            preemptions += 1
+    out[Q_STEPS] = steps
+    out[Q_END] = t
+    out[Q_PREEMPTIONS] = preemptions
+    out[Q_BUSY] = busy
