@@ -68,8 +68,7 @@ def _kernel_sources_hash() -> str:
 
 def _numba():
     if "NUMBA_CACHE_DIR" not in os.environ:
-        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "roofline" / "numba"
-        os.environ["NUMBA_CACHE_DIR"] = str(base / _kernel_sources_hash())
+        os.environ["NUMBA_CACHE_DIR"] = str(cache_dir())
     import numba
 
     # numba reads NUMBA_CACHE_DIR when it is first imported; if something imported it earlier, point its
@@ -85,6 +84,22 @@ def compiled(fn, inline: bool = False):
     a given kernel one way only: numba's disk cache keys a function by its code, not by this option.
     """
     return _twin(fn, inline, False)
+
+
+def cache_dir() -> Path:
+    """The folder numba's disk cache uses for this version of the kernels (see :func:`_numba`)."""
+    if "NUMBA_CACHE_DIR" in os.environ:
+        return Path(os.environ["NUMBA_CACHE_DIR"])
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "roofline" / "numba"
+    return base / _kernel_sources_hash()
+
+
+def is_cached(fn) -> bool:
+    """Whether the compiled kernel ``fn`` is already in numba's disk cache (else its first use compiles it).
+    Reads file names only; never imports numba."""
+    pattern = f"{Path(fn.__code__.co_filename).stem}.{fn.__qualname__}-*.nbi"
+    folder = cache_dir()
+    return folder.is_dir() and next(folder.rglob(pattern), None) is not None
 
 
 def choose(fn, use_numba: bool | None, inline: bool = False):

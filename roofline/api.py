@@ -17,6 +17,7 @@ from roofline.analysis.reference import price_reference
 from roofline.chip import Chip
 from roofline.errors import RooflineError, closest
 from roofline.loaders.chips import CHIPS, load_chip
+from roofline.loaders.engines import ENGINES
 from roofline.loaders.models import MODELS, load_model
 from roofline.model import Model
 from roofline.render import plots as _plots
@@ -32,7 +33,7 @@ from roofline.sweep.run import sweep
 from roofline.training.planner import plan_training, training_estimate
 from roofline.validate import run as _validate
 from roofline.verdict import verdict_for
-from roofline.workload import TrainingWorkload, Workload
+from roofline.workload import TrainingWorkload, Workload, with_engine_kv
 
 __all__ = ["MODES", "SERVING_KEYS", "check_price", "chips", "compare", "estimate", "models", "plan", "plan_serving",
            "plot", "sweep", "validate"]
@@ -40,7 +41,8 @@ __all__ = ["MODES", "SERVING_KEYS", "check_price", "chips", "compare", "estimate
 MODES = ("inference", "training", "both")
 #: Keys of ``estimate(..., serving=...)``, the keyword arguments of
 #: :func:`roofline.serving.inflight.estimate_serving`.
-SERVING_KEYS = ("engine", "concurrency", "request_rate", "max_num_tokens")
+SERVING_KEYS = ("engine", "concurrency", "request_rate", "max_num_tokens", "num_requests", "seed",
+                "random_range_ratio", "max_ttft_s", "max_tpot_s")
 
 
 def _chip(chip: Chip | str | Path) -> Chip:
@@ -92,9 +94,11 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
     workload
         The serving workload (batch, lengths, formats, tp/pp); ``None`` is ``Workload()``.
     serving
-        Keys ``engine``, ``concurrency`` (int or "max"), ``request_rate``, ``max_num_tokens``: adds the
-        in-flight-batching server model of :func:`roofline.serving.inflight.estimate_serving` at the layout the
-        static estimate chose.
+        Keys ``engine``, ``concurrency`` (int or "max"), ``request_rate``, ``max_num_tokens``,
+        ``num_requests``, ``seed``, ``random_range_ratio``, ``max_ttft_s``, ``max_tpot_s``: adds the step-level
+        simulation of an in-flight-batching engine under a benchmark client
+        (:func:`roofline.serving.inflight.estimate_serving`) at the layout the static estimate chose. A blank
+        KV-cache format is the engine's default for the checkpoint (``Engine.kv_auto``).
     training
         The training run (:class:`roofline.workload.TrainingWorkload`); layout fields left ``None`` are
         chosen by the planner (plain Python, never compiled). ``None`` is ``TrainingWorkload()`` with
@@ -125,7 +129,9 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
     mode = _mode(mode, workload is not None or serving is not None, training is not None or days is not None)
     inf = srv = None
     if mode in ("inference", "both"):
-        inf = estimate_inference(c, m, workload or Workload())
+        engine = ENGINES.get((serving or {}).get("engine") or "generic")
+        wl = with_engine_kv(workload or Workload(), m, engine.kv_auto) if engine else workload or Workload()
+        inf = estimate_inference(c, m, wl, engine)
         if serving is not None:
             srv = estimate_serving(c, m, inf.workload, **{k: v for k, v in serving.items() if v is not None})
     train = note = None

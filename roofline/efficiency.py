@@ -32,7 +32,9 @@ class Efficiency:
     family: str = "default"
     training_attention_fraction: float = 1.0  # fused (flash) attention kernel, fraction of the 16-bit peak
     training_sustained_fraction: float = 1.0  # share of kernel throughput sustained over training steps
-    serving_sustained_fraction: float = 1.0  # share of GEMM and HBM throughput sustained by serving steps
+    serving_sustained_fraction: float = 1.0  # share of the GEMM throughput the dense GEMMs of serving steps sustain
+    serving_attention_fraction: float = 1.0  # fused attention in serving steps, fraction of the 16-bit peak
+    serving_expert_fraction: float = 1.0  # routed experts' grouped GEMMs, relative to dense GEMMs (and HBM)
     training_step_overhead_s: float = 0.0  # fixed seconds per optimizer step
     #: NCCL LL128 and Simple protocols: (base, scale-up hop, scale-out hop) seconds; the fields above
     #: ``collective_base_latency_s`` / ``*_hop_latency_s`` are the LL protocol's.
@@ -48,8 +50,9 @@ ZERO_OK = ("kernel_overhead_s", "step_overhead_s", "training_step_overhead_s")
 #: Keys a chip's ``[efficiency]`` table may override (anything else is a typo and is refused at load).
 OVERRIDE_KEYS = (*FRACTIONS, *(f"gemm_fraction_{d}" for d in ("bf16", "fp16", "fp8", "int8", "fp4")),
                  "usable_memory_fraction", "training_attention_fraction", "training_sustained_fraction",
-                 "serving_sustained_fraction", *ZERO_OK, "collective_base_latency_s", "scale_up_hop_latency_s",
-                 "scale_out_hop_latency_s", "max_tokens_per_pass")
+                 "serving_sustained_fraction", "serving_attention_fraction", "serving_expert_fraction", *ZERO_OK,
+                 "collective_base_latency_s", "scale_up_hop_latency_s", "scale_out_hop_latency_s",
+                 "max_tokens_per_pass")
 
 
 def ideal(eff: Efficiency) -> Efficiency:
@@ -57,5 +60,6 @@ def ideal(eff: Efficiency) -> Efficiency:
     return attrs.evolve(eff, gemm_fraction=1.0, hbm_fraction=1.0, scale_up_fraction=1.0, scale_out_fraction=1.0,
                         collective_base_latency_s=0.0, scale_up_hop_latency_s=0.0, scale_out_hop_latency_s=0.0,
                         step_overhead_s=0.0, kernel_overhead_s=0.0, training_attention_fraction=1.0,
-                        training_sustained_fraction=1.0, serving_sustained_fraction=1.0, training_step_overhead_s=0.0,
+                        training_sustained_fraction=1.0, serving_sustained_fraction=1.0, serving_attention_fraction=1.0,
+                        serving_expert_fraction=1.0, training_step_overhead_s=0.0,
                         ll128_latency_s=(0.0, 0.0, 0.0), simple_latency_s=(0.0, 0.0, 0.0))

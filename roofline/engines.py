@@ -11,6 +11,24 @@ MEMORY_RULES = ("total", "free")
 
 
 @attrs.frozen
+class DeviceDefaults:
+    """Defaults an engine takes on some devices: chips with at least ``min_bytes`` and less than
+    ``below_bytes`` of HBM whose name contains one of ``names`` (any name when empty). ``max_seqs`` and
+    ``max_num_tokens`` replace the engine's own where set (0: keep it)."""
+
+    min_bytes: float
+    below_bytes: float
+    names: tuple[str, ...]
+    max_seqs: int
+    max_num_tokens: int
+    source: str
+
+    def applies(self, chip) -> bool:
+        named = not self.names or any(n.lower() in chip.name.lower() for n in self.names)
+        return named and self.min_bytes <= chip.hbm_bytes < self.below_bytes
+
+
+@attrs.frozen
 class Engine:
     """A serving engine's default scheduling and memory policy, and its fixed costs.
 
@@ -22,7 +40,12 @@ class Engine:
     average (vLLM, SGLang).
     ``prefill_first``: prompt chunks run in steps of their own, ahead of decodes (SGLang); otherwise mixed.
     ``kv_auto``: what the engine's default KV-cache format is (see ``KV_AUTO``).
-    ``step_overhead_s`` / ``seq_overhead_s``: seconds per step, and per sequence per step, beyond the ops.
+    ``step_overhead_s`` / ``seq_overhead_s`` / ``kernel_overhead_s``: seconds per step, per sequence per step
+    and per kernel launched, beyond the ops' roofline times. ``request_overhead_s``: seconds each request
+    spends outside the engine's steps before its first token (the API server's HTTP handling and
+    tokenization on the way in, the first token's detokenization and return), added to its TTFT.
+    ``device_defaults``: defaults that depend on the device (the first that applies replaces
+    ``max_seqs`` and ``max_num_tokens``; :meth:`on` resolves them for one chip).
     """
 
     name: str
@@ -37,4 +60,15 @@ class Engine:
     kv_auto: str = "activations"
     step_overhead_s: float = 0.0
     seq_overhead_s: float = 0.0
+    kernel_overhead_s: float = 0.0
+    request_overhead_s: float = 0.0
     overhead_source: str = ""
+    device_defaults: tuple[DeviceDefaults, ...] = ()
+
+    def on(self, chip) -> Engine:
+        """This engine as it configures itself on ``chip``: the first of its device defaults that applies."""
+        for d in self.device_defaults:
+            if d.applies(chip):
+                return attrs.evolve(self, max_seqs=d.max_seqs or self.max_seqs,
+                                    max_num_tokens=d.max_num_tokens or self.max_num_tokens, device_defaults=())
+        return attrs.evolve(self, device_defaults=()) if self.device_defaults else self

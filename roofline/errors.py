@@ -31,3 +31,7 @@ def unknown_name(field: str, value: str, candidates, listing_command: str) -> Ro
     hint = f"did you mean {', '.join(near)}? (`{listing_command}` lists them all)" if near \
         else f"`{listing_command}` lists them all"
     return RooflineError(f"{field}: unknown name {value!r}; {hint}")
+
+
+class CompilingNotice(UserWarning):
+    """Not an error: the next step compiles a kernel with numba first (once; later runs load it from disk)."""

@@ -115,6 +115,9 @@ class Model:
     aliases: tuple[str, ...] = ()
     params_published: float | None = None
     params_active_published: float | None = None
+    #: (weight dtype, KV-cache dtype) pairs: the KV format the published checkpoint of that weight format
+    #: declares (hf_quant_config.json ``kv_cache_quant_algo``, or quantization_config ``kv_cache_scheme``)
+    checkpoint_kv: tuple[tuple[str, str], ...] = ()
 
     def __attrs_post_init__(self) -> None:
         problem = architecture_problem(self)
@@ -188,6 +191,10 @@ class Model:
 
     def kv_bytes_per_token(self, kv_bytes_per_element: float) -> float:
         return self.kv_elements_per_token() * kv_bytes_per_element
+
+    def declared_kv(self, weight_dtype: str) -> str | None:
+        """The KV-cache format the published checkpoint of ``weight_dtype`` declares, or None."""
+        return dict(self.checkpoint_kv).get(weight_dtype)
 
 
 def architecture_problem(m) -> str | None:

@@ -75,26 +75,33 @@ def pack_workload(wl, max_tokens_per_pass: int, batch: int | None = None) -> np.
     return w
 
 
-def pack_hardware(chip, compute_dtype: str, eff, sustained: float = 1.0) -> np.ndarray:
-    """The ``H_*`` vector: chip peaks and efficiency; ``sustained`` scales the GEMM and HBM fractions
-    (serving passes ``eff.serving_sustained_fraction``)."""
+def pack_hardware(chip, compute_dtype: str, eff, serving: bool = False, engine=None) -> np.ndarray:
+    """The ``H_*`` vector: chip peaks and efficiency. ``serving``: the fractions serving steps sustain
+    (``eff.serving_*``: the GEMM fraction scaled by the sustained fraction, attention at its own fraction of
+    the 16-bit peak, the routed experts at their share); otherwise the microbenchmark fractions. An
+    ``engine`` adds its fixed costs (per step, per kernel, per sequence per step, per request)."""
     hw = np.zeros(L.H_SIZE)
     hw[L.H_PEAK_FLOPS] = chip.peak(compute_dtype)
+    hw[L.H_ATTN_PEAK] = chip.peak(chip.half_dtype)
     hw[L.H_HBM_BW] = chip.hbm_bytes_per_s
     hw[L.H_HBM_BYTES] = chip.hbm_bytes
     hw[L.H_UP_BW] = chip.scale_up_bytes_per_s
     hw[L.H_UP_DOMAIN] = chip.scale_up_domain
     hw[L.H_OUT_BW] = chip.scale_out_bytes_per_s
-    hw[L.H_EFF_COMPUTE] = eff.gemm_fraction * sustained
-    hw[L.H_EFF_HBM] = eff.hbm_fraction * sustained
+    hw[L.H_EFF_COMPUTE] = eff.gemm_fraction * (eff.serving_sustained_fraction if serving else 1.0)
+    hw[L.H_EFF_HBM] = eff.hbm_fraction
+    hw[L.H_ATTN_EFF] = eff.serving_attention_fraction if serving else 0.0
+    hw[L.H_EXPERT_EFF] = eff.serving_expert_fraction if serving else 1.0
     hw[L.H_EFF_UP] = eff.scale_up_fraction
     hw[L.H_EFF_OUT] = eff.scale_out_fraction
     hw[L.H_LAT_BASE] = eff.collective_base_latency_s
     hw[L.H_LAT_UP] = eff.scale_up_hop_latency_s
     hw[L.H_LAT_OUT] = eff.scale_out_hop_latency_s
     hw[L.H_MEM_FRACTION] = eff.usable_memory_fraction
-    hw[L.H_STEP_OVERHEAD] = eff.step_overhead_s
-    hw[L.H_KERNEL_OVERHEAD] = eff.kernel_overhead_s
+    hw[L.H_STEP_OVERHEAD] = eff.step_overhead_s + (engine.step_overhead_s if engine else 0.0)
+    hw[L.H_KERNEL_OVERHEAD] = eff.kernel_overhead_s + (engine.kernel_overhead_s if engine else 0.0)
+    hw[L.H_SEQ_OVERHEAD] = engine.seq_overhead_s if engine else 0.0
+    hw[L.H_REQUEST_OVERHEAD] = engine.request_overhead_s if engine else 0.0
     hw[L.H_LL128_BASE], hw[L.H_LL128_UP], hw[L.H_LL128_OUT] = eff.ll128_latency_s
     hw[L.H_SIMPLE_BASE], hw[L.H_SIMPLE_UP], hw[L.H_SIMPLE_OUT] = eff.simple_latency_s
     return hw
@@ -110,8 +117,6 @@ def pack_engine(engine, max_num_tokens: int | None = None) -> np.ndarray:
     e[L.E_RESERVE_FULL] = float(engine.reserve_full)
     e[L.E_MAX_SEQS] = engine.max_seqs
     e[L.E_PREFILL_FIRST] = float(engine.prefill_first)
-    e[L.E_STEP_OVERHEAD] = engine.step_overhead_s
-    e[L.E_SEQ_OVERHEAD] = engine.seq_overhead_s
     return e
 
 

@@ -12,10 +12,12 @@ import numpy as np
 
 from roofline.chip import Chip
 from roofline.efficiency import ideal
+from roofline.engines import Engine
 from roofline.kernels import inference
 from roofline.kernels import layout as L
 from roofline.kernels import shapes
 from roofline.loaders.efficiency import efficiency_for
+from roofline.loaders.engines import ENGINES
 from roofline.model import Model
 from roofline.pack import pack_hardware, pack_model, pack_workload
 from roofline.results.inference import OpCost, Phase
@@ -50,17 +52,19 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
 class Packed:
     """``chip``, ``model`` and serving workload ``wl`` packed once for repeated kernel calls.
 
-    ``hw`` prices at the expected efficiency (the GEMM and HBM fractions scaled by the serving
-    sustained fraction), ``hw_ideal`` at 100 % of every peak with no latency.
+    ``hw`` prices at the expected efficiency of serving steps (``Efficiency.serving_*``) with the fixed
+    costs of the serving ``engine`` (default: the generic one), ``hw_ideal`` at 100 % of every peak with
+    no latency and no engine costs.
     """
 
-    __slots__ = ("chip", "model", "wl", "eff", "m", "hw", "hw_ideal")
+    __slots__ = ("chip", "model", "wl", "engine", "eff", "m", "hw", "hw_ideal")
 
-    def __init__(self, chip: Chip, model: Model, wl: Workload):
+    def __init__(self, chip: Chip, model: Model, wl: Workload, engine: Engine | None = None):
         self.chip, self.model, self.wl = chip, model, wl
+        self.engine = (engine or ENGINES["generic"]).on(chip)
         self.eff = efficiency_for(chip, wl.compute_dtype)
-        self.hw = pack_hardware(chip, wl.compute_dtype, self.eff, self.eff.serving_sustained_fraction)
-        self.hw_ideal = pack_hardware(chip, wl.compute_dtype, ideal(self.eff))
+        self.hw = pack_hardware(chip, wl.compute_dtype, self.eff, serving=True, engine=self.engine)
+        self.hw_ideal = pack_hardware(chip, wl.compute_dtype, ideal(self.eff), serving=True)
         self.m = pack_model(model)
 
     def w(self, batch: int | None = None) -> np.ndarray:
@@ -99,10 +103,11 @@ class Packed:
                                   *_tables())
 
     def prefill(self, batch: int) -> Phase:
-        """The prefill pass of ``batch`` prompts, priced op by op."""
+        """The prefill pass of ``batch`` prompts, priced op by op (the engine's time per request outside its
+        steps, which TTFT includes, is not part of the pass)."""
         ops, priced = _tables()
         t = inference.prefill_time(self.m, self.w(batch), self.hw, ops, priced)
-        return priced_phase(ops, priced, t)
+        return priced_phase(ops, priced, t - self.hw[L.H_REQUEST_OVERHEAD])
 
     def decode(self, batch: int) -> Phase:
         """The mean decode step of ``batch`` sequences, priced op by op."""

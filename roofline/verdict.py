@@ -117,8 +117,10 @@ def training_limit(est: TrainingEstimate) -> str:
 
 
 def prefill_tokens_per_s_per_chip(inf: InferenceEstimate) -> float:
+    """Prompt tokens/s per chip of the prefill pass (the engine's time per request outside its steps left
+    out: it is the same on every chip)."""
     wl = inf.workload
-    return wl.batch * wl.input_len / inf.ttft_s / inf.num_chips
+    return wl.batch * wl.input_len / inf.prefill.time_s / inf.num_chips
 
 
 def decode_tokens_per_s_per_chip(inf: InferenceEstimate) -> float:

@@ -26,7 +26,7 @@ from roofline.quantity import EXAMPLES, parse_count, show
 from roofline.validators import choice, flag, nonnegative_int, positive_int
 
 __all__ = ["MIXED_PRECISION", "RECOMPUTE_MODES", "TRAIN_DTYPES", "TrainingWorkload", "Workload", "check_layout",
-           "check_training", "decode_context", "valid_tp_sizes"]
+           "check_training", "decode_context", "valid_tp_sizes", "with_engine_kv"]
 
 
 @attrs.frozen
@@ -130,6 +130,16 @@ def check_layout(chip: Chip, model: Model, wl: Workload) -> None:
     if wl.pp > model.num_layers:
         raise RooflineError(f"pp={wl.pp} exceeds the {model.num_layers} layers of {model.name}; "
                             f"use at most --pp {model.num_layers}")
+
+
+def with_engine_kv(wl: Workload, model: Model, kv_auto: str) -> Workload:
+    """``wl`` with a blank KV-cache format resolved as the engine's ``kv_cache_dtype = auto`` does
+    (``Engine.kv_auto``): "checkpoint", the format the checkpoint of ``wl.weight_dtype`` declares
+    (``Model.checkpoint_kv``) when it declares one; otherwise the 16-bit format of the activations."""
+    if wl.kv_dtype is not None or kv_auto != "checkpoint":
+        return wl
+    declared = model.declared_kv(wl.weight_dtype)
+    return wl if declared is None else attrs.evolve(wl, kv_dtype=declared)
 
 
 def decode_context(wl: Workload) -> float:

@@ -198,7 +198,11 @@ CASES: list[Case] = [
     case("estimate --chip H100 --model 8B --mode inference --request-rate nan", "request_rate=nan"),
     case("estimate --chip H100 --model 8B --mode inference --request-rate -1", "request_rate=-1"),
     case("estimate --chip H100 --model 8B --mode inference --request-rate inf", "request_rate=inf", "finite"),
-    case("estimate --chip H100 --model 8B --mode inference --request-rate 1e9", "request_rate=1e+09", "capacity"),
+    case("estimate --chip H100 --model 8B --mode inference --num-requests 0 --concurrency 2", "--num-requests", "0"),
+    case("estimate --chip H100 --model 8B --mode inference --concurrency 2 --random-range-ratio 1",
+         "--random-range-ratio", "1.0", "0<=x<1"),
+    case("estimate --chip H100 --model 8B --mode inference --concurrency 2 --seed -1", "--seed", "-1"),
+    case("estimate --chip H100 --model 8B --mode inference --concurrency 2 --max-tpot-ms 0", "--max-tpot-ms", "0.0"),
     case("estimate --chip H100 --model 8B --max-num-tokens 0 --concurrency 2", "--max-num-tokens", "0"),
     # ---- dtypes a chip lacks, models that do not fit ----
     case("estimate --chip A100 --model 8B --weight-dtype fp8", "weight_dtype=fp8", "A100", "lacks"),

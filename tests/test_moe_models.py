@@ -193,7 +193,8 @@ DEEPSEEK_V2_LITE = {
     "topk_method": "greedy", "v_head_dim": 128, "vocab_size": 102400,
 }
 
-SHAPE_ONLY = {"name", "aliases", "family", "source", "params_published", "params_active_published"}
+#: Not the architecture: names, sources, published counts, and the KV format its published checkpoints declare.
+SHAPE_ONLY = {"name", "aliases", "family", "source", "params_published", "params_active_published", "checkpoint_kv"}
 
 
 def write_config(tmp_path, cfg):

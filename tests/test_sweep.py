@@ -18,7 +18,7 @@ from roofline.kernels import sweep as KS
 from roofline.loaders.engines import ENGINES
 from roofline.passes import Packed
 from roofline.render.sweep import ProgressBar
-from roofline.serving.inflight import estimate_serving
+from roofline.serving.inflight import closed_form_serving
 from roofline.serving.planner import concurrency_grid, plan_serving
 from roofline.sweep import run as sweep_run
 from roofline.sweep.axes import parse_axis
@@ -87,9 +87,10 @@ def test_sweep_equals_the_front_door_estimate():
         assert e.decode_context_tokens == KS.mean_decode_context(float(s["input_len"][k]), float(s["output_len"][k]))
 
 
-@pytest.mark.parametrize("engine", ["generic", "trtllm"])
-def test_serving_sweep_equals_estimate_serving(engine):
-    s = sweep("H100,H200", "8B,70B,Qwen3-30B-A3B", batch="1,9,200,5000", input_len="500,4k", output_len="1,300",
+@pytest.mark.parametrize("engine, chips", [("generic", "H100,H200"), ("trtllm", "H100,H200"), ("vllm", "A100,H100")])
+def test_serving_sweep_equals_the_closed_form(engine, chips):
+    """Row by row; vLLM on an A100 and an H100 takes each chip's own defaults (256 vs 1,024 sequences)."""
+    s = sweep(chips, "8B,70B,Qwen3-30B-A3B", batch="1,9,200,5000", input_len="500,4k", output_len="1,300",
               tp="1,4", ep="1,8", engine=engine)
     chips = {c.name: c for c in s.grid.chips}
     models = {m.name: m for m in s.grid.models}
@@ -97,8 +98,8 @@ def test_serving_sweep_equals_estimate_serving(engine):
     for k in range(s.n_rows):
         wl = workload_of(s, k)
         try:
-            e = estimate_serving(chips[s["chip"][k]], models[s["model"][k]], wl, engine=engine,
-                                 concurrency=wl.batch)
+            e = closed_form_serving(chips[s["chip"][k]], models[s["model"][k]], wl, engine=engine,
+                                    concurrency=wl.batch)
         except RooflineError:
             assert not s["kv_capacity"][k] >= 1 and np.isnan(s["tpot_s"][k])
             continue
@@ -279,7 +280,8 @@ def test_serving_plan_is_the_best_feasible_layout():
     assert b.replicas == 16 // b.chips_per_replica and p.top[0] == b
     assert [t.output_tokens_per_s_per_chip for t in p.top] == sorted((t.output_tokens_per_s_per_chip for t in p.top),
                                                                     reverse=True)
-    e = estimate_serving(chip, model, Workload(tp=b.tp, pp=b.pp, ep=b.ep), engine="generic", concurrency=b.concurrency)
+    e = closed_form_serving(chip, model, Workload(tp=b.tp, pp=b.pp, ep=b.ep), engine="generic",
+                            concurrency=b.concurrency)
     assert close(e.tpot_s, b.tpot_s) and close(e.ttft_s, b.ttft_s)
     assert close(e.requests_per_s, b.requests_per_s_per_replica)
     # brute force over the same layouts and concurrencies: nothing feasible beats the plan per chip

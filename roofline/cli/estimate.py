@@ -5,18 +5,20 @@ from __future__ import annotations
 import click
 
 from roofline import api
-from roofline.cli.group import as_json
+from roofline.cli.group import as_json, compile_notices
 from roofline.cli.options import (
-    CHIP, ENGINE, INPUT_LEN, KV_DTYPE, MAX_NUM_TOKENS, MODEL, OUTPUT_LEN, TRAINING_ONLY, WEIGHT_DTYPE, given,
-    reference_chip, refuse_other_mode, text_or_json, training_options, training_workload,
+    CHIP, ENGINE, INPUT_LEN, KV_DTYPE, MAX_NUM_TOKENS, MAX_TPOT_MS, MAX_TTFT_MS, MODEL, OUTPUT_LEN, TRAINING_ONLY,
+    WEIGHT_DTYPE, given, milliseconds, reference_chip, refuse_other_mode, text_or_json, training_options,
+    training_workload,
 )
 from roofline.loaders.chips import load_chip
 from roofline.loaders.models import load_model
 from roofline.render.estimate import render_estimate
 from roofline.workload import Workload
 
+SERVING_ONLY = ("num_requests", "seed", "random_range_ratio", "max_tpot_ms", "max_ttft_ms")
 INFERENCE_ONLY = ("batch", "input_len", "output_len", "weight_dtype", "kv_dtype", "concurrency", "request_rate",
-                  "engine", "max_num_tokens", "ops", "ep", "draft_tokens", "accepted_tokens")
+                  "engine", "max_num_tokens", *SERVING_ONLY, "ops", "ep", "draft_tokens", "accepted_tokens")
 
 
 def _concurrency(value: str | None) -> int | str | None:
@@ -52,6 +54,16 @@ def _concurrency(value: str | None) -> int | str | None:
 @click.option("--request-rate", type=float, default=None, help="Serve Poisson arrivals at this many requests/s.")
 @ENGINE
 @MAX_NUM_TOKENS
+@click.option("--num-requests", type=click.IntRange(min=1), default=None,
+              help="Serving: requests the benchmark client sends. Default: 10 per user of --concurrency (at least "
+                   "100), 1,000 with --request-rate.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Serving: seed of the arrivals and drawn lengths.")
+@click.option("--random-range-ratio", type=click.FloatRange(min=0, max=1, max_open=True), default=0.0,
+              show_default=True, help="Serving: draw lengths uniformly within this ratio of --input-len and "
+                                      "--output-len (vLLM's random dataset); 0 = fixed.")
+@MAX_TPOT_MS
+@MAX_TTFT_MS
 @click.option("--ep", type=click.IntRange(min=1), default=1, show_default=True,
               help="Serving expert-parallel size (MoE): <= TP spreads experts over the TP group; > TP adds "
                    "data-parallel attention groups (ep/tp) and an all-to-all per MoE layer.")
@@ -66,8 +78,8 @@ def _concurrency(value: str | None) -> int | str | None:
               help="Chip of the verdict (speed-ups per chip against it, and what this chip suits).")
 @click.pass_context
 def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, weight_dtype, kv_dtype,
-             concurrency, request_rate, engine, max_num_tokens, ep, draft_tokens, accepted_tokens, fmt, ops,
-             reference, **train):
+             concurrency, request_rate, engine, max_num_tokens, num_requests, seed, random_range_ratio, max_tpot_ms,
+             max_ttft_ms, ep, draft_tokens, accepted_tokens, fmt, ops, reference, **train):
     """Estimate serving and training speed, memory and fit for one chip and model.
 
     Training layout choices not given are made by the planner (fastest layout that fits, plain Python).
@@ -78,6 +90,9 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
                           "; drop {it} or use --mode both")
     if concurrency is not None and request_rate is not None:
         raise click.UsageError("give --concurrency or --request-rate, not both")
+    if concurrency is None and request_rate is None and given(ctx, SERVING_ONLY):
+        raise click.UsageError(f"{', '.join(given(ctx, SERVING_ONLY))} describe the benchmark client of "
+                               f"--concurrency or --request-rate; add one of them")
     concurrency = _concurrency(concurrency)
     c, m = load_chip(chip), load_model(model_name)
     wl = serving = training = None
@@ -87,11 +102,14 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
                       accepted_tokens=accepted_tokens)
         if concurrency is not None or request_rate is not None:
             serving = {"engine": engine, "concurrency": concurrency, "request_rate": request_rate,
-                       "max_num_tokens": max_num_tokens}
+                       "max_num_tokens": max_num_tokens, "num_requests": num_requests, "seed": seed,
+                       "random_range_ratio": random_range_ratio, "max_tpot_s": milliseconds(max_tpot_ms),
+                       "max_ttft_s": milliseconds(max_ttft_ms)}
     # In mode both with no training option (nor --tp/--pp) the library picks the training defaults and,
     # should the model fit no layout on them, returns a note instead of failing the serving estimate.
     if mode == "training" or (mode == "both" and given(ctx, TRAINING_ONLY + ("tp", "pp"))):
         training = training_workload(c, dict(train, tp=tp, pp=pp))
-    result = api.estimate(c, m, wl, serving=serving, training=training, days=train["days"], mode=mode,
-                          reference=reference_chip(reference))
+    with compile_notices():
+        result = api.estimate(c, m, wl, serving=serving, training=training, days=train["days"], mode=mode,
+                              reference=reference_chip(reference))
     click.echo(as_json(result.to_dict()) if fmt == "json" else render_estimate(result, show_ops=ops))

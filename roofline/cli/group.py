@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import warnings
 
 import click
 
-from roofline.errors import RooflineError
+from roofline.errors import CompilingNotice, RooflineError
 
 EXIT_USAGE = 2
+
+
+@contextlib.contextmanager
+def compile_notices():
+    """Within: a :class:`CompilingNotice` from the library is one line on stderr, before the wait."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CompilingNotice)
+        shown = warnings.showwarning
+
+        def show(message, category, *args, **kwargs):
+            if issubclass(category, CompilingNotice):
+                click.echo(f"roofline: {message}", err=True)
+            else:
+                shown(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        yield
 
 
 def fail(message: str) -> None:

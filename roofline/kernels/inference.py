@@ -6,8 +6,8 @@ the largest batch that fits. The op table is :func:`roofline.kernels.forward.fil
 from roofline._jit import kernel
 from roofline.kernels.forward import fill_pass
 from roofline.kernels.layout import (
-    H_HBM_BYTES, H_MEM_FRACTION, H_STEP_OVERHEAD, H_UP_DOMAIN, M_LAYERS, N_OPS, W_ACCEPT, W_BATCH, W_DRAFT,
-    W_INPUT, W_OUTPUT, W_PP,
+    H_HBM_BYTES, H_MEM_FRACTION, H_REQUEST_OVERHEAD, H_SEQ_OVERHEAD, H_STEP_OVERHEAD, H_UP_DOMAIN, M_LAYERS, N_OPS,
+    W_ACCEPT, W_BATCH, W_DRAFT, W_INPUT, W_OUTPUT, W_PP,
 )
 from roofline.kernels.roofline import price_ops
 from roofline.kernels.shapes import kv_bytes_per_chip, weight_bytes_per_chip, workspace_bytes_per_chip
@@ -16,10 +16,12 @@ from roofline.kernels.shapes import kv_bytes_per_chip, weight_bytes_per_chip, wo
 @kernel
 def prefill_time(m, w, hw, ops, priced):
     """Seconds to prefill ``w[W_BATCH]`` prompts of ``w[W_INPUT]`` tokens in one pass (time to first
-    token): the batch flows through the ``pp`` stages one after another, with ``pp - 1`` sends."""
+    token): the batch flows through the ``pp`` stages one after another, with ``pp - 1`` sends. The serving
+    engine's costs (``H_*_OVERHEAD``: per stage pass, per kernel, per sequence, per request) are added."""
     pp = w[W_PP]
     fill_pass(m, w, hw[H_UP_DOMAIN], w[W_INPUT], 0.0, m[M_LAYERS], 1.0, 1.0, pp - 1.0, ops)
-    return price_ops(ops, N_OPS, hw, priced) + pp * hw[H_STEP_OVERHEAD]
+    return (price_ops(ops, N_OPS, hw, priced) + pp * hw[H_STEP_OVERHEAD] + w[W_BATCH] * hw[H_SEQ_OVERHEAD]
+            + hw[H_REQUEST_OVERHEAD])
 
 
 @kernel
@@ -31,21 +33,22 @@ def decode_step_time(m, w, hw, c0, ops, priced):
     once its micro-batch has visited every stage, so the time per token is ``pp`` stage times (the
     stage priced is the last one, which also carries the LM head). With speculative decoding each step
     verifies 1 + ``W_DRAFT`` tokens per sequence and emits ``W_ACCEPT`` of them on average: the time per
-    output token is the step time divided by ``W_ACCEPT``.
+    output token is the step time divided by ``W_ACCEPT``. The engine's costs per step, per kernel and per
+    sequence are in the step.
     """
     pp = w[W_PP]
     q = 1.0 + w[W_DRAFT]
     accept = w[W_ACCEPT] if w[W_ACCEPT] > 0.0 else 1.0
     if pp <= 1.0:
         fill_pass(m, w, hw[H_UP_DOMAIN], q, c0, m[M_LAYERS], 1.0, 1.0, 0.0, ops)
-        return (price_ops(ops, N_OPS, hw, priced) + hw[H_STEP_OVERHEAD]) / accept
+        return (price_ops(ops, N_OPS, hw, priced) + hw[H_STEP_OVERHEAD] + w[W_BATCH] * hw[H_SEQ_OVERHEAD]) / accept
     b = w[W_BATCH]
     micro = pp if b > pp else b
     stage = w.copy()
     stage[W_BATCH] = -(-b // micro)
     layers = -(-m[M_LAYERS] // pp)
     fill_pass(m, stage, hw[H_UP_DOMAIN], q, c0, layers, 0.0, 1.0, 1.0, ops)
-    return pp * (price_ops(ops, N_OPS, hw, priced) + hw[H_STEP_OVERHEAD]) / accept
+    return (pp * (price_ops(ops, N_OPS, hw, priced) + hw[H_STEP_OVERHEAD]) + b * hw[H_SEQ_OVERHEAD]) / accept
 
 
 @kernel

@@ -68,7 +68,12 @@ H_SIMPLE_BASE = 18
 H_SIMPLE_UP = 19
 H_SIMPLE_OUT = 20
 H_KERNEL_OVERHEAD = 21  # fixed seconds per op occurrence (kernel launch and tail)
-H_SIZE = 24
+H_ATTN_PEAK = 22  # dense FLOP/s attention runs at: the 16-bit peak (0: H_PEAK_FLOPS)
+H_ATTN_EFF = 23  # achievable fraction of H_ATTN_PEAK for attention (0: H_EFF_COMPUTE)
+H_EXPERT_EFF = 24  # routed experts' ops reach this share of the GEMM and HBM fractions (0: 1)
+H_SEQ_OVERHEAD = 25  # the serving engine's seconds per sequence per step (sampling, bookkeeping)
+H_REQUEST_OVERHEAD = 26  # the serving engine's seconds per request outside its steps, added to TTFT
+H_SIZE = 27
 
 # ---- workload and layout -----------------------------------------------------------------------------
 W_BATCH = 0  # sequences in flight
@@ -137,9 +142,7 @@ E_FREE_RULE = 3  # 1: the fraction applies to what weights and workspace leave (
 E_RESERVE_FULL = 4  # 1: a request reserves KV for input + output when admitted
 E_MAX_SEQS = 5  # 0: no cap beyond memory
 E_PREFILL_FIRST = 6  # 1: prompts run in their own steps, ahead of decodes (SGLang); 0: decodes and chunks mixed
-E_STEP_OVERHEAD = 7  # seconds per engine step beyond the priced ops (scheduling, sampling launch, host work)
-E_SEQ_OVERHEAD = 8  # seconds per step for each sequence the step carries (sampling, detokenizing, bookkeeping)
-E_SIZE = 10
+E_SIZE = 7
 
 # ---- the closed-loop steady state of a replica (``serving_closed_loop``) -----------------------------
 C_TTFT = 0  # seconds to first token of an admitted request
@@ -155,14 +158,29 @@ K_CONCURRENCY = 0  # closed loop: users keeping one request each in flight (0: o
 K_REQUESTS = 1  # requests sent in all
 K_CAPACITY = 2  # KV-cache tokens one attention group holds
 K_MAX_SEQS = 3  # sequences one attention group runs at once
-K_SIZE = 4
+K_MAX_WORK = 4  # stop once the work (rounds plus the sequences they visit) exceeds this (0: no limit)
+K_SIZE = 5
 # what the simulation returns besides per-request times (``Q_*``)
-Q_STATUS = 0  # 0 ran; 1 a request cannot fit in the KV cache even alone
+Q_STATUS = 0  # 0 ran; 1 a request cannot fit in the KV cache even alone; 2 stopped at K_MAX_WORK
 Q_STEPS = 1  # engine steps
 Q_END = 2  # seconds until the last request finished
 Q_PREEMPTIONS = 3  # sequences evicted and recomputed (paged KV ran out)
 Q_BUSY = 4  # seconds with at least one sequence running
-Q_SIZE = 6
+Q_PREFILL_TIME = 5  # seconds of the steps that carried prompt tokens
+Q_WORK = 6  # scheduling rounds plus the running sequences each visits: the simulation's work
+Q_SIZE = 7
+# what a step's time is made of (``step_parts``; the simulation adds them up per request)
+P_COMPUTE = 0  # seconds of compute-bound ops other than attention and the routed experts
+P_MEMORY = 1  # seconds of HBM-bound ops other than attention and the routed experts (weights streamed)
+P_ATTENTION = 2  # seconds of compute-bound attention (prompt chunks over their prefixes)
+P_EXPERT_COMPUTE = 3  # seconds of the routed experts' compute-bound ops
+P_EXPERT_MEMORY = 4  # seconds of the routed experts' HBM-bound ops
+P_KV = 5  # seconds of HBM-bound attention (the KV cache read)
+P_FIXED = 6  # the rest of the priced step: link-bound ops and the hardware's fixed costs
+P_STEPS = 7  # steps
+P_SEQS = 8  # sequences carried
+P_LAUNCHES = 9  # kernels launched
+P_SIZE = 10
 #: ITL histogram: log-spaced bins from 10**ITL_LOG_MIN to 10**ITL_LOG_MAX seconds
 ITL_BINS = 3600
 ITL_LOG_MIN = -7.0

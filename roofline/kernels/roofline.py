@@ -2,10 +2,10 @@
 
 from roofline._jit import kernel
 from roofline.kernels.layout import (
-    BOUND_COMPUTE, BOUND_MEMORY, BOUND_NETWORK, H_EFF_COMPUTE, H_EFF_HBM, H_EFF_OUT, H_EFF_UP, H_HBM_BW,
-    H_LAT_BASE, H_LAT_OUT, H_LAT_UP, H_LL128_BASE, H_LL128_OUT, H_LL128_UP, H_OUT_BW, H_PEAK_FLOPS, H_SIMPLE_BASE,
-    H_KERNEL_OVERHEAD, H_SIMPLE_OUT, H_SIMPLE_UP, H_UP_BW, OP_COUNT, OP_FLOPS, OP_HBM, OP_LINK,
-    OP_SCALE_OUT, OP_STEPS,
+    BOUND_COMPUTE, BOUND_MEMORY, BOUND_NETWORK, H_ATTN_EFF, H_ATTN_PEAK, H_EFF_COMPUTE, H_EFF_HBM, H_EFF_OUT, H_EFF_UP,
+    H_EXPERT_EFF, H_HBM_BW, H_KERNEL_OVERHEAD, H_LAT_BASE, H_LAT_OUT, H_LAT_UP, H_LL128_BASE, H_LL128_OUT, H_LL128_UP,
+    H_OUT_BW, H_PEAK_FLOPS, H_SIMPLE_BASE, H_SIMPLE_OUT, H_SIMPLE_UP, H_UP_BW, OP_ATTN, OP_COUNT, OP_EXPERT_ACT,
+    OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FLOPS, OP_HBM, OP_LINK, OP_SCALE_OUT, OP_STEPS,
 )
 
 
@@ -43,21 +43,37 @@ def op_time(ops, i, hw):
     Roofline: each of compute (FLOPs ÷ achievable FLOP/s), memory (HBM bytes ÷ achievable bytes/s) and
     network (link bytes ÷ achievable link bytes/s, plus the collective's latency) is a lower bound on
     the op's time; the op takes the largest. Ops of one pass run one after another, so pass times add.
+    Attention runs at ``H_ATTN_PEAK`` (the 16-bit peak: fused attention kernels compute in 16 bits even
+    when the GEMMs run in fp8 or fp4) and at its own fraction ``H_ATTN_EFF`` where one is set; the routed
+    experts' ops at ``H_EXPERT_EFF`` of the GEMM and HBM fractions; the other ops at ``H_PEAK_FLOPS``.
 
     Returns ``(seconds, bound)`` with bound one of BOUND_COMPUTE, BOUND_MEMORY, BOUND_NETWORK.
     """
     count = ops[i, OP_COUNT]
     if count <= 0.0:
         return 0.0, BOUND_MEMORY
+    peak = hw[H_PEAK_FLOPS]
+    eff_c = hw[H_EFF_COMPUTE]
+    eff_m = hw[H_EFF_HBM]
+    if i == OP_ATTN:
+        if hw[H_ATTN_PEAK] > 0.0:
+            peak = hw[H_ATTN_PEAK]
+        if hw[H_ATTN_EFF] > 0.0:
+            eff_c = hw[H_ATTN_EFF]
+    elif (i == OP_EXPERT_UP or i == OP_EXPERT_ACT or i == OP_EXPERT_DOWN) and hw[H_EXPERT_EFF] > 0.0:
+        eff_c = eff_c * hw[H_EXPERT_EFF]
+        eff_m = eff_m * hw[H_EXPERT_EFF]
     t_c = 0.0
     if ops[i, OP_FLOPS] > 0.0:
-        t_c = ops[i, OP_FLOPS] / (hw[H_PEAK_FLOPS] * hw[H_EFF_COMPUTE])
+        t_c = ops[i, OP_FLOPS] / (peak * eff_c)
     t_m = 0.0
     if ops[i, OP_HBM] > 0.0:
-        t_m = ops[i, OP_HBM] / (hw[H_HBM_BW] * hw[H_EFF_HBM])
+        t_m = ops[i, OP_HBM] / (hw[H_HBM_BW] * eff_m)
     t_n = 0.0
     if ops[i, OP_STEPS] > 0.0:
         t_n = collective_time(ops[i, OP_LINK], ops[i, OP_STEPS], ops[i, OP_SCALE_OUT] > 0.0, hw)
+    if t_c == 0.0 and t_m == 0.0 and t_n == 0.0:
+        return 0.0, BOUND_MEMORY  # nothing to do (a collective over one chip): no kernel runs
     k = hw[H_KERNEL_OVERHEAD]
     if t_n >= t_c and t_n >= t_m and t_n > 0.0:
         return count * (t_n + k), BOUND_NETWORK

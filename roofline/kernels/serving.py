@@ -27,10 +27,12 @@ import numpy as np
 from roofline._jit import glue, kernel
 from roofline.kernels.forward import attention_cost, fill_pass
 from roofline.kernels.layout import (
-    C_PREFILL_BOUND, C_RPS, C_STEP, C_TPOT, C_TTFT, E_BUDGET, E_CHUNKED, E_FREE_RULE, E_MAX_SEQS, E_MEMORY_FRACTION,
-    E_RESERVE_FULL, E_SEQ_OVERHEAD, E_STEP_OVERHEAD, H_HBM_BYTES, H_STEP_OVERHEAD, H_UP_DOMAIN, M_HIDDEN, M_LAYERS,
-    M_VOCAB, N_OPS, OP_ATTN, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, V_CAP, V_PREFILL_BOUND, V_RPS, V_TPOT,
-    V_TTFT, W_ACT_BYTES, W_BATCH, W_INPUT, W_MAX_TOKENS, W_OUTPUT, W_PP, W_TP,
+    BOUND_COMPUTE, BOUND_NETWORK, C_PREFILL_BOUND, C_RPS, C_STEP, C_TPOT, C_TTFT, E_BUDGET, E_CHUNKED, E_FREE_RULE,
+    E_MAX_SEQS, E_MEMORY_FRACTION, E_RESERVE_FULL, H_HBM_BYTES, H_REQUEST_OVERHEAD, H_SEQ_OVERHEAD, H_STEP_OVERHEAD,
+    H_UP_DOMAIN, M_HIDDEN, M_LAYERS, M_VOCAB, N_OPS, OP_ATTN, OP_COUNT, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP,
+    OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, OP_STEPS, P_ATTENTION, P_COMPUTE, P_EXPERT_COMPUTE, P_EXPERT_MEMORY,
+    P_FIXED, P_KV, P_LAUNCHES, P_MEMORY, P_STEPS, V_CAP, V_PREFILL_BOUND, V_RPS, V_TPOT, V_TTFT, W_ACT_BYTES, W_BATCH,
+    W_INPUT, W_MAX_TOKENS, W_OUTPUT, W_PP, W_TP,
 )
 from roofline.kernels.roofline import price_ops, set_allgather, set_gemm
 from roofline.kernels.shapes import kv_bytes_per_chip, weight_bytes_per_chip, workspace_bytes_per_chip
@@ -65,14 +67,52 @@ def step_time(m, w, hw, tokens, rows, attn_flops, attn_hbm, ops, priced):
 
 
 @kernel
-def engine_step_time(m, w, hw, engine, decodes, dec_c0, pre_seqs, pre_q, pre_c0, ops, priced):
+def step_parts(ops, priced, pp, base, parts):
+    """Split the step just priced into ``parts`` (P_SIZE): the seconds of its ops by what bounds them and how
+    they are priced (``P_COMPUTE``, ``P_MEMORY``, ``P_ATTENTION``, ``P_EXPERT_COMPUTE``, ``P_EXPERT_MEMORY``),
+    the rest of its ``base`` seconds, one step, and the kernels it launches (op occurrences with work)."""
+    for j in range(P_FIXED):
+        parts[j] = 0.0
+    for i in range(N_OPS):
+        if ops[i, OP_COUNT] <= 0.0 or priced[i, 1] == BOUND_NETWORK:
+            continue
+        compute = priced[i, 1] == BOUND_COMPUTE
+        if i == OP_EXPERT_UP or i == OP_EXPERT_ACT or i == OP_EXPERT_DOWN:
+            k = P_EXPERT_COMPUTE if compute else P_EXPERT_MEMORY
+        elif i == OP_ATTN:
+            k = P_ATTENTION if compute else P_KV
+        elif not compute:
+            k = P_MEMORY
+        else:
+            k = P_COMPUTE
+        parts[k] += pp * priced[i, 0]
+    total = 0.0
+    for j in range(P_FIXED):
+        total += parts[j]
+    parts[P_FIXED] = base - total
+    parts[P_STEPS] = 1.0
+    parts[P_LAUNCHES] = launched(ops, pp)
+
+
+@kernel
+def engine_step_time(m, w, hw, decodes, dec_c0, pre_seqs, pre_q, pre_c0, ops, priced):
     """Seconds of one engine step: ``decodes`` sequences decoding with ``dec_c0`` tokens cached, plus
     ``pre_seqs`` prompt chunks of ``pre_q`` tokens after ``pre_c0`` cached ones (:func:`step_time`), with the
-    engine's fixed costs per step and per sequence carried."""
+    engine's cost per sequence carried."""
     f_dec, b_dec = attention_cost(m, w, decodes, 1.0, dec_c0)
     f_pre, b_pre = attention_cost(m, w, pre_seqs, pre_q, pre_c0)
     t = step_time(m, w, hw, decodes + pre_seqs * pre_q, decodes + pre_seqs, f_dec + f_pre, b_dec + b_pre, ops, priced)
-    return t + engine[E_STEP_OVERHEAD] + engine[E_SEQ_OVERHEAD] * (decodes + pre_seqs)
+    return t + hw[H_SEQ_OVERHEAD] * (decodes + pre_seqs)
+
+
+@kernel
+def launched(ops, pp):
+    """Kernels the step just filled launches: op occurrences with work to do, on every stage."""
+    n = 0.0
+    for i in range(N_OPS):
+        if ops[i, OP_COUNT] > 0.0 and (ops[i, OP_FLOPS] != 0.0 or ops[i, OP_HBM] != 0.0 or ops[i, OP_STEPS] != 0.0):
+            n += ops[i, OP_COUNT]
+    return pp * n
 
 
 @kernel
@@ -127,7 +167,7 @@ def serving_closed_loop(m, w, hw, inflight, engine, ops, priced, out):
         if dec < 0.0:
             dec = 0.0
         pre = full - dec
-        t = engine_step_time(m, w, hw, engine, dec, dec_c0, pre / chunk, chunk, (i_len - chunk) / 2.0, ops, priced)
+        t = engine_step_time(m, w, hw, dec, dec_c0, pre / chunk, chunk, (i_len - chunk) / 2.0, ops, priced)
         x = pre / (i_len * t)
         latency = c / x
         out[C_TTFT] = latency - (o_len - 1.0) * t
@@ -136,9 +176,9 @@ def serving_closed_loop(m, w, hw, inflight, engine, ops, priced, out):
         out[C_PREFILL_BOUND] = 1.0
         out[C_STEP] = t
         return
-    t_mixed = engine_step_time(m, w, hw, engine, d_mixed, dec_c0, pre_tokens / chunk, chunk, (i_len - chunk) / 2.0,
+    t_mixed = engine_step_time(m, w, hw, d_mixed, dec_c0, pre_tokens / chunk, chunk, (i_len - chunk) / 2.0,
                                ops, priced)
-    t_dec = engine_step_time(m, w, hw, engine, c, dec_c0, 0.0, 0.0, 0.0, ops, priced)
+    t_dec = engine_step_time(m, w, hw, c, dec_c0, 0.0, 0.0, 0.0, ops, priced)
     g = 0.0
     if o_len > 1.0:
         g = (f * (n_c + o_len - 1.0) - n_c) / (o_len - 1.0)
@@ -232,4 +272,4 @@ def replica_at_concurrency(m, w, hw, engine, concurrency, attn_dp, scratch, ops,
     out[V_TPOT] = steady[C_TPOT]
     out[V_RPS] = steady[C_RPS]
     out[V_PREFILL_BOUND] = steady[C_PREFILL_BOUND]
-    out[V_TTFT] = concurrency / steady[C_RPS] - (w[W_OUTPUT] - 1.0) * steady[C_TPOT]
+    out[V_TTFT] = concurrency / steady[C_RPS] - (w[W_OUTPUT] - 1.0) * steady[C_TPOT] + hw[H_REQUEST_OVERHEAD]

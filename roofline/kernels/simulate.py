@@ -14,12 +14,18 @@ Model (the assumptions, stated once):
   (vLLM's recompute preemption). A sliding window caps what a sequence holds.
 * **A step** carries one token for every sequence that has finished its prompt, plus prompt tokens under
   the token budget ``E_BUDGET`` (decodes count against it): chunked engines cut prompts into chunks that
-  fill the budget, in admission order; whole-prompt engines take a prompt only whole (one that exceeds the
-  budget runs alone). ``E_PREFILL_FIRST`` engines (SGLang) run prompt chunks in steps of their own, ahead
-  of the decodes, whenever one is waiting; the others mix them (vLLM, TensorRT-LLM).
+  fill the budget, in admission order; whole-prompt engines take prompts only whole, and always the first
+  waiting one (one larger than the budget the decodes leave runs with them rather than wait behind the
+  decodes for ever; later ones wait for a step with room). ``E_PREFILL_FIRST`` engines (SGLang) run prompt
+  chunks in steps of their own, ahead of the decodes, whenever one is waiting; the others mix them (vLLM,
+  TensorRT-LLM).
 * **Its time** is :func:`roofline.kernels.serving.step_time` of its tokens, the sequences that sample a
   token and their attention (each prompt chunk over its own prefix, the decodes over their mean context),
-  plus the engine's fixed cost per step ``E_STEP_OVERHEAD`` and per sequence carried ``E_SEQ_OVERHEAD``.
+  plus the engine's fixed costs (in the hardware vector: per step ``H_STEP_OVERHEAD``, per kernel launched
+  ``H_KERNEL_OVERHEAD``, per sequence carried ``H_SEQ_OVERHEAD``).
+  While no prompt waits, the running sequences decode in lockstep until the next event (one finishes, a
+  request arrives, the paged cache fills); those steps are priced at once at their mean context, as decode
+  time is affine in the context (the same property the closed form and ``decode_step_time`` use).
   The step that completes a prompt gives its first token; every decode gives one more. A request leaves
   with its last token, freeing its KV cache.
 
@@ -30,14 +36,16 @@ figures. One attention group is simulated; data-parallel attention groups run in
 
 import math
 
+import numpy as np
+
 from roofline._jit import borrow, kernel
 from roofline.kernels.forward import attention_cost
 from roofline.kernels.layout import (
-    E_BUDGET, E_CHUNKED, E_PREFILL_FIRST, E_RESERVE_FULL, E_SEQ_OVERHEAD, E_STEP_OVERHEAD, ITL_BINS, ITL_LOG_MAX,
-    ITL_LOG_MIN, K_CAPACITY, K_CONCURRENCY, K_MAX_SEQS, K_REQUESTS, M_WINDOW, Q_BUSY, Q_END, Q_PREEMPTIONS,
-    Q_STATUS, Q_STEPS,
+    E_BUDGET, E_CHUNKED, E_PREFILL_FIRST, E_RESERVE_FULL, H_SEQ_OVERHEAD, ITL_BINS, ITL_LOG_MAX, ITL_LOG_MIN,
+    K_CAPACITY, K_CONCURRENCY, K_MAX_SEQS, K_MAX_WORK, K_REQUESTS, M_WINDOW, P_SEQS, P_SIZE, Q_BUSY, Q_END,
+    Q_PREEMPTIONS, Q_PREFILL_TIME, Q_STATUS, Q_STEPS, Q_WORK, W_PP,
 )
-from roofline.kernels.serving import step_time
+from roofline.kernels.serving import step_parts, step_time
 
 
 @kernel
@@ -62,7 +70,25 @@ def itl_bin(seconds):
 
 
 @kernel
-def simulate(m, w, hw, engine, client, requests, times, state, ops, priced, itl, out):
+def mark(marks, i, cum):
+    """Row ``i`` of ``marks`` := the running sums ``cum``."""
+    for j in range(cum.shape[0]):
+        marks[i, j] = cum[j]
+
+
+@kernel
+def priced_step(m, w, hw, tokens, rows, seqs, attn_flops, attn_hbm, ops, priced, parts):
+    """Seconds of one engine step (:func:`roofline.kernels.serving.step_time`, with the engine's costs per
+    step and per kernel in ``hw``) plus its cost per sequence carried; ``parts`` (P_SIZE) receives what it
+    is made of."""
+    t = step_time(m, w, hw, tokens, rows, attn_flops, attn_hbm, ops, priced) + hw[H_SEQ_OVERHEAD] * seqs
+    step_parts(ops, priced, w[W_PP], t, parts)
+    parts[P_SEQS] = seqs
+    return t
+
+
+@kernel
+def simulate(m, w, hw, engine, client, requests, times, marks, state, ops, priced, itl, out):
     """Run one replica's engine over the requests (see the module docstring).
 
     Parameters
@@ -75,6 +101,10 @@ def simulate(m, w, hw, engine, client, requests, times, state, ops, priced, itl,
         (N,) float64 each: arrival times (open loop), prompt tokens and output tokens.
     times : (send, first, finish)
         (N,) float64 each, written: when each request was sent, gave its first token and finished.
+    marks : (at_send, at_first, at_finish)
+        (N, P_SIZE) float64 each, written: the running sums of the steps' parts (``step_parts``: scaled
+        and fixed seconds, steps, sequences, kernels) at those three moments, so that a request's TTFT and
+        TPOT can be re-priced for other engine costs without simulating again (the calibration does).
     state : (prefilled, generated, prompt, held, last, chunk, running, front)
         Scratch: (N,) float64 x 6 and (N,) int64 x 2.
     ops, priced : (N_OPS, OP_COLS), (N_OPS, 2) float64 scratch.
@@ -87,6 +117,9 @@ def simulate(m, w, hw, engine, client, requests, times, state, ops, priced, itl,
     send = borrow(times[0])
     first = borrow(times[1])
     finish = borrow(times[2])
+    at_send = borrow(marks[0])
+    at_first = borrow(marks[1])
+    at_finish = borrow(marks[2])
     prefilled = borrow(state[0])
     generated = borrow(state[1])
     prompt = borrow(state[2])
@@ -115,12 +148,15 @@ def simulate(m, w, hw, engine, client, requests, times, state, ops, priced, itl,
         finish[i] = math.nan
     for j in range(out.shape[0]):
         out[j] = 0.0
+    cum = np.zeros(P_SIZE)
+    parts = np.zeros(P_SIZE)
     t = 0.0
     sent = 0
     if users > 0:
         sent = users if users < n else n
         for i in range(sent):
             send[i] = 0.0
+            mark(at_send, i, cum)
     next_fifo = 0
     n_front = 0
     n_running = 0
@@ -129,10 +165,18 @@ def simulate(m, w, hw, engine, client, requests, times, state, ops, priced, itl,
     steps = 0
     preemptions = 0
     busy = 0.0
+    prefill_time = 0.0
+    max_work = client[K_MAX_WORK]
+    work = 0.0
     while completed < n:
+        work += 1.0 + n_running
+        if max_work > 0.0 and work > max_work:
+            out[Q_STATUS] = 2.0
+            return
         if users == 0:
             while sent < n and arrival[sent] <= t:
                 send[sent] = arrival[sent]
+                mark(at_send, sent, cum)
                 sent += 1
         # admission: first come, first served; an evicted sequence goes first
         while n_running < max_seqs:
@@ -165,6 +209,70 @@ def simulate(m, w, hw, engine, client, requests, times, state, ops, priced, itl,
                 continue
             out[Q_STATUS] = 1.0
             return
+        # a stretch of pure decode steps: while no prompt is waiting to run, every running sequence decodes
+        # in lockstep until the next event (the first of them finishes, the next arrival, the paged cache
+        # filling up); price those steps at once, at their mean context (decode time is affine in it)
+        all_decoding = True
+        shortest = 1e300
+        for r in range(n_running):
+            i = running[r]
+            if prefilled[i] < prompt[i]:
+                all_decoding = False
+                break
+            left_out = output_len[i] - generated[i]
+            if left_out < shortest:
+                shortest = left_out
+        if all_decoding and shortest > 1.0:
+            ctx = 0.0
+            for r in range(n_running):
+                ctx += prompt[running[r]] + generated[running[r]] - 1.0
+            n_dec = float(n_running)
+            k = shortest
+            if not reserve:
+                room = (capacity - used) // n_dec
+                if room < k:
+                    k = room if room > 1.0 else 1.0
+            if users == 0 and sent < n:
+                f1, b1 = attention_cost(m, w, n_dec, 1.0, ctx / n_dec)
+                dt1 = priced_step(m, w, hw, n_dec, n_dec, n_dec, f1, b1, ops, priced, parts)
+                until = (arrival[sent] - t) // dt1
+                if until < k:
+                    k = until if until > 1.0 else 1.0
+            if k > 1.0:
+                f, b = attention_cost(m, w, n_dec, 1.0, ctx / n_dec + (k - 1.0) / 2.0)
+                dt = priced_step(m, w, hw, n_dec, n_dec, n_dec, f, b, ops, priced, parts)
+                for j in range(P_SIZE):
+                    cum[j] += k * parts[j]
+                start = t
+                t += k * dt
+                busy += k * dt
+                steps += int(k)
+                kept = 0
+                for r in range(n_running):
+                    i = running[r]
+                    generated[i] += k
+                    itl[itl_bin(start + dt - last[i])] += 1.0
+                    itl[itl_bin(dt)] += k - 1.0
+                    last[i] = t
+                    if not reserve:
+                        grown = held_tokens(prompt[i] + generated[i] - 1.0, window)
+                        used += grown - held[i]
+                        held[i] = grown
+                    if generated[i] >= output_len[i]:
+                        finish[i] = t
+                        mark(at_finish, i, cum)
+                        completed += 1
+                        used -= held[i]
+                        held[i] = 0.0
+                        if users > 0 and sent < n:
+                            send[sent] = t
+                            mark(at_send, sent, cum)
+                            sent += 1
+                    else:
+                        running[kept] = i
+                        kept += 1
+                n_running = kept
+                continue
         # compose the step: which sequences decode, and how many prompt tokens each chunk takes
         waiting_prompt = False
         for r in range(n_running):
@@ -198,7 +306,7 @@ def simulate(m, w, hw, engine, client, requests, times, state, ops, priced, itl,
                     q = rem if rem < left else left
                     if q < 1.0:
                         break
-                elif rem <= left or tokens == 0.0:
+                elif rem <= left or tokens == n_dec:
                     q = rem
                 else:
                     break
@@ -211,10 +319,13 @@ def simulate(m, w, hw, engine, client, requests, times, state, ops, priced, itl,
                 left -= q
                 if q >= rem:
                     rows += 1.0
-        dt = (step_time(m, w, hw, tokens, rows, attn_f, attn_b, ops, priced) + engine[E_STEP_OVERHEAD]
-              + engine[E_SEQ_OVERHEAD] * seqs)
+        dt = priced_step(m, w, hw, tokens, rows, seqs, attn_f, attn_b, ops, priced, parts)
+        for j in range(P_SIZE):
+            cum[j] += parts[j]
         t += dt
         busy += dt
+        if tokens > n_dec:
+            prefill_time += dt
         steps += 1
         # apply the step: chunks advance, decodes emit, finished requests leave
         kept = 0
@@ -227,6 +338,7 @@ def simulate(m, w, hw, engine, client, requests, times, state, ops, priced, itl,
                     if prefilled[i] >= prompt[i]:
                         if generated[i] == 0.0:
                             first[i] = t
+                            mark(at_first, i, cum)
                             generated[i] = 1.0
                         else:  # a recomputed sequence resumes: its next token comes with the recompute
                             generated[i] += 1.0
@@ -244,11 +356,13 @@ def simulate(m, w, hw, engine, client, requests, times, state, ops, priced, itl,
                 done = generated[i] >= output_len[i]
             if done:
                 finish[i] = t
+                mark(at_finish, i, cum)
                 completed += 1
                 used -= held[i]
                 held[i] = 0.0
                 if users > 0 and sent < n:
                     send[sent] = t
+                    mark(at_send, sent, cum)
                     sent += 1
             else:
                 running[kept] = i
@@ -269,3 +383,5 @@ def simulate(m, w, hw, engine, client, requests, times, state, ops, priced, itl,
     out[Q_END] = t
     out[Q_PREEMPTIONS] = preemptions
     out[Q_BUSY] = busy
+    out[Q_PREFILL_TIME] = prefill_time
+    out[Q_WORK] = work

@@ -204,11 +204,12 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
 
 
 @kernel
-def sweep_serving(grid, axes, row_lo, row_hi, engine, limits, out, reduction, scratch):
+def sweep_serving(grid, axes, row_lo, row_hi, engines, limits, out, reduction, scratch):
     """Price the rows ``[row_lo, row_hi)`` as ``roofline estimate --concurrency B`` does: B requests in
     flight on one in-flight-batching replica (:func:`roofline.kernels.serving.replica_at_concurrency`).
 
-    Arguments as :func:`sweep_static` (``grid``'s ``wbatch`` unused), plus ``engine`` (E_SIZE,); the
+    Arguments as :func:`sweep_static` (``grid``'s ``wbatch`` unused), plus ``engines`` (one E_SIZE policy
+    per hardware row: an engine configures itself per chip); the
     scratch tuple is ``(ops, priced, w, figures, kv_scratch, steady)`` with ``kv_scratch`` (W_SIZE,)
     and ``steady`` (C_SIZE,); ``out`` and ``figures`` hold the ``V_*`` figures and the throughput is
     requests/s x output length. Returns the front array.
@@ -220,7 +221,7 @@ def sweep_serving(grid, axes, row_lo, row_hi, engine, limits, out, reduction, sc
     batches = borrow(axes[0])
     inputs = borrow(axes[1])
     outputs = borrow(axes[2])
-    engine = borrow(engine)
+    engines = borrow(engines)
     limits = borrow(limits)
     out = borrow(out)
     best = borrow(reduction[0])
@@ -243,6 +244,7 @@ def sweep_serving(grid, axes, row_lo, row_hi, engine, limits, out, reduction, sc
         c = batches[r % nb]
         m = ms[int(groups[g, G_MODEL])]
         hw = hws[int(groups[g, G_HW])]
+        engine = engines[int(groups[g, G_HW])]
         key = int(groups[g, G_KEY])
         chips = groups[g, G_CHIPS]
         dp = groups[g, G_ATTN_DP]

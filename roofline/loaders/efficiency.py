@@ -63,12 +63,14 @@ def efficiency_for(chip: Chip, compute_dtype: str) -> Efficiency:
         training_attention_fraction=pick("training_attention_fraction"),
         training_sustained_fraction=pick("training_sustained_fraction"),
         serving_sustained_fraction=pick("serving_sustained_fraction"),
+        serving_attention_fraction=pick("serving_attention_fraction"),
+        serving_expert_fraction=pick("serving_expert_fraction"),
         training_step_overhead_s=pick("training_step_overhead_s"),
         ll128_latency_s=_protocol(links, "ll128", "pcie" if "pcie" in hop_up else "nvlink"),
         simple_latency_s=_protocol(links, "simple", "pcie" if "pcie" in hop_up else "nvlink"),
     )
     for key in (*FRACTIONS, "usable_memory_fraction", "training_attention_fraction", "training_sustained_fraction",
-                "serving_sustained_fraction"):
+                "serving_sustained_fraction", "serving_attention_fraction", "serving_expert_fraction"):
         v = getattr(eff, key)
         if not MIN_FRACTION <= v <= 1.0:
             raise RooflineError(f"efficiency.{key}={v} must lie in [{MIN_FRACTION:g}, 1]; fix the chip's "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import attrs
 
+from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
 from roofline.errors import RooflineError, closest
 from roofline.loaders.files import Registry, is_path, positive_number, read_toml, string_list, text
 from roofline.loaders.hf_config import fields_from_hf_config
@@ -31,6 +32,21 @@ _DEFAULTS = {a.name: a.default for a in attrs.fields(Model) if a.default is not 
 
 #: Keys a model file may hold: the ``Model`` fields and free-text ``notes``; anything else is a typo.
 _KNOWN_KEYS = sorted({a.name for a in attrs.fields(Model)} | {"notes"})
+
+
+def _checkpoint_kv(table, where: str) -> tuple[tuple[str, str], ...]:
+    """The ``[checkpoint_kv]`` table: weight dtype = {{ value = KV dtype, source = "..." }} (or a bare dtype)."""
+    if not isinstance(table, dict):
+        raise RooflineError(f"{where}: checkpoint_kv must be a table of weight dtype = KV dtype; see "
+                            f"profiles/models/DeepSeek-R1.toml")
+    out = []
+    for weight, entry in table.items():
+        value = entry.get("value") if isinstance(entry, dict) else entry
+        if weight not in WEIGHT_DTYPES or value not in KV_DTYPES:
+            raise RooflineError(f"{where}: checkpoint_kv.{weight}={value!r} must map a weight dtype "
+                                f"({', '.join(WEIGHT_DTYPES)}) to a KV dtype ({', '.join(KV_DTYPES)})")
+        out.append((weight, value))
+    return tuple(out)
 
 
 def model_from_dict(d: dict, where: str = "model") -> Model:
@@ -83,6 +99,7 @@ def model_from_dict(d: dict, where: str = "model") -> Model:
     kw["family"] = text(d, "family", where, default="llama")
     kw["source"] = str(d.get("source", ""))
     kw["aliases"] = string_list(d, "aliases", where) if "aliases" in d else ()
+    kw["checkpoint_kv"] = _checkpoint_kv(d.get("checkpoint_kv", {}), where)
     problem = architecture_problem(types.SimpleNamespace(**(_DEFAULTS | kw)))
     if problem:
         raise RooflineError(f"{where}: {problem}")

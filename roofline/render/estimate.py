@@ -95,21 +95,43 @@ def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
     ]
     srv = est.serving
     if srv is not None:
-        mode = (f"Poisson arrivals at {srv.request_rate:g} requests/s (utilisation {srv.utilization:.0%} of "
-                f"{srv.capacity_requests_per_s:.3g}/s)" if srv.request_rate else
-                f"{srv.concurrency} requests in flight (closed loop)")
-        out += ["", f"Serving ({srv.engine} engine, continuous batching): {mode}; the engine runs "
-                    f"{srv.inflight} at once, its KV cache holds {srv.kv_capacity_sequences}"
-                    + ("; prefill is the bottleneck" if srv.prefill_bound else ""),
-                table(["", "value"], [
-                    ["TTFT (incl. waiting)", seconds(srv.ttft_s)], ["TPOT (incl. prefill chunks)", seconds(srv.tpot_s)],
-                    ["request latency", seconds(srv.request_latency_s)], ["requests/s", rate(srv.requests_per_s)],
-                    ["output tokens/s", rate(srv.output_tokens_per_s)],
-                    ["  per chip", rate(srv.output_tokens_per_s / srv.num_chips)]])]
+        out += ["", *_serving_lines(srv)]
     if show_ops:
         out += ["", ops_table("Prefill ops (per chip, whole batch)", inf.prefill), "",
                 ops_table("Decode ops (per chip, one step)", inf.decode)]
     return out
+
+
+def _serving_lines(srv) -> list[str]:
+    """The in-flight engine under its benchmark client: latency means and percentiles, throughput."""
+    def pct(*values):
+        return ["-" if v is None else seconds(v) for v in values]
+
+    if srv.request_rate:
+        client = (f"Poisson arrivals at {srv.request_rate:g} requests/s" + (
+            f" (engine busy {srv.utilization:.0%} of the time)" if srv.utilization is not None else ""))
+    else:
+        client = f"{srv.concurrency} users, one request in flight each (closed loop)"
+    how = (f"{srv.num_requests:,} requests simulated step by step, seed {srv.seed}" if srv.num_requests
+           else "closed-form steady state")
+    lines = [f"Serving ({srv.engine} engine, continuous batching): {client}; {how}. The engine runs up to "
+             f"{srv.inflight} at once; its KV cache holds {srv.kv_capacity_sequences} of these requests"
+             + (f"; {srv.preemptions:,} evicted and recomputed" if srv.preemptions else "")
+             + ("; prefill takes most of the time" if srv.prefill_bound else ""),
+             table(["", "mean", "p50", "p90", "p99"], [
+                 ["TTFT (incl. waiting)", seconds(srv.ttft_s), *pct(srv.ttft_p50_s, srv.ttft_p90_s, srv.ttft_p99_s)],
+                 ["TPOT (incl. prefill steps)", seconds(srv.tpot_s),
+                  *pct(srv.tpot_p50_s, srv.tpot_p90_s, srv.tpot_p99_s)],
+                 ["inter-token latency", "", "", "", *pct(srv.itl_p99_s)],
+                 ["request latency", seconds(srv.request_latency_s), *pct(srv.e2e_p50_s), "", *pct(srv.e2e_p99_s)],
+             ]),
+             table(["", "value"], [
+                 ["requests/s", rate(srv.requests_per_s)], ["output tokens/s", rate(srv.output_tokens_per_s)],
+                 ["  per chip", rate(srv.output_tokens_per_s / srv.num_chips)]]
+                 + ([["goodput, requests/s within the targets", rate(srv.goodput_requests_per_s)]]
+                    if srv.goodput_requests_per_s is not None and srv.goodput_requests_per_s != srv.requests_per_s
+                    else []))]
+    return lines
 
 
 #: What each part of a training step is, for the breakdown table (keys of ``TrainingEstimate.breakdown``).

@@ -77,6 +77,7 @@ class InferenceEstimate:
     ideal_ttft_s: float
     ideal_tpot_s: float
     batch_table: tuple[BatchPoint, ...]
+    request_overhead_s: float = 0.0  # the engine's time per request outside its steps (TTFT includes it)
 
     @property
     def memory_per_chip_bytes(self) -> float:
@@ -88,7 +89,8 @@ class InferenceEstimate:
 
     @property
     def ttft_s(self) -> float:
-        return self.prefill.time_s
+        """The prefill pass of the batch, and the engine's time per request outside its steps."""
+        return self.prefill.time_s + self.request_overhead_s
 
     @property
     def tpot_s(self) -> float:
@@ -146,13 +148,16 @@ class InferenceEstimate:
 
 @attrs.frozen
 class ServingEstimate:
+    """One replica serving under load: latencies (means, and percentiles from the step-level simulation),
+    throughput of the replica, and how the engine ran. Seconds and requests/s; per chip where named."""
+
     engine: str
     concurrency: int  # requested (closed loop) or mean in system (open loop)
     inflight: int  # sequences the engine actually runs at once
     kv_capacity_sequences: int
-    ttft_s: float
-    tpot_s: float
-    request_latency_s: float
+    ttft_s: float  # mean
+    tpot_s: float  # mean
+    request_latency_s: float  # mean end-to-end latency
     requests_per_s: float
     output_tokens_per_s: float
     num_chips: int
@@ -160,6 +165,20 @@ class ServingEstimate:
     request_rate: float | None = None
     utilization: float | None = None
     capacity_requests_per_s: float | None = None
+    ttft_p50_s: float | None = None
+    ttft_p90_s: float | None = None
+    ttft_p99_s: float | None = None
+    tpot_p50_s: float | None = None
+    tpot_p90_s: float | None = None
+    tpot_p99_s: float | None = None
+    itl_p99_s: float | None = None  # inter-token latency, every token of every request
+    e2e_p50_s: float | None = None
+    e2e_p99_s: float | None = None
+    goodput_requests_per_s: float | None = None  # requests/s meeting the TTFT and TPOT targets
+    num_requests: int | None = None
+    seed: int | None = None
+    preemptions: int | None = None  # sequences evicted when paged KV ran out, recomputed later
+    compiled: bool | None = None  # the simulation ran numba-compiled
 
     def to_dict(self) -> dict:
         d = attrs.asdict(self)

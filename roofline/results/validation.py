@@ -61,7 +61,7 @@ class Validation:
 
     def to_dict(self) -> dict:
         summary = {kind: _stats([r.error_pct for r in self.rows if r.kind == kind])
-                   for kind in ("training", "inference")}
+                   for kind in ("training", "inference", "serving")}
         summary["training"]["predicted_not_to_fit"] = sum(1 for r in self.rows if r.fits is False)
         return {"rows": [r.to_dict() for r in self.rows], "skipped": [s.to_dict() for s in self.skipped],
                 "summary": summary, "by_chip": self.summary(lambda r: r.chip_profile),

@@ -1,23 +1,29 @@
 """Serving under load: an in-flight-batching replica at a concurrency or a request rate.
 
-The step and steady-state math is in :mod:`roofline.kernels.serving` (its docstring states the model);
-this module checks the request, packs the engine's policy, and handles open-loop (Poisson) arrivals.
+:func:`estimate_serving` runs the step-level simulation of :mod:`roofline.serving.simulate` (a benchmark
+client against the engine, step by step). The closed-form steady state of :mod:`roofline.kernels.serving`
+(mean-value, arrivals spread evenly) is the fast path of sweeps and the serving planner; at concurrency 1
+both give a lone prefill followed by batch-1 decode steps (tested), beyond it the simulation also keeps the
+cohorts a benchmark client creates.
 """
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 
 from roofline.chip import Chip
+from roofline.engines import Engine
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
-from roofline.kernels.serving import engine_kv_capacity, replica_at_concurrency, replica_steady_state
+from roofline.kernels.serving import engine_kv_capacity, replica_at_concurrency
 from roofline.loaders.engines import ENGINES
 from roofline.model import Model
 from roofline.pack import pack_engine
 from roofline.passes import Packed
 from roofline.quantity import MAX_COUNT, show
 from roofline.results.inference import ServingEstimate
+from roofline.serving.simulate import MAX_REQUESTS, Client, simulate_serving
 from roofline.workload import Workload
 
 
@@ -32,14 +38,6 @@ def kv_capacity(p: Packed, engine: np.ndarray) -> int:
     return int(engine_kv_capacity(p.m, p.w(1), p.hw, engine, np.zeros(L.W_SIZE))) * p.wl.attn_dp
 
 
-def steady_state(p: Packed, inflight: float, engine: np.ndarray) -> np.ndarray:
-    """The closed-loop steady state (``C_*`` vector) of ``inflight`` requests on the replica."""
-    out = np.zeros(L.C_SIZE)
-    replica_steady_state(p.m, p.w(1), p.hw, float(inflight), p.wl.attn_dp, engine, np.zeros((L.N_OPS, L.OP_COLS)),
-                         np.zeros((L.N_OPS, 2)), out)
-    return out
-
-
 def at_concurrency(p: Packed, concurrency: int, engine: np.ndarray) -> np.ndarray:
     """``concurrency`` requests in a closed loop on the replica: the ``V_*`` figures of
     :func:`roofline.kernels.serving.replica_at_concurrency`."""
@@ -49,66 +47,75 @@ def at_concurrency(p: Packed, concurrency: int, engine: np.ndarray) -> np.ndarra
     return out
 
 
-def estimate_serving(chip: Chip, model: Model, wl: Workload, *, engine: str = "generic",
-                     concurrency: int | str | None = None, request_rate: float | None = None,
-                     max_num_tokens: int | None = None) -> ServingEstimate:
-    """Serve ``model`` on ``chip`` with ``wl``'s layout and lengths (``wl.tp`` must be resolved).
-
-    Exactly one of ``concurrency`` (an int, or "max" for the largest that fits) and ``request_rate``
-    (requests/s, Poisson) is given.
-    """
+def _check_engine(engine, max_num_tokens) -> Engine:
+    """The engine named (or given as a value) and a valid token budget."""
+    if isinstance(engine, Engine):
+        return engine
     if not isinstance(engine, str) or engine not in ENGINES:
         raise RooflineError(f"engine={engine!r} is not known; use one of {', '.join(ENGINES)}")
     if max_num_tokens is not None and not _whole(max_num_tokens):
         raise RooflineError(f"max_num_tokens={show(max_num_tokens)} must be a whole number of tokens from 1 to "
                             f"{MAX_COUNT:,}")
+    return ENGINES[engine]
+
+
+def estimate_serving(chip: Chip, model: Model, wl: Workload, *, engine: str | Engine = "generic",
+                     concurrency: int | str | None = None, request_rate: float | None = None,
+                     max_num_tokens: int | None = None, num_requests: int | None = None, seed: int = 0,
+                     random_range_ratio: float = 0.0, max_ttft_s: float | None = None,
+                     max_tpot_s: float | None = None, use_numba: bool | None = None) -> ServingEstimate:
+    """Serve ``model`` on ``chip`` with ``wl``'s layout and lengths (``wl.tp`` must be resolved), simulated
+    step by step under a benchmark client (:mod:`roofline.serving.simulate`).
+
+    Exactly one of ``concurrency`` (closed loop: an int, or "max" for as many users as the KV cache holds
+    sequences) and ``request_rate`` (requests/s, Poisson) is given. ``max_ttft_s`` and ``max_tpot_s`` set
+    the targets of the goodput.
+    """
+    eng = _check_engine(engine, max_num_tokens)
     if concurrency not in (None, "max") and not _whole(concurrency):
         raise RooflineError(f"concurrency={show(concurrency)} must be a whole number from 1 to {MAX_COUNT:,} or "
                             f"'max'")
-    if request_rate is not None and (isinstance(request_rate, bool) or not isinstance(request_rate, (int, float))
-                                     or not 0 < request_rate < 1e300):
-        raise RooflineError(f"request_rate={show(request_rate)} must be a positive, finite number of requests "
-                            f"per second")
-    policy = pack_engine(ENGINES[engine], max_num_tokens)
-    p = Packed(chip, model, wl)
+    for name, limit in (("max_ttft_s", max_ttft_s), ("max_tpot_s", max_tpot_s)):
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0):
+            raise RooflineError(f"{name}={show(limit)} must be a positive number of seconds")
+    p = Packed(chip, model, wl, eng)
+    cap = kv_capacity(p, pack_engine(p.engine, max_num_tokens))
+    if cap < 1:
+        raise RooflineError(f"serving: no KV cache fits on {chip.name} for {model.name} at tp={wl.tp}, pp={wl.pp} "
+                            f"with {wl.input_len}+{wl.output_len} tokens per request; use a larger --tp or --pp")
+    if request_rate is None and concurrency in (None, "max"):
+        if cap > MAX_REQUESTS:
+            raise RooflineError(f"concurrency=max: the KV cache holds {cap:,} sequences, more than the "
+                                f"{MAX_REQUESTS:,} requests one simulation takes; give a concurrency")
+        concurrency = cap
+    client = Client(concurrency=None if request_rate is not None else int(concurrency), request_rate=request_rate,
+                    num_requests=num_requests, seed=seed, random_range_ratio=random_range_ratio)
+    est = simulate_serving(p, client, max_num_tokens=max_num_tokens, max_ttft_s=max_ttft_s, max_tpot_s=max_tpot_s,
+                           use_numba=use_numba)
+    if request_rate is None:
+        return est
+    # an open loop: the most requests/s the replica sustains is its closed-form rate with its KV cache full
+    capacity = float(at_concurrency(p, cap, pack_engine(p.engine, max_num_tokens))[L.V_RPS])
+    return attrs.evolve(est, capacity_requests_per_s=capacity)
+
+
+def closed_form_serving(chip: Chip, model: Model, wl: Workload, *, engine: str | Engine = "generic",
+                        concurrency: int | str | None = None, max_num_tokens: int | None = None) -> ServingEstimate:
+    """The closed-form steady state of ``concurrency`` requests in flight (``"max"``: the KV capacity):
+    the fast path of sweeps and the serving planner (:func:`roofline.kernels.serving.replica_at_concurrency`)."""
+    eng = _check_engine(engine, max_num_tokens)
+    if concurrency not in (None, "max") and not _whole(concurrency):
+        raise RooflineError(f"concurrency={show(concurrency)} must be a whole number from 1 to {MAX_COUNT:,} or "
+                            f"'max'")
+    p = Packed(chip, model, wl, eng)
+    policy = pack_engine(p.engine, max_num_tokens)
     cap = kv_capacity(p, policy)
     if cap < 1:
         raise RooflineError(f"serving: no KV cache fits on {chip.name} for {model.name} at tp={wl.tp}, pp={wl.pp} "
                             f"with {wl.input_len}+{wl.output_len} tokens per request; use a larger --tp or --pp")
-    n = wl.num_chips
-    if request_rate is None:
-        c = cap if concurrency in (None, "max") else int(concurrency)
-        if c < 1:
-            raise RooflineError(f"concurrency={concurrency!r} must be a positive integer or 'max'")
-        fig = at_concurrency(p, c, policy)
-        x = fig[L.V_RPS]
-        return ServingEstimate(engine, c, min(c, cap), cap, float(fig[L.V_TTFT]), float(fig[L.V_TPOT]),
-                               float(c / x), float(x), float(x * wl.output_len), n, bool(fig[L.V_PREFILL_BOUND]))
-    if not request_rate > 0 or request_rate != request_rate:
-        raise RooflineError(f"request_rate={request_rate!r} must be a positive number of requests per second")
-    capacity = float(steady_state(p, cap, policy)[L.C_RPS])
-    if request_rate >= capacity:
-        raise RooflineError(f"request_rate={request_rate:g}/s exceeds this replica's capacity of {capacity:.3g} "
-                            f"requests/s ({chip.name} x{n}, {engine}); lower the rate or add replicas")
-    # Mean-value: the number in service N solves X(N) = rate (at least one request when busy)...
-    lo, hi = 1.0, float(cap)
-    if steady_state(p, 1.0, policy)[L.C_RPS] >= request_rate:
-        lo = hi = 1.0
-    for _ in range(40):
-        if hi - lo < 1e-3:
-            break
-        mid = (lo + hi) / 2
-        if steady_state(p, mid, policy)[L.C_RPS] < request_rate:
-            lo = mid
-        else:
-            hi = mid
-    ttft, tpot, _, bound, _ = steady_state(p, hi, policy)
-    # ... plus M/M/1-style queueing in front of it: waiting grows as rho / (1 - rho) lone prefill times.
-    rho = request_rate / capacity
-    lone = steady_state(p, 1.0, policy)[L.C_TTFT]
-    ttft = ttft + rho / (1.0 - rho) * lone
-    latency = ttft + (wl.output_len - 1) * tpot
-    return ServingEstimate(engine, int(round(hi)), int(round(hi)), cap, float(ttft), float(tpot), float(latency),
-                           float(request_rate), float(request_rate * wl.output_len), n, bool(bound),
-                           request_rate=float(request_rate), utilization=float(rho),
-                           capacity_requests_per_s=capacity)
+    c = cap if concurrency in (None, "max") else int(concurrency)
+    fig = at_concurrency(p, c, policy)
+    x = fig[L.V_RPS]
+    return ServingEstimate(eng.name, c, min(c, cap), cap, float(fig[L.V_TTFT]), float(fig[L.V_TPOT]),
+                           float(c / x), float(x), float(x * wl.output_len), wl.num_chips,
+                           bool(fig[L.V_PREFILL_BOUND]))

@@ -66,7 +66,8 @@ def plan_serving(chip: Chip, model: Model, *, num_chips: int, max_tpot_s: float 
         raise RooflineError(f"num_chips={num_chips}: no tensor-parallel size of {model.name} fits in {num_chips} "
                             f"chips; give more chips")
     common = dict(input_len=input_len, output_len=output_len, tp=tps, pp=pps, ep=eps, weight_dtype=weight_dtype,
-                  kv_dtype=kv_dtype, key="group", max_chips=num_chips)
+                  kv_dtype=kv_dtype, key="group", max_chips=num_chips,
+                  engine=engine)
     try:
         probe = build_grid(chip, model, batch=1, **common)
     except RooflineError as exc:

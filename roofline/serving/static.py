@@ -7,7 +7,9 @@ from __future__ import annotations
 import attrs
 
 from roofline.chip import Chip
+from roofline.engines import Engine
 from roofline.errors import RooflineError
+from roofline.kernels import layout as L
 from roofline.model import Model
 from roofline.passes import Packed
 from roofline.results.inference import BatchPoint, InferenceEstimate
@@ -87,8 +89,10 @@ def _table_batches(batch: int, max_batch: int) -> list[int]:
     return out
 
 
-def estimate_inference(chip: Chip, model: Model, workload: Workload | None = None) -> InferenceEstimate:
-    """Estimate serving ``model`` on ``chip`` for ``workload`` (defaults: batch 1, 2048 in, 256 out).
+def estimate_inference(chip: Chip, model: Model, workload: Workload | None = None,
+                       engine: Engine | None = None) -> InferenceEstimate:
+    """Estimate serving ``model`` on ``chip`` for ``workload`` (defaults: batch 1, 2048 in, 256 out) with the
+    fixed costs of ``engine`` (default: the generic engine's).
 
     TTFT is the prefill of the whole batch in one pass; TPOT is the decode step at the mean context
     (input + (output - 1) / 2) and output tokens/s is batch ÷ TPOT. Raises the project error for an
@@ -98,7 +102,7 @@ def estimate_inference(chip: Chip, model: Model, workload: Workload | None = Non
     check_layout(chip, model, wl)
     if wl.tp is None:
         wl = attrs.evolve(wl, tp=choose_tp(chip, model, wl))
-    p = Packed(chip, model, wl)
+    p = Packed(chip, model, wl, engine)
     if not p.fits(1):
         raise not_fitting_error(chip, model, wl)
 
@@ -126,6 +130,7 @@ def estimate_inference(chip: Chip, model: Model, workload: Workload | None = Non
         ideal_ttft_s=float(p.ttft(wl.batch, p.hw_ideal)),
         ideal_tpot_s=float(p.tpot(wl.batch, p.hw_ideal)),
         batch_table=tuple(table),
+        request_overhead_s=float(p.hw[L.H_REQUEST_OVERHEAD]),
     )
 
 

@@ -9,6 +9,7 @@ from roofline.chip import Chip
 from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES, check
 from roofline.errors import RooflineError
 from roofline.loaders.chips import load_chip
+from roofline.loaders.engines import ENGINES
 from roofline.loaders.models import load_model
 from roofline.model import Model
 from roofline.pack import pack_group, pack_workload, replica_batch
@@ -29,6 +30,7 @@ class Grid:
     models: tuple[Model, ...]
     ms: np.ndarray
     hws: np.ndarray
+    hw_chip: np.ndarray  # the position in ``chips`` of each row of ``hws``
     ws: np.ndarray
     groups: np.ndarray
     wbatch: np.ndarray
@@ -64,8 +66,10 @@ class Grid:
 
 
 def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=None, pp=1, ep=1,
-               weight_dtype="bf16", kv_dtype=None, key: str = "chip_model", max_chips: int | None = None) -> Grid:
-    """Load, validate and pack every group of the sweep.
+               weight_dtype="bf16", kv_dtype=None, key: str = "chip_model", max_chips: int | None = None,
+               engine: str | None = None) -> Grid:
+    """Load, validate and pack every group of the sweep (the hardware vectors carry the fixed costs of
+    ``engine``, default the generic one, as every estimate does).
 
     A group the chip and model cannot run (a TP that does not divide the heads, a dtype the chip lacks,
     more stages than layers, an EP the model has no experts for) is left out with the reason in
@@ -86,7 +90,7 @@ def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=Non
     # the largest value of each axis through the workload's own checks (the kernels see the others only)
     Workload(batch=max(batches), input_len=max(inputs), output_len=max(outputs), tp=max(tps) if tps else None,
              pp=max(pps), ep=max(eps))
-    ms, hws, ws, groups, meta, skipped = [], [], [], [], [], []
+    ms, hws, hw_chip, ws, groups, meta, skipped = [], [], [], [], [], [], []
     for ci, chip in enumerate(chip_list):
         for mi, model in enumerate(model_list):
             m_row = hw_row = None
@@ -98,11 +102,12 @@ def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=Non
                     except RooflineError as exc:
                         skipped.append(f"{chip.name} {model.name} {wd}: {exc}")
                         continue
-                    p = Packed(chip, model, base)
+                    p = Packed(chip, model, base, ENGINES[engine or "generic"])
                     if m_row is None:
                         ms.append(p.m)
                         m_row = len(ms) - 1
                     hws.append(p.hw)
+                    hw_chip.append(ci)
                     hw_row = len(hws) - 1
                     tp_list = tps or valid_tp_sizes(model, limit=chip.scale_up_domain)
                     for t in tp_list:
@@ -133,7 +138,8 @@ def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=Non
         wbatch[g] = per_dp[wl.attn_dp]
     cols = list(zip(*meta))
     return Grid(
-        chips=tuple(chip_list), models=tuple(model_list), ms=np.array(ms), hws=np.array(hws), ws=np.array(ws),
+        chips=tuple(chip_list), models=tuple(model_list), ms=np.array(ms), hws=np.array(hws),
+        hw_chip=np.array(hw_chip, dtype=np.int64), ws=np.array(ws),
         groups=np.array(groups), wbatch=wbatch,
         batches=np.array(batches, dtype=np.float64), inputs=np.array(inputs, dtype=np.float64),
         outputs=np.array(outputs, dtype=np.float64),

@@ -93,7 +93,8 @@ def run_grid(grid: Grid, *, engine: str | None = None, max_num_tokens: int | Non
     kernel = sweep_serving if serving else sweep_static
     fn, ran_compiled = choose(kernel, use_numba, inline=_INLINE[kernel.__name__])
     if serving:
-        policy = pack_engine(ENGINES[engine], max_num_tokens)
+        # one policy per hardware row: an engine's defaults may depend on the chip (Engine.on)
+        policy = np.array([pack_engine(ENGINES[engine].on(grid.chips[c]), max_num_tokens) for c in grid.hw_chip])
     n_threads = _threads(threads) if ran_compiled and n >= PARALLEL_MIN_CONFIGS else 1
     rows = grid.n_rows
     per_row = n // rows
@@ -199,7 +200,7 @@ def sweep(chips, models, *, batch=1, input_len=2048, output_len=256, tp=None, pp
         raise RooflineError(f"max_num_tokens={max_num_tokens!r} needs an engine and must be at least 1")
     start = time.perf_counter()
     grid = build_grid(chips, models, batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp, ep=ep,
-                      weight_dtype=weight_dtype, kv_dtype=kv_dtype)
+                      weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine)
     raw = run_grid(grid, engine=engine, max_num_tokens=max_num_tokens, decode_only=decode_only, reduce=reduce,
                    max_tpot_s=max_tpot_s, max_ttft_s=max_ttft_s, use_numba=use_numba, threads=threads,
                    progress=progress)

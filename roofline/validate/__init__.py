@@ -20,16 +20,23 @@ How each row is expressed (the conventions are the sources', stated in SCHEMA.md
   *estimated* step time, so that only step times are compared. Peaks: the chip's dense peak at the
   row's ``precision``. Blank ``zero``: 3 for FSDP sources (FULL_SHARD is FSDP's default), else 0; blank
   ``virtual_pp``: 1; blank ``cp``: 1; blank ``recompute``: none.
-* **Inference metrics**. ``batch = max``: the serving model at ``--concurrency max`` with the engine
-  of the ``framework`` column (TensorRT-LLM, SGLang, vLLM, else generic), throughput over the whole run
-  including every prefill. A fixed ``batch`` with both lengths: waves of that batch, each one prefill of
-  the batch plus ``output_len`` decode steps. ``output_len = 0``: prefill only. Blank ``output_len``:
-  steady-state decode at a context of ``input_len``. Whole-deployment rates count
-  ``num_chips / (tp x pp)`` replicas. A blank ``kv_dtype`` follows ``kv_when_blank`` ("weights": an 8-bit
-  KV cache when the weights are fp8, as FP8 checkpoints quantize the KV cache too, else 16-bit; or an
-  explicit dtype). MoE rows take the model profile of ``model_ref`` (the schema's columns cannot describe
-  dense layers, shared experts or MLA) and ``ep > tp`` means data-parallel attention groups; rows with
-  speculative decoding are skipped (the accepted tokens per step are not stated).
+* **Inference metrics**. The engine is the row's ``engine`` column, else read from its ``framework``
+  (TensorRT-LLM, SGLang, vLLM, else generic). ``batch = max``: the serving simulation at
+  ``--concurrency max``, throughput over the whole run including every prefill. A fixed ``batch`` with
+  both lengths and a TPOT or TTFT metric: the simulation with a closed-loop client of that many users
+  (SCHEMA.md: "model them with a serving model of that engine"); with a throughput metric, waves of that
+  batch, each one prefill of the batch plus ``output_len`` decode steps. ``output_len = 0``: prefill
+  only. Blank ``output_len``: steady-state decode at a context of ``input_len``. Whole-deployment rates
+  count ``num_chips / (tp x pp)`` replicas. A blank ``kv_dtype`` follows ``kv_when_blank``: "engine" (the
+  default, the product's rule) is the engine's default KV format for the checkpoint (``Engine.kv_auto``:
+  vLLM and SGLang the model's 16-bit format, TensorRT-LLM the format the checkpoint declares); "weights"
+  (8-bit with fp8 weights) and explicit formats remain as sensitivity studies.
+* **Serving runs** (``serving.csv``, aggregated): the row's engine simulated with a closed-loop client at
+  the row's concurrency; ``tp``, ``attn_dp``, ``moe_tp`` and ``moe_ep`` give this tool's tp and ep
+  (:func:`roofline.validate.predict.serving_layout`). Disaggregated runs are skipped until that issue.
+  MoE rows take the model profile of ``model_ref`` (the schema's columns cannot describe dense layers,
+  shared experts or MLA) and ``ep > tp`` means data-parallel attention groups; rows with speculative
+  decoding are skipped (the accepted tokens per step are not stated).
 
 Modules: ``schema`` reads the files and turns a row into a chip and a model, ``predict`` prices a row
 exactly as stated, ``run`` runs every row and collects the results

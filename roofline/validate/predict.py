@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 from roofline.chip import Chip
 from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
+from roofline.engines import Engine
 from roofline.errors import RooflineError
+from roofline.loaders.engines import ENGINES
 from roofline.model import Model
 from roofline.passes import Packed
 from roofline.results.validation import source_name
 from roofline.serving.inflight import estimate_serving
 from roofline.training.estimate import estimate_training
 from roofline.validate.schema import (
-    INFERENCE_METRICS, TRAINING_METRICS, RowError, cell, megatron_2021, positive_cell, whole_cell,
+    INFERENCE_METRICS, SERVING_METRICS, TRAINING_METRICS, RowError, cell, megatron_2021, positive_cell, whole_cell,
 )
-from roofline.workload import RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload, Workload, check_layout
+from roofline.workload import RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload, Workload, check_layout, with_engine_kv
+
+#: Validation simulates about a thousand benchmarks: compiled, as a sweep is (the first run compiles the
+#: simulator once and says so); one estimate stays in plain Python.
+SIMULATE_COMPILED = True if importlib.util.find_spec("numba") is not None else None
+
 
 def _training_workload(row: dict):
     precision = cell(row, "precision")
@@ -74,6 +83,9 @@ def _training_metric(row, chip, model, est, metric) -> float:
 
 
 def _engine(row: dict) -> str:
+    """The engine of a row: its ``engine`` column, else read from its ``framework`` column."""
+    if cell(row, "engine") in ENGINES:
+        return cell(row, "engine")
     fw = cell(row, "framework").lower()
     if "tensorrt" in fw or "trt" in fw:
         return "trtllm"
@@ -84,19 +96,23 @@ def _engine(row: dict) -> str:
     return "generic"
 
 
-def _inference_dtypes(row: dict, kv_when_blank: str) -> tuple[str, str | None]:
+def _inference_dtypes(row: dict, kv_when_blank: str, model: Model, engine: Engine) -> tuple[str, str | None]:
+    """(weight dtype, KV dtype) of a row; a blank KV dtype read by ``kv_when_blank`` (see KV_WHEN_BLANK)."""
     wd = cell(row, "weight_dtype") or cell(row, "precision")
     if wd not in WEIGHT_DTYPES:
         raise RowError(f"weight_dtype={wd!r} is not one of {', '.join(WEIGHT_DTYPES)}")
-    kv = cell(row, "kv_dtype")
-    if not kv:
+    kv = cell(row, "kv_dtype") or None
+    if kv is None and kv_when_blank == "engine":
+        kv = with_engine_kv(Workload(weight_dtype=wd), model, engine.kv_auto).kv_dtype
+    elif kv is None:
         kv = ("fp8" if wd == "fp8" else None) if kv_when_blank == "weights" else kv_when_blank
     if kv is not None and kv not in KV_DTYPES:
         raise RowError(f"kv_dtype={kv!r} is not one of {', '.join(KV_DTYPES)}")
     return wd, kv
 
 
-def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = "weights") -> float:
+def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = "engine",
+                      engines: dict[str, Engine] | None = None) -> float:
     metric = cell(row, "metric_std")
     if metric not in INFERENCE_METRICS:
         raise RowError(f"metric_std={metric!r} is not an inference metric ({', '.join(INFERENCE_METRICS)})")
@@ -112,7 +128,8 @@ def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = 
     # whole-deployment rates: replicas of max(tp, ep) x pp chips; a per-node share of a larger replica
     # (num_chips < replica chips) is that fraction of the replica
     replicas = n / replica_chips
-    wd, kv = _inference_dtypes(row, kv_when_blank)
+    engine = (engines or ENGINES)[_engine(row)]
+    wd, kv = _inference_dtypes(row, kv_when_blank, model, engine)
     i_len = positive_cell(row, "input_len")
     o_raw = cell(row, "output_len")
     o_len = whole_cell(row, "output_len") if o_raw else None
@@ -127,7 +144,7 @@ def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = 
             raise RowError("batch=max needs both input_len and output_len")
         wl = Workload(batch=1, input_len=i_len, output_len=o_len, tp=tp, pp=pp, weight_dtype=wd, kv_dtype=kv, ep=ep)
         try:
-            srv = estimate_serving(chip, model, wl, engine=_engine(row), concurrency="max")
+            srv = estimate_serving(chip, model, wl, engine=engine, concurrency="max", use_numba=SIMULATE_COMPILED)
         except RooflineError as exc:
             raise RowError(str(exc)) from None
         rates = {"output_tokens_per_s": srv.output_tokens_per_s * replicas,
@@ -142,21 +159,30 @@ def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = 
         raise RowError(f"batch={total} does not split evenly over the {replicas:g} replicas of max(tp, ep) x pp = "
                        f"{replica_chips} chips")
     b = int(round(b))
+    if metric in ("tpot_s", "ttft_s") and o_len:
+        # a latency measured at a fixed number of requests in flight: the engine under a closed-loop client
+        wl = Workload(batch=1, input_len=i_len, output_len=o_len, tp=tp, pp=pp, weight_dtype=wd, kv_dtype=kv, ep=ep)
+        try:
+            srv = estimate_serving(chip, model, wl, engine=engine, concurrency=b, use_numba=SIMULATE_COMPILED)
+        except RooflineError as exc:
+            raise RowError(str(exc)) from None
+        return srv.tpot_s if metric == "tpot_s" else srv.ttft_s
     wl = Workload(batch=b, input_len=i_len, output_len=max(o_len or 1, 1), tp=tp, pp=pp, weight_dtype=wd,
                   kv_dtype=kv, ep=ep)
-    p = Packed(chip, model, wl)
+    p = Packed(chip, model, wl, engine)
     if not p.fits(b):
         raise RowError(f"batch {b} per replica does not fit in memory at tp={tp}, pp={pp}, ep={ep}")
+    # throughputs count the passes only: the engine's time per request outside its steps overlaps them
+    prefill = p.prefill(b).time_s
     if o_len == 0:  # prefill only
-        ttft = float(p.ttft(b))
-        rates = {"input_tokens_per_s": b * i_len / ttft * replicas, "ttft_s": ttft}
+        rates = {"input_tokens_per_s": b * i_len / prefill * replicas, "ttft_s": float(p.ttft(b))}
     elif o_len is None:  # steady-state decode at context input_len
         tpot = float(p.tpot(b))
         rates = {"output_tokens_per_s": b / tpot * replicas, "output_tokens_per_s_per_chip": b / tpot / replica_chips,
                  "tpot_s": tpot}
     else:  # waves: one prefill of the batch, then output_len decode steps
         ttft, tpot = float(p.ttft(b)), float(p.tpot(b))
-        wave = ttft + o_len * tpot
+        wave = prefill + o_len * tpot
         rates = {"output_tokens_per_s": b * o_len / wave * replicas,
                  "total_tokens_per_s": b * (i_len + o_len) / wave * replicas,
                  "input_tokens_per_s": b * i_len / wave * replicas,
@@ -165,3 +191,71 @@ def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = 
         raise RowError(f"metric_std={metric} is not defined for this row's shape (batch={batch_cell}, "
                        f"output_len={o_raw or 'blank'})")
     return rates[metric]
+
+
+def serving_layout(row: dict, model: Model) -> tuple[int, int, int]:
+    """(tp, pp, ep) of an aggregated serving row in this tool's convention: attention TP ``tp`` inside each
+    of ``attn_dp`` data-parallel attention groups, the MoE layers over ``moe_tp x moe_ep = tp x attn_dp``
+    chips. ep <= tp splits each expert ``tp / ep`` ways inside the TP group (``attn_dp`` 1); ep > tp keeps
+    experts whole (``moe_tp`` 1) with ``ep / tp`` attention groups."""
+    tp, pp, attn_dp = positive_cell(row, "tp", 1), positive_cell(row, "pp", 1), positive_cell(row, "attn_dp", 1)
+    if not model.is_moe:
+        if attn_dp != 1:
+            raise RowError(f"attn_dp={attn_dp} with a dense model: data-parallel attention replicas are not "
+                           f"expressed in one worker")
+        return tp, pp, 1
+    moe_tp, moe_ep = positive_cell(row, "moe_tp", 1), positive_cell(row, "moe_ep", 1)
+    if moe_tp * moe_ep != tp * attn_dp:
+        raise RowError(f"moe_tp x moe_ep = {moe_tp}x{moe_ep} is not tp x attn_dp = {tp}x{attn_dp}")
+    if attn_dp == 1 and tp % moe_ep == 0:
+        return tp, pp, moe_ep
+    if moe_tp == 1:
+        return tp, pp, moe_ep
+    raise RowError(f"attn_dp={attn_dp} with moe_tp={moe_tp}: experts split across data-parallel attention groups "
+                   f"are not expressed (this tool keeps experts whole when ep > tp)")
+
+
+def serving_case(row: dict, chip: Chip, model: Model, kv_when_blank: str = "engine",
+                 engines: dict[str, Engine] | None = None) -> tuple[Workload, Engine, int]:
+    """(workload, engine, client concurrency) of an aggregated serving row, as the simulation runs it; the
+    row's reason when it cannot be expressed."""
+    if cell(row, "metric_std") not in SERVING_METRICS:
+        raise RowError(f"metric_std={cell(row, 'metric_std')!r} is not a serving metric ({', '.join(SERVING_METRICS)})")
+    mode = cell(row, "serving_mode")
+    if mode != "agg":
+        raise RowError(f"serving_mode={mode!r}: disaggregated serving (separate prefill and decode workers) is not "
+                       f"modelled yet")
+    if cell(row, "speculative"):
+        raise RowError(f"speculative={cell(row, 'speculative')!r}: speculative decoding is not expressed here")
+    engine = (engines or ENGINES).get(_engine(row))
+    if engine is None:
+        raise RowError(f"engine={cell(row, 'engine')!r} is not one of {', '.join(ENGINES)}")
+    tp, pp, ep = serving_layout(row, model)
+    wd, kv = _inference_dtypes(row, kv_when_blank, model, engine)
+    wl = Workload(batch=1, input_len=positive_cell(row, "input_len"), output_len=positive_cell(row, "output_len"),
+                  tp=tp, pp=pp, weight_dtype=wd, kv_dtype=kv, ep=ep)
+    try:
+        check_layout(chip, model, wl)
+    except RooflineError as exc:
+        raise RowError(str(exc)) from None
+    return wl, engine, positive_cell(row, "batch")
+
+
+def predict_serving(row: dict, chip: Chip, model: Model, kv_when_blank: str = "engine",
+                    engines: dict[str, Engine] | None = None, cache: dict | None = None) -> float:
+    """The mean TPOT or TTFT of a measured serving run: its worker simulated step by step under the closed-loop
+    client at the row's concurrency, with the row's engine (:func:`roofline.serving.inflight.estimate_serving`).
+    Runs with the same configuration share one simulation through ``cache``."""
+    wl, engine, users = serving_case(row, chip, model, kv_when_blank, engines)
+    key = (chip, model.name, wl, engine, users)
+    cache = {} if cache is None else cache
+    if key not in cache:
+        try:
+            cache[key] = estimate_serving(chip, model, wl, engine=engine, concurrency=users,
+                                          use_numba=SIMULATE_COMPILED)
+        except RooflineError as exc:
+            cache[key] = RowError(str(exc))
+    result = cache[key]
+    if isinstance(result, RowError):
+        raise result
+    return result.tpot_s if cell(row, "metric_std") == "tpot_s" else result.ttft_s

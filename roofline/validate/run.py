@@ -4,27 +4,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from roofline.engines import Engine
 from roofline.errors import RooflineError
 from roofline.results.validation import RowResult, Skipped, Validation
-from roofline.validate.predict import predict_inference, predict_training
+from roofline.validate.predict import predict_inference, predict_serving, predict_training
 from roofline.validate.schema import (
-    INFERENCE_METRICS, KV_WHEN_BLANK, TRAINING_METRICS, RowError, cell, chip_for_row, default_files, model_for_row,
-    read_rows, value_cell,
+    INFERENCE_METRICS, KV_WHEN_BLANK, SERVING_METRICS, TRAINING_METRICS, RowError, cell, chip_for_row, default_files,
+    model_for_row, read_rows, value_cell,
 )
 
-def validate(paths: list[str | Path] | None = None, *, kv_when_blank: str = "weights",
-             efficiency_overrides: dict[str, dict[str, float]] | None = None) -> Validation:
+def validate(paths: list[str | Path] | None = None, *, kv_when_blank: str = "engine",
+             efficiency_overrides: dict[str, dict[str, float]] | None = None,
+             engines: dict[str, Engine] | None = None, kinds: tuple[str, ...] | None = None) -> Validation:
     """Run every usable row of ``paths`` (default: the shipped measurements) through the estimator.
 
-    ``efficiency_overrides`` maps a chip family to efficiency values that replace the stored ones (used
-    by ``benchmarks/calibrate.py``). Raises the project error for an unreadable or malformed file.
+    ``efficiency_overrides`` maps a chip family to efficiency values that replace the stored ones, and
+    ``engines`` replaces engine presets (both used by ``benchmarks/calibrate.py``); ``kinds`` keeps the files
+    of those kinds only ("training", "inference", "serving"). Raises the project error for an unreadable or
+    malformed file.
     """
     if kv_when_blank not in KV_WHEN_BLANK:
         raise RooflineError(f"kv_when_blank={kv_when_blank!r} is not one of {', '.join(KV_WHEN_BLANK)}")
     files = [Path(p) for p in (paths or default_files())]
-    results, skipped, chips = [], [], {}
+    results, skipped, chips, runs = [], [], {}, {}
     for path in files:
         kind, rows = read_rows(path)
+        if kinds is not None and kind not in kinds:
+            continue
         for i, row in enumerate(rows, start=2):
             rid = cell(row, "row_id") or f"{path.name}:{i}"
             usable = cell(row, "usable")
@@ -34,7 +40,8 @@ def validate(paths: list[str | Path] | None = None, *, kv_when_blank: str = "wei
             try:
                 measured = value_cell(row)
                 metric = cell(row, "metric_std")
-                allowed = TRAINING_METRICS if kind == "training" else INFERENCE_METRICS
+                allowed = {"training": TRAINING_METRICS, "inference": INFERENCE_METRICS,
+                           "serving": SERVING_METRICS}[kind]
                 if metric not in allowed:
                     raise RowError(f"metric_std={metric!r} is not a {kind} metric ({', '.join(allowed)})")
                 chip = chip_for_row(row, chips, efficiency_overrides)
@@ -43,8 +50,10 @@ def validate(paths: list[str | Path] | None = None, *, kv_when_blank: str = "wei
                 if kind == "training":
                     predicted, est = predict_training(row, chip, model)
                     step, fits = est.step_time_s, est.fits
+                elif kind == "serving":
+                    predicted = predict_serving(row, chip, model, kv_when_blank, engines, runs)
                 else:
-                    predicted = predict_inference(row, chip, model, kv_when_blank)
+                    predicted = predict_inference(row, chip, model, kv_when_blank, engines)
             except RowError as exc:
                 skipped.append(Skipped(rid, str(exc)))
                 continue

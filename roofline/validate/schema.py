@@ -29,8 +29,12 @@ COMMON_COLUMNS = ("row_id", "usable", "chip_profile", "model_ref", "arch", "laye
 TRAINING_COLUMNS = ("dp", "micro_batch", "global_batch", "seq_len", "recompute")
 
 INFERENCE_COLUMNS = ("weight_dtype", "kv_dtype", "batch", "input_len", "output_len")
+SERVING_METRICS = ("tpot_s", "ttft_s")
+SERVING_COLUMNS = (*INFERENCE_COLUMNS, "attn_dp", "ep", "engine", "serving_mode", "moe_tp", "moe_ep")
 
-KV_WHEN_BLANK = ("weights", *KV_DTYPES)
+#: How a blank ``kv_dtype`` is read: "engine", as the row's engine resolves ``kv_cache_dtype = auto`` for the
+#: checkpoint (the product's rule, ``Engine.kv_auto``); "weights", 8-bit with 8-bit weights; or a dtype.
+KV_WHEN_BLANK = ("engine", "weights", *KV_DTYPES)
 
 
 class RowError(Exception):
@@ -39,7 +43,7 @@ class RowError(Exception):
 
 def default_files() -> list[Path]:
     folder = profiles_dir() / "measurements"
-    return [folder / "training.csv", folder / "inference.csv"]
+    return [folder / "training.csv", folder / "inference.csv", folder / "serving.csv"]
 
 
 def read_rows(path: str | Path) -> tuple[str, list[dict]]:
@@ -54,13 +58,16 @@ def read_rows(path: str | Path) -> tuple[str, list[dict]]:
         raise RooflineError(f"data={str(p)!r} does not exist; give a CSV file in the measurement schema") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise RooflineError(f"data={str(p)!r} cannot be read as CSV ({exc}); check the file") from None
-    if "seq_len" in columns and "global_batch" in columns:
+    if "serving_mode" in columns:
+        kind, extra = "serving", SERVING_COLUMNS
+    elif "seq_len" in columns and "global_batch" in columns:
         kind, extra = "training", TRAINING_COLUMNS
     elif "input_len" in columns and "output_len" in columns:
         kind, extra = "inference", INFERENCE_COLUMNS
     else:
-        raise RooflineError(f"data={str(p)!r} is neither a training file (seq_len, global_batch columns) nor an "
-                            f"inference file (input_len, output_len columns); see SCHEMA.md")
+        raise RooflineError(f"data={str(p)!r} is neither a training file (seq_len, global_batch columns), an "
+                            f"inference file (input_len, output_len columns) nor a serving file (serving_mode "
+                            f"column); see SCHEMA.md")
     missing = [c for c in (*COMMON_COLUMNS, *extra) if c not in columns]
     if missing:
         raise RooflineError(f"data={str(p)!r} lacks the column(s) {', '.join(missing)} of the {kind} schema; "
@@ -128,8 +135,9 @@ def model_for_row(row: dict) -> Model:
                 (layers, h, heads, kv, ffn, vocab):
             return m
     if arch in ("moe", "mla_moe"):
-        raise RowError(f"model_ref={ref!r}: an MoE row needs a model profile with these dimensions (the "
-                       f"schema's columns do not give the dense layers, shared-expert width or MLA ranks)")
+        raise RowError(f"model_ref={ref!r}: no model profile with these dimensions; an MoE row needs one (the "
+                       f"schema's columns do not give the dense layers, shared-expert width, MLA ranks or attention "
+                       f"pattern), and architectures not expressed yet have none")
     common = dict(name=ref or "row", num_layers=layers, hidden_size=h, num_heads=heads, num_kv_heads=kv,
                   head_dim=hd, intermediate_size=ffn, vocab_size=vocab)
     if arch == "llama":

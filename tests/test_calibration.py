@@ -1,0 +1,109 @@
+"""The calibration is reproducible and its out-of-sample accuracy is gated.
+
+``benchmarks/calibrate.py --write`` stores the fitted values in the profiles, and its figures with a digest
+of every input (measurements, profiles less the fitted lines, the pricing code) in
+``benchmarks/results/calibration.json``. These tests check, without refitting, that the stored fit is the fit
+of today's inputs, that the profiles and the README hold it, that ``roofline validate`` prices the serving
+runs as the fit did, and gate the out-of-sample (leave-one-model-out, leave-one-source-out) figures.
+"""
+
+import csv
+import json
+import math
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import calibrate  # noqa: E402
+import serving_fit  # noqa: E402
+
+from roofline.validate.run import validate  # noqa: E402
+
+RESULT = json.loads(calibrate.RESULTS.read_text())
+SERVING = RESULT["serving"]
+RERUN = "inputs changed since the stored fit: rerun `python benchmarks/calibrate.py --write`"
+
+
+def test_the_stored_fit_is_the_fit_of_todays_inputs():
+    assert RESULT["digest"] == calibrate.input_digest(), RERUN
+
+
+def test_the_profiles_hold_the_fitted_values():
+    eff = tomllib.loads(calibrate.EFFICIENCY_TOML.read_text())
+    for fam in calibrate.FAMILIES:
+        for key in (*serving_fit.FRACTIONS, *calibrate.TRAINING):
+            assert eff[fam][key]["value"] == calibrate._round(RESULT["values"][fam][key]), (fam, key)
+        for key in calibrate.FAMILY_COSTS:
+            assert eff[fam][key]["value"] == 0.0
+    engines = tomllib.loads(calibrate.ENGINES_TOML.read_text())
+    for name, fitted in RESULT["engines"].items():
+        for key, value in fitted["values"].items():
+            assert engines[name][key]["value"] == calibrate._round(value), (name, key)
+            assert engines[name][key]["source"] == fitted["source"]
+
+
+def test_the_readme_shows_the_stored_tables():
+    text = (ROOT / "README.md").read_text()
+    section = text.split(calibrate.README_BEGIN, 1)[1].split(calibrate.README_END, 1)[0]
+    assert section == "\n" + calibrate.readme_tables(RESULT)
+
+
+def test_validate_prices_the_serving_runs_as_the_fit_did(tmp_path):
+    """The product's rule is the fit's rule: a sample of serving runs through `roofline validate` gives the
+    stored in-sample predictions."""
+    stored = SERVING["predicted"]["in_sample"]
+    with open(ROOT / "profiles" / "measurements" / "serving.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        rows = [r for r in reader if r["row_id"] in stored]
+    sample = rows[:: max(1, len(rows) // 40)]
+    path = tmp_path / "sample.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=reader.fieldnames)
+        w.writeheader()
+        w.writerows(sample)
+    got = {r.row_id: r.predicted for r in validate([path]).rows}
+    assert set(got) == {r["row_id"] for r in sample}
+    for rid, value in got.items():
+        assert value == pytest.approx(stored[rid], rel=1e-6), rid
+
+
+def _check(stats: dict, median: float, bias: float | None = None):
+    assert stats["rows"] > 0 and stats["median_abs_error_pct"] <= median, stats
+    if bias is not None:
+        assert abs(stats["bias_pct"]) <= bias, stats
+
+
+def test_serving_out_of_sample_accuracy_holds():
+    """Leave-one-model-out on the usable aggregated runs of serving.csv (regression bounds just above
+    today's figures; issue 14's targets are below)."""
+    oos = SERVING["leave_one_model_out"]
+    _check(oos["tpot"], 16.0, 5.0)
+    _check(oos["ttft"], 30.0, 10.0)
+    _check(oos["tpot_concurrency_le_4"], 22.0)
+    for s in oos["by_engine"].values():
+        _check(s["tpot"], 25.0)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14's targets are not met yet: out-of-sample TPOT median 14.9 % "
+                                       "(target 10 %), at concurrency <= 4 20.5 % (target 15 %)")
+def test_serving_out_of_sample_meets_issue_14_targets():
+    oos = SERVING["leave_one_model_out"]
+    _check(oos["tpot"], 10.0, 5.0)
+    _check(oos["ttft"], 30.0)
+    _check(oos["tpot_concurrency_le_4"], 15.0)
+
+
+def test_training_leave_one_source_out_accuracy_holds():
+    for s in RESULT["training"]["leave_one_source_out"].values():
+        _check(s, 12.0)
+
+
+def test_in_sample_figures_are_labelled_and_beside_the_out_of_sample_ones():
+    assert set(SERVING) >= {"in_sample", "leave_one_model_out"}
+    assert set(RESULT["training"]) >= {"in_sample", "leave_one_source_out"}
+    assert all(math.isfinite(v) for v in SERVING["predicted"]["leave_one_model_out"].values())
