@@ -134,3 +134,46 @@ def test_training_planner_considers_expert_parallelism_for_moe():
     # MFU counts active parameters: 6 x ~12.9e9 per token, not 6 x 46.7e9
     per_token = one.model_flops_per_chip * 64 / (one.workload.batch() * 4096)
     assert 6 * 12.5e9 < per_token < 6 * 16e9
+
+
+def test_expected_largest_normal_matches_the_integral():
+    """z of the busiest chip: the expected largest of n standard normals, E = integral of x n phi Phi^(n-1)."""
+    x = np.linspace(-9.0, 9.0, 40001)
+    phi = np.exp(-x * x / 2.0) / np.sqrt(2.0 * np.pi)
+    cdf = np.cumsum(phi) * (x[1] - x[0])
+    assert S.expected_max_z(1.0) == 0.0
+    for n in (2, 3, 4, 8, 16, 64, 256):
+        exact = float(np.trapezoid(x * n * phi * cdf ** (n - 1), x))
+        assert S.expected_max_z(float(n)) == pytest.approx(exact, abs=0.03), n
+
+
+@pytest.mark.parametrize("e, k, tokens, spread", [(128, 8, 4, 8), (128, 8, 4, 4), (256, 8, 1, 8), (256, 8, 32, 8),
+                                                  (128, 8, 16, 2), (8, 2, 4, 4)])
+def test_busiest_chip_load_matches_random_routing(e, k, tokens, spread):
+    """Uniform routing drawn at random (each token picks k distinct experts; chip c holds experts
+    c n .. c n + n - 1): the mean over draws of the busiest chip's experts touched and token-expert pairs
+    is what the kernel prices, within 10 %; both exceed the per-chip mean whenever the chips are several."""
+    rng = np.random.default_rng(7)
+    n, draws = e // spread, 1500
+    choice = np.argpartition(rng.random((draws, tokens, e), dtype=np.float32), k, axis=2)[:, :, :k]
+    touched = np.zeros((draws, e), dtype=bool)
+    np.put_along_axis(touched, choice.reshape(draws, -1), True, axis=1)
+    experts_seen = touched.reshape(draws, spread, n).sum(axis=2).max(axis=1).mean()
+    pairs_seen = np.mean([np.bincount(c, minlength=spread).max() for c in (choice // n).reshape(draws, -1)])
+    chance = 1.0 - (1.0 - k / e) ** tokens
+    experts, pairs = S.busiest_expert_load(float(n), float(e), float(tokens * k), chance, float(spread))
+    assert experts == pytest.approx(experts_seen, rel=0.1) and pairs == pytest.approx(pairs_seen, rel=0.1)
+    assert experts > n * chance and pairs > tokens * k / spread
+    assert S.busiest_expert_load(float(n), float(e), float(tokens * k), chance, 1.0) == (n * chance, tokens * k * n / e)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(MOE), st.integers(1, 2048), st.integers(1, 64), st.sampled_from([2, 4, 8]))
+def test_moe_decode_time_with_expert_parallelism_never_decreases_with_batch(name, batch, more, ep):
+    """The busiest chip's load grows with the batch too (mean + z sigma, capped at every expert it holds)."""
+    model = load_model(name)
+    if model.num_experts % ep:
+        return
+    wl = Workload(batch=batch, input_len=1024, output_len=128, tp=8, ep=ep, weight_dtype="fp8")
+    p = Packed(load_chip("H200"), model, wl)
+    assert p.tpot(batch + more) >= p.tpot(batch) * (1 - 1e-12)

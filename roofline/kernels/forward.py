@@ -20,7 +20,10 @@ Conventions (documented once here, relied on everywhere):
   router (16-bit GEMM, h x E), shared experts (a dense MLP of ``M_SHARED_FFN``, TP-split) and routed
   experts. Routing is assumed uniform: each expert sees tokens x k / E of the tokens routed in its
   group, and a batch of T tokens touches E (1 - (1 - k/E)^T) distinct experts per layer in
-  expectation, whose weights are read once; memory holds every expert. Expert parallelism ``ep``: with
+  expectation, whose weights are read once; memory holds every expert. Spread over ep chips, the layer
+  waits for the busiest: its experts touched and its token-expert pairs are each the binomial mean plus
+  z sigma, z the expected largest of ep standard normals (``shapes.busiest_expert_load``; small decode
+  batches touch a few experts, unevenly). Expert parallelism ``ep``: with
   ep <= tp the experts are spread over ep of the TP ranks and each is split tp/ep ways (the tokens are
   already on every TP rank; the TP all-reduce combines them); with ep > tp, attention runs data-parallel
   (ep/tp groups of tp chips, each with its own sequences) and the MoE layer is an all-to-all dispatch of
@@ -46,7 +49,7 @@ from roofline.kernels.layout import (
 )
 from roofline.kernels.roofline import set_allgather, set_allreduce, set_alltoall, set_gemm, set_memory_op, set_send
 from roofline.kernels.shapes import (
-    attention_in_params, attention_out_width, cached_tokens, expert_split, kv_values_per_token,
+    attention_in_params, attention_out_width, busiest_expert_load, cached_tokens, expert_split, kv_values_per_token,
 )
 
 
@@ -165,19 +168,20 @@ def fill_moe(m, w, domain, tokens, moe_layers, decoding, ops):
     k = m[M_TOPK]
     per, split, group = expert_split(m, w)
     group_tokens = tokens * group
-    routed = group_tokens * k / e * per  # token-expert pairs computed on this chip
-    touched = 1.0
+    chance = 1.0
     if count > 0.0 and k < e:
-        touched = 1.0 - (1.0 - k / e) ** group_tokens
+        chance = 1.0 - (1.0 - k / e) ** group_tokens
+    # experts read and token-expert pairs computed on the busiest of the ep chips holding the experts
+    touched, routed = busiest_expert_load(per, e, group_tokens * k, chance, w[W_EP] if count > 0.0 else 1.0)
     f = m[M_MOE_FFN] / split
     set_gemm(ops, OP_ROUTER, tokens, h, m[M_EXPERTS], ab, ab, count)
     shared = m[M_SHARED_FFN] / tp
     set_gemm(ops, OP_SHARED_UP, tokens, h, n_in * shared, wb, ab, count if shared > 0.0 else 0.0)
     set_gemm(ops, OP_SHARED_DOWN, tokens, shared, h, wb, ab, count if shared > 0.0 else 0.0)
     ops[OP_EXPERT_UP, OP_FLOPS] = 2.0 * routed * h * n_in * f
-    ops[OP_EXPERT_UP, OP_HBM] = touched * per * h * n_in * f * wb + routed * (h + n_in * f) * ab
+    ops[OP_EXPERT_UP, OP_HBM] = touched * h * n_in * f * wb + routed * (h + n_in * f) * ab
     ops[OP_EXPERT_DOWN, OP_FLOPS] = 2.0 * routed * f * h
-    ops[OP_EXPERT_DOWN, OP_HBM] = touched * per * f * h * wb + routed * (f + h) * ab
+    ops[OP_EXPERT_DOWN, OP_HBM] = touched * f * h * wb + routed * (f + h) * ab
     for i in (OP_EXPERT_UP, OP_EXPERT_DOWN):
         ops[i, OP_LINK] = 0.0
         ops[i, OP_STEPS] = 0.0
