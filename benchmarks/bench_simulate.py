@@ -25,14 +25,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_cli import command_prefix, wall_times  # noqa: E402
-from benchmarks.bench_sweep import machine  # noqa: E402
+from benchmarks.bench_sweep import machine, timed  # noqa: E402
 from roofline import Workload, load_chip, load_model  # noqa: E402
 from roofline.loaders.engines import ENGINES  # noqa: E402
 from roofline.passes import Packed  # noqa: E402
@@ -60,16 +59,6 @@ def _packed(engine: str) -> Packed:
     return Packed(load_chip(CASE["chip"]), load_model(CASE["model"]), wl, ENGINES[engine])
 
 
-def median_time(fn, runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
@@ -78,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = {}
     for engine in ("vllm", "sglang", "trtllm"):
         p = _packed(engine)
-        compiled = median_time(lambda p=p: run(p, client, use_numba=True), args.runs)
-        plain = median_time(lambda p=p: run(p, client, use_numba=False), max(1, args.runs // 3))
+        compiled = timed(lambda p=p: run(p, client, use_numba=True), args.runs)
+        plain = timed(lambda p=p: run(p, client, use_numba=False), max(1, args.runs // 3))
         rows[engine] = {"compiled_s": compiled, "plain_s": plain, "plain_over_compiled": plain / compiled}
     with tempfile.TemporaryDirectory(prefix="roofline-cold-numba-") as cache:
         out = subprocess.run([sys.executable, "-c", COLD], env=dict(os.environ, NUMBA_CACHE_DIR=cache),

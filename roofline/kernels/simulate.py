@@ -77,6 +77,30 @@ def mark(marks, i, cum):
 
 
 @kernel
+def grow_kv(i, prompt, generated, held, window, used):
+    """Paged KV: sequence ``i`` holds its cache up to its latest token; returns the tokens in use."""
+    grown = held_tokens(prompt[i] + generated[i] - 1.0, window)
+    used += grown - held[i]
+    held[i] = grown
+    return used
+
+
+@kernel
+def retire(i, t, finish, send, at_finish, at_send, cum, held, used, users, sent, n, completed):
+    """Request ``i`` finishes at ``t`` and frees its cache; a closed-loop user sends its next request at
+    once. Returns (tokens in use, requests sent, requests completed)."""
+    finish[i] = t
+    mark(at_finish, i, cum)
+    used -= held[i]
+    held[i] = 0.0
+    if users > 0 and sent < n:
+        send[sent] = t
+        mark(at_send, sent, cum)
+        sent += 1
+    return used, sent, completed + 1
+
+
+@kernel
 def priced_step(m, w, hw, tokens, rows, seqs, attn_flops, attn_hbm, ops, priced, parts):
     """Seconds of one engine step (:func:`roofline.kernels.serving.step_time`, with the engine's costs per
     step and per kernel in ``hw``) plus its cost per sequence carried; ``parts`` (P_SIZE) receives what it
@@ -255,19 +279,10 @@ def simulate(m, w, hw, engine, client, requests, times, marks, state, ops, price
                     itl[itl_bin(dt)] += k - 1.0
                     last[i] = t
                     if not reserve:
-                        grown = held_tokens(prompt[i] + generated[i] - 1.0, window)
-                        used += grown - held[i]
-                        held[i] = grown
+                        used = grow_kv(i, prompt, generated, held, window, used)
                     if generated[i] >= output_len[i]:
-                        finish[i] = t
-                        mark(at_finish, i, cum)
-                        completed += 1
-                        used -= held[i]
-                        held[i] = 0.0
-                        if users > 0 and sent < n:
-                            send[sent] = t
-                            mark(at_send, sent, cum)
-                            sent += 1
+                        used, sent, completed = retire(i, t, finish, send, at_finish, at_send, cum, held, used,
+                                                       users, sent, n, completed)
                     else:
                         running[kept] = i
                         kept += 1
@@ -350,20 +365,11 @@ def simulate(m, w, hw, engine, client, requests, times, marks, state, ops, price
                 itl[itl_bin(t - last[i])] += 1.0
                 last[i] = t
                 if not reserve:
-                    grown = held_tokens(prompt[i] + generated[i] - 1.0, window)
-                    used += grown - held[i]
-                    held[i] = grown
+                    used = grow_kv(i, prompt, generated, held, window, used)
                 done = generated[i] >= output_len[i]
             if done:
-                finish[i] = t
-                mark(at_finish, i, cum)
-                completed += 1
-                used -= held[i]
-                held[i] = 0.0
-                if users > 0 and sent < n:
-                    send[sent] = t
-                    mark(at_send, sent, cum)
-                    sent += 1
+                used, sent, completed = retire(i, t, finish, send, at_finish, at_send, cum, held, used, users, sent,
+                                               n, completed)
             else:
                 running[kept] = i
                 kept += 1
