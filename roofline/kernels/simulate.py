@@ -46,14 +46,7 @@ from roofline.kernels.layout import (
     Q_PREEMPTIONS, Q_PREFILL_TIME, Q_STATUS, Q_STEPS, Q_WORK, W_PP,
 )
 from roofline.kernels.serving import step_parts, step_time
-
-
-@kernel
-def held_tokens(tokens, window):
-    """KV-cache tokens a sequence of ``tokens`` holds (a sliding window caps them)."""
-    if window > 0.0 and tokens > window:
-        return window
-    return tokens
+from roofline.kernels.shapes import cached_tokens
 
 
 @kernel
@@ -79,7 +72,7 @@ def mark(marks, i, cum):
 @kernel
 def grow_kv(i, prompt, generated, held, window, used):
     """Paged KV: sequence ``i`` holds its cache up to its latest token; returns the tokens in use."""
-    grown = held_tokens(prompt[i] + generated[i] - 1.0, window)
+    grown = cached_tokens(prompt[i] + generated[i] - 1.0, window)
     used += grown - held[i]
     held[i] = grown
     return used
@@ -211,9 +204,9 @@ def simulate(m, w, hw, engine, client, requests, times, marks, state, ops, price
             else:
                 break
             if reserve:
-                need = held_tokens(prompt[i] + output_len[i] - generated[i], window)
+                need = cached_tokens(prompt[i] + output_len[i] - generated[i], window)
             else:
-                need = held_tokens(prompt[i], window)
+                need = cached_tokens(prompt[i], window)
             if used + need > capacity:
                 if n_running == 0:
                     out[Q_STATUS] = 1.0

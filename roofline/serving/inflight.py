@@ -47,16 +47,25 @@ def at_concurrency(p: Packed, concurrency: int, engine: np.ndarray) -> np.ndarra
     return out
 
 
-def _check_engine(engine, max_num_tokens) -> Engine:
-    """The engine named (or given as a value) and a valid token budget."""
-    if isinstance(engine, Engine):
-        return engine
-    if not isinstance(engine, str) or engine not in ENGINES:
+def _replica(chip: Chip, model: Model, wl: Workload, engine, concurrency, max_num_tokens):
+    """Check the request and pack the replica: ``(packed, engine policy, KV capacity in sequences)``.
+    ``engine`` is a name or an :class:`Engine`; the project error for a bad engine, budget or concurrency,
+    or when not one request's KV cache fits."""
+    if not isinstance(engine, Engine) and (not isinstance(engine, str) or engine not in ENGINES):
         raise RooflineError(f"engine={engine!r} is not known; use one of {', '.join(ENGINES)}")
     if max_num_tokens is not None and not _whole(max_num_tokens):
         raise RooflineError(f"max_num_tokens={show(max_num_tokens)} must be a whole number of tokens from 1 to "
                             f"{MAX_COUNT:,}")
-    return ENGINES[engine]
+    if concurrency not in (None, "max") and not _whole(concurrency):
+        raise RooflineError(f"concurrency={show(concurrency)} must be a whole number from 1 to {MAX_COUNT:,} or "
+                            f"'max'")
+    p = Packed(chip, model, wl, engine if isinstance(engine, Engine) else ENGINES[engine])
+    policy = pack_engine(p.engine, max_num_tokens)
+    cap = kv_capacity(p, policy)
+    if cap < 1:
+        raise RooflineError(f"serving: no KV cache fits on {chip.name} for {model.name} at tp={wl.tp}, pp={wl.pp} "
+                            f"with {wl.input_len}+{wl.output_len} tokens per request; use a larger --tp or --pp")
+    return p, policy, cap
 
 
 def estimate_serving(chip: Chip, model: Model, wl: Workload, *, engine: str | Engine = "generic",
@@ -71,18 +80,10 @@ def estimate_serving(chip: Chip, model: Model, wl: Workload, *, engine: str | En
     sequences) and ``request_rate`` (requests/s, Poisson) is given. ``max_ttft_s`` and ``max_tpot_s`` set
     the targets of the goodput.
     """
-    eng = _check_engine(engine, max_num_tokens)
-    if concurrency not in (None, "max") and not _whole(concurrency):
-        raise RooflineError(f"concurrency={show(concurrency)} must be a whole number from 1 to {MAX_COUNT:,} or "
-                            f"'max'")
     for name, limit in (("max_ttft_s", max_ttft_s), ("max_tpot_s", max_tpot_s)):
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0):
             raise RooflineError(f"{name}={show(limit)} must be a positive number of seconds")
-    p = Packed(chip, model, wl, eng)
-    cap = kv_capacity(p, pack_engine(p.engine, max_num_tokens))
-    if cap < 1:
-        raise RooflineError(f"serving: no KV cache fits on {chip.name} for {model.name} at tp={wl.tp}, pp={wl.pp} "
-                            f"with {wl.input_len}+{wl.output_len} tokens per request; use a larger --tp or --pp")
+    p, policy, cap = _replica(chip, model, wl, engine, concurrency, max_num_tokens)
     if request_rate is None and concurrency in (None, "max"):
         if cap > MAX_REQUESTS:
             raise RooflineError(f"concurrency=max: the KV cache holds {cap:,} sequences, more than the "
@@ -95,7 +96,7 @@ def estimate_serving(chip: Chip, model: Model, wl: Workload, *, engine: str | En
     if request_rate is None:
         return est
     # an open loop: the most requests/s the replica sustains is its closed-form rate with its KV cache full
-    capacity = float(at_concurrency(p, cap, pack_engine(p.engine, max_num_tokens))[L.V_RPS])
+    capacity = float(at_concurrency(p, cap, policy)[L.V_RPS])
     return attrs.evolve(est, capacity_requests_per_s=capacity)
 
 
@@ -103,19 +104,10 @@ def closed_form_serving(chip: Chip, model: Model, wl: Workload, *, engine: str |
                         concurrency: int | str | None = None, max_num_tokens: int | None = None) -> ServingEstimate:
     """The closed-form steady state of ``concurrency`` requests in flight (``"max"``: the KV capacity):
     the fast path of sweeps and the serving planner (:func:`roofline.kernels.serving.replica_at_concurrency`)."""
-    eng = _check_engine(engine, max_num_tokens)
-    if concurrency not in (None, "max") and not _whole(concurrency):
-        raise RooflineError(f"concurrency={show(concurrency)} must be a whole number from 1 to {MAX_COUNT:,} or "
-                            f"'max'")
-    p = Packed(chip, model, wl, eng)
-    policy = pack_engine(p.engine, max_num_tokens)
-    cap = kv_capacity(p, policy)
-    if cap < 1:
-        raise RooflineError(f"serving: no KV cache fits on {chip.name} for {model.name} at tp={wl.tp}, pp={wl.pp} "
-                            f"with {wl.input_len}+{wl.output_len} tokens per request; use a larger --tp or --pp")
+    p, policy, cap = _replica(chip, model, wl, engine, concurrency, max_num_tokens)
     c = cap if concurrency in (None, "max") else int(concurrency)
     fig = at_concurrency(p, c, policy)
     x = fig[L.V_RPS]
-    return ServingEstimate(eng.name, c, min(c, cap), cap, float(fig[L.V_TTFT]), float(fig[L.V_TPOT]),
+    return ServingEstimate(p.engine.name, c, min(c, cap), cap, float(fig[L.V_TTFT]), float(fig[L.V_TPOT]),
                            float(c / x), float(x), float(x * wl.output_len), wl.num_chips,
                            bool(fig[L.V_PREFILL_BOUND]))
