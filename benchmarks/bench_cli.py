@@ -4,7 +4,8 @@
 * ``roofline plan --chip H100 --model 405B --num-chips 16384`` (the training planner, compiled);
 * ``roofline plan --mode inference --chip H100 --model 405B --num-chips 16384 --max-tpot-ms 50
   --max-ttft-ms 2000`` (the serving planner, compiled);
-* ``roofline sweep`` of 1e7 configurations with ``--best`` (compiled, every core).
+* ``roofline sweep`` of 1e7 configurations with ``--best`` (compiled, every core), static batches and the
+  in-flight engine (the default of ``--best``).
 
 Each command runs as its own process, as a user runs it, with Python's bytecode cache on (kept in a
 temporary folder, so the repository stays clean) and numba's disk cache warm after the warm-up run.
@@ -34,16 +35,20 @@ from benchmarks.bench_sweep import machine  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results"
 
+#: 1e7 configurations with --best (its default targets: 50 ms TPOT, 2 s TTFT); since issue 15 --best serves
+#: with the in-flight engine by default, and the static batch of the earlier figures is --engine static.
+SWEEP_1E7 = ["sweep", "--chips", "H20,H100,H200,B200,MI300X", "--models", "8B,70B", "--tp", "1,2,4,8",
+             "--batch", "1:2500", "--input-len", "128,512,1k,2k,4k,8k,16k,32k,64k,100k",
+             "--output-len", "16,64,128,256,512,1k,2k,4k,8k,16k", "--best"]
+
 COMMANDS = {
     "estimate H20 70B": (["estimate", "--chip", "H20", "--model", "70B"], 0.5),
     "plan training 405B x 16384 H100": (["plan", "--chip", "H100", "--model", "405B", "--num-chips", "16384"], 1.0),
     "plan inference 405B x 16384 H100": (["plan", "--mode", "inference", "--chip", "H100", "--model", "405B",
                                           "--num-chips", "16384", "--max-tpot-ms", "50", "--max-ttft-ms", "2000"],
                                          1.0),
-    "sweep 1e7 --best": (["sweep", "--chips", "H20,H100,H200,B200,MI300X", "--models", "8B,70B", "--tp", "1,2,4,8",
-                          "--batch", "1:2500", "--input-len", "128,512,1k,2k,4k,8k,16k,32k,64k,100k",
-                          "--output-len", "16,64,128,256,512,1k,2k,4k,8k,16k", "--best", "--max-tpot-ms", "50"],
-                         None),
+    "sweep 1e7 --best --engine static": ([*SWEEP_1E7, "--engine", "static"], None),
+    "sweep 1e7 --best (in-flight, default)": (SWEEP_1E7, None),
 }
 
 

@@ -13,7 +13,7 @@ import attrs
 
 from roofline.analysis import compare as _compare
 from roofline.analysis.economics import check_price
-from roofline.analysis.reference import price_reference
+from roofline.analysis.reference import verdict_runs
 from roofline.chip import Chip
 from roofline.errors import RooflineError, closest
 from roofline.loaders.chips import CHIPS, load_chip
@@ -29,6 +29,7 @@ from roofline.results.validation import Validation
 from roofline.serving import planner as _serving_planner
 from roofline.serving.inflight import estimate_serving
 from roofline.serving.static import estimate_inference
+from roofline.serving.target import DEFAULT_MAX_TPOT_S, DEFAULT_MAX_TTFT_S, Targets
 from roofline.sweep.run import sweep
 from roofline.training.planner import plan_training, training_estimate
 from roofline.validate import run as _validate
@@ -86,7 +87,8 @@ def _mode(mode: str | None, inference_given: bool, training_given: bool) -> str:
 
 def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workload | None = None, *,
              serving: dict | None = None, training: TrainingWorkload | None = None, days: float | None = None,
-             mode: str | None = None, reference: Chip | str | Path | None = "H100") -> Estimate:
+             mode: str | None = None, reference: Chip | str | Path | None = "H100", max_tpot_s: float | None = None,
+             max_ttft_s: float | None = None, price_per_hour=None) -> Estimate:
     """Estimate serving and/or training ``model`` on ``chip``; names and paths are loaded as the CLI would.
 
     Parameters
@@ -110,9 +112,15 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
         training when ``training`` or ``days`` is given, inference when ``workload`` or ``serving`` is
         given or training is not (so ``estimate(chip, model, Workload(...))`` is inference only).
     reference
-        The chip of ``Estimate.verdict`` (speed-ups this chip ÷ reference, per chip, and what the chip
-        suits; see :mod:`roofline.verdict`). The reference runs the same request in plain Python (a few
-        milliseconds when this estimate's layout fits it). ``None``: no verdict.
+        The chip of ``Estimate.verdict`` (speed-ups this chip ÷ reference, per chip and per dollar, and what
+        the chip suits; see :mod:`roofline.verdict`). Both chips run the same request at their own best
+        layouts, in plain Python (tenths of a second). ``None``: no verdict.
+    max_tpot_s, max_ttft_s
+        The latency targets of the verdict's serving speed-up (default: ``serving``'s targets, else
+        50 ms and 2 s).
+    price_per_hour
+        Dollars per chip-hour of this chip, or a pair (this chip, reference); ``None`` (or a ``None`` in the
+        pair) takes the profile's dated price. With both prices known the verdict votes per dollar.
 
     In mode ``"both"`` with ``training=None`` (nothing asked of training), a training estimate that
     cannot be made (e.g. the model fits no layout on the default 1,024 chips) leaves
@@ -148,8 +156,33 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
     est = Estimate(chip=c, model=m, inference=inf, serving=srv, training=train, training_note=note)
     if reference is not None:
         ref = _chip(reference)
-        est = attrs.evolve(est, verdict=verdict_for(est, ref, *price_reference(est, ref)))
+        srv_opts = serving or {}
+        targets = Targets(_seconds("max_tpot_s", max_tpot_s, srv_opts.get("max_tpot_s"), DEFAULT_MAX_TPOT_S),
+                          _seconds("max_ttft_s", max_ttft_s, srv_opts.get("max_ttft_s"), DEFAULT_MAX_TTFT_S))
+        runs = verdict_runs(est, ref, targets=targets, engine=srv_opts.get("engine") or "generic",
+                            training_request=training)
+        est = attrs.evolve(est, verdict=verdict_for(est, ref, runs, _price_pair(price_per_hour)))
     return est
+
+
+def _seconds(name: str, value, fallback, default: float) -> float:
+    """A latency target in seconds: ``value``, else ``fallback``, else ``default`` (checked)."""
+    chosen = value if value is not None else fallback if fallback is not None else default
+    if isinstance(chosen, bool) or not isinstance(chosen, (int, float)) or not 0 < chosen < 1e9:
+        raise RooflineError(f"{name}={chosen!r} must be a positive number of seconds, e.g. {default:g}")
+    return float(chosen)
+
+
+def _price_pair(price) -> tuple[float | None, float | None]:
+    """(this chip, reference) dollars per chip-hour from one price, a pair, or ``None``."""
+    if price is None:
+        return None, None
+    pair = list(price) if isinstance(price, (list, tuple)) else [price]
+    if len(pair) == 1:
+        pair.append(None)
+    if len(pair) != 2:
+        raise RooflineError(f"price_per_hour={price!r}: give this chip's price, or two (this chip, the reference)")
+    return tuple(None if p is None else check_price(p) for p in pair)
 
 
 def plan(chip: Chip | str | Path, model: Model | str | Path, training: TrainingWorkload | None = None, *,

@@ -34,6 +34,7 @@ class Chip:
     die_area_mm2: float | None = None  # [die] area_mm2: the die area export rules divide TPP by
     price_usd_per_hour: float | None = None  # [price] usd_per_hour: a dated reference rental price per chip
     price_date: str = ""  # when that price was quoted, "YYYY-MM" or "YYYY-MM-DD"
+    price_market: str = ""  # where it was quoted: "global" or "china" (roofline.loaders.chips.MARKETS)
 
     @property
     def dtypes(self) -> tuple[str, ...]:
@@ -51,6 +52,17 @@ class Chip:
             f"dtype={dtype!r}: chip {self.name} has no {dtype} compute (it has {', '.join(self.dtypes)}); "
             f"pick one of those"
         )
+
+    @property
+    def scale_up_label(self) -> str:
+        """The scale-up link's short name for labels ("NVLink", "HCCS", "Infinity Fabric", "PCIe Gen5"):
+        the first words of ``scale_up_name`` before a number or a parenthesis."""
+        words = []
+        for word in self.scale_up_name.split()[:2]:
+            if word[0].isdigit() or word.startswith("("):
+                break
+            words.append(word)
+        return " ".join(words) or "scale-up link"
 
     @property
     def half_dtype(self) -> str:

@@ -24,11 +24,16 @@ from roofline.results.inference import OpCost, Phase
 from roofline.workload import Workload, decode_context
 
 
+#: The limits an op's time can be bound by: a collective within the scale-up domain (NVLink and the like)
+#: is "scale-up", one that crosses the scale-out network "network".
+LIMITS = ("compute", "memory", "scale-up", "network")
+
+
 def priced_phase(ops: np.ndarray, priced: np.ndarray, total_s: float) -> Phase:
     """The ``Phase`` of a priced op table: its ops (an op with nothing to do, such as a collective over
     one chip, is left out), their totals, and the limit that bound most of the time."""
     costs = []
-    by_bound = [0.0, 0.0, 0.0]
+    by_bound = dict.fromkeys(LIMITS, 0.0)
     for i, name in enumerate(L.OPS):
         count = ops[i, L.OP_COUNT]
         if count <= 0:
@@ -36,11 +41,14 @@ def priced_phase(ops: np.ndarray, priced: np.ndarray, total_s: float) -> Phase:
         t, b = float(priced[i, 0]), int(priced[i, 1])
         if ops[i, L.OP_FLOPS] == 0 and ops[i, L.OP_HBM] == 0 and ops[i, L.OP_STEPS] == 0:
             continue  # a collective over one chip: nothing to do
-        by_bound[b] += t
+        limit = L.BOUNDS[b]
+        if b == L.BOUND_NETWORK and ops[i, L.OP_SCALE_OUT] <= 0.0:
+            limit = "scale-up"
+        by_bound[limit] += t
         costs.append(OpCost(name=name, count=int(count), flops=float(ops[i, L.OP_FLOPS] * count),
                             hbm_bytes=float(ops[i, L.OP_HBM] * count), link_bytes=float(ops[i, L.OP_LINK] * count),
-                            time_s=t, bound=L.BOUNDS[b]))
-    bound = L.BOUNDS[int(np.argmax(by_bound))]
+                            time_s=t, bound=limit))
+    bound = max(by_bound, key=by_bound.get)
     return Phase(time_s=float(total_s), bound=bound, ops=tuple(costs))
 
 

@@ -86,7 +86,8 @@ def cost_figures(chip: Chip, serving: ServingSummary | None, training: TrainingS
         price, source = chip.price_usd_per_hour, f"profile, {chip.price_date}"
     rate = None
     if serving is not None:
-        rate = serving.budget.tokens_per_s_per_chip if serving.budget else serving.decode_tokens_per_s_per_chip
+        rate = (serving.point.layout.output_tokens_per_s_per_chip if serving.point
+                else serving.decode_tokens_per_s_per_chip)
     train = training.estimate if training else None
     tdp = chip.tdp_w
     return CostFigures(

@@ -1,5 +1,5 @@
 """Probes of one chip's serving: a layout's decode and prefill at any batch (time, FLOPs, bytes, intensity and
-the binding limit), where decode turns compute-bound, the best throughput within a TPOT budget, decode
+the binding limit), where decode turns compute-bound, decode
 against the batch and the TP size, and what half the scale-up bandwidth costs."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from roofline.chip import Chip
 from roofline.errors import RooflineError
 from roofline.model import Model
 from roofline.passes import Packed
-from roofline.results.compare import BudgetPoint, LinkHalving, ScalingPoint
+from roofline.results.compare import LinkHalving, ScalingPoint
 from roofline.results.training import TrainingEstimate
 from roofline.serving.static import estimate_inference, fewest_stages
 from roofline.training.estimate import estimate_training
@@ -66,25 +66,6 @@ def largest_batch_within(p: Packed, max_tpot_s: float) -> int | None:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if p.tpot(mid) <= max_tpot_s else (lo, mid - 1)
     return lo
-
-
-def best_within_budget(chip: Chip, model: Model, wl: Workload, max_tpot_s: float) -> BudgetPoint | None:
-    """Most output tokens/s per chip with TPOT <= ``max_tpot_s``, over every TP of the scale-up domain (from
-    ``wl.tp`` up) at which a sequence fits and every batch that fits; per TP the largest batch within
-    the budget wins (batch ÷ TPOT grows with the batch)."""
-    best = None
-    for tp in valid_tp_sizes(model, limit=chip.scale_up_domain):
-        if tp < (wl.tp or 1):
-            continue
-        p = Packed(chip, model, attrs.evolve(wl, tp=tp))
-        lo = largest_batch_within(p, max_tpot_s)
-        if lo is None:
-            continue
-        t = float(p.tpot(lo))
-        point = BudgetPoint(tp=tp, batch=lo, tpot_s=t, tokens_per_s_per_chip=lo / t / p.wl.num_chips)
-        if best is None or point.tokens_per_s_per_chip > best.tokens_per_s_per_chip:
-            best = point
-    return best
 
 
 def serving_layout(chip: Chip, model: Model, wl: Workload, tp: int | None = None) -> Workload:

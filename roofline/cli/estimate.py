@@ -7,18 +7,30 @@ import click
 from roofline import api
 from roofline.cli.group import as_json, compile_notices
 from roofline.cli.options import (
-    CHIP, ENGINE, INPUT_LEN, KV_DTYPE, MAX_NUM_TOKENS, MAX_TPOT_MS, MAX_TTFT_MS, MODEL, OUTPUT_LEN, TRAINING_ONLY,
-    WEIGHT_DTYPE, given, milliseconds, reference_chip, refuse_other_mode, text_or_json, training_options,
+    CHIP, ENGINE, INPUT_LEN, KV_DTYPE, MAX_NUM_TOKENS, MODEL, OUTPUT_LEN, TRAINING_ONLY, WEIGHT_DTYPE, given,
+    milliseconds, positive_ms, prices, reference_chip, refuse_other_mode, text_json_or_csv, training_options,
     training_workload,
 )
 from roofline.loaders.chips import load_chip
 from roofline.loaders.models import load_model
+from roofline.render.csv_table import csv_text, flatten
 from roofline.render.estimate import render_estimate
 from roofline.workload import Workload
 
-SERVING_ONLY = ("num_requests", "seed", "random_range_ratio", "max_tpot_ms", "max_ttft_ms")
+SERVING_ONLY = ("num_requests", "seed", "random_range_ratio")
 INFERENCE_ONLY = ("batch", "input_len", "output_len", "weight_dtype", "kv_dtype", "concurrency", "request_rate",
-                  "engine", "max_num_tokens", *SERVING_ONLY, "ops", "ep", "draft_tokens", "accepted_tokens")
+                  "engine", "max_num_tokens", *SERVING_ONLY, "max_tpot_ms", "max_ttft_ms", "ops", "ep",
+                  "draft_tokens", "accepted_tokens")
+
+
+def _price_pair(values: list[float] | None):
+    """--price-per-hour: one price (this chip) or two (this chip, the reference)."""
+    if values is None:
+        return None
+    if len(values) > 2:
+        raise click.BadParameter(f"{len(values)} prices; give this chip's price, or this chip's and the "
+                                 f"reference's, e.g. 1.2,3.0", param_hint="--price-per-hour")
+    return tuple(values)
 
 
 def _concurrency(value: str | None) -> int | str | None:
@@ -44,13 +56,16 @@ def _concurrency(value: str | None) -> int | str | None:
                    "training the planner's choice.")
 @click.option("--pp", type=click.IntRange(min=1), default=None,
               help="Pipeline-parallel size (serving and training). Default: serving 1, training the planner's choice.")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Concurrent sequences.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Static batch: sequences whose prompts are prefilled together and then decoded together (one "
+                   "lone batch). Serving many users as an engine does: --concurrency.")
 @INPUT_LEN
 @OUTPUT_LEN
 @WEIGHT_DTYPE
 @KV_DTYPE
 @click.option("--concurrency", default=None, metavar="C|max",
-              help="Serve C requests in flight (closed loop, continuous batching); 'max' = the most that fit.")
+              help="Serve C users, each with one request in flight (closed loop, continuous batching, simulated "
+                   "step by step); 'max' = the most the KV cache holds. Not --batch, a lone static batch.")
 @click.option("--request-rate", type=float, default=None, help="Serve Poisson arrivals at this many requests/s.")
 @ENGINE
 @MAX_NUM_TOKENS
@@ -62,8 +77,12 @@ def _concurrency(value: str | None) -> int | str | None:
 @click.option("--random-range-ratio", type=click.FloatRange(min=0, max=1, max_open=True), default=0.0,
               show_default=True, help="Serving: draw lengths uniformly within this ratio of --input-len and "
                                       "--output-len (vLLM's random dataset); 0 = fixed.")
-@MAX_TPOT_MS
-@MAX_TTFT_MS
+@click.option("--max-tpot-ms", type=float, default=None, callback=positive_ms,
+              help="Target mean time per output token (milliseconds): the verdict's serving speed-up and the "
+                   "goodput of --concurrency / --request-rate. Default for the verdict: 50.")
+@click.option("--max-ttft-ms", type=float, default=None, callback=positive_ms,
+              help="Target mean time to first token (milliseconds), as --max-tpot-ms. Default for the verdict: "
+                   "2000.")
 @click.option("--ep", type=click.IntRange(min=1), default=1, show_default=True,
               help="Serving expert-parallel size (MoE): <= TP spreads experts over the TP group; > TP adds "
                    "data-parallel attention groups (ep/tp) and an all-to-all per MoE layer.")
@@ -72,14 +91,17 @@ def _concurrency(value: str | None) -> int | str | None:
 @click.option("--accepted-tokens", type=float, default=None,
               help="Mean tokens emitted per decode step with speculation (1 to 1 + draft tokens).")
 @training_options
-@text_or_json
+@text_json_or_csv("per-op tables")
 @click.option("--ops", is_flag=True, help="Also print the per-op tables (text format).")
 @click.option("--reference", default="H100", show_default=True,
-              help="Chip of the verdict (speed-ups per chip against it, and what this chip suits).")
+              help="Chip of the verdict (speed-ups per chip and per dollar against it, and what this chip suits).")
+@click.option("--price-per-hour", default=None, metavar="USD[,USD]",
+              help="Dollars per chip-hour of this chip, or of this chip and the reference, for the verdict's "
+                   "per-dollar ratios. Default: the profiles' dated reference prices, where they have one.")
 @click.pass_context
 def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, weight_dtype, kv_dtype,
              concurrency, request_rate, engine, max_num_tokens, num_requests, seed, random_range_ratio, max_tpot_ms,
-             max_ttft_ms, ep, draft_tokens, accepted_tokens, fmt, ops, reference, **train):
+             max_ttft_ms, ep, draft_tokens, accepted_tokens, fmt, ops, reference, price_per_hour, **train):
     """Estimate serving and training speed, memory and fit for one chip and model.
 
     Training layout choices not given are made by the planner (fastest layout that fits, plain Python).
@@ -111,5 +133,9 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
         training = training_workload(c, dict(train, tp=tp, pp=pp))
     with compile_notices():
         result = api.estimate(c, m, wl, serving=serving, training=training, days=train["days"], mode=mode,
-                              reference=reference_chip(reference))
-    click.echo(as_json(result.to_dict()) if fmt == "json" else render_estimate(result, show_ops=ops))
+                              reference=reference_chip(reference), max_tpot_s=milliseconds(max_tpot_ms),
+                              max_ttft_s=milliseconds(max_ttft_ms), price_per_hour=_price_pair(prices(price_per_hour)))
+    if fmt == "csv":
+        click.echo(csv_text([flatten(result.to_dict())]), nl=False)
+    else:
+        click.echo(as_json(result.to_dict()) if fmt == "json" else render_estimate(result, show_ops=ops))

@@ -67,6 +67,14 @@ def text_or_json(fn):
                         show_default=True)(fn)
 
 
+def text_json_or_csv(left_out: str):
+    """``--format`` of the commands that also write CSV (:mod:`roofline.render.csv_table`); ``left_out`` names
+    the lists of records the CSV leaves out, for the help text."""
+    return click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text",
+                        show_default=True,
+                        help=f"csv: the JSON's scalar fields with dotted names; {left_out} only in json.")
+
+
 #: Options of a training run, shared by ``estimate`` and ``plan`` (``--tp``/``--pp`` are added per command).
 training_options = group(
     click.option("--num-chips", type=click.IntRange(min=1), default=1024, show_default=True,

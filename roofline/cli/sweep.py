@@ -11,6 +11,7 @@ from roofline.cli.options import MAX_NUM_TOKENS, milliseconds, positive_ms
 from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
 from roofline.loaders.engines import ENGINES
 from roofline.render.sweep import ProgressBar, save, write_csv, write_json
+from roofline.serving.target import DEFAULT_MAX_TPOT_S, DEFAULT_MAX_TTFT_S
 
 AXIS = "a value, a list 1,8,64, a range 1:64, a geometric range 1:1024:x2 or a stepped one 256:4k:256 (k = 1024)"
 
@@ -32,17 +33,22 @@ AXIS = "a value, a list 1,8,64, a range 1:64, a geometric range 1:1024:x2 or a s
               help=f"Weight formats, comma-separated ({', '.join(WEIGHT_DTYPES)}).")
 @click.option("--kv-dtype", default=None, metavar="LIST",
               help=f"KV-cache formats ({', '.join(KV_DTYPES)}). Default: 16-bit like the activations.")
-@click.option("--engine", type=click.Choice(["static", *ENGINES]), default="static",
-              show_default=True, help="static: whole-batch prefill then decode, as `roofline estimate`; an engine: "
-                                      "in-flight batching, as `roofline estimate --concurrency`.")
+@click.option("--engine", type=click.Choice(["static", *ENGINES]), default=None,
+              help="static: a lone batch, every prompt prefilled at once, then decoded (the static table of "
+                   "`roofline estimate`); an engine: in-flight batching under a closed-loop client, as "
+                   "`roofline estimate --concurrency`. Default: generic with --best or --pareto (how a fleet "
+                   "serves), static otherwise.")
 @MAX_NUM_TOKENS
 @click.option("--decode-only", is_flag=True, help="Price only the decode step (static): TPOT and throughput.")
-@click.option("--best", is_flag=True, help="One row per chip and model: the most tokens/s per chip within targets.")
+@click.option("--best", is_flag=True, help="One row per chip and model: the most tokens/s per chip within the targets "
+                                           "(default 50 ms TPOT, 2 s TTFT).")
 @click.option("--pareto", is_flag=True, help="Per chip and model, the front of tokens/s per chip against per user.")
 @click.option("--max-tpot-ms", type=float, default=None, callback=positive_ms,
-              help="Target time per output token (milliseconds) for --best and --pareto.")
+              help=f"Target mean time per output token (milliseconds) for --best and --pareto. Default with "
+                   f"--best: {DEFAULT_MAX_TPOT_S * 1e3:g}.")
 @click.option("--max-ttft-ms", type=float, default=None, callback=positive_ms,
-              help="Target time to first token (milliseconds) for --best and --pareto.")
+              help=f"Target mean time to first token (milliseconds) for --best and --pareto. Default with --best: "
+                   f"{DEFAULT_MAX_TTFT_S * 1e3:g}.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="Write to this file (atomically). Default: standard output.")
@@ -57,6 +63,11 @@ def sweep(chips, models, batch, input_len, output_len, tp, pp, ep, weight_dtype,
         raise click.UsageError("give --best or --pareto, not both")
     if (max_tpot_ms is not None or max_ttft_ms is not None) and not (best or pareto):
         raise click.UsageError("--max-tpot-ms and --max-ttft-ms select rows for --best or --pareto; add one of them")
+    if engine is None:
+        engine = "generic" if best or pareto else "static"
+    if best:
+        max_tpot_ms = DEFAULT_MAX_TPOT_S * 1e3 if max_tpot_ms is None else max_tpot_ms
+        max_ttft_ms = DEFAULT_MAX_TTFT_S * 1e3 if max_ttft_ms is None else max_ttft_ms
     bar = ProgressBar(sys.stderr)
     try:
         result = api.sweep(chips, models, batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp,

@@ -74,7 +74,7 @@ def chip_from_dict(data: dict, default_name: str = "custom", where: str = "chip"
                          ("scale_out.bytes_per_s", out_bw), ("power.tdp_w", tdp)):
         _plausible(where, field, value)
 
-    die_area, price, price_date = _optional_figures(data, where, sources)
+    die_area, price, price_date, price_market = _optional_figures(data, where, sources)
 
     overrides = []
     eff = data.get("efficiency", {})
@@ -110,6 +110,7 @@ def chip_from_dict(data: dict, default_name: str = "custom", where: str = "chip"
         die_area_mm2=die_area,
         price_usd_per_hour=price,
         price_date=price_date,
+        price_market=price_market,
     )
 
 
@@ -123,13 +124,20 @@ def _plausible(where: str, field: str, value: float | None) -> None:
                             f"write it in SI units ({unit})")
 
 
+#: Where a rental price is quoted: "global" (US and European clouds) or "china" (Chinese cloud platforms, which
+#: list in CNY and rent chips the global clouds do not). Prices of different markets are not compared.
+MARKETS = ("global", "china")
+
 _DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
 
 
-def _optional_figures(data: dict, where: str, sources: list[tuple[str, str]]) -> tuple[float | None, float | None, str]:
-    """The optional ``[die] area_mm2`` and ``[price] usd_per_hour`` (with its ``date``), each with a source.
+def _optional_figures(data: dict, where: str,
+                      sources: list[tuple[str, str]]) -> tuple[float | None, float | None, str, str]:
+    """The optional ``[die] area_mm2`` and ``[price] usd_per_hour`` (with its ``date`` and ``market``), each
+    with a source.
 
-    Returns ``(die_area_mm2, price_usd_per_hour, price_date)``; appends the sources to ``sources``.
+    Returns ``(die_area_mm2, price_usd_per_hour, price_date, price_market)``; appends the sources to
+    ``sources``.
     """
     out: list = []
     for key, fig in (("die", "area_mm2"), ("price", "usd_per_hour")):
@@ -144,7 +152,7 @@ def _optional_figures(data: dict, where: str, sources: list[tuple[str, str]]) ->
                                     f"{{ value = {value:g}, source = \"where the figure comes from\" }}")
             sources.append((f"{key}.{fig}", src))
         out.append(value)
-    date = ""
+    date = market = ""
     if out[1] is not None:
         entry = data["price"]["usd_per_hour"]
         date = entry.get("date", "") if isinstance(entry, dict) else ""
@@ -152,4 +160,8 @@ def _optional_figures(data: dict, where: str, sources: list[tuple[str, str]]) ->
             raise RooflineError(f"{where}: price.usd_per_hour needs the date it was quoted, such as "
                                 f"date = \"2026-05\" (YYYY-MM or YYYY-MM-DD); got {date!r}")
         date = date.strip()
-    return out[0], out[1], date
+        market = entry.get("market", "global") if isinstance(entry, dict) else "global"
+        if market not in MARKETS:
+            raise RooflineError(f"{where}: price.usd_per_hour market={market!r} is not one of "
+                                f"{', '.join(MARKETS)}; say where the price is quoted")
+    return out[0], out[1], date, market

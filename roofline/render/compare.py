@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
+from roofline.render.estimate import target
 from roofline.render.text import count, duration, rate, seconds, table
+from roofline.verdict import bound_text
 from roofline.results.compare import Comparison
 
 
@@ -21,7 +23,7 @@ def render_compare(cmp: Comparison) -> str:
     then each chip's verdict and its reason."""
     rows, ref = cmp.rows, cmp.reference
     st = dict(cmp.settings)
-    budget_ms = st["max_tpot_s"] * 1e3
+    targets = f"TPOT <= {target(st['max_tpot_s'])}, TTFT <= {target(st['max_ttft_s'])}"
     header = [""] + [r.chip.name + (" (ref)" if r.chip.name == ref else "") for r in rows]
     body: list[list[str]] = []
 
@@ -42,8 +44,27 @@ def render_compare(cmp: Comparison) -> str:
     line("HBM TB/s, GB", lambda r: f"{r.chip.hbm_bytes_per_s / 1e12:.2f}, {r.chip.hbm_bytes / 1e9:,.0f}")
     line("critical intensity FLOP/B", lambda r: f"{r.chip.critical_intensity(r.dtype):,.0f}")
     line("scale-up GB/s x domain", lambda r: f"{r.chip.scale_up_bytes_per_s / 1e9:,.0f} x {r.chip.scale_up_domain}")
-    section("Serving (batch 1)")
-    line("TP x PP (smallest that fits)", srv(lambda s: f"{s.tp} x {s.pp}"))
+    def pt(fn):
+        return srv(lambda s: "none" if s.point is None else fn(s.point.layout))
+
+    section(f"Serving within {targets} ({st['engine']} engine)")
+    line("tokens/s per chip", pt(lambda p: rate(p.output_tokens_per_s_per_chip)))
+    line("replicas x (TP x PP) of chips", pt(lambda p: f"{p.replicas} x ({p.tp} x {p.pp}"
+                                              + (f", EP {p.ep}" if p.ep > 1 else "") + f") of {p.num_chips}"))
+    line("users per replica", pt(lambda p: f"{p.concurrency:,}"))
+    line("TTFT / TPOT (means)", pt(lambda p: f"{seconds(p.ttft_s)} / {seconds(p.tpot_s)}"))
+    line("bound", lambda r: "-" if r.serving is None or r.serving.point is None
+         else bound_text(r.serving.point.bound, r.chip))
+    if st.get("concurrency"):
+        c = st["concurrency"]
+
+        def at(fn):
+            return srv(lambda s: "-" if s.at_concurrency is None else fn(s.at_concurrency))
+        section(f"Serving {c:,} users (batch-1 layout, closed form)")
+        line("tokens/s per chip", at(lambda a: rate(a.output_tokens_per_s / a.num_chips)))
+        line("TTFT / TPOT (means)", at(lambda a: f"{seconds(a.ttft_s)} / {seconds(a.tpot_s)}"))
+    section("Serving, one request (batch 1)")
+    line("TP x PP" + (" (given)" if st.get("tp") else " (smallest that fits)"), srv(lambda s: f"{s.tp} x {s.pp}"))
     line("TTFT", srv(lambda s: seconds(s.ttft_s)))
     line("TPOT", srv(lambda s: seconds(s.tpot_s)))
     line("bound prefill / decode", srv(lambda s: f"{s.prefill_bound} / {s.decode_bound}"))
@@ -51,9 +72,6 @@ def render_compare(cmp: Comparison) -> str:
     line("largest batch that fits", srv(lambda s: f"{s.max_batch:,}"))
     line("decode compute-bound at", srv(lambda s: "never" if s.compute_bound_batch is None
                                         else f"batch {s.compute_bound_batch:,}"))
-    line(f"best tok/s/chip, TPOT<={budget_ms:g} ms",
-         srv(lambda s: "none" if s.budget is None else rate(s.budget.tokens_per_s_per_chip)))
-    line("  at TP x batch", srv(lambda s: "-" if s.budget is None else f"{s.budget.tp} x {s.budget.batch:,}"))
     section(f"Training ({st['num_chips']:,} chips)")
     line("tokens/s per chip", trn(lambda t: rate(t.estimate.tokens_per_s_per_chip)))
     line("MFU", trn(lambda t: f"{t.estimate.mfu:.1%}"))
@@ -63,9 +81,14 @@ def render_compare(cmp: Comparison) -> str:
     line("dominant part of step", trn(lambda t: f"{t.dominant} {t.dominant_share:.0%}"))
     line("fewest chips that hold it", trn(lambda t: _or(t.fewest_chips, lambda n: f"{n:,}")))
     section(f"vs {ref}, per chip")
-    for key, label in (("decode", "decode, batch 1"), ("prefill", "prefill, batch 1"),
-                       ("throughput_within_budget", f"tokens/s within {budget_ms:g} ms"), ("training", "training")):
+    for key, label in (("serving", "serving within the targets"), ("training", "training"),
+                       ("decode", "decode, batch 1"), ("prefill", "prefill, batch 1")):
         line(label, lambda r, k=key: _x(dict(r.ratios).get(k)))
+    if any(r.verdict is not None and r.verdict.per_dollar is not None for r in rows):
+        section(f"vs {ref}, per dollar")
+        for key, label in (("serving_speedup", "serving within the targets"), ("training_speedup", "training")):
+            line(label, lambda r, k=key: "-" if r.verdict is None or r.verdict.per_dollar is None
+                 else _x(dict(r.verdict.per_dollar)[k]))
     tps = sorted({p.tp for r in rows for p in r.scaling})
     section("NVLink scaling")
     for tp in tps:
@@ -92,10 +115,14 @@ def render_compare(cmp: Comparison) -> str:
     line("performance density", lambda r: _or(r.export.performance_density, lambda v: f"{v:.2f}"))
     line("band", lambda r: r.export.band)
     section("Verdict")
-    line("suits", lambda r: "-" if r.verdict is None else r.verdict.suits)
+    line("suits", lambda r: "-" if r.verdict is None else (r.verdict.suits or "unknown"))
+    line("voted", lambda r: "-" if r.verdict is None else r.verdict.basis)
+    line("confidence", lambda r: "-" if r.verdict is None else dict(dict(r.verdict.confidence)[r.chip.name])["level"])
+    line("efficiencies", lambda r: "-" if r.verdict is None else
+         dict(dict(r.verdict.confidence)[r.chip.name])["efficiency"].split(":")[0])
 
     out = [f"roofline compare: {cmp.model.name}, reference {ref}; serving {st['input_len']} in / "
-           f"{st['output_len']} out, {st['weight_dtype']} weights, TPOT budget {budget_ms:g} ms; training "
+           f"{st['output_len']} out, {st['weight_dtype']} weights, {targets}; training "
            f"{count(st['train_tokens'])} tokens on {st['num_chips']:,} chips (planner's best layout)",
            "", table(header, body), ""]
     for r in rows:
@@ -104,12 +131,16 @@ def render_compare(cmp: Comparison) -> str:
         for note in (r.serving_note, r.training_note):
             if note:
                 out += textwrap.wrap(f"{r.chip.name}: {note}", 110, subsequent_indent="  ")
-    out += ["", f"Rule: serving if decode (batch 1) >= {rows[0].verdict.threshold:.2f}x the reference per chip, "
-                f"training if training >= {rows[0].verdict.threshold:.2f}x (roofline/verdict.py).",
-            "Each chip runs at its own layout. NVLink scaling: decode at batch 1 per TP, efficiency = tokens/s "
+    th = rows[0].verdict.threshold
+    out += ["", f"Rule: a chip suits serving when its serving speed-up (tokens/s per chip within the targets) is at "
+                f"least {th:.2f}x the reference's, training when its training speed-up is; per dollar when both "
+                f"chips have a price (roofline/verdict.py).",
+            "Each chip runs at its own best layout. Serving within the targets: the in-flight engine under a "
+            "closed-loop client (mean-value steady state), one 8-chip server or the smallest fleet that holds it.",
+            "NVLink scaling: decode at batch 1 per TP, efficiency = tokens/s "
             "per chip vs TP 1 (* the model does not fit at that TP: a what-if);",
             "the half-link rows are the same chip with half its scale-up bandwidth (an H800/A800 is an H100/A100 "
-            "with a 400 GB/s link). Tokens/J at TDP; decode at the best point within the TPOT budget.",
+            "with a 400 GB/s link). Tokens/J at TDP; serving at its point within the targets.",
             "Prices are per chip-hour (--price-per-hour, or the profile's dated reference price). Export control: "
             "TPP = dense TOPS x bit length, density = TPP / die mm2,",
             "band = where the ECCN 3A090 thresholds (BIS, Oct 2023) put them; arithmetic, not a legal "

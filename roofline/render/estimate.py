@@ -37,16 +37,54 @@ def render_estimate(est: Estimate, show_ops: bool = False) -> str:
     return "\n".join(out)
 
 
+def target(seconds_: float) -> str:
+    """A latency target as typed: 50 ms, 2 s."""
+    return f"{seconds_ * 1e3:g} ms" if seconds_ < 1 else f"{seconds_:g} s"
+
+
 def render_verdict(v: Verdict) -> str:
     """The Verdict section: speed-ups against the reference chip, what the chip suits, and why."""
     def x(s):
         return "-" if s is None else f"{s:.2f}x"
 
-    lines = [f"Verdict   suits {v.suits.upper()} (against {v.reference_chip}, per chip: decode {x(v.decode_speedup)}, "
-             f"prefill {x(v.prefill_speedup)}, training {x(v.training_speedup)})",
-             *textwrap.wrap(v.reason, 110, initial_indent=" " * 10, subsequent_indent=" " * 10),
-             f"          Rule: serving if decode >= {v.threshold:.2f}x the reference, training if training "
-             f">= {v.threshold:.2f}x (roofline/verdict.py)."]
+    suits = "UNKNOWN" if v.suits is None else v.suits.upper()
+    per_chip = f"per chip: serving {x(v.serving_speedup)}, training {x(v.training_speedup)}"
+    if v.per_dollar is not None:
+        d = dict(v.per_dollar)
+        dollar = f"per dollar: serving {x(d['serving_speedup'])}, training {x(d['training_speedup'])}"
+        head = f"{dollar}; {per_chip}" if d["votes"] else f"{per_chip}; {dollar} (prices of different markets)"
+    else:
+        head = per_chip
+    lines = [f"Verdict   suits {suits} against {v.reference_chip} ({head}; one request alone: decode "
+             f"{x(v.decode_speedup)}, prefill {x(v.prefill_speedup)})"]
+    points = dict(v.serving_points)
+    if v.slo and any(points.values()):
+        slo = dict(v.slo)
+        lines.append(f"          Serving within TPOT <= {target(slo['max_tpot_s'])} and TTFT <= "
+                     f"{target(slo['max_ttft_s'])}, each chip at its best layout:")
+        who_names = [("this", v.chip)] + ([("reference", v.reference_chip)] if v.reference_chip != v.chip else [])
+        width = max(len(name) for _, name in who_names)
+        for who, label in who_names:
+            pt = points.get(who)
+            if pt is None:
+                lines.append(f"            {label:<{width}}  no operating point (the reason follows)")
+                continue
+            lines.append(f"            {label:<{width}}  {pt['output_tokens_per_s_per_chip']:,.0f} tokens/s per chip: "
+                         f"{pt['replicas']} x (TP {pt['tp']} x PP {pt['pp']}"
+                         + (f", EP {pt['ep']}" if pt['ep'] > 1 else "")
+                         + f") of {pt['num_chips']} chips, {pt['concurrency']} users each, TTFT "
+                         f"{seconds(pt['ttft_s'])}, TPOT {seconds(pt['tpot_s'])}")
+    lines += textwrap.wrap(v.reason, 110, initial_indent=" " * 10, subsequent_indent=" " * 10)
+    for name, conf in v.confidence:
+        c = dict(conf)
+        lines += textwrap.wrap(f"Confidence {name}: {c['level']} (profile: {c['profile']}; efficiencies "
+                               f"{c['efficiency']})", 110, initial_indent=" " * 10, subsequent_indent=" " * 12)
+    lines += textwrap.wrap(
+        f"Rule: a chip suits serving when its serving speed-up (output tokens/s per chip within the latency "
+        f"targets, each chip at its best layout) is at least {v.threshold:.2f}x the reference's, and training "
+        f"when its training speed-up (tokens/s per chip, each at its planner's best layout) is; per dollar "
+        f"when both chips have a price from one market (roofline/verdict.py).", 110, initial_indent=" " * 10,
+        subsequent_indent=" " * 10)
     lines += [f"          Note: {n}." for n in v.notes]
     return "\n".join(lines)
 
@@ -81,7 +119,9 @@ def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
              rate(wl.batch / inf.ideal_tpot_s / inf.num_chips), "", ""],
         ]),
         "",
-        table(["batch", "TTFT", "TPOT", "tokens/s", "tokens/s/chip", "fits"], [
+        "Static batches: one lone batch, every prompt prefilled at once, then decoded together (serving under "
+        "load: --concurrency, and the verdict)",
+        table(["static batch", "TTFT", "TPOT", "tokens/s", "tokens/s/chip", "fits"], [
             [str(p.batch), seconds(p.ttft_s), seconds(p.tpot_s), rate(p.output_tokens_per_s),
              rate(p.output_tokens_per_s / inf.num_chips), "yes" if p.fits else "no"] for p in inf.batch_table
         ]),
@@ -97,8 +137,9 @@ def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
     if srv is not None:
         out += ["", *_serving_lines(srv)]
     if show_ops:
-        out += ["", ops_table("Prefill ops (per chip, whole batch)", inf.prefill), "",
-                ops_table("Decode ops (per chip, one step)", inf.decode)]
+        link = est.chip.scale_up_label
+        out += ["", ops_table("Prefill ops (per chip, whole batch)", inf.prefill, link), "",
+                ops_table("Decode ops (per chip, one step)", inf.decode, link)]
     return out
 
 
@@ -114,8 +155,10 @@ def _serving_lines(srv) -> list[str]:
         client = f"{srv.concurrency} users, one request in flight each (closed loop)"
     how = (f"{srv.num_requests:,} requests simulated step by step, seed {srv.seed}" if srv.num_requests
            else "closed-form steady state")
+    held = (f"its sequence cap (max_num_seqs) is {srv.kv_capacity_sequences}" if srv.capacity_limit == "max_num_seqs"
+            else f"its KV cache holds {srv.kv_capacity_sequences} of these requests")
     lines = [f"Serving ({srv.engine} engine, continuous batching): {client}; {how}. The engine runs up to "
-             f"{srv.inflight} at once; its KV cache holds {srv.kv_capacity_sequences} of these requests"
+             f"{srv.inflight} at once; {held}"
              + (f"; {srv.preemptions:,} evicted and recomputed" if srv.preemptions else "")
              + ("; prefill takes most of the time" if srv.prefill_bound else ""),
              table(["", "mean", "p50", "p90", "p99"], [

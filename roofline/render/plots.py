@@ -17,6 +17,7 @@ import numpy as np
 
 from roofline.analysis.compare import DEFAULT_MAX_TPOT_S
 from roofline.analysis.economics import plan_best, training_base, training_scaling
+from roofline.serving.inflight import closed_form_serving
 from roofline.analysis.probes import batch_curve, decode_point, largest_batch_within, prefill_point, serving_layout
 from roofline.chip import Chip
 from roofline.errors import RooflineError
@@ -172,10 +173,12 @@ def common_tp(chips: Sequence[Chip], model: Model) -> int:
 
 
 def batch_figure(chips: Sequence[Chip | str], model: Model | str, workload: Workload | None = None, *,
-                 tp: int | None = None, max_tpot_s: float = DEFAULT_MAX_TPOT_S):
-    """Output tokens/s per chip (left) and TPOT (right) against the batch, the chips side by side at one
-    TP (default: the largest every chip's domain allows), marking where decode turns compute-bound and
-    where the memory runs out (the largest batch that fits)."""
+                 tp: int | None = None, max_tpot_s: float = DEFAULT_MAX_TPOT_S, engine: str = "generic",
+                 concurrency: int | None = None):
+    """Output tokens/s per chip (left) and TPOT (right) of static decode steps against the batch, the chips
+    side by side at one TP (default: the largest every chip's domain allows), marking where decode turns
+    compute-bound and where the memory runs out (the largest batch that fits); with ``concurrency``, the
+    in-flight ``engine`` serving that many users (closed loop, prefill steps included) as a star."""
     cs, m = _load(chips, model)
     wl = attrs.evolve(workload or Workload(), batch=1, tp=None)
     tp = tp or common_tp(cs, m)
@@ -211,6 +214,16 @@ def batch_figure(chips: Sequence[Chip | str], model: Model | str, workload: Work
             left.plot([within], [q["tokens_per_s_per_chip"]], "o", color=color, ms=8, mfc="white", mew=2,
                       label=f"{chip.name}: TPOT budget reached at batch {within:,}")
             right.plot([within], [q["tpot_s"] * 1e3], "o", color=color, ms=8, mfc="white", mew=2)
+        if concurrency is not None:
+            try:
+                srv = closed_form_serving(chip, m, attrs.evolve(cwl, tp=tp, pp=curve["pp"]), engine=engine,
+                                          concurrency=concurrency)
+            except RooflineError as exc:
+                errors.append(str(exc))
+            else:
+                left.plot([concurrency], [srv.output_tokens_per_s / srv.num_chips], "*", color=color, ms=13,
+                          label=f"{chip.name}: {engine} engine, {concurrency:,} users (in-flight)")
+                right.plot([concurrency], [srv.tpot_s * 1e3], "*", color=color, ms=13)
         turn = curve["compute_bound_batch"]
         if turn is not None and turn <= last["batch"]:
             q = decode_point(packed, turn)
@@ -234,7 +247,8 @@ def batch_figure(chips: Sequence[Chip | str], model: Model | str, workload: Work
     right.set_title("Latency: flat while weight reads dominate, rising with compute or KV reads", fontsize=9)
     left.legend(fontsize=7, loc="lower right")
     right.legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"Decode against batch: {m.name}, TP {tp}, {wl.input_len} in / {wl.output_len} out, "
+    fig.suptitle(f"Static decode against batch (lone batches): {m.name}, TP {tp}, {wl.input_len} in / "
+                 f"{wl.output_len} out, "
                  f"{wl.weight_dtype} weights (expected)")
     return fig
 

@@ -59,7 +59,9 @@ def chip_line(chip: Chip, dtype: str) -> str:
             f"x {chip.scale_up_domain} chips")
 
 
-def ops_table(title: str, phase: Phase) -> str:
+def ops_table(title: str, phase: Phase, link: str = "scale-up") -> str:
+    """A pass's op table; ``link`` names the scale-up limit (the chip's link, e.g. NVLink)."""
     rows = [[o.name, str(o.count), f"{o.flops / 1e12:,.3f}", f"{o.hbm_bytes / 1e9:,.3f}",
-             f"{o.link_bytes / 1e9:,.4f}", seconds(o.time_s), o.bound] for o in phase.ops]
+             f"{o.link_bytes / 1e9:,.4f}", seconds(o.time_s), link if o.bound == "scale-up" else o.bound]
+            for o in phase.ops]
     return title + "\n" + table(["op", "count", "TFLOP", "HBM GB", "link GB", "time", "bound"], rows)

@@ -7,18 +7,10 @@ import attrs
 
 from roofline.chip import Chip
 from roofline.model import Model
+from roofline.results.inference import ServingEstimate
+from roofline.results.serving_plan import OperatingPoint
 from roofline.results.training import TrainingEstimate
 from roofline.results.verdict import Verdict
-
-
-@attrs.frozen
-class BudgetPoint:
-    """The best decode point within the TPOT budget: TP, batch, TPOT and output tokens/s per chip."""
-
-    tp: int
-    batch: int
-    tpot_s: float
-    tokens_per_s_per_chip: float
 
 
 @attrs.frozen
@@ -34,7 +26,9 @@ class ServingSummary:
     prefill_intensity: float  # FLOP per HBM byte
     decode_intensity: float
     max_batch: int
-    budget: BudgetPoint | None
+    point: OperatingPoint | None  # the most tokens/s per chip within the latency targets (in-flight engine)
+    point_note: str  # why there is no point
+    at_concurrency: ServingEstimate | None  # --concurrency: the batch-1 layout with that many users (closed form)
     compute_bound_batch: int | None  # at ``tp``; may exceed max_batch
     critical_intensity: float  # peak FLOP/s of the compute dtype ÷ HBM bytes/s
 
@@ -115,8 +109,11 @@ class ChipRow:
                "critical_intensity_flops_per_byte": c.critical_intensity(r.dtype)}
         s = r.serving
         out["serving"] = None if s is None else {
-            **{k: v for k, v in attrs.asdict(s).items() if k != "budget"},
-            "best_within_budget": None if s.budget is None else attrs.asdict(s.budget)}
+            **{k: v for k, v in attrs.asdict(s, recurse=False).items()
+               if k not in ("point", "point_note", "at_concurrency")},
+            "within_targets": None if s.point is None else s.point.to_dict(),
+            "within_targets_note": s.point_note or None,
+            "at_concurrency": None if s.at_concurrency is None else s.at_concurrency.to_dict()}
         if r.serving_note:
             out["serving_note"] = r.serving_note
         t = r.training

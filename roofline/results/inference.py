@@ -179,6 +179,7 @@ class ServingEstimate:
     seed: int | None = None
     preemptions: int | None = None  # sequences evicted when paged KV ran out, recomputed later
     compiled: bool | None = None  # the simulation ran numba-compiled
+    capacity_limit: str | None = None  # what sets kv_capacity_sequences: "kv_cache" or "max_num_seqs"
 
     def to_dict(self) -> dict:
         d = attrs.asdict(self)

@@ -51,6 +51,18 @@ class ServingLayout:
 
 
 @attrs.frozen
+class OperatingPoint:
+    """A chip at its serving operating point within latency targets: the layout at its best concurrency,
+    and the limit that takes most of the time per generated token there."""
+
+    layout: ServingLayout
+    bound: str  # "compute", "memory", "scale-up" or "network"
+
+    def to_dict(self) -> dict:
+        return dict(self.layout.to_dict(), bound=self.bound)
+
+
+@attrs.frozen
 class ServingPlan:
     """The planner's answer: the best layout, the top list, the request and how the search went."""
 

@@ -108,6 +108,7 @@ def closed_form_serving(chip: Chip, model: Model, wl: Workload, *, engine: str |
     c = cap if concurrency in (None, "max") else int(concurrency)
     fig = at_concurrency(p, c, policy)
     x = fig[L.V_RPS]
+    limit = "max_num_seqs" if 0 < policy[L.E_MAX_SEQS] * wl.attn_dp <= cap else "kv_cache"
     return ServingEstimate(p.engine.name, c, min(c, cap), cap, float(fig[L.V_TTFT]), float(fig[L.V_TPOT]),
                            float(c / x), float(x), float(x * wl.output_len), wl.num_chips,
-                           bool(fig[L.V_PREFILL_BOUND]))
+                           bool(fig[L.V_PREFILL_BOUND]), capacity_limit=limit)

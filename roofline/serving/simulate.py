@@ -237,7 +237,9 @@ def simulate_serving(p: Packed, client: Client, *, max_num_tokens: int | None = 
         ok &= tpot <= max_tpot_s
     pct = {q: (float(np.percentile(ttft, q)), float(np.percentile(tpot[decoded], q)) if decoded.any() else 0.0)
            for q in (50, 90, 99)}
-    cap = int(engine_kv_capacity(p.m, p.w(1), p.hw, pack_engine(engine, max_num_tokens), np.zeros(L.W_SIZE)))
+    policy = pack_engine(engine, max_num_tokens)
+    cap = int(engine_kv_capacity(p.m, p.w(1), p.hw, policy, np.zeros(L.W_SIZE)))
+    limit = "max_num_seqs" if 0 < policy[L.E_MAX_SEQS] <= cap else "kv_cache"
     figures = r.figures
     busy = float(figures[L.Q_BUSY])
     concurrency = client.concurrency if client.concurrency is not None else max(1, round(float(e2e.sum()) / duration))
@@ -253,4 +255,4 @@ def simulate_serving(p: Packed, client: Client, *, max_num_tokens: int | None = 
         tpot_p90_s=pct[90][1], tpot_p99_s=pct[99][1], itl_p99_s=_itl_percentile(r.itl, 99.0),
         e2e_p50_s=float(np.percentile(e2e, 50)), e2e_p99_s=float(np.percentile(e2e, 99)),
         goodput_requests_per_s=groups * float(ok.sum()) / duration, num_requests=n * groups, seed=client.seed,
-        preemptions=int(figures[L.Q_PREEMPTIONS]) * groups, compiled=r.compiled)
+        preemptions=int(figures[L.Q_PREEMPTIONS]) * groups, compiled=r.compiled, capacity_limit=limit)
