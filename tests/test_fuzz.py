@@ -495,7 +495,9 @@ def _front_doors(value):
     from roofline.analysis.compare import compare
     from roofline.serving.inflight import estimate_serving
 
-    wl = Workload(tp=1, batch=2, input_len=128, output_len=16)
+    # 8,192-token prompts keep the KV capacity of the tiny model near 4,000 sequences, so that a value the
+    # serving doors read as concurrency "max" simulates thousands of users, not a quarter of a million
+    wl = Workload(tp=1, batch=2, input_len=8192, output_len=16)
     small = TrainingWorkload(num_chips=1, micro_batch=1, recompute="none")
     complete = TrainingWorkload(num_chips=1, tp=1, pp=1, dp=1, micro_batch=1, global_batch=2, seq_len=256,
                                 recompute="none", zero=0, virtual_pp=1)
