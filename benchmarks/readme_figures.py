@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from roofline import api  # noqa: E402
 from roofline.analysis.probes import compute_bound_batch, largest_batch_within  # noqa: E402
 from roofline.loaders.chips import CHIPS, load_chip  # noqa: E402
+from roofline.loaders.files import profiles_dir  # noqa: E402
 from roofline.loaders.hf_config import SUPPORTED_MODEL_TYPES  # noqa: E402
 from roofline.loaders.models import MODELS, load_model  # noqa: E402
 from roofline.passes import Packed  # noqa: E402
@@ -176,8 +177,21 @@ def profiles(f: Figures) -> str:
         f"Parameter counts are exact (Llama-3.1-70B: {f.model.param_count():,}).")
 
 
+def dsv3_validate(f: Figures) -> str:
+    v = api.validate([profiles_dir() / "measurements" / "inference.csv"]).to_dict()
+    err = {r["row_id"]: r["error_pct"] for r in v["rows"]}
+    pre, dec = err["sglang-pd-h100-ds3-prefill-ep32-4096-in"], err["sglang-pd-h100-ds3-decode-ep72-2000-out"]
+    return _wrap(
+        f"`roofline validate` runs the SGLang DeepSeek-V3 rows (H100, EP32 prefill and EP72 decode with "
+        f"data-parallel attention, per-node rates): {pre:+.1f} % and {dec:+.1f} % (negative: the estimate is "
+        f"slower than measured). They are not in the serving fit, which uses serving.csv alone, so these are "
+        f"out-of-sample figures: the Hopper serving fractions fitted there (attention, routed experts) apply to "
+        f"them, and no run of the fit is like them (expert parallelism over 32 and 72 GPUs, prefill and decode "
+        f"on separate pools: disaggregated serving, issue 16).")
+
+
 BLOCKS = {"worked-example": worked_example, "verdict-story": verdict_story, "h20-story": h20_story, "plots": plots,
-          "profiles": profiles}
+          "profiles": profiles, "dsv3-validate": dsv3_validate}
 
 
 def blocks() -> dict[str, str]:
