@@ -101,6 +101,17 @@ def _phase_text(name: str, p: PhaseRatio, ratios: dict[str, float], dtype: str, 
     return f"{name} {where} ({resource} {ratios[p.bound]:.2f}x) and runs at {p.speedup:.2f}x per chip"
 
 
+def _tokens_per_dollar(rates: dict, price: float, ref_price: float) -> tuple[tuple[str, float | None], ...]:
+    """Tokens per dollar of each chip (tokens/s per chip x 3600 / dollars per chip-hour), for serving (output
+    tokens at the operating point) and training."""
+    out = []
+    for phase, key in (("serving", "output_tokens_per_dollar"), ("training", "training_tokens_per_dollar")):
+        this, ref = rates.get(phase, (None, None))
+        out += [(key, None if this is None else this * 3600.0 / price),
+                (f"reference_{key}", None if ref is None else ref * 3600.0 / ref_price)]
+    return tuple(out)
+
+
 def _time(seconds: float) -> str:
     return f"{seconds * 1e3:g} ms" if seconds < 1 else f"{seconds:g} s"
 
@@ -118,13 +129,15 @@ def judge(chip: Chip, reference: Chip, dtype: str, *, serving: PhaseRatio | None
           training: PhaseRatio | None = None, decode: PhaseRatio | None = None, prefill: PhaseRatio | None = None,
           training_dtype: str | None = None, slo: dict | None = None, missing: dict[str, str] | None = None,
           prices: tuple[float | None, float | None] = (None, None), points: dict | None = None,
-          notes: tuple[str, ...] = (), threshold: float = SUITS_THRESHOLD) -> Verdict:
+          rates: dict[str, tuple[float, float]] | None = None, notes: tuple[str, ...] = (),
+          threshold: float = SUITS_THRESHOLD) -> Verdict:
     """Apply the rule to phase ratios and write the reason.
 
     ``missing`` maps a phase that was estimated but has no ratio ("serving", "training") to why; a phase
     neither given nor missing was not estimated and does not vote. ``prices`` are dollars per chip-hour
     given for (this chip, the reference); ``None`` takes the profile's price. ``slo`` holds the targets
-    of the serving speed-up.
+    of the serving speed-up. ``rates`` maps "serving" (output tokens/s per chip at the operating points)
+    and "training" (training tokens/s per chip) to (this chip, reference): with prices, tokens per dollar.
     """
     missing = dict(missing or {})
     ratios = resource_ratios(chip, reference, dtype)
@@ -151,7 +164,8 @@ def judge(chip: Chip, reference: Chip, dtype: str, *, serving: PhaseRatio | None
         per_dollar = (("serving_speedup", s_dollar), ("training_speedup", t_dollar), ("price_ratio", price_ratio),
                       ("price_usd_per_hour", price), ("reference_price_usd_per_hour", ref_price),
                       ("price_source", price_src), ("reference_price_source", ref_src), ("market", market or None),
-                      ("reference_market", ref_market or None), ("votes", comparable))
+                      ("reference_market", ref_market or None), ("votes", comparable),
+                      *_tokens_per_dollar(rates or {}, price, ref_price))
     basis = "per dollar" if comparable else "per chip"
     verdict = suits(s_vote, t_vote, serving_voted=serving is not None or "serving" in missing,
                     training_voted=training is not None or "training" in missing, threshold=threshold)
@@ -282,6 +296,13 @@ def verdict_for(est: Estimate, reference: Chip, runs, prices: tuple[float | None
     notes = list(runs.notes)
     if est.inference is not None and runs.point is None and runs.ref_point is not None:
         notes.append(f"{est.chip.name} cannot meet the targets: {runs.point_note}")
+    rates = {}
+    if runs.point is not None or runs.ref_point is not None:
+        rates["serving"] = tuple(None if p is None else p.layout.output_tokens_per_s_per_chip
+                                 for p in (runs.point, runs.ref_point))
+    if runs.training is not None or runs.ref_training is not None:
+        rates["training"] = tuple(None if t is None else t.tokens_per_s_per_chip
+                                  for t in (runs.training, runs.ref_training))
     return judge(est.chip, reference, est.compute_dtype, serving=serving, training=training, decode=decode,
                  prefill=prefill, training_dtype=tdtype, slo=runs.targets.to_dict() if est.inference else None,
-                 missing=missing, prices=prices, points=points, notes=tuple(notes))
+                 missing=missing, prices=prices, points=points, rates=rates, notes=tuple(notes))

@@ -113,6 +113,10 @@ def test_prices_of_one_market_vote_per_dollar():
     d = dict(v.per_dollar)
     assert d["votes"] and v.basis == "per dollar" and d["market"] == d["reference_market"] == "china"
     assert d["serving_speedup"] == pytest.approx(v.serving_speedup * h800.price_usd_per_hour / H20.price_usd_per_hour)
+    this = dict(v.serving_points)["this"]["output_tokens_per_s_per_chip"]
+    assert d["output_tokens_per_dollar"] == pytest.approx(this * 3600 / H20.price_usd_per_hour)
+    assert d["output_tokens_per_dollar"] / d["reference_output_tokens_per_dollar"] == pytest.approx(
+        d["serving_speedup"])
     mixed = estimate(H20, "70B", mode="inference", reference=H100).verdict
     assert not dict(mixed.per_dollar)["votes"] and mixed.basis == "per chip"
     assert any("different markets" in n for n in mixed.notes)

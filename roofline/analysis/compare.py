@@ -150,10 +150,12 @@ def with_ratios(row: ChipRow, ref: ChipRow, targets: Targets) -> ChipRow:
         missing["training"] = ref.training_note or f"{ref.chip.name} cannot train this job"
     points = {} if s is None else {"this": s.point and s.point.to_dict(),
                                    "reference": rs and rs.point and rs.point.to_dict()}
+    rates = {"serving": tuple(x.point.layout.output_tokens_per_s_per_chip if x and x.point else None for x in (s, rs)),
+             "training": tuple(x.estimate.tokens_per_s_per_chip if x else None for x in (t, rt))}
     verdict = judge(row.chip, ref.chip, row.dtype, serving=serving, decode=decode, prefill=prefill, training=training,
                     training_dtype=t.estimate.workload.dtype if t else None, slo=targets.to_dict() if s else None,
                     missing=missing, prices=(_given(row), _given(ref)),
-                    points=points)
+                    points=points, rates=rates)
     return attrs.evolve(row, ratios=tuple(ratios.items()), verdict=verdict)
 
 

@@ -37,6 +37,14 @@ def render_estimate(est: Estimate, show_ops: bool = False) -> str:
     return "\n".join(out)
 
 
+def _k(tokens: float) -> str:
+    """A count of tokens, short: 1.2M, 340k, 950."""
+    for unit, scale in (("M", 1e6), ("k", 1e3)):
+        if tokens >= scale:
+            return f"{tokens / scale:,.3g}{unit}"
+    return f"{tokens:,.0f}"
+
+
 def target(seconds_: float) -> str:
     """A latency target as typed: 50 ms, 2 s."""
     return f"{seconds_ * 1e3:g} ms" if seconds_ < 1 else f"{seconds_:g} s"
@@ -74,6 +82,14 @@ def render_verdict(v: Verdict) -> str:
                          + (f", EP {pt['ep']}" if pt['ep'] > 1 else "")
                          + f") of {pt['num_chips']} chips, {pt['concurrency']} users each, TTFT "
                          f"{seconds(pt['ttft_s'])}, TPOT {seconds(pt['tpot_s'])}")
+    if v.per_dollar is not None:
+        d = dict(v.per_dollar)
+        per = [f"{label} {_k(d[key])} vs {_k(d['reference_' + key])}"
+               for key, label in (("output_tokens_per_dollar", "output tokens"),
+                                  ("training_tokens_per_dollar", "training tokens"))
+               if d[key] is not None and d["reference_" + key] is not None]
+        if per:
+            lines.append(f"          Tokens per dollar, {v.chip} vs {v.reference_chip}: {'; '.join(per)}")
     lines += textwrap.wrap(v.reason, 110, initial_indent=" " * 10, subsequent_indent=" " * 10)
     for name, conf in v.confidence:
         c = dict(conf)
