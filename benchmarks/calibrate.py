@@ -63,6 +63,7 @@ import serving_fit as S  # noqa: E402
 
 from roofline.errors import RooflineError  # noqa: E402
 from roofline.loaders.chips import load_chip  # noqa: E402
+from roofline.loaders.efficiency import GEMM_CLASS  # noqa: E402
 from roofline.results.validation import source_name  # noqa: E402
 from roofline.validate.run import validate  # noqa: E402
 from roofline.validate.schema import read_rows  # noqa: E402
@@ -85,6 +86,7 @@ DIGEST_SKIP = ("roofline/cli/", "roofline/render/", "roofline/analysis/", "roofl
 START_FRACTION = 0.85
 MAX_ROUNDS = 8
 README_BEGIN, README_END = "<!-- calibration:begin -->", "<!-- calibration:end -->"
+
 
 
 # ---- inputs --------------------------------------------------------------------------------------------
@@ -314,6 +316,8 @@ def calibrate(skip_training: bool = False) -> dict:
     for i, fam in enumerate(families):
         n = int((t.family == i).sum())
         values.setdefault(fam, {}).update(_fraction_dict(full["fractions"][i]))
+        values[fam]["serving_fraction_dtypes"] = sorted(
+            {GEMM_CLASS[full["cases"][c].wl.compute_dtype] for c in set(t.case[t.family == i].tolist())})
         notes.setdefault(fam, {})["serving"] = (f"fitted jointly over the {n} {fam} rows (TPOT and TTFT) of the usable "
                                                 f"aggregated serving.csv runs, all engines and models together")
     for fam in FAMILIES:
@@ -393,6 +397,12 @@ def write(result: dict) -> None:
     for fam in FAMILIES:
         v, n = result["values"][fam], result["notes"][fam]
         lines = {k: (_round(v[k]), _source(n["serving"], k)) for k in S.FRACTIONS}
+        if "serving_fraction_dtypes" in v:
+            lines["serving_fraction_dtypes"] = (
+                v["serving_fraction_dtypes"],
+                "benchmarks/calibrate.py: the GEMM formats of the fitted rows; serving_sustained_fraction and "
+                "serving_expert_fraction apply to these formats only (others cannot be identified from the data: "
+                "their GEMMs run at the microbenchmarked fraction alone)")
         lines.update({k: (0.0, "not fitted: the fixed costs of serving are the engine's (profiles/engines.toml)")
                       for k in FAMILY_COSTS})
         if "training" in n:

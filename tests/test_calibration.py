@@ -107,3 +107,33 @@ def test_in_sample_figures_are_labelled_and_beside_the_out_of_sample_ones():
     assert set(SERVING) >= {"in_sample", "leave_one_model_out"}
     assert set(RESULT["training"]) >= {"in_sample", "leave_one_source_out"}
     assert all(math.isfinite(v) for v in SERVING["predicted"]["leave_one_model_out"].values())
+
+
+def test_serving_gemm_fractions_apply_to_the_formats_they_were_fitted_on():
+    """A family's serving_sustained_fraction and serving_expert_fraction were fitted on rows of some GEMM
+    formats (serving_fraction_dtypes); another format gets 1 (not identified), attention's fraction applies to
+    all, and a chip's own [efficiency] override to every format."""
+    import attrs
+
+    from roofline.loaders.chips import load_chip
+    from roofline.loaders.efficiency import GEMM_CLASS, efficiency_for
+
+    eff = tomllib.loads(calibrate.EFFICIENCY_TOML.read_text())
+    chips = {"hopper": "H100", "blackwell": "B200"}
+    listed = 0
+    for fam, name in chips.items():
+        fitted = eff[fam].get("serving_fraction_dtypes", {}).get("value")
+        assert fitted, f"{fam}: the fit states the formats it covers"
+        listed += 1
+        chip = load_chip(name)
+        for dtype in (d for d in ("bf16", "fp8", "fp4") if chip.has(d)):
+            e = efficiency_for(chip, dtype)
+            assert e.serving_attention_fraction == eff[fam]["serving_attention_fraction"]["value"]
+            for key in ("serving_sustained_fraction", "serving_expert_fraction"):
+                expected = eff[fam][key]["value"] if GEMM_CLASS[dtype] in fitted else 1.0
+                assert getattr(e, key) == expected, (fam, dtype, key)
+    assert listed == 2
+    b200 = load_chip("B200")
+    custom = attrs.evolve(b200, efficiency_overrides=(("serving_sustained_fraction", 0.5),))
+    assert efficiency_for(custom, "bf16").serving_sustained_fraction == 0.5
+    assert "serving_fraction_dtypes" not in eff["ampere"]  # no serving runs: its mean fractions apply to all

@@ -26,6 +26,24 @@ def _protocol(links: dict, proto: str, up: str) -> tuple[float, float, float]:
             _value(links, f"{proto}_network_hop_latency_s", "links"))
 
 
+#: The GEMM format class of a compute format (bf16 and fp16 run at one peak): the unit the serving fit's
+#: ``serving_fraction_dtypes`` lists.
+GEMM_CLASS = {"bf16": "16-bit", "fp16": "16-bit", "fp8": "fp8", "fp4": "fp4"}
+
+
+def _fitted_formats(fam: dict) -> tuple[str, ...] | None:
+    """The GEMM format classes a family's serving fractions were fitted on (``serving_fraction_dtypes``),
+    or None when the family states none (its fractions then apply to every format)."""
+    entry = fam.get("serving_fraction_dtypes")
+    if entry is None:
+        return None
+    value = entry.get("value") if isinstance(entry, dict) else None
+    if not isinstance(value, list) or not all(v in GEMM_CLASS.values() for v in value):
+        raise RooflineError(f"efficiency: serving_fraction_dtypes={value!r} must be a list of "
+                            f"{', '.join(sorted(set(GEMM_CLASS.values())))}; rerun benchmarks/calibrate.py --write")
+    return tuple(value)
+
+
 def efficiency_for(chip: Chip, compute_dtype: str) -> Efficiency:
     """The expected-case efficiency of ``chip`` when its GEMMs run in ``compute_dtype``."""
     data = _table()
@@ -39,6 +57,15 @@ def efficiency_for(chip: Chip, compute_dtype: str) -> Efficiency:
         if key in fam:
             return _value(fam, key, chip.family)
         return _value(base, key, "default")
+
+    fitted_for = _fitted_formats(fam)
+
+    def serving_gemm(key: str) -> float:
+        """A serving GEMM fraction: the chip's own override, else the family's where its fit covers this
+        compute format, else 1 (no serving-specific share can be identified for it)."""
+        if key in overrides or fitted_for is None or GEMM_CLASS.get(compute_dtype) in fitted_for:
+            return pick(key)
+        return 1.0
 
     gemm_key = f"gemm_fraction_{compute_dtype}"
     gemm = pick(gemm_key) if (gemm_key in overrides or gemm_key in fam or gemm_key in base) else pick("gemm_fraction")
@@ -62,9 +89,9 @@ def efficiency_for(chip: Chip, compute_dtype: str) -> Efficiency:
         family=chip.family if chip.family in data else "default",
         training_attention_fraction=pick("training_attention_fraction"),
         training_sustained_fraction=pick("training_sustained_fraction"),
-        serving_sustained_fraction=pick("serving_sustained_fraction"),
+        serving_sustained_fraction=serving_gemm("serving_sustained_fraction"),
         serving_attention_fraction=pick("serving_attention_fraction"),
-        serving_expert_fraction=pick("serving_expert_fraction"),
+        serving_expert_fraction=serving_gemm("serving_expert_fraction"),
         training_step_overhead_s=pick("training_step_overhead_s"),
         ll128_latency_s=_protocol(links, "ll128", "pcie" if "pcie" in hop_up else "nvlink"),
         simple_latency_s=_protocol(links, "simple", "pcie" if "pcie" in hop_up else "nvlink"),
