@@ -18,7 +18,6 @@ Run: ``python benchmarks/bench_cli.py [--runs N]``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -31,9 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_sweep import machine  # noqa: E402
+from benchmarks.bench_sweep import machine, write_result  # noqa: E402
 
-OUT = ROOT / "benchmarks" / "results"
 
 #: 1e7 configurations with --best (its default targets: 50 ms TPOT, 2 s TTFT); since issue 15 --best serves
 #: with the in-flight engine by default, and the static batch of the earlier figures is --engine static.
@@ -93,9 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         target = "-" if r["target_s"] is None else f"<{r['target_s']:g} {'ok' if r['met'] else 'NO'}"
         print(f"{r['name']:<34} {r['median_s']:>9.3f} {r['min_s']:>7.3f} {r['max_s']:>7.3f} {target:>7}")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "bench_cli.json").write_text(json.dumps({"machine": info, "rows": rows}, indent=2) + "\n")
-    print(f"wrote {OUT / 'bench_cli.json'}")
+    write_result("bench_cli", {"machine": info, "rows": rows})
     return 0
 
 

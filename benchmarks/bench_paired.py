@@ -34,7 +34,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_sweep import write_result  # noqa: E402
 
 GRID = dict(chips="H20,H100,H200,B200,MI300X", models="8B,70B", tp="1,2,4,8", batch="1:500",
             input_len="128,512,1k,2k,4k,8k,16k,32k,64k,100k", output_len="16,64,128,256,512,1k,2k,4k,8k,16k")
@@ -128,11 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     load_after = os.getloadavg()[0]
     print(f"load average {load_before:.2f} before, {load_after:.2f} after; {args.rounds} A/B pairs in two "
           f"long-lived processes, median of {args.repeat} calls each")
-    OUT.mkdir(parents=True, exist_ok=True)
-    result = {"other": str(other), "rounds": args.rounds, "repeat": args.repeat, "load_before": load_before,
-              "load_after": load_after, "rows": rows}
-    (OUT / "bench_paired.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {OUT / 'bench_paired.json'}")
+    write_result("bench_paired", {"other": str(other), "rounds": args.rounds, "repeat": args.repeat,
+                                  "load_before": load_before, "load_after": load_after, "rows": rows})
     return 0
 
 

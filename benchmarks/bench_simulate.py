@@ -19,7 +19,6 @@ Run: ``python benchmarks/bench_simulate.py [--runs N]``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -31,13 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_cli import command_prefix, wall_times  # noqa: E402
-from benchmarks.bench_sweep import machine, timed  # noqa: E402
+from benchmarks.bench_sweep import machine, timed, write_result  # noqa: E402
 from roofline import Workload, load_chip, load_model  # noqa: E402
 from roofline.loaders.engines import ENGINES  # noqa: E402
 from roofline.passes import Packed  # noqa: E402
 from roofline.serving.simulate import Client, run  # noqa: E402
 
-OUT = ROOT / "benchmarks" / "results"
 CASE = dict(chip="H100", model="70B", tp=8, input_len=1000, output_len=1000, concurrency=64, requests=1000)
 ESTIMATE = ["estimate", "--chip", "H100", "--model", "70B", "--tp", "8", "--concurrency", "64"]
 
@@ -92,9 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  cold (empty numba cache, compile + run): {cold:.1f} s")
     print(f"roofline {' '.join(ESTIMATE)} --mode inference: {inference:.2f} s (target <= 1 s); without --mode "
           f"(serving and training): {both:.2f} s")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "bench_simulate.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {OUT / 'bench_simulate.json'}")
+    write_result("bench_simulate", result)
     return 0
 
 

@@ -53,6 +53,15 @@ PLAIN_CONFIGS = 2_000
 TARGETS = {"decode_configs_per_s": 1e8, "speedup_vs_plain_python": 1000.0, "sweep_1e7_fresh_process_s": 1.0}
 
 
+def write_result(name: str, result: dict) -> Path:
+    """Write ``result`` to ``benchmarks/results/NAME.json`` (indented, newline-terminated) and say so."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
 def machine() -> dict:
     model = platform.processor()
     try:
@@ -185,9 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         if t:
             verdict = "met" if t["met"] else "NOT met"
             print(f"target {name}: {t['target']:,g} -> measured {t['measured']:,.4g} ({verdict})")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "bench_sweep.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {OUT / 'bench_sweep.json'}")
+    write_result("bench_sweep", result)
     return 0
 
 

@@ -181,7 +181,8 @@ def _price_pair(price) -> tuple[float | None, float | None]:
     if len(pair) == 1:
         pair.append(None)
     if len(pair) != 2:
-        raise RooflineError(f"price_per_hour={price!r}: give this chip's price, or two (this chip, the reference)")
+        raise RooflineError(f"price_per_hour: {len(pair)} prices; give this chip's price, or two (this chip, the "
+                            f"reference), e.g. 1.2,3.0")
     return tuple(None if p is None else check_price(p) for p in pair)
 
 

@@ -31,16 +31,18 @@ from roofline.results.estimate import Estimate
 from roofline.results.inference import InferenceEstimate
 from roofline.results.training import TrainingEstimate
 from roofline.results.verdict import SUITS_THRESHOLD, PhaseRatio, Verdict
+from roofline.serving.target import Targets
 
 #: Default reference chip (a name or alias of ``profiles/chips``).
 REFERENCE = "H100"
-
-SUITS = ("serving", "training", "both", "neither", None)
 
 #: The limit behind each part of a training step (keys of ``TrainingEstimate.breakdown``): tensor-parallel
 #: collectives stay within the scale-up domain; pipeline, data- and context-parallel traffic crosses it.
 TRAINING_PART_LIMIT = {"compute": "compute", "tp_comm": "scale-up", "pp_comm": "network", "dp_comm": "network",
                        "cp_comm": "network", "pp_bubble": "compute", "optimizer": "memory"}
+
+#: The "bound" of a chip with no serving point within the targets (its serving speed-up is 0).
+NO_POINT = "none"
 
 #: Confidence levels of a chip profile's figures, lowest first.
 LEVELS = ("low", "medium-low", "medium", "medium-high", "high")
@@ -93,6 +95,9 @@ def bound_text(bound: str, chip: Chip) -> str:
 
 
 def _phase_text(name: str, p: PhaseRatio, ratios: dict[str, float], dtype: str, chip: Chip, ref: Chip) -> str:
+    if p.bound == NO_POINT:
+        return (f"{name}: no layout of {chip.name} meets them ({ref.name}'s point is "
+                f"{bound_text(p.reference_bound, ref)}-bound), so it runs at 0x per chip")
     share = f", {p.share:.0%} of the step" if p.share is not None else ""
     here, there = bound_text(p.bound, chip), bound_text(p.reference_bound, ref)
     where = f"is {here}-bound on both{share}" if here == there else \
@@ -110,10 +115,6 @@ def _tokens_per_dollar(rates: dict, price: float, ref_price: float) -> tuple[tup
         out += [(key, None if this is None else this * 3600.0 / price),
                 (f"reference_{key}", None if ref is None else ref * 3600.0 / ref_price)]
     return tuple(out)
-
-
-def _time(seconds: float) -> str:
-    return f"{seconds * 1e3:g} ms" if seconds < 1 else f"{seconds:g} s"
 
 
 def _price(chip: Chip, given: float | None) -> tuple[float | None, str, str]:
@@ -196,8 +197,7 @@ def _reason(chip, reference, dtype, tdtype, ratios, train_ratios, serving, train
                  + ("" if d["votes"] else f" ({d['market']} vs {d['reference_market']} market prices, not compared)"))
     parts = []
     if serving is not None:
-        targets = (f"TPOT <= {_time(slo['max_tpot_s'])} and TTFT <= {_time(slo['max_ttft_s'])}"
-                   if slo else "the latency targets")
+        targets = Targets(**slo).text() if slo else "the latency targets"
         parts.append(_phase_text(f"serving within {targets}", serving, ratios, dtype, chip, reference)
                      + (f" ({d['serving_speedup']:.2f}x per dollar)" if per_dollar else ""))
     elif "serving" in missing:
@@ -265,7 +265,7 @@ def serving_ratio(point, ref_point, point_note: str, ref_note: str, chip: Chip,
         return PhaseRatio(point.layout.output_tokens_per_s_per_chip / ref_point.layout.output_tokens_per_s_per_chip,
                           point.bound, ref_point.bound), ""
     if ref_point is not None:
-        return PhaseRatio(0.0, "compute", ref_point.bound), ""
+        return PhaseRatio(0.0, NO_POINT, ref_point.bound), ""
     if point is not None:
         return None, f"{reference.name} cannot serve it: {ref_note}"
     return None, f"neither chip can serve it: {chip.name}: {point_note}; {reference.name}: {ref_note}"

@@ -23,16 +23,6 @@ INFERENCE_ONLY = ("batch", "input_len", "output_len", "weight_dtype", "kv_dtype"
                   "draft_tokens", "accepted_tokens")
 
 
-def _price_pair(values: list[float] | None):
-    """--price-per-hour: one price (this chip) or two (this chip, the reference)."""
-    if values is None:
-        return None
-    if len(values) > 2:
-        raise click.BadParameter(f"{len(values)} prices; give this chip's price, or this chip's and the "
-                                 f"reference's, e.g. 1.2,3.0", param_hint="--price-per-hour")
-    return tuple(values)
-
-
 def _concurrency(value: str | None) -> int | str | None:
     """The --concurrency option: a whole number of requests, 'max' or None."""
     if value is None or value == "max":
@@ -134,7 +124,7 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
     with compile_notices():
         result = api.estimate(c, m, wl, serving=serving, training=training, days=train["days"], mode=mode,
                               reference=reference_chip(reference), max_tpot_s=milliseconds(max_tpot_ms),
-                              max_ttft_s=milliseconds(max_ttft_ms), price_per_hour=_price_pair(prices(price_per_hour)))
+                              max_ttft_s=milliseconds(max_ttft_ms), price_per_hour=prices(price_per_hour))
     if fmt == "csv":
         click.echo(csv_text([flatten(result.to_dict())]), nl=False)
     else:

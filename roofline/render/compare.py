@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from roofline.render.estimate import target
 from roofline.render.text import count, duration, rate, seconds, table
+from roofline.serving.target import Targets
 from roofline.verdict import bound_text
 from roofline.results.compare import Comparison
 
@@ -23,7 +23,7 @@ def render_compare(cmp: Comparison) -> str:
     then each chip's verdict and its reason."""
     rows, ref = cmp.rows, cmp.reference
     st = dict(cmp.settings)
-    targets = f"TPOT <= {target(st['max_tpot_s'])}, TTFT <= {target(st['max_ttft_s'])}"
+    targets = Targets(st["max_tpot_s"], st["max_ttft_s"]).text()
     header = [""] + [r.chip.name + (" (ref)" if r.chip.name == ref else "") for r in rows]
     body: list[list[str]] = []
 

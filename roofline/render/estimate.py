@@ -11,6 +11,7 @@ from roofline.render.text import chip_line, count, duration, gb, ops_table, rate
 from roofline.results.estimate import Estimate
 from roofline.results.training import TrainingEstimate
 from roofline.results.verdict import Verdict
+from roofline.serving.target import Targets
 
 
 def render_estimate(est: Estimate, show_ops: bool = False) -> str:
@@ -45,11 +46,6 @@ def _k(tokens: float) -> str:
     return f"{tokens:,.0f}"
 
 
-def target(seconds_: float) -> str:
-    """A latency target as typed: 50 ms, 2 s."""
-    return f"{seconds_ * 1e3:g} ms" if seconds_ < 1 else f"{seconds_:g} s"
-
-
 def render_verdict(v: Verdict) -> str:
     """The Verdict section: speed-ups against the reference chip, what the chip suits, and why."""
     def x(s):
@@ -68,8 +64,7 @@ def render_verdict(v: Verdict) -> str:
     points = dict(v.serving_points)
     if v.slo and any(points.values()):
         slo = dict(v.slo)
-        lines.append(f"          Serving within TPOT <= {target(slo['max_tpot_s'])} and TTFT <= "
-                     f"{target(slo['max_ttft_s'])}, each chip at its best layout:")
+        lines.append(f"          Serving within {Targets(**slo).text()}, each chip at its best layout:")
         who_names = [("this", v.chip)] + ([("reference", v.reference_chip)] if v.reference_chip != v.chip else [])
         width = max(len(name) for _, name in who_names)
         for who, label in who_names:

@@ -18,7 +18,7 @@ class PhaseRatio:
     """
 
     speedup: float
-    bound: str  # "compute", "memory", "scale-up" or "network" on this chip
+    bound: str  # "compute", "memory", "scale-up" or "network" on this chip ("none": no serving point)
     reference_bound: str
     share: float | None = None
 

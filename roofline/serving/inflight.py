@@ -47,7 +47,7 @@ def at_concurrency(p: Packed, concurrency: int, engine: np.ndarray) -> np.ndarra
     return out
 
 
-def _replica(chip: Chip, model: Model, wl: Workload, engine, concurrency, max_num_tokens):
+def pack_replica(chip: Chip, model: Model, wl: Workload, engine, concurrency, max_num_tokens):
     """Check the request and pack the replica: ``(packed, engine policy, KV capacity in sequences)``.
     ``engine`` is a name or an :class:`Engine`; the project error for a bad engine, budget or concurrency,
     or when not one request's KV cache fits."""
@@ -83,7 +83,7 @@ def estimate_serving(chip: Chip, model: Model, wl: Workload, *, engine: str | En
     for name, limit in (("max_ttft_s", max_ttft_s), ("max_tpot_s", max_tpot_s)):
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0):
             raise RooflineError(f"{name}={show(limit)} must be a positive number of seconds")
-    p, policy, cap = _replica(chip, model, wl, engine, concurrency, max_num_tokens)
+    p, policy, cap = pack_replica(chip, model, wl, engine, concurrency, max_num_tokens)
     if request_rate is None and concurrency in (None, "max"):
         if cap > MAX_REQUESTS:
             raise RooflineError(f"concurrency=max: the KV cache holds {cap:,} sequences, more than the "
@@ -104,7 +104,7 @@ def closed_form_serving(chip: Chip, model: Model, wl: Workload, *, engine: str |
                         concurrency: int | str | None = None, max_num_tokens: int | None = None) -> ServingEstimate:
     """The closed-form steady state of ``concurrency`` requests in flight (``"max"``: the KV capacity):
     the fast path of sweeps and the serving planner (:func:`roofline.kernels.serving.replica_at_concurrency`)."""
-    p, policy, cap = _replica(chip, model, wl, engine, concurrency, max_num_tokens)
+    p, policy, cap = pack_replica(chip, model, wl, engine, concurrency, max_num_tokens)
     c = cap if concurrency in (None, "max") else int(concurrency)
     fig = at_concurrency(p, c, policy)
     x = fig[L.V_RPS]

@@ -98,10 +98,16 @@ def _layout(grid, record: np.ndarray, num_chips: int, output_len: int) -> Servin
     g, b, _, _ = grid.unravel(np.array([int(record[L.REC_INDEX])]))
     g, b = int(g[0]), int(b[0])
     fig = record[L.REC_FIGURES:]
-    per = int(grid.g_chips[g])
+    return layout_from_figures(int(grid.g_tp[g]), int(grid.g_pp[g]), int(grid.g_ep[g]), int(grid.batches[b]),
+                               int(grid.g_chips[g]), num_chips, fig, output_len)
+
+
+def layout_from_figures(tp: int, pp: int, ep: int, concurrency: int, chips_per_replica: int, num_chips: int,
+                        fig: np.ndarray, output_len: int) -> ServingLayout:
+    """A replica layout of a ``num_chips`` fleet at ``concurrency``, from its ``V_*`` serving figures."""
     return ServingLayout(
-        tp=int(grid.g_tp[g]), pp=int(grid.g_pp[g]), ep=int(grid.g_ep[g]), concurrency=int(grid.batches[b]),
-        replicas=num_chips // per, chips_per_replica=per, num_chips=num_chips, ttft_s=float(fig[L.V_TTFT]),
+        tp=tp, pp=pp, ep=ep, concurrency=concurrency, replicas=num_chips // chips_per_replica,
+        chips_per_replica=chips_per_replica, num_chips=num_chips, ttft_s=float(fig[L.V_TTFT]),
         tpot_s=float(fig[L.V_TPOT]), requests_per_s_per_replica=float(fig[L.V_RPS]),
         kv_capacity=int(fig[L.V_CAP]), prefill_bound=bool(fig[L.V_PREFILL_BOUND] > 0.5), output_len=output_len)
 

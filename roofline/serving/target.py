@@ -23,8 +23,8 @@ from roofline.errors import RooflineError
 from roofline.kernels import layout as L
 from roofline.model import Model
 from roofline.results.serving_plan import ServingLayout
-from roofline.serving.inflight import _replica, at_concurrency
-from roofline.serving.planner import MAX_CONCURRENCY, MAX_PP
+from roofline.serving.inflight import at_concurrency, pack_replica
+from roofline.serving.planner import MAX_CONCURRENCY, MAX_PP, layout_from_figures
 from roofline.workload import Workload, check_layout, valid_tp_sizes
 
 #: Mean time per output token and mean time to first token a user accepts by default (seconds).
@@ -83,7 +83,7 @@ def _layout_best(chip: Chip, model: Model, wl: Workload, engine, targets: Target
                  max_num_tokens: int | None) -> tuple[ServingLayout | None, tuple | None]:
     """(the layout at its largest concurrency meeting the targets or None, its lowest-TPOT figures)."""
     try:
-        p, policy, cap = _replica(chip, model, wl, engine, None, max_num_tokens)
+        p, policy, cap = pack_replica(chip, model, wl, engine, None, max_num_tokens)
     except RooflineError:
         return None, None
     top = min(cap, MAX_CONCURRENCY)
@@ -102,12 +102,7 @@ def _layout_best(chip: Chip, model: Model, wl: Workload, engine, targets: Target
                 lo, fig = mid, f
             else:
                 hi = mid
-    per = wl.num_chips
-    return ServingLayout(tp=wl.tp, pp=wl.pp, ep=wl.ep, concurrency=lo, replicas=num_chips // per,
-                         chips_per_replica=per, num_chips=num_chips, ttft_s=float(fig[L.V_TTFT]),
-                         tpot_s=float(fig[L.V_TPOT]), requests_per_s_per_replica=float(fig[L.V_RPS]),
-                         kv_capacity=int(cap), prefill_bound=bool(fig[L.V_PREFILL_BOUND] > 0.5),
-                         output_len=wl.output_len), None
+    return layout_from_figures(wl.tp, wl.pp, wl.ep, lo, wl.num_chips, num_chips, fig, wl.output_len), None
 
 
 def _search(chip, model, base, num_chips, targets, engine, max_num_tokens, tp=None):
