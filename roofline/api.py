@@ -22,11 +22,14 @@ from roofline.loaders.models import MODELS, load_model
 from roofline.model import Model
 from roofline.render import plots as _plots
 from roofline.results.compare import Comparison
+from roofline.results.disagg import DisaggPlan
 from roofline.results.estimate import Estimate
 from roofline.results.serving_plan import ServingPlan
 from roofline.results.training import Plan
 from roofline.results.validation import Validation
 from roofline.serving import planner as _serving_planner
+from roofline.serving.disagg import estimate_disagg
+from roofline.serving.disagg_plan import plan_disagg as _plan_disagg
 from roofline.serving.inflight import estimate_serving
 from roofline.serving.static import estimate_inference
 from roofline.serving.target import DEFAULT_MAX_TPOT_S, DEFAULT_MAX_TTFT_S, Targets
@@ -36,14 +39,18 @@ from roofline.validate import run as _validate
 from roofline.verdict import verdict_for
 from roofline.workload import TrainingWorkload, Workload, with_engine_kv
 
-__all__ = ["MODES", "SERVING_KEYS", "check_price", "chips", "compare", "estimate", "models", "plan", "plan_serving",
-           "plot", "sweep", "validate"]
+__all__ = ["DISAGG_KEYS", "MODES", "SERVING_KEYS", "check_price", "chips", "compare", "estimate", "models", "plan",
+           "plan_disagg", "plan_serving", "plot", "sweep", "validate"]
 
 MODES = ("inference", "training", "both")
 #: Keys of ``estimate(..., serving=...)``, the keyword arguments of
 #: :func:`roofline.serving.inflight.estimate_serving`.
 SERVING_KEYS = ("engine", "concurrency", "request_rate", "max_num_tokens", "num_requests", "seed",
                 "random_range_ratio", "max_ttft_s", "max_tpot_s")
+#: Keys of ``estimate(..., disagg=...)``: the keyword arguments of
+#: :func:`roofline.serving.disagg.estimate_disagg` other than the model and the request.
+DISAGG_KEYS = ("prefill", "decode", "engine", "max_num_tokens", "concurrency", "request_rate", "num_requests",
+               "seed", "random_range_ratio")
 
 
 def _chip(chip: Chip | str | Path) -> Chip:
@@ -61,13 +68,18 @@ def _check_arguments(workload, serving, training) -> None:
     if training is not None and not isinstance(training, TrainingWorkload):
         raise RooflineError(f"training={training!r} must be a roofline.TrainingWorkload or None")
     if serving is not None:
-        if not isinstance(serving, dict):
-            raise RooflineError(f"serving={serving!r} must be a dict with keys {', '.join(SERVING_KEYS)}")
-        for key in serving:
-            if key not in SERVING_KEYS:
-                near = closest(str(key), SERVING_KEYS)
-                raise RooflineError(f"serving: {key!r} is not a serving key; "
-                                    + (f"did you mean {near[0]}?" if near else f"use {', '.join(SERVING_KEYS)}"))
+        _check_keys("serving", serving, SERVING_KEYS)
+
+
+def _check_keys(name: str, value, keys) -> None:
+    """The project error for a dict argument that is not one, or has a key outside ``keys``."""
+    if not isinstance(value, dict):
+        raise RooflineError(f"{name}={value!r} must be a dict with keys {', '.join(keys)}")
+    for key in value:
+        if key not in keys:
+            near = closest(str(key), keys)
+            raise RooflineError(f"{name}: {key!r} is not a {name} key; "
+                                + (f"did you mean {near[0]}?" if near else f"use {', '.join(keys)}"))
 
 
 def _mode(mode: str | None, inference_given: bool, training_given: bool) -> str:
@@ -88,7 +100,7 @@ def _mode(mode: str | None, inference_given: bool, training_given: bool) -> str:
 def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workload | None = None, *,
              serving: dict | None = None, training: TrainingWorkload | None = None, days: float | None = None,
              mode: str | None = None, reference: Chip | str | Path | None = "H100", max_tpot_s: float | None = None,
-             max_ttft_s: float | None = None, price_per_hour=None) -> Estimate:
+             max_ttft_s: float | None = None, price_per_hour=None, disagg: dict | None = None) -> Estimate:
     """Estimate serving and/or training ``model`` on ``chip``; names and paths are loaded as the CLI would.
 
     Parameters
@@ -121,6 +133,10 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
     price_per_hour
         Dollars per chip-hour of this chip, or a pair (this chip, reference); ``None`` (or a ``None`` in the
         pair) takes the profile's dated price. With both prices known the verdict votes per dollar.
+    disagg
+        Also simulate a disaggregated deployment of the serving request (its lengths and formats):
+        keys ``DISAGG_KEYS``, ``prefill`` and ``decode`` being :class:`roofline.serving.disagg.Pool` values
+        (:func:`roofline.serving.disagg.estimate_disagg`); reported as ``Estimate.disagg``.
 
     In mode ``"both"`` with ``training=None`` (nothing asked of training), a training estimate that
     cannot be made (e.g. the model fits no layout on the default 1,024 chips) leaves
@@ -134,14 +150,24 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
     """
     c, m = _chip(chip), _model(model)
     _check_arguments(workload, serving, training)
-    mode = _mode(mode, workload is not None or serving is not None, training is not None or days is not None)
-    inf = srv = None
+    mode = _mode(mode, workload is not None or serving is not None or disagg is not None,
+                 training is not None or days is not None)
+    if disagg is not None:
+        _check_keys("disagg", disagg, DISAGG_KEYS)
+        if mode == "training":
+            raise RooflineError("disagg: a disaggregated deployment serves; drop it or use mode 'inference' or 'both'")
+    inf = srv = dis = None
     if mode in ("inference", "both"):
         engine = ENGINES.get((serving or {}).get("engine") or "generic")
         wl = with_engine_kv(workload or Workload(), m, engine.kv_auto) if engine else workload or Workload()
         inf = estimate_inference(c, m, wl, engine)
         if serving is not None:
             srv = estimate_serving(c, m, inf.workload, **{k: v for k, v in serving.items() if v is not None})
+        if disagg is not None:
+            w = inf.workload
+            dis = estimate_disagg(m, input_len=w.input_len, output_len=w.output_len, weight_dtype=w.weight_dtype,
+                                  kv_dtype=workload.kv_dtype if workload is not None else None,
+                                  **{k: v for k, v in disagg.items() if v is not None})
     train = note = None
     if mode in ("training", "both"):
         wl = training if training is not None else TrainingWorkload(dtype=c.half_dtype)
@@ -153,7 +179,7 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
             if training is not None or days is not None:
                 raise RooflineError(f"training: {exc} (or --mode inference to estimate serving alone)") from exc
             note = str(exc)
-    est = Estimate(chip=c, model=m, inference=inf, serving=srv, training=train, training_note=note)
+    est = Estimate(chip=c, model=m, inference=inf, serving=srv, training=train, training_note=note, disagg=dis)
     if reference is not None:
         ref = _chip(reference)
         srv_opts = serving or {}
@@ -201,6 +227,13 @@ def plan_serving(chip: Chip | str | Path, model: Model | str | Path, **options) 
     """The serving layouts with the most output tokens/s per chip within latency targets:
     :func:`roofline.serving.planner.plan_serving` with ``options`` (``num_chips``, ``max_tpot_s``, ...)."""
     return _serving_planner.plan_serving(_chip(chip), _model(model), **options)
+
+
+def plan_disagg(model: Model | str | Path, prefill_chip: Chip | str | Path, decode_chip: Chip | str | Path,
+                **options) -> DisaggPlan:
+    """Disaggregated deployments with the most output tokens/s per chip within latency targets, beside the
+    best aggregated fleet of each chip: :func:`roofline.serving.disagg_plan.plan_disagg` with ``options``."""
+    return _plan_disagg(_model(model), _chip(prefill_chip), _chip(decode_chip), **options)
 
 
 def compare(chips, model: Model | str | Path, **options) -> Comparison:

@@ -26,14 +26,15 @@ def test_shipped_data_stays_within_the_accuracy_bounds(shipped):
 
 
 def test_at_least_ninety_percent_of_usable_rows_are_expressed(shipped):
-    """Training and inference rows; serving runs of architectures not modelled yet (a later issue) and
-    disaggregated runs are skipped, each with that reason."""
+    """Training and inference rows; serving runs of architectures not modelled yet (a later issue), and
+    layouts this tool cannot express (experts split across attention groups), are skipped with that reason."""
     files = {read_rows(f)[0]: read_rows(f)[1] for f in default_files()}
     usable = sum(1 for kind in ("training", "inference") for r in files[kind] if r["usable"] == "yes")
     assert sum(1 for r in shipped.rows if r.kind in ("training", "inference")) >= 0.9 * usable
     assert len(shipped.rows) + len(shipped.skipped) == sum(len(rows) for rows in files.values())
     serving_ids = {r["row_id"] for r in files["serving"] if r["usable"] == "yes"}
-    reasons = ("disaggregated", "no model profile with these dimensions", "no KV cache fits")
+    reasons = ("disaggregated", "no model profile with these dimensions", "no KV cache fits",
+               "experts split across data-parallel attention groups")
     for s in shipped.skipped:
         if s.row_id in serving_ids:
             assert any(why in s.reason for why in reasons), s

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import attrs
 import click
 
 from roofline import api
-from roofline.cli.group import as_json
+from roofline.cli.group import as_json, compile_notices
 from roofline.cli.options import (
     ENGINE, INPUT_LEN, KV_DTYPE, OUTPUT_LEN, WEIGHT_DTYPE, chip_list, counts, group, prices, reference_chip,
     text_json_or_csv,
@@ -13,6 +14,7 @@ from roofline.cli.options import (
 from roofline.render.compare import render_compare
 from roofline.render.csv_table import csv_text, per_record
 from roofline.render.plots import DEFAULT_COUNTS, check_output
+from roofline.serving.target import Targets
 from roofline.workload import Workload
 
 #: Options shared by ``compare`` and ``plot``: the chips, the model and the serving request.
@@ -44,9 +46,12 @@ compare_options = group(
 @click.option("--price-per-hour", default=None, metavar="USD[,USD...]",
               help="Dollars per chip-hour: one for all chips or one per chip. Default: the profile's dated "
                    "reference price, where it has one.")
+@click.option("--mixed", default=None, metavar="PREFILL:DECODE",
+              help="Add a mixed fleet: prefill on one chip, decode on another (disaggregated, e.g. H100:H20), "
+                   "against each chip's own fleet, per chip and per dollar (profile prices).")
 @text_json_or_csv("NVLink scaling tables")
 def compare(chips, model_name, input_len, output_len, weight_dtype, kv_dtype, engine, tp, concurrency, max_tpot_ms,
-            max_ttft_ms, num_chips, tokens, reference, price_per_hour, fmt):
+            max_ttft_ms, num_chips, tokens, reference, price_per_hour, mixed, fmt):
     """Compare chips side by side: serving within latency targets, training, NVLink scaling, energy, cost,
     export-control figures, ratios against --reference and a verdict per chip."""
     result = api.compare(chip_list(chips), model_name, reference=reference_chip(reference), num_chips=num_chips,
@@ -55,6 +60,17 @@ def compare(chips, model_name, input_len, output_len, weight_dtype, kv_dtype, en
                          workload=Workload(input_len=input_len, output_len=output_len, weight_dtype=weight_dtype,
                                            kv_dtype=kv_dtype, tp=tp),
                          tokens=tokens)
+    if mixed is not None:
+        pair = mixed.split(":")
+        if len(pair) != 2 or not all(n.strip() for n in pair):
+            raise click.BadParameter(f"{mixed!r} is not two chips as PREFILL:DECODE, e.g. H100:H20",
+                                     param_hint="--mixed")
+        with compile_notices():
+            plan = api.plan_disagg(model_name, pair[0].strip(), pair[1].strip(), num_chips=max(num_chips, 2),
+                                   targets=Targets(max_tpot_ms / 1e3, max_ttft_ms / 1e3), input_len=input_len,
+                                   output_len=output_len, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+                                   engine=engine, top=1)
+        result = attrs.evolve(result, mixed=plan)
     if fmt == "csv":
         click.echo(csv_text(per_record(result.to_dict(), "chips")), nl=False)
     else:

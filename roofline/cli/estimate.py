@@ -7,9 +7,9 @@ import click
 from roofline import api
 from roofline.cli.group import as_json, compile_notices
 from roofline.cli.options import (
-    CHIP, ENGINE, INPUT_LEN, KV_DTYPE, MAX_NUM_TOKENS, MODEL, OUTPUT_LEN, TRAINING_ONLY, WEIGHT_DTYPE, given,
-    milliseconds, positive_ms, prices, reference_chip, refuse_other_mode, text_json_or_csv, training_options,
-    training_workload,
+    CHIP, DISAGG_ONLY, ENGINE, INPUT_LEN, KV_DTYPE, MAX_NUM_TOKENS, MODEL, OUTPUT_LEN, TRAINING_ONLY, WEIGHT_DTYPE,
+    disagg_estimate_options, given, milliseconds, pools, positive_ms, prices, reference_chip, refuse_other_mode,
+    text_json_or_csv, training_options, training_workload,
 )
 from roofline.loaders.chips import load_chip
 from roofline.loaders.models import load_model
@@ -20,7 +20,7 @@ from roofline.workload import Workload
 SERVING_ONLY = ("num_requests", "seed", "random_range_ratio")
 INFERENCE_ONLY = ("batch", "input_len", "output_len", "weight_dtype", "kv_dtype", "concurrency", "request_rate",
                   "engine", "max_num_tokens", *SERVING_ONLY, "max_tpot_ms", "max_ttft_ms", "ops", "ep",
-                  "draft_tokens", "accepted_tokens")
+                  "draft_tokens", "accepted_tokens", "disagg", *DISAGG_ONLY)
 
 
 def _concurrency(value: str | None) -> int | str | None:
@@ -80,6 +80,7 @@ def _concurrency(value: str | None) -> int | str | None:
               help="Speculative decoding / MTP: extra tokens verified per sequence per decode step.")
 @click.option("--accepted-tokens", type=float, default=None,
               help="Mean tokens emitted per decode step with speculation (1 to 1 + draft tokens).")
+@disagg_estimate_options
 @training_options
 @text_json_or_csv("per-op tables")
 @click.option("--ops", is_flag=True, help="Also print the per-op tables (text format).")
@@ -91,7 +92,7 @@ def _concurrency(value: str | None) -> int | str | None:
 @click.pass_context
 def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, weight_dtype, kv_dtype,
              concurrency, request_rate, engine, max_num_tokens, num_requests, seed, random_range_ratio, max_tpot_ms,
-             max_ttft_ms, ep, draft_tokens, accepted_tokens, fmt, ops, reference, price_per_hour, **train):
+             max_ttft_ms, ep, draft_tokens, accepted_tokens, fmt, ops, reference, price_per_hour, disagg, **train):
     """Estimate serving and training speed, memory and fit for one chip and model.
 
     Training layout choices not given are made by the planner (fastest layout that fits, plain Python).
@@ -102,17 +103,27 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
                           "; drop {it} or use --mode both")
     if concurrency is not None and request_rate is not None:
         raise click.UsageError("give --concurrency or --request-rate, not both")
-    if concurrency is None and request_rate is None and given(ctx, SERVING_ONLY):
+    if concurrency is None and request_rate is None and not disagg and given(ctx, SERVING_ONLY):
         raise click.UsageError(f"{', '.join(given(ctx, SERVING_ONLY))} describe the benchmark client of "
                                f"--concurrency or --request-rate; add one of them")
+    if not disagg and given(ctx, DISAGG_ONLY):
+        raise click.UsageError(f"{', '.join(given(ctx, DISAGG_ONLY))} describe the pools of a disaggregated "
+                               f"deployment; add --disagg")
     concurrency = _concurrency(concurrency)
+    if disagg and concurrency == "max":
+        raise click.BadParameter("'max' is not defined for a disaggregated deployment (its default is as many "
+                                 "users as the decode pool holds); give a number", param_hint="--concurrency")
     c, m = load_chip(chip), load_model(model_name)
-    wl = serving = training = None
+    wl = serving = training = split = None
     if mode != "training":
         wl = Workload(batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp or 1,
                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, ep=ep, draft_tokens=draft_tokens,
                       accepted_tokens=accepted_tokens)
-        if concurrency is not None or request_rate is not None:
+        if disagg:
+            split = {**pools(train, c), "engine": engine, "max_num_tokens": max_num_tokens,
+                     "concurrency": concurrency, "request_rate": request_rate, "num_requests": num_requests,
+                     "seed": seed, "random_range_ratio": random_range_ratio}
+        elif concurrency is not None or request_rate is not None:
             serving = {"engine": engine, "concurrency": concurrency, "request_rate": request_rate,
                        "max_num_tokens": max_num_tokens, "num_requests": num_requests, "seed": seed,
                        "random_range_ratio": random_range_ratio, "max_tpot_s": milliseconds(max_tpot_ms),
@@ -124,7 +135,8 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
     with compile_notices():
         result = api.estimate(c, m, wl, serving=serving, training=training, days=train["days"], mode=mode,
                               reference=reference_chip(reference), max_tpot_s=milliseconds(max_tpot_ms),
-                              max_ttft_s=milliseconds(max_ttft_ms), price_per_hour=prices(price_per_hour))
+                              max_ttft_s=milliseconds(max_ttft_ms), price_per_hour=prices(price_per_hour),
+                              disagg=split)
     if fmt == "csv":
         click.echo(csv_text([flatten(result.to_dict())]), nl=False)
     else:

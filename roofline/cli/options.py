@@ -179,3 +179,58 @@ def counts(value: str | None) -> list[int] | None:
         raise click.BadParameter(f"{value!r} is not a comma-separated list of positive chip counts, e.g. "
                                  f"64,256,1024", param_hint="--counts")
     return parsed
+
+
+def _pool_options(role: str, workers: bool) -> list:
+    """--{role}-chip, -tp, -pp, -ep (and -workers, -batch when ``workers``) of a disaggregated pool."""
+    what = "prompts per attention group per pass (default: as many as the token budget and KV cache hold)" \
+        if role == "prefill" else "sequences per attention group at most (default: as many as its KV cache holds)"
+    opts = [click.option(f"--{role}-chip", default=None,
+                         help=f"Disaggregated: the {role} pool's chip (default --chip)."),
+            click.option(f"--{role}-tp", type=click.IntRange(min=1), default=None,
+                         help=f"Disaggregated: {role} tensor-parallel size" + (" (default: searched)." if not workers
+                                                                              else " (default: smallest that fits).")),
+            click.option(f"--{role}-pp", type=click.IntRange(min=1), default=None,
+                         help=f"Disaggregated: {role} pipeline stages (default 1)."),
+            click.option(f"--{role}-ep", type=click.IntRange(min=1), default=None,
+                         help=f"Disaggregated: {role} expert-parallel size (MoE; > tp adds attention groups)"
+                              + (" (default: searched)." if not workers else " (default 1).")),]
+    if workers:
+        opts += [click.option(f"--{role}-workers", type=click.IntRange(min=1), default=1, show_default=True,
+                              help=f"Disaggregated: {role} workers."),
+                 click.option(f"--{role}-batch", type=click.IntRange(min=1), default=None,
+                              help=f"Disaggregated: {role} {what}.")]
+    return opts
+
+
+#: ``--disagg`` and the pools' options of ``estimate`` (fixed layouts) and of ``plan`` (searched).
+DISAGG_FLAG = click.option("--disagg", is_flag=True,
+                           help="Disaggregated serving: prefill on one pool of workers, decode on another, the KV "
+                                "cache sent between them (--prefill-* and --decode-* options).")
+disagg_estimate_options = group(DISAGG_FLAG, *_pool_options("prefill", True), *_pool_options("decode", True))
+disagg_plan_options = group(DISAGG_FLAG, *_pool_options("prefill", False), *_pool_options("decode", False))
+POOL_KEYS = ("chip", "tp", "pp", "ep", "workers", "batch")
+DISAGG_ONLY = tuple(f"{role}_{key}" for role in ("prefill", "decode") for key in POOL_KEYS)
+
+
+def pool_chip(params: dict, role: str, chip: Chip) -> Chip:
+    """The --{role}-chip chip, else ``chip``; loading errors attributed to the option."""
+    name = params.get(f"{role}_chip")
+    if name is None:
+        return chip
+    try:
+        return load_chip(name)
+    except RooflineError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"--{role}-chip") from None
+
+
+def pools(params: dict, chip: Chip) -> dict:
+    """The prefill and decode :class:`~roofline.serving.disagg.Pool` of the parsed options."""
+    from roofline.serving.disagg import Pool
+
+    out = {}
+    for role in ("prefill", "decode"):
+        get = {k: params.get(f"{role}_{k}") for k in POOL_KEYS}
+        out[role] = Pool(pool_chip(params, role, chip), tp=get["tp"], pp=get["pp"] or 1, ep=get["ep"] or 1,
+                         workers=get["workers"] or 1, batch=get["batch"])
+    return out

@@ -6,11 +6,14 @@ from __future__ import annotations
 import click
 
 from roofline import api
-from roofline.cli.group import as_json
+from roofline.cli.group import as_json, compile_notices
 from roofline.cli.options import (
     CHIP, ENGINE, INPUT_LEN, KV_DTYPE, MAX_NUM_TOKENS, MAX_TPOT_MS, MAX_TTFT_MS, MODEL, OUTPUT_LEN, TRAINING_ONLY,
-    WEIGHT_DTYPE, group, milliseconds, refuse_other_mode, text_or_json, training_options, training_workload,
+    WEIGHT_DTYPE, disagg_plan_options, group, milliseconds, pool_chip, refuse_other_mode, text_or_json,
+    training_options, training_workload,
 )
+from roofline.render.disagg import render_disagg_plan
+from roofline.serving.target import DEFAULT_MAX_TPOT_S, DEFAULT_MAX_TTFT_S, Targets
 from roofline.loaders.chips import load_chip
 from roofline.loaders.models import load_model
 from roofline.render.plans import render_plan, render_serving_plan
@@ -21,8 +24,9 @@ serving_options = group(
                  help="Serving: fix the expert-parallel size (MoE). Default: searched."),
     INPUT_LEN, OUTPUT_LEN, WEIGHT_DTYPE, KV_DTYPE, ENGINE, MAX_NUM_TOKENS, MAX_TPOT_MS, MAX_TTFT_MS,
 )
+DISAGG_PLAN_ONLY = tuple(f"{role}_{key}" for role in ("prefill", "decode") for key in ("chip", "tp", "pp", "ep"))
 SERVING_ONLY = ("ep", "input_len", "output_len", "weight_dtype", "kv_dtype", "engine", "max_num_tokens",
-                "max_tpot_ms", "max_ttft_ms")
+                "max_tpot_ms", "max_ttft_ms", "disagg", *DISAGG_PLAN_ONLY)
 TRAINING_ONLY_HERE = tuple(n for n in TRAINING_ONLY if n != "num_chips")
 
 
@@ -35,6 +39,7 @@ TRAINING_ONLY_HERE = tuple(n for n in TRAINING_ONLY if n != "num_chips")
 @click.option("--pp", type=click.IntRange(min=1), default=None, help="Fix the pipeline-parallel size.")
 @training_options
 @serving_options
+@disagg_plan_options
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Layouts to list.")
 @text_or_json
 @click.pass_context
@@ -49,6 +54,21 @@ def plan(ctx, chip, model_name, mode, tp, pp, top, fmt, **options):
     refuse_other_mode(ctx, TRAINING_ONLY_HERE if mode == "inference" else SERVING_ONLY, mode, f"--mode {other}")
     c, m = load_chip(chip), load_model(model_name)
     s = options
+    if mode == "inference" and s["disagg"]:
+        if tp or pp or s["ep"]:
+            raise click.UsageError("--tp, --pp and --ep fix an aggregated layout; with --disagg give --prefill-tp, "
+                                   "--decode-tp (and -pp, -ep) instead")
+        targets = Targets(milliseconds(s["max_tpot_ms"]) or DEFAULT_MAX_TPOT_S,
+                          milliseconds(s["max_ttft_ms"]) or DEFAULT_MAX_TTFT_S)
+        with compile_notices():
+            result = api.plan_disagg(m, pool_chip(s, "prefill", c), pool_chip(s, "decode", c),
+                                     num_chips=s["num_chips"], targets=targets, input_len=s["input_len"],
+                                     output_len=s["output_len"], weight_dtype=s["weight_dtype"], kv_dtype=s["kv_dtype"],
+                                     engine=s["engine"], max_num_tokens=s["max_num_tokens"],
+                                     top=min(top, 3), **{f"{r}_{k}": s[f"{r}_{k}"] for r in ("prefill", "decode")
+                                                         for k in ("tp", "pp", "ep")})
+        click.echo(as_json(result.to_dict()) if fmt == "json" else render_disagg_plan(result))
+        return
     if mode == "inference":
         result = api.plan_serving(c, m, num_chips=s["num_chips"], tp=tp, pp=pp, ep=s["ep"], top=top,
                                   max_tpot_s=milliseconds(s["max_tpot_ms"]), max_ttft_s=milliseconds(s["max_ttft_ms"]),

@@ -181,6 +181,29 @@ P_STEPS = 7  # steps
 P_SEQS = 8  # sequences carried
 P_LAUNCHES = 9  # kernels launched
 P_SIZE = 10
+# ---- the disaggregated simulation (``kernels/disagg.py``) ------------------------------------------------
+# deployment (``D_*``)
+D_USERS = 0  # closed loop: users keeping one request each in flight (0: open loop, by arrival times)
+D_REQUESTS = 1  # requests sent in all
+D_PF_WORKERS = 2  # prefill workers
+D_PF_GROUPS = 3  # attention groups of one prefill worker (data-parallel attention)
+D_PF_BATCH = 4  # prompts one prefill group computes in one pass at most
+D_DC_WORKERS = 5  # decode workers
+D_DC_GROUPS = 6  # attention groups of one decode worker
+D_DC_SLOTS = 7  # sequences one decode group holds at most (their whole KV cache: prompt + output)
+D_LINK_BW = 8  # bytes/s per chip of the link a prompt's KV cache crosses (achievable)
+D_LINK_LATENCY = 9  # seconds per transfer
+D_MAX_WORK = 10  # stop once the work exceeds this (0: no limit)
+D_SIZE = 11
+# what the disaggregated simulation returns (``DQ_*``)
+DQ_STATUS = 0  # 0 ran; 1 not one request fits; 2 stopped at D_MAX_WORK
+DQ_END = 1  # seconds until the last request finished
+DQ_PF_BUSY = 2  # seconds the prefill workers computed, summed over workers
+DQ_DC_BUSY = 3  # seconds the decode workers stepped, summed over workers
+DQ_DC_STEPS = 4  # decode steps, summed over workers
+DQ_PF_PASSES = 5  # prefill passes, summed over workers
+DQ_WORK = 6
+DQ_SIZE = 7
 #: ITL histogram: log-spaced bins from 10**ITL_LOG_MIN to 10**ITL_LOG_MAX seconds
 ITL_BINS = 3600
 ITL_LOG_MIN = -7.0

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import textwrap
 
+from roofline.render.disagg import render_disagg_plan
 from roofline.render.text import count, duration, rate, seconds, table
+from roofline.results.compare import Comparison
 from roofline.serving.target import Targets
 from roofline.verdict import bound_text
-from roofline.results.compare import Comparison
 
 
 def _x(r: float | None) -> str:
@@ -145,4 +146,6 @@ def render_compare(cmp: Comparison) -> str:
             "TPP = dense TOPS x bit length, density = TPP / die mm2,",
             "band = where the ECCN 3A090 thresholds (BIS, Oct 2023) put them; arithmetic, not a legal "
             "classification."]
+    if cmp.mixed is not None:
+        out += ["", "Mixed fleet (roofline plan --mode inference --disagg):", render_disagg_plan(cmp.mixed)]
     return "\n".join(out)

@@ -7,6 +7,7 @@ import textwrap
 from roofline.chip import Chip
 from roofline.dtypes import BYTES
 from roofline.model import Model
+from roofline.render.disagg import disagg_lines
 from roofline.render.text import chip_line, count, duration, gb, ops_table, rate, seconds, share, table
 from roofline.results.estimate import Estimate
 from roofline.results.training import TrainingEstimate
@@ -147,6 +148,8 @@ def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
     srv = est.serving
     if srv is not None:
         out += ["", *_serving_lines(srv)]
+    if est.disagg is not None:
+        out += ["", *disagg_lines(est.disagg)]
     if show_ops:
         link = est.chip.scale_up_label
         out += ["", ops_table("Prefill ops (per chip, whole batch)", inf.prefill, link), "",

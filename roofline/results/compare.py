@@ -146,10 +146,14 @@ class Comparison:
     reference: str
     rows: tuple[ChipRow, ...]
     settings: tuple[tuple[str, object], ...]
+    mixed: object = None  # a DisaggPlan: prefill on one chip, decode on another (compare --mixed)
 
     def to_dict(self) -> dict:
-        return {"model": self.model.name, "reference_chip": self.reference, "settings": dict(self.settings),
-                "chips": [r.to_dict() for r in self.rows]}
+        out = {"model": self.model.name, "reference_chip": self.reference, "settings": dict(self.settings),
+               "chips": [r.to_dict() for r in self.rows]}
+        if self.mixed is not None:
+            out["mixed"] = self.mixed.to_dict()
+        return out
 
 
 def _pair(p: tuple[float, float] | None) -> dict | None:

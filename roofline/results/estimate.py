@@ -6,6 +6,7 @@ import attrs
 
 from roofline.chip import Chip
 from roofline.model import Model
+from roofline.results.disagg import DisaggEstimate
 from roofline.results.figures import ChipFigures, ModelFigures
 from roofline.results.inference import InferenceEstimate, ServingEstimate
 from roofline.results.training import TrainingEstimate
@@ -28,6 +29,7 @@ class Estimate:
     training: TrainingEstimate | None = None
     training_note: str | None = None
     verdict: Verdict | None = None  # this chip against a reference chip (roofline.verdict)
+    disagg: DisaggEstimate | None = None  # prefill and decode on separate pools (roofline.serving.disagg)
 
     @property
     def compute_dtype(self) -> str:
@@ -46,6 +48,8 @@ class Estimate:
             out["inference"] = self.inference.to_dict()
             if self.serving is not None:
                 out["inference"]["serving"] = self.serving.to_dict()
+            if self.disagg is not None:
+                out["inference"]["disagg"] = self.disagg.to_dict()
         if self.training is not None:
             out["training"] = self.training.to_dict()
         if self.training_note is not None:

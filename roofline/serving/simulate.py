@@ -130,6 +130,12 @@ def _group_requests(client: Client, input_len: int, output_len: int, groups: int
     return arrival, prompt, output, 0
 
 
+def client_requests(client: Client, input_len: int, output_len: int):
+    """(arrival, prompt, output, users) of all the client's requests (one attention group's share with
+    ``groups`` 1): what a simulation of a whole deployment takes."""
+    return _group_requests(client, input_len, output_len, 1)
+
+
 @attrs.frozen
 class Run:
     """One simulation of one attention group: per-request times and the engine's figures."""

@@ -33,7 +33,10 @@ How each row is expressed (the conventions are the sources', stated in SCHEMA.md
   (8-bit with fp8 weights) and explicit formats remain as sensitivity studies.
 * **Serving runs** (``serving.csv``, aggregated): the row's engine simulated with a closed-loop client at
   the row's concurrency; ``tp``, ``attn_dp``, ``moe_tp`` and ``moe_ep`` give this tool's tp and ep
-  (:func:`roofline.validate.predict.serving_layout`). Disaggregated runs are skipped until that issue.
+  (:func:`roofline.validate.predict.serving_layout`). Disaggregated runs
+  (``serving_mode = disagg``): both pools as stated (workers, layouts read by the same rule from the
+  ``prefill_*`` and ``decode_*`` columns, batches per attention group) on the row's chip, simulated under
+  the closed-loop client at the row's concurrency (:mod:`roofline.validate.disagg`).
   MoE rows take the model profile of ``model_ref`` (the schema's columns cannot describe dense layers,
   shared experts or MLA) and ``ep > tp`` means data-parallel attention groups; rows with speculative
   decoding are skipped (the accepted tokens per step are not stated).

@@ -193,18 +193,19 @@ def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = 
     return rates[metric]
 
 
-def serving_layout(row: dict, model: Model) -> tuple[int, int, int]:
+def serving_layout(row: dict, model: Model, prefix: str = "") -> tuple[int, int, int]:
     """(tp, pp, ep) of an aggregated serving row in this tool's convention: attention TP ``tp`` inside each
     of ``attn_dp`` data-parallel attention groups, the MoE layers over ``moe_tp x moe_ep = tp x attn_dp``
     chips. ep <= tp splits each expert ``tp / ep`` ways inside the TP group (``attn_dp`` 1); ep > tp keeps
     experts whole (``moe_tp`` 1) with ``ep / tp`` attention groups."""
-    tp, pp, attn_dp = positive_cell(row, "tp", 1), positive_cell(row, "pp", 1), positive_cell(row, "attn_dp", 1)
+    tp, pp = positive_cell(row, prefix + "tp", 1), positive_cell(row, prefix + "pp", 1)
+    attn_dp = positive_cell(row, prefix + "attn_dp", 1)
     if not model.is_moe:
         if attn_dp != 1:
             raise RowError(f"attn_dp={attn_dp} with a dense model: data-parallel attention replicas are not "
                            f"expressed in one worker")
         return tp, pp, 1
-    moe_tp, moe_ep = positive_cell(row, "moe_tp", 1), positive_cell(row, "moe_ep", 1)
+    moe_tp, moe_ep = positive_cell(row, prefix + "moe_tp", 1), positive_cell(row, prefix + "moe_ep", 1)
     if moe_tp * moe_ep != tp * attn_dp:
         raise RowError(f"moe_tp x moe_ep = {moe_tp}x{moe_ep} is not tp x attn_dp = {tp}x{attn_dp}")
     if attn_dp == 1 and tp % moe_ep == 0:

@@ -7,6 +7,7 @@ from pathlib import Path
 from roofline.engines import Engine
 from roofline.errors import RooflineError
 from roofline.results.validation import RowResult, Skipped, Validation
+from roofline.validate.disagg import predict_disagg
 from roofline.validate.predict import predict_inference, predict_serving, predict_training
 from roofline.validate.schema import (
     INFERENCE_METRICS, KV_WHEN_BLANK, SERVING_METRICS, TRAINING_METRICS, RowError, cell, chip_for_row, default_files,
@@ -50,6 +51,8 @@ def validate(paths: list[str | Path] | None = None, *, kv_when_blank: str = "eng
                 if kind == "training":
                     predicted, est = predict_training(row, chip, model)
                     step, fits = est.step_time_s, est.fits
+                elif kind == "serving" and cell(row, "serving_mode") == "disagg":
+                    predicted = predict_disagg(row, chip, model, kv_when_blank, engines, runs)
                 elif kind == "serving":
                     predicted = predict_serving(row, chip, model, kv_when_blank, engines, runs)
                 else:
