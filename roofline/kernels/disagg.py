@@ -21,7 +21,9 @@ Model (the assumptions, stated once):
   ``D_DC_SLOTS`` sequences. A request whose cache has arrived joins its worker at the next step boundary
   (at once when the worker is idle). A worker's step carries one token for each of its sequences; its
   groups step in lockstep at the largest group's batch, attention at the mean context. A request
-  finishes with its last token, ``output - 1`` steps after it joined, and frees its slot.
+  finishes with its last token, ``output - 1`` steps after it joined, and frees its slot. Steps that
+  nothing can interrupt (no finish, nothing able to join before they end) are priced at once at their mean
+  context, as decode time is affine in it (the aggregated simulator does the same).
 
 The kernel writes the send, prefill-end, first-token and finish time of every request and ``DQ_*``
 figures.
@@ -63,14 +65,15 @@ def prefill_pass_time(m, w, hw, engine, prompts, total_tokens, groups, ops, pric
 
 
 @kernel
-def decode_step_of(m, w, hw, worker, n_run, sum_prompt, sum_join, step, counts, groups, ops, priced, parts):
-    """Seconds of the next decode step of ``worker``: its largest group's batch at the mean context."""
+def decode_step_of(m, w, hw, worker, n_run, sum_prompt, sum_join, step, counts, groups, extra, ops, priced, parts):
+    """Seconds of the next decode step of ``worker``: its largest group's batch at the mean context (plus
+    ``extra`` tokens: the middle of a stretch of steps)."""
     batch = 0.0
     for g in range(groups):
         c = counts[worker, g]
         if c > batch:
             batch = c
-    ctx = (sum_prompt[worker] - sum_join[worker] + n_run[worker] * step[worker]) / n_run[worker]
+    ctx = (sum_prompt[worker] - sum_join[worker] + n_run[worker] * step[worker]) / n_run[worker] + extra
     f, b = attention_cost(m, w, batch, 1.0, ctx)
     return priced_step(m, w, hw, batch, batch, batch, f, b, ops, priced, parts)
 
@@ -135,6 +138,7 @@ def simulate_disagg(m, wp, hwp, wd, hwd, engine, spec, requests, times, state, s
     n_join = np.zeros(n_dc, dtype=np.int64)
     n_sending = np.zeros(n_dc, dtype=np.int64)
     min_end = np.full(n_dc, 1e300)
+    stride = np.ones(n_dc)
     sum_prompt = np.zeros(n_dc)
     sum_join = np.zeros(n_dc)
     for k in range(n_dc):
@@ -150,6 +154,11 @@ def simulate_disagg(m, wp, hwp, wd, hwd, engine, spec, requests, times, state, s
         sent = users if users < n else n
         for i in range(sent):
             send[i] = 0.0
+    shortest = prompt[0]
+    for i in range(n):
+        if prompt[i] < shortest:
+            shortest = prompt[i]
+    quickest = prefill_pass_time(m, wp, hwp, engine, 1.0, shortest, pf_groups, ops, priced, parts) + latency
     t = 0.0
     pf_next = 0
     n_pending = 0
@@ -217,8 +226,8 @@ def simulate_disagg(m, wp, hwp, wd, hwd, engine, spec, requests, times, state, s
         # decode steps that end now: every sequence gains a token; the finished ones leave
         for k in range(n_dc):
             if step_end[k] >= 0.0 and step_end[k] <= t:
-                step[k] += 1.0
-                dc_steps += 1.0
+                step[k] += stride[k]
+                dc_steps += stride[k]
                 step_end[k] = -1.0
                 if step[k] >= min_end[k]:
                     kept = 0
@@ -307,10 +316,43 @@ def simulate_disagg(m, wp, hwp, wd, hwd, engine, spec, requests, times, state, s
                     if end < min_end[k]:
                         min_end[k] = end
                 n_join[k] = 0
-                dt = decode_step_of(m, wd, hwd, k, n_run, sum_prompt, sum_join, step, counts, dc_groups, ops,
+                dt = decode_step_of(m, wd, hwd, k, n_run, sum_prompt, sum_join, step, counts, dc_groups, 0.0, ops,
                                     priced, parts)
-                step_end[k] = t + dt
-                dc_busy += dt
+                # steps that nothing can interrupt run as one stretch, priced at their mean context (decode
+                # time is affine in it): until this worker's next finish, and before anything could join it
+                # (a pass in progress ending, a cache in transit to it arriving, or a request sent at another
+                # worker's next step end or the next arrival, prefilled at the quickest)
+                horizon = 1e300
+                for p in range(n_pf):
+                    if pf_end[p] >= 0.0 and pf_end[p] < horizon:
+                        horizon = pf_end[p]
+                for j in range(n_pending):
+                    if worker_of[pending[j]] == k and first[pending[j]] < horizon:
+                        horizon = first[pending[j]]
+                soonest = 1e300
+                for k2 in range(n_dc):
+                    if k2 != k:
+                        if step_end[k2] >= 0.0 and step_end[k2] < soonest:
+                            soonest = step_end[k2]
+                        elif step_end[k2] < 0.0 and n_run[k2] + n_join[k2] > 0 and t < soonest:
+                            soonest = t
+                if users == 0 and sent < n and arrival[sent] < soonest:
+                    soonest = arrival[sent]
+                if soonest < 1e300 and soonest + quickest < horizon:
+                    horizon = soonest + quickest
+                ks = min_end[k] - step[k]
+                if horizon < 1e300:
+                    room = (horizon - t) // dt
+                    if room < ks:
+                        ks = room
+                if ks < 1.0:
+                    ks = 1.0
+                if ks > 1.0:
+                    dt = decode_step_of(m, wd, hwd, k, n_run, sum_prompt, sum_join, step, counts, dc_groups,
+                                        (ks - 1.0) / 2.0, ops, priced, parts)
+                stride[k] = ks
+                step_end[k] = t + ks * dt
+                dc_busy += ks * dt
                 work += PRICED_WORK
     out[DQ_END] = t
     out[DQ_PF_BUSY] = pf_busy

@@ -60,11 +60,15 @@ class Pool:
     batch: int | None = None
 
 
-def _whole(role: str, name: str, value, optional: bool = False) -> None:
+#: Workers one pool may have (the simulation keeps a row of slots per decode worker).
+MAX_POOL_WORKERS = 1024
+
+
+def _whole(role: str, name: str, value, optional: bool = False, most: int = MAX_COUNT) -> None:
     if optional and value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= MAX_COUNT:
-        raise RooflineError(f"{role}_{name}={show(value)} must be a whole number from 1 to {MAX_COUNT:,}; "
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= most:
+        raise RooflineError(f"{role}_{name}={show(value)} must be a whole number from 1 to {most:,}; "
                             f"set --{role}-{name.replace('_', '-')}")
 
 
@@ -105,7 +109,7 @@ def _workload(role: str, pool: Pool, model: Model, base: Workload) -> Workload:
     _whole(role, "tp", pool.tp, optional=True)
     _whole(role, "pp", pool.pp)
     _whole(role, "ep", pool.ep)
-    _whole(role, "workers", pool.workers)
+    _whole(role, "workers", pool.workers, most=MAX_POOL_WORKERS)
     _whole(role, "batch", pool.batch, optional=True)
     wl = attrs.evolve(base, tp=pool.tp, pp=pool.pp, ep=pool.ep)
     try:
@@ -195,7 +199,7 @@ def decode_step_s(dep: Deployment, per_group: int, context: float | None = None)
     counts = np.full((1, 1), float(per_group))
     ops, priced, parts = _scratch()
     return float(decode_step_of(d.m, d.w(1), d.hw, 0, np.array([1.0]), np.array([ctx]), np.zeros(1), np.zeros(1),
-                                counts, 1, ops, priced, parts))
+                                counts, 1, 0.0, ops, priced, parts))
 
 
 def kv_transfer_s(dep: Deployment, tokens: int) -> float:
