@@ -120,9 +120,10 @@ class DisaggPoint:
 
     @property
     def bound(self) -> str:
-        """The pool that sets the throughput: decode (its batch is what the TPOT target allows), unless the
-        prefill pool runs within 10 % of its capacity."""
-        return "prefill" if self.requests_per_s > 0.9 * self.prefill.capacity_requests_per_s else "decode"
+        """The pool whose capacity is the smaller (as :attr:`DisaggEstimate.bound`): the decode pool's at the
+        batch the targets allow, the prefill pool's flat out."""
+        smaller = self.prefill.capacity_requests_per_s < self.decode.capacity_requests_per_s
+        return "prefill" if smaller else "decode"
 
     def to_dict(self) -> dict:
         d = attrs.asdict(self, recurse=False)

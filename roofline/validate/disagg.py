@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from roofline.chip import Chip
 from roofline.engines import Engine
-from roofline.errors import RooflineError
 from roofline.loaders.engines import ENGINES
 from roofline.model import Model
 from roofline.serving.disagg import Pool, estimate_disagg
-from roofline.validate.predict import SIMULATE_COMPILED, _engine, _inference_dtypes, serving_layout
+from roofline.validate.predict import (
+    SIMULATE_COMPILED, _engine, _inference_dtypes, cached_latency, serving_layout,
+)
 from roofline.validate.schema import SERVING_METRICS, RowError, cell, positive_cell
 
 
@@ -49,13 +50,4 @@ def predict_disagg(row: dict, chip: Chip, model: Model, kv_when_blank: str = "en
     """The mean TPOT or TTFT of a measured disaggregated run; runs of one configuration share a simulation
     through ``cache``."""
     kwargs, key = disagg_case(row, chip, model, kv_when_blank, engines)
-    cache = {} if cache is None else cache
-    if key not in cache:
-        try:
-            cache[key] = estimate_disagg(model, use_numba=SIMULATE_COMPILED, **kwargs)
-        except RooflineError as exc:
-            cache[key] = RowError(str(exc))
-    result = cache[key]
-    if isinstance(result, RowError):
-        raise result
-    return result.tpot_s if cell(row, "metric_std") == "tpot_s" else result.ttft_s
+    return cached_latency(row, cache, key, lambda: estimate_disagg(model, use_numba=SIMULATE_COMPILED, **kwargs))

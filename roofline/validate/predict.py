@@ -248,12 +248,18 @@ def predict_serving(row: dict, chip: Chip, model: Model, kv_when_blank: str = "e
     client at the row's concurrency, with the row's engine (:func:`roofline.serving.inflight.estimate_serving`).
     Runs with the same configuration share one simulation through ``cache``."""
     wl, engine, users = serving_case(row, chip, model, kv_when_blank, engines)
-    key = (chip, model.name, wl, engine, users)
+    return cached_latency(row, cache, (chip, model.name, wl, engine, users),
+                          lambda: estimate_serving(chip, model, wl, engine=engine, concurrency=users,
+                                                   use_numba=SIMULATE_COMPILED))
+
+
+def cached_latency(row: dict, cache: dict | None, key, simulate) -> float:
+    """The row's mean TPOT or TTFT from ``simulate()`` (a serving result), run once per ``key`` in ``cache``;
+    a configuration that cannot run keeps its reason there and raises it for every row of it."""
     cache = {} if cache is None else cache
     if key not in cache:
         try:
-            cache[key] = estimate_serving(chip, model, wl, engine=engine, concurrency=users,
-                                          use_numba=SIMULATE_COMPILED)
+            cache[key] = simulate()
         except RooflineError as exc:
             cache[key] = RowError(str(exc))
     result = cache[key]
