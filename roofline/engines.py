@@ -40,6 +40,8 @@ class Engine:
     average (vLLM, SGLang).
     ``prefill_first``: prompt chunks run in steps of their own, ahead of decodes (SGLang); otherwise mixed.
     ``kv_auto``: what the engine's default KV-cache format is (see ``KV_AUTO``).
+    ``fp8_mla_attention``: with an fp8 KV cache, latent attention (MLA) runs on the fp8 tensor cores (its
+    peak is the chip's fp8 peak, not the 16-bit one).
     ``step_overhead_s`` / ``seq_overhead_s`` / ``kernel_overhead_s``: seconds per step, per sequence per step
     and per kernel launched, beyond the ops' roofline times. ``request_overhead_s``: seconds each request
     spends outside the engine's steps before its first token (the API server's HTTP handling and
@@ -58,6 +60,7 @@ class Engine:
     source: str
     prefill_first: bool = False
     kv_auto: str = "activations"
+    fp8_mla_attention: bool = False
     step_overhead_s: float = 0.0
     seq_overhead_s: float = 0.0
     kernel_overhead_s: float = 0.0

@@ -75,14 +75,16 @@ def pack_workload(wl, max_tokens_per_pass: int, batch: int | None = None) -> np.
     return w
 
 
-def pack_hardware(chip, compute_dtype: str, eff, serving: bool = False, engine=None) -> np.ndarray:
+def pack_hardware(chip, compute_dtype: str, eff, serving: bool = False, engine=None,
+                  attention_dtype: str | None = None) -> np.ndarray:
     """The ``H_*`` vector: chip peaks and efficiency. ``serving``: the fractions serving steps sustain
     (``eff.serving_*``: the GEMM fraction scaled by the sustained fraction, attention at its own fraction of
-    the 16-bit peak, the routed experts at their share); otherwise the microbenchmark fractions. An
-    ``engine`` adds its fixed costs (per step, per kernel, per sequence per step, per request)."""
+    its peak, the routed experts at their share); otherwise the microbenchmark fractions. Attention's peak
+    is the ``attention_dtype`` one (default: the 16-bit peak). An ``engine`` adds its fixed costs (per step,
+    per kernel, per sequence per step, per request)."""
     hw = np.zeros(L.H_SIZE)
     hw[L.H_PEAK_FLOPS] = chip.peak(compute_dtype)
-    hw[L.H_ATTN_PEAK] = chip.peak(chip.half_dtype)
+    hw[L.H_ATTN_PEAK] = chip.peak(attention_dtype or chip.half_dtype)
     hw[L.H_HBM_BW] = chip.hbm_bytes_per_s
     hw[L.H_HBM_BYTES] = chip.hbm_bytes
     hw[L.H_UP_BW] = chip.scale_up_bytes_per_s

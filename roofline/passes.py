@@ -52,6 +52,14 @@ def priced_phase(ops: np.ndarray, priced: np.ndarray, total_s: float) -> Phase:
     return Phase(time_s=float(total_s), bound=bound, ops=tuple(costs))
 
 
+def attention_dtype(chip: Chip, model: Model, wl: Workload, engine: Engine) -> str | None:
+    """The format attention computes in when it is not the 16-bit one: fp8 for latent attention (MLA) over
+    an fp8 KV cache with an engine that runs it so (``Engine.fp8_mla_attention``) on a chip with fp8."""
+    if engine.fp8_mla_attention and model.kv_lora_rank > 0 and wl.kv == "fp8" and chip.has("fp8"):
+        return "fp8"
+    return None
+
+
 def _tables() -> tuple[np.ndarray, np.ndarray]:
     """A fresh op table and its priced (seconds, bound) table."""
     return np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2))
@@ -62,7 +70,7 @@ class Packed:
 
     ``hw`` prices at the expected efficiency of serving steps (``Efficiency.serving_*``) with the fixed
     costs of the serving ``engine`` (default: the generic one), ``hw_ideal`` at 100 % of every peak with
-    no latency and no engine costs.
+    no latency and no engine costs; attention at the peak of :func:`attention_dtype`'s format.
     """
 
     __slots__ = ("chip", "model", "wl", "engine", "eff", "m", "hw", "hw_ideal")
@@ -71,8 +79,10 @@ class Packed:
         self.chip, self.model, self.wl = chip, model, wl
         self.engine = (engine or ENGINES["generic"]).on(chip)
         self.eff = efficiency_for(chip, wl.compute_dtype)
-        self.hw = pack_hardware(chip, wl.compute_dtype, self.eff, serving=True, engine=self.engine)
-        self.hw_ideal = pack_hardware(chip, wl.compute_dtype, ideal(self.eff), serving=True)
+        attention = attention_dtype(chip, model, wl, self.engine)
+        self.hw = pack_hardware(chip, wl.compute_dtype, self.eff, serving=True, engine=self.engine,
+                                attention_dtype=attention)
+        self.hw_ideal = pack_hardware(chip, wl.compute_dtype, ideal(self.eff), serving=True, attention_dtype=attention)
         self.m = pack_model(model)
 
     def w(self, batch: int | None = None) -> np.ndarray:

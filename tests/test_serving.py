@@ -204,3 +204,24 @@ def test_cli_serving_json():
     assert r.exit_code == 2 and "--concurrency" in r.output
     r = CliRunner().invoke(main, ["estimate", "--chip", "H100", "--model", "8B", "--num-requests", "10"])
     assert r.exit_code == 2 and "--num-requests" in r.output
+
+
+def test_tensorrt_llm_runs_latent_attention_over_an_fp8_cache_in_fp8():
+    """Only MLA, only over an fp8 KV cache, only with TensorRT-LLM, only on a chip with fp8: attention's peak
+    is then the fp8 one (profiles/engines.toml fp8_mla_attention)."""
+    from roofline.kernels import layout as L
+    from roofline.loaders.engines import ENGINES
+    from roofline.passes import Packed
+
+    b200, a100 = load_chip("B200"), load_chip("A100")
+    r1, llama = load_model("DeepSeek-R1"), load_model("70B")
+
+    def peak(chip, model, kv, engine, wd="fp8"):
+        wl = Workload(tp=8, weight_dtype=wd if chip.has("fp8") else "bf16", kv_dtype=kv)
+        return Packed(chip, model, wl, ENGINES[engine]).hw[L.H_ATTN_PEAK]
+
+    assert peak(b200, r1, "fp8", "trtllm") == b200.peak("fp8") == 2 * b200.peak("bf16")
+    assert peak(b200, r1, "fp8", "sglang") == b200.peak("bf16")
+    assert peak(b200, r1, "bf16", "trtllm") == b200.peak("bf16")
+    assert peak(b200, llama, "fp8", "trtllm") == b200.peak("bf16")
+    assert peak(a100, r1, "fp8", "trtllm") == a100.peak("bf16")

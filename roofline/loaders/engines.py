@@ -45,6 +45,9 @@ def engine_from_dict(name: str, table: dict) -> Engine:
     for key in _FLAGS:
         if not isinstance(table.get(key), bool):
             raise RooflineError(f"{where}.{key}={table.get(key)!r} must be true or false")
+    fp8_mla = table.get("fp8_mla_attention", False)
+    if not isinstance(fp8_mla, bool):
+        raise RooflineError(f"{where}.fp8_mla_attention={fp8_mla!r} must be true or false")
     budget, _ = figure(table, "max_num_tokens", where, integer=True)
     fraction, _ = figure(table, "memory_fraction", where)
     seqs = table.get("max_seqs", 0)
@@ -61,6 +64,7 @@ def engine_from_dict(name: str, table: dict) -> Engine:
     return Engine(name=name, chunked=table["chunked"], max_num_tokens=budget, memory_fraction=fraction,
                   memory_rule=rule, reserve_full=table["reserve_full"], max_seqs=seqs,
                   source=text(table, "source", where), prefill_first=table["prefill_first"], kv_auto=kv_auto,
+                  fp8_mla_attention=fp8_mla,
                   step_overhead_s=float(step), seq_overhead_s=float(seq), kernel_overhead_s=float(launch),
                   request_overhead_s=float(request),
                   overhead_source=step_source if step_source == seq_source else f"{step_source}; {seq_source}",
