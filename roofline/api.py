@@ -7,6 +7,7 @@ The command line calls only these; each returns a frozen result whose ``to_dict(
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import attrs
@@ -15,7 +16,7 @@ from roofline.analysis import compare as _compare
 from roofline.analysis.economics import check_price
 from roofline.analysis.reference import verdict_runs
 from roofline.chip import Chip
-from roofline.errors import RooflineError, closest
+from roofline.errors import ContextNotice, RooflineError, closest
 from roofline.loaders.chips import CHIPS, load_chip
 from roofline.loaders.engines import ENGINES
 from roofline.loaders.models import MODELS, load_model
@@ -161,6 +162,10 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
         engine = ENGINES.get((serving or {}).get("engine") or "generic")
         wl = with_engine_kv(workload or Workload(), m, engine.kv_auto) if engine else workload or Workload()
         inf = estimate_inference(c, m, wl, engine)
+        if inf.context_exceeds_model:
+            warnings.warn(f"{wl.input_len:,} + {wl.output_len:,} tokens exceed the {inf.context_tokens:,}-token "
+                          f"context of {m.name} (max_position_embeddings); priced anyway", ContextNotice,
+                          stacklevel=2)
         if serving is not None:
             srv = estimate_serving(c, m, inf.workload, **{k: v for k, v in serving.items() if v is not None})
         if disagg is not None:

@@ -33,5 +33,13 @@ def unknown_name(field: str, value: str, candidates, listing_command: str) -> Ro
     return RooflineError(f"{field}: unknown name {value!r}; {hint}")
 
 
-class CompilingNotice(UserWarning):
-    """Not an error: the next step compiles a kernel with numba first (once; later runs load it from disk)."""
+class Notice(UserWarning):
+    """Not an error: a line the command line prints on stderr, once, before the result."""
+
+
+class CompilingNotice(Notice):
+    """The next step compiles a kernel with numba first (once; later runs load it from disk)."""
+
+
+class ContextNotice(Notice):
+    """The request is longer than the model's context; it is priced anyway."""

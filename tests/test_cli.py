@@ -132,3 +132,21 @@ def test_bad_model_file(tmp_path):
     f.write_text('{"model_type": "llama", "hidden_size": 4096')
     r = run_cli("estimate", "--chip", "H100", "--model", str(f))
     assert r.exit_code == 2 and "not valid JSON" in r.output
+
+
+def test_a_request_beyond_the_models_context_is_priced_with_one_warning_line():
+    """Issue 17 item 4: not an error (users probe long contexts on purpose), one line on stderr and a JSON flag."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "roofline", "estimate", "--chip", "H100", "--model", "8B", "--mode",
+                          "inference", "--input-len", "1000000", "--format", "json"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    inf = json.loads(run.stdout)["inference"]
+    assert inf["context_exceeds_model"] is True and inf["context_tokens"] == 131072
+    lines = [line for line in run.stderr.splitlines() if "context" in line]
+    assert len(lines) == 1 and "131,072" in lines[0] and "Traceback" not in run.stderr
+    within = subprocess.run([sys.executable, "-m", "roofline", "estimate", "--chip", "H100", "--model", "8B",
+                             "--mode", "inference", "--input-len", "131000", "--output-len", "72", "--format", "json"],
+                            capture_output=True, text=True)
+    assert json.loads(within.stdout)["inference"]["context_exceeds_model"] is False and "context" not in within.stderr

@@ -389,3 +389,39 @@ def test_flag_must_be_boolean(key):
     cfg = load("llama-Llama-2-7b-hf")
     cfg[key] = "false"
     expect_error(cfg, key)
+
+
+# ---- issue 17: dense qwen3 and mimo (configs copied from ../shared/data/hf-configs) ----------------------
+
+@pytest.mark.parametrize("fixture, published", [
+    # model cards, "Number of Parameters": huggingface.co/Qwen/Qwen3-0.6B "0.6B", Qwen3-1.7B "1.7B",
+    # Qwen3-8B "8.2B", Qwen3-32B "32.8B" (one decimal: within half of its last digit)
+    ("qwen3-Qwen3-0.6B", 0.6e9), ("qwen3-Qwen3-1.7B", 1.7e9), ("qwen3-Qwen3-8B", 8.2e9), ("qwen3-Qwen3-32B", 32.8e9),
+])
+def test_dense_qwen3_configs_load_with_the_published_parameter_counts(fixture, published):
+    from roofline.loaders.models import load_model
+
+    m = load_model(DATA / fixture / "config.json")
+    assert m.family == "qwen3" and m.qk_norm and not m.qkv_bias and not m.o_bias
+    assert abs(m.param_count() - published) <= 0.05e9
+
+
+def test_qwen3_matches_its_profile_and_honours_attention_bias():
+    from roofline.loaders.models import load_model
+
+    assert load_model(DATA / "qwen3-Qwen3-32B" / "config.json").param_count() == load_model("Qwen3-32B").param_count()
+    cfg = load("qwen3-Qwen3-8B")
+    cfg["attention_bias"] = True
+    fields = fields_from_hf_config(cfg, "biased")
+    assert fields["qkv_bias"] and fields["o_bias"] and fields["qk_norm"]
+    cfg["use_sliding_window"], cfg["sliding_window"] = True, 4096
+    assert fields_from_hf_config(cfg, "windowed")["sliding_window"] == 4096
+
+
+def test_mimo_is_qwen2_attention_without_its_prediction_layers():
+    cfg = load("mimo-MiMo-7B-Base")
+    fields = fields_from_hf_config(cfg, "MiMo-7B")
+    assert fields["qkv_bias"] and not fields["o_bias"] and fields["family"] == "mimo"
+    assert fields["sliding_window"] == 0  # use_sliding_window false
+    cfg["attention_bias"] = False
+    expect_error(cfg, "attention_bias")

@@ -9,20 +9,21 @@ import warnings
 
 import click
 
-from roofline.errors import CompilingNotice, RooflineError
+from roofline.errors import Notice, RooflineError
 
 EXIT_USAGE = 2
 
 
 @contextlib.contextmanager
 def compile_notices():
-    """Within: a :class:`CompilingNotice` from the library is one line on stderr, before the wait."""
+    """Within: a :class:`~roofline.errors.Notice` from the library (a compile ahead, a request beyond the
+    model's context) is one line on stderr, before the wait."""
     with warnings.catch_warnings():
-        warnings.simplefilter("always", CompilingNotice)
+        warnings.simplefilter("always", Notice)
         shown = warnings.showwarning
 
         def show(message, category, *args, **kwargs):
-            if issubclass(category, CompilingNotice):
+            if issubclass(category, Notice):
                 click.echo(f"roofline: {message}", err=True)
             else:
                 shown(message, category, *args, **kwargs)

@@ -11,6 +11,11 @@ Supported ``model_type`` values and what each implies beyond the config's own nu
   up and down (both default false); tied false.
 - mistral: gated MLP, RMSNorm, rotary, no biases; tied false.
 - qwen2: gated MLP, RMSNorm, rotary, biases on q, k, v only; tied false.
+- qwen3 (dense): llama-style; ``attention_bias`` on q, k, v and o (default false); RMSNorm of ``head_dim``
+  on every query and key head; sliding window only with ``use_sliding_window``; tied as stated (false).
+- mimo (Xiaomi MiMo): the qwen2 mapping (its model class extends Qwen2's: biases on q, k, v only; a
+  config with ``attention_bias`` false is refused); its multi-token-prediction layers
+  (``num_nextn_predict_layers``) are not part of the model and ignored, as DeepSeek's.
 - gpt2: plain GELU MLP (``n_inner`` or 4 * ``n_embd``), LayerNorm, biases everywhere, learned
   positions (``n_positions`` rows); tied true.
 - gpt_neox: plain GELU MLP with biases, LayerNorm, ``attention_bias`` on qkv and o (default true),
@@ -57,8 +62,8 @@ from roofline.loaders.hf_fields import (
     MISSING, count, fail, flag, head_dim, kv_heads, optional_int, required_int, sliding_window,
 )
 
-SUPPORTED_MODEL_TYPES = ("deepseek_v2", "deepseek_v3", "gpt2", "gpt_neox", "llama", "mistral", "mixtral",
-                         "opt", "qwen2", "qwen2_moe", "qwen3_moe")
+SUPPORTED_MODEL_TYPES = ("deepseek_v2", "deepseek_v3", "gpt2", "gpt_neox", "llama", "mimo", "mistral", "mixtral",
+                         "opt", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe")
 
 # transformers' MistralConfig default for a config.json without a sliding_window key.
 _MISTRAL_DEFAULT_SLIDING_WINDOW = 4096
@@ -89,7 +94,7 @@ def _rotary_base(cfg: dict, model_type: str) -> dict:
 
 
 def _rotary_gated(cfg: dict, model_type: str) -> dict:
-    """llama, mistral, qwen2: gated SwiGLU MLP, RMSNorm, rotary positions."""
+    """llama, mistral, qwen2, qwen3, mimo: gated SwiGLU MLP, RMSNorm, rotary positions."""
     fields = _rotary_base(cfg, model_type)
     if model_type == "llama":
         attention_bias = flag(cfg, "attention_bias", False)
@@ -98,7 +103,13 @@ def _rotary_gated(cfg: dict, model_type: str) -> dict:
     elif model_type == "mistral":
         fields.update(qkv_bias=False, o_bias=False, mlp_bias=False,
                       sliding_window=sliding_window(cfg, model_type, _MISTRAL_DEFAULT_SLIDING_WINDOW))
-    else:  # qwen2
+    elif model_type == "qwen3":
+        bias = flag(cfg, "attention_bias", False)
+        fields.update(qkv_bias=bias, o_bias=bias, mlp_bias=False, qk_norm=True,
+                      sliding_window=_qwen_window(cfg, model_type))
+    else:  # qwen2, mimo
+        if model_type == "mimo" and not flag(cfg, "attention_bias", True):
+            raise fail("attention_bias=false: MiMo's attention is Qwen2's, with biases on q, k and v; fix the file")
         fields.update(qkv_bias=True, o_bias=False, mlp_bias=False, sliding_window=_qwen_window(cfg, model_type))
     return fields
 
@@ -276,6 +287,8 @@ _MAPPERS = {
     "llama": _rotary_gated,
     "mistral": _rotary_gated,
     "qwen2": _rotary_gated,
+    "qwen3": _rotary_gated,
+    "mimo": _rotary_gated,
     "gpt2": _gpt2,
     "gpt_neox": _gpt_neox,
     "opt": _opt,

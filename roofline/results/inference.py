@@ -78,6 +78,7 @@ class InferenceEstimate:
     ideal_tpot_s: float
     batch_table: tuple[BatchPoint, ...]
     request_overhead_s: float = 0.0  # the engine's time per request outside its steps (TTFT includes it)
+    context_tokens: int = 0  # the model's context (max_position_embeddings; 0: not stated)
 
     @property
     def memory_per_chip_bytes(self) -> float:
@@ -97,6 +98,12 @@ class InferenceEstimate:
         return self.decode.time_s
 
     @property
+    def context_exceeds_model(self) -> bool:
+        """Input plus output tokens beyond the model's context (priced anyway: users probe long contexts)."""
+        wl = self.workload
+        return bool(self.context_tokens) and wl.input_len + wl.output_len > self.context_tokens
+
+    @property
     def output_tokens_per_s(self) -> float:
         return self.workload.batch / self.tpot_s
 
@@ -113,6 +120,8 @@ class InferenceEstimate:
             "accepted_tokens": wl.accept,
             "input_len": wl.input_len,
             "output_len": wl.output_len,
+            "context_tokens": self.context_tokens,
+            "context_exceeds_model": self.context_exceeds_model,
             "weight_dtype": wl.weight_dtype,
             "kv_dtype": wl.kv,
             "compute_dtype": wl.compute_dtype,

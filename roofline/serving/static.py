@@ -131,6 +131,7 @@ def estimate_inference(chip: Chip, model: Model, workload: Workload | None = Non
         ideal_tpot_s=float(p.tpot(wl.batch, p.hw_ideal)),
         batch_table=tuple(table),
         request_overhead_s=float(p.hw[L.H_REQUEST_OVERHEAD]),
+        context_tokens=int(model.max_position_embeddings),
     )
 
 
