@@ -24,7 +24,7 @@ def run_cli(*args):
 def test_every_chip_profile_estimates(chip):
     r = run_cli("estimate", "--chip", chip, "--model", "8B", "--format", "json")
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["chip"]["name"] == chip
     assert INFERENCE_KEYS <= set(d["inference"])
     assert d["inference"]["ttft_s"] > 0 and d["inference"]["tpot_s"] > 0
@@ -35,7 +35,7 @@ def test_every_model_profile_estimates(model):
     r = run_cli("estimate", "--chip", "H200", "--model", model, "--format", "json")
     assert r.exit_code in (0, 2), r.output
     if r.exit_code == 0:
-        d = json.loads(r.output)
+        d = json.loads(r.stdout)
         assert d["model"]["params_total"] >= d["model"]["params_active"] > 0
         assert set(d["inference"]["ideal"]) == {"ttft_s", "tpot_s", "output_tokens_per_s"}
     else:
@@ -43,7 +43,7 @@ def test_every_model_profile_estimates(model):
 
 
 def test_json_values_are_consistent():
-    d = json.loads(run_cli("estimate", "--chip", "H20", "--model", "70B", "--batch", "4", "--format", "json").output)
+    d = json.loads(run_cli("estimate", "--chip", "H20", "--model", "70B", "--batch", "4", "--format", "json").stdout)
     inf = d["inference"]
     assert inf["output_tokens_per_s"] == pytest.approx(4 / inf["tpot_s"])
     assert inf["output_tokens_per_s_per_chip"] == pytest.approx(inf["output_tokens_per_s"] / inf["num_chips"])
@@ -108,7 +108,7 @@ bytes_per_s = 25e9
 """)
     r = run_cli("estimate", "--chip", str(chip), "--model", "tests/data/hf/llama-Llama-2-7b-hf", "--format", "json")
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["chip"]["name"] == "MyChip" and d["model"]["params_total"] == 6_738_415_616
 
 

@@ -33,7 +33,7 @@ def run_cli(*args):
 def run_json(*args) -> dict:
     r = run_cli(*args, "--format", "json")
     assert r.exit_code == 0, r.output
-    return json.loads(r.output)
+    return json.loads(r.stdout)
 
 
 def test_training_json_has_every_key_and_the_breakdown_sums_to_the_step():

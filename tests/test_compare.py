@@ -40,7 +40,7 @@ def run_cli(*args):
 def h20_h100() -> dict:
     r = run_cli("compare", "--chips", "H20,H100", "--model", "70B", "--format", "json")
     assert r.exit_code == 0, r.output
-    return {c["chip"]: c for c in json.loads(r.output)["chips"]}
+    return {c["chip"]: c for c in json.loads(r.stdout)["chips"]}
 
 
 def test_compare_tells_the_h20_story(h20_h100):
@@ -113,7 +113,7 @@ def _verdict(chip, **kw):
 
 def test_verdict_in_estimate_text_and_json():
     r = run_cli("estimate", "--chip", "H20", "--model", "70B", "--format", "json")
-    v = json.loads(r.output)["verdict"]
+    v = json.loads(r.stdout)["verdict"]
     assert {"reference_chip", "decode_speedup", "prefill_speedup", "training_speedup", "suits", "reason",
             "serving_speedup", "slo", "confidence", "per_dollar"} <= set(v)
     assert v["slo"] == {"max_tpot_s": 0.05, "max_ttft_s": 2.0}

@@ -120,7 +120,7 @@ def test_estimate_disagg_json_has_the_promised_keys():
                                   "--decode-chip", "H20", "--decode-workers", "2", "--concurrency", "16",
                                   "--output-len", "64", "--format", "json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)["inference"]["disagg"]
+    d = json.loads(r.stdout)["inference"]["disagg"]
     for key in ("prefill", "decode", "ttft_s", "tpot_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_p50_s",
                 "tpot_p90_s", "tpot_p99_s", "kv_transfer_s", "output_tokens_per_s_per_chip", "bound"):
         assert key in d, key
@@ -171,7 +171,7 @@ def test_compare_mixed_adds_the_mixed_fleet():
     r = CliRunner().invoke(main, ["compare", "--chips", "H20", "--model", "8B", "--output-len", "64", "--mixed",
                                   "H100:H20", "--format", "json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)["mixed"]
+    d = json.loads(r.stdout)["mixed"]
     assert d["disagg"]["prefill"]["chip"] == "H100-SXM" and d["disagg"]["decode"]["chip"] == "H20"
     r = CliRunner().invoke(main, ["compare", "--chips", "H20", "--model", "8B", "--mixed", "H100"])
     assert r.exit_code == 2 and "PREFILL:DECODE" in r.output

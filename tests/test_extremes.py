@@ -135,7 +135,7 @@ def test_extremes_through_the_cli_give_finite_json():
                  ["--num-chips", "100000", "--mode", "training"]):
         r = CliRunner().invoke(main, ["estimate", "--chip", "H200", "--model", "8B", "--format", "json", *args])
         assert r.exit_code == 0, r.output
-        finite_positive({k: v for k, v in json.loads(r.output).items() if k != "verdict"})
+        finite_positive({k: v for k, v in json.loads(r.stdout).items() if k != "verdict"})
 
 
 # ---- monotone where physics says so ---------------------------------------------------------------

@@ -193,7 +193,7 @@ def test_cli_serving_json():
                                   "--engine", "trtllm", "--num-requests", "64", "--max-ttft-ms", "500",
                                   "--format", "json"])
     assert r.exit_code == 0, r.output
-    s = json.loads(r.output)["inference"]["serving"]
+    s = json.loads(r.stdout)["inference"]["serving"]
     for key in ("concurrency", "ttft_s", "tpot_s", "request_latency_s", "output_tokens_per_s",
                 "output_tokens_per_s_per_chip", "requests_per_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s",
                 "tpot_p50_s", "tpot_p90_s", "tpot_p99_s", "itl_p99_s", "e2e_p50_s", "e2e_p99_s",

@@ -123,7 +123,7 @@ def test_a_file_outside_the_schema_is_one_clear_error(tmp_path):
 def test_validate_cli_json_has_the_promised_keys():
     r = CliRunner().invoke(main, ["validate", "--format", "json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert {"rows", "skipped", "summary"} <= set(d)
     assert set(d["summary"]) >= {"training", "inference"}
     assert all(set(s) == {"row_id", "reason"} for s in d["skipped"])

@@ -85,7 +85,7 @@ def test_reference_without_the_format_gives_unknown():
     r = run_cli("estimate", "--chip", "H20", "--model", "deepseek-r1", "--weight-dtype", "fp8", "--mode",
                 "inference", "--reference", "A100", "--format", "json")
     assert r.exit_code == 0, r.output
-    v = json.loads(r.output)["verdict"]
+    v = json.loads(r.stdout)["verdict"]
     assert v["suits"] is None and v["serving_speedup"] is None
     assert "no fp8 compute" in v["reason"] and "neither" not in v["reason"]
 
@@ -151,13 +151,13 @@ def test_sweep_best_defaults_to_the_in_flight_model_within_the_targets():
     r = run_cli("sweep", "--chips", "H20,H100,B200", "--models", "8B,70B", "--batch", "1:4096:x2", "--best",
                 "--format", "json")
     assert r.exit_code == 0, r.output
-    rows = json.loads(r.output.split("\n", 1)[1] if r.output.startswith("roofline:") else r.output)["rows"]
+    rows = json.loads(r.stdout)["rows"]
     assert len(rows) == 6
     for row in rows:
         assert row["ttft_s"] <= 2.0 and row["tpot_s"] <= 0.050, row
     static = run_cli("sweep", "--chips", "H20", "--models", "70B", "--batch", "1:4096:x2", "--best", "--engine",
                      "static", "--max-ttft-ms", "1e9", "--max-tpot-ms", "1e9", "--format", "json")
-    assert max(r["ttft_s"] for r in json.loads(static.output)["rows"]) > 2.0  # the old default's choice
+    assert max(r["ttft_s"] for r in json.loads(static.stdout)["rows"]) > 2.0  # the old default's choice
 
 
 def test_labels_say_nvlink_and_the_sequence_cap():
@@ -165,7 +165,7 @@ def test_labels_say_nvlink_and_the_sequence_cap():
     ops = r.output.split("Decode ops", 1)[1]
     assert "NVLink" in ops and " network" not in ops.split("Verdict")[0]
     j = json.loads(run_cli("estimate", "--chip", "B200", "--model", "70B", "--tp", "8", "--mode", "inference",
-                           "--format", "json").output)
+                           "--format", "json").stdout)
     assert any(op["bound"] == "scale-up" for op in j["inference"]["decode_ops"])
     r = run_cli("estimate", "--chip", "H100", "--model", "8B", "--mode", "inference", "--engine", "vllm",
                 "--concurrency", "2000", "--num-requests", "2000", "--input-len", "128", "--output-len", "128")
@@ -181,7 +181,7 @@ def test_compare_takes_the_serving_options():
     r = run_cli("compare", "--chips", "H20", "--model", "8B", "--reference", "H100", "--tp", "2", "--engine",
                 "vllm", "--kv-dtype", "fp8", "--concurrency", "32", "--max-ttft-ms", "1000", "--format", "json")
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["settings"]["engine"] == "vllm" and d["settings"]["kv_dtype"] == "fp8" and d["settings"]["tp"] == 2
     for c in d["chips"]:
         s = c["serving"]
