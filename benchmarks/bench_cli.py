@@ -4,6 +4,8 @@
 * ``roofline plan --chip H100 --model 405B --num-chips 16384`` (the training planner, compiled);
 * ``roofline plan --mode inference --chip H100 --model 405B --num-chips 16384 --max-tpot-ms 50
   --max-ttft-ms 2000`` (the serving planner, compiled);
+* ``roofline estimate --disagg`` (H100 prefill, H20 decode, 70B; the two-pool simulation, compiled past its
+  plain-Python budget) and ``roofline plan --mode inference --disagg`` of the same pair;
 * ``roofline sweep`` of 1e7 configurations with ``--best`` (compiled, every core), static batches and the
   in-flight engine (the default of ``--best``).
 
@@ -47,6 +49,10 @@ COMMANDS = {
                                          1.0),
     "sweep 1e7 --best --engine static": ([*SWEEP_1E7, "--engine", "static"], None),
     "sweep 1e7 --best (in-flight, default)": (SWEEP_1E7, None),
+    "estimate --disagg 70B H100->H20": (["estimate", "--chip", "H100", "--model", "70B", "--mode", "inference",
+                                         "--disagg", "--decode-chip", "H20"], None),
+    "plan --disagg 70B H100->H20": (["plan", "--mode", "inference", "--disagg", "--chip", "H20", "--prefill-chip",
+                                     "H100", "--model", "70B"], None),
 }
 
 
