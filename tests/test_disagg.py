@@ -221,3 +221,20 @@ def test_validate_prices_the_disaggregated_rows():
                and r["metric_std"] == "tpot_s" and "tp8ep8" in r["row_id"])
     chip, model = chip_for_row(row, {}, None), model_for_row(row)
     assert 0 < predict_disagg(row, chip, model) < 1.0
+
+
+def test_plan_disagg_takes_the_users_prices():
+    r = CliRunner().invoke(main, ["plan", "--mode", "inference", "--disagg", "--chip", "H20", "--prefill-chip",
+                                  "H100", "--model", "8B", "--output-len", "64", "--price-per-hour", "2,1",
+                                  "--format", "json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["plan"]["prices_usd_per_hour"] == {"H100-SXM": 2.0, "H20": 1.0}
+    best = d["disagg"]
+    dollars = best["prefill"]["num_chips"] * 2.0 + best["decode"]["num_chips"] * 1.0
+    assert best["output_tokens_per_dollar"] == pytest.approx(best["output_tokens_per_s"] * 3600 / dollars, rel=1e-9)
+    assert d["aggregated"]["H20"]["output_tokens_per_dollar"] == pytest.approx(
+        d["aggregated"]["H20"]["output_tokens_per_s_per_chip"] * 3600 / 1.0, rel=1e-9)
+    r = CliRunner().invoke(main, ["plan", "--mode", "inference", "--chip", "H20", "--model", "8B",
+                                  "--price-per-hour", "2"])
+    assert r.exit_code == 2 and "--disagg" in r.output

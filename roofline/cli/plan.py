@@ -9,7 +9,7 @@ from roofline import api
 from roofline.cli.group import as_json, compile_notices
 from roofline.cli.options import (
     CHIP, ENGINE, INPUT_LEN, KV_DTYPE, MAX_NUM_TOKENS, MAX_TPOT_MS, MAX_TTFT_MS, MODEL, OUTPUT_LEN, TRAINING_ONLY,
-    WEIGHT_DTYPE, disagg_plan_options, group, milliseconds, pool_chip, refuse_other_mode, text_or_json,
+    WEIGHT_DTYPE, disagg_plan_options, group, milliseconds, pool_chip, prices, refuse_other_mode, text_or_json,
     training_options, training_workload,
 )
 from roofline.render.disagg import render_disagg_plan
@@ -40,10 +40,13 @@ TRAINING_ONLY_HERE = tuple(n for n in TRAINING_ONLY if n != "num_chips")
 @training_options
 @serving_options
 @disagg_plan_options
+@click.option("--price-per-hour", default=None, metavar="USD[,USD]",
+              help="With --disagg: dollars per chip-hour of the prefill and decode chips (one value: both). "
+                   "Default: the profiles' dated prices.")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Layouts to list.")
 @text_or_json
 @click.pass_context
-def plan(ctx, chip, model_name, mode, tp, pp, top, fmt, **options):
+def plan(ctx, chip, model_name, mode, tp, pp, price_per_hour, top, fmt, **options):
     """Search every training layout of --num-chips chips and list the fastest that fit; with --mode
     inference, the serving layouts (TP, PP, EP, requests in flight, replicas) with the most output
     tokens/s per chip within --max-tpot-ms and --max-ttft-ms.
@@ -54,7 +57,14 @@ def plan(ctx, chip, model_name, mode, tp, pp, top, fmt, **options):
     refuse_other_mode(ctx, TRAINING_ONLY_HERE if mode == "inference" else SERVING_ONLY, mode, f"--mode {other}")
     c, m = load_chip(chip), load_model(model_name)
     s = options
+    if price_per_hour is not None and not (mode == "inference" and s["disagg"]):
+        raise click.UsageError("--price-per-hour prices the pools of --mode inference --disagg; add them")
     if mode == "inference" and s["disagg"]:
+        given_prices = prices(price_per_hour) or [None]
+        if len(given_prices) > 2:
+            raise click.BadParameter(f"{price_per_hour!r}: give one price (both pools) or two (prefill, decode)",
+                                     param_hint="--price-per-hour")
+        pair = (given_prices[0], given_prices[-1])
         if tp or pp or s["ep"]:
             raise click.UsageError("--tp, --pp and --ep fix an aggregated layout; with --disagg give --prefill-tp, "
                                    "--decode-tp (and -pp, -ep) instead")
@@ -65,7 +75,8 @@ def plan(ctx, chip, model_name, mode, tp, pp, top, fmt, **options):
                                      num_chips=s["num_chips"], targets=targets, input_len=s["input_len"],
                                      output_len=s["output_len"], weight_dtype=s["weight_dtype"], kv_dtype=s["kv_dtype"],
                                      engine=s["engine"], max_num_tokens=s["max_num_tokens"],
-                                     top=min(top, 3), **{f"{r}_{k}": s[f"{r}_{k}"] for r in ("prefill", "decode")
+                                     top=min(top, 3), prices=pair,
+                                     **{f"{r}_{k}": s[f"{r}_{k}"] for r in ("prefill", "decode")
                                                          for k in ("tp", "pp", "ep")})
         click.echo(as_json(result.to_dict()) if fmt == "json" else render_disagg_plan(result))
         return
