@@ -29,8 +29,6 @@ from roofline.results.serving_plan import ServingPlan
 from roofline.results.training import Plan
 from roofline.results.validation import Validation
 from roofline.serving import planner as _serving_planner
-from roofline.serving.disagg import estimate_disagg
-from roofline.serving.disagg_plan import plan_disagg as _plan_disagg
 from roofline.serving.inflight import estimate_serving
 from roofline.serving.static import estimate_inference
 from roofline.serving.target import DEFAULT_MAX_TPOT_S, DEFAULT_MAX_TTFT_S, Targets
@@ -169,6 +167,8 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
         if serving is not None:
             srv = estimate_serving(c, m, inf.workload, **{k: v for k, v in serving.items() if v is not None})
         if disagg is not None:
+            from roofline.serving.disagg import estimate_disagg  # loaded when asked: not on every estimate's start
+
             w = inf.workload
             dis = estimate_disagg(m, input_len=w.input_len, output_len=w.output_len, weight_dtype=w.weight_dtype,
                                   kv_dtype=workload.kv_dtype if workload is not None else None,
@@ -238,6 +238,8 @@ def plan_disagg(model: Model | str | Path, prefill_chip: Chip | str | Path, deco
                 **options) -> DisaggPlan:
     """Disaggregated deployments with the most output tokens/s per chip within latency targets, beside the
     best aggregated fleet of each chip: :func:`roofline.serving.disagg_plan.plan_disagg` with ``options``."""
+    from roofline.serving.disagg_plan import plan_disagg as _plan_disagg  # loaded when asked
+
     return _plan_disagg(_model(model), _chip(prefill_chip), _chip(decode_chip), **options)
 
 

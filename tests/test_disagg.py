@@ -49,16 +49,16 @@ def test_with_an_infinitely_fast_link_and_identical_pools_ttft_is_the_prefill_po
     assert (first == prefilled).all()  # nothing is added between the prefill and the first token
     one = attrs.evolve(dep, prefill_batch=1)
     send, prefilled, first, *_ = _simulate(one, 1)  # one user: no waiting, one prompt per pass
-    assert first[0] - send[0] == pytest.approx(prefill_pass_s(one, 1), rel=1e-12)
+    assert first[0] - send[0] == pytest.approx(prefill_pass_s(one.prefill, one.policy, 1), rel=1e-12)
     est = estimate_disagg(M8B, Pool(H100, tp=1), Pool(H100, tp=1), concurrency=8, use_numba=True, **SHORT)
     assert est.kv_transfer_s > 0.0  # a real link does add time, so the check above is not vacuous
 
 
 def test_kv_transfer_grows_with_input_length_and_falls_with_link_bandwidth():
     dep = _dep()
-    times = [kv_transfer_s(dep, n) for n in (128, 1024, 8192, 65536)]
+    times = [kv_transfer_s(dep.decode, n, dep.link_bytes_per_s, dep.link_latency_s) for n in (128, 1024, 8192, 65536)]
     assert times == sorted(times) and times[-1] > times[0]
-    faster = [kv_transfer_s(attrs.evolve(dep, link_bytes_per_s=dep.link_bytes_per_s * k), 8192) for k in (1, 2, 8)]
+    faster = [kv_transfer_s(dep.decode, 8192, dep.link_bytes_per_s * k, dep.link_latency_s) for k in (1, 2, 8)]
     assert faster == sorted(faster, reverse=True) and faster[-1] < faster[0]
     short = estimate_disagg(M8B, Pool(H100, tp=1), Pool(H100, tp=1), input_len=512, output_len=16, concurrency=1,
                             use_numba=True)

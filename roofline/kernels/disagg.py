@@ -65,6 +65,13 @@ def prefill_pass_time(m, w, hw, engine, prompts, total_tokens, groups, ops, pric
 
 
 @kernel
+def decode_step_at(m, w, hw, batch, ctx, ops, priced, parts):
+    """Seconds of one decode step of ``batch`` sequences per attention group at a mean context of ``ctx``."""
+    f, b = attention_cost(m, w, batch, 1.0, ctx)
+    return priced_step(m, w, hw, batch, batch, batch, f, b, ops, priced, parts)
+
+
+@kernel
 def decode_step_of(m, w, hw, worker, n_run, sum_prompt, sum_join, step, counts, groups, extra, ops, priced, parts):
     """Seconds of the next decode step of ``worker``: its largest group's batch at the mean context (plus
     ``extra`` tokens: the middle of a stretch of steps)."""
@@ -74,8 +81,7 @@ def decode_step_of(m, w, hw, worker, n_run, sum_prompt, sum_join, step, counts, 
         if c > batch:
             batch = c
     ctx = (sum_prompt[worker] - sum_join[worker] + n_run[worker] * step[worker]) / n_run[worker] + extra
-    f, b = attention_cost(m, w, batch, 1.0, ctx)
-    return priced_step(m, w, hw, batch, batch, batch, f, b, ops, priced, parts)
+    return decode_step_at(m, w, hw, batch, ctx, ops, priced, parts)
 
 
 @kernel

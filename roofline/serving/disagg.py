@@ -20,17 +20,14 @@ decode, full groups stepping at the mean context. The deployment's throughput is
 
 from __future__ import annotations
 
-import warnings
-
 import attrs
 import numpy as np
 
-from roofline._jit import choose, is_cached
 from roofline.chip import Chip
 from roofline.engines import Engine
-from roofline.errors import CompilingNotice, RooflineError
+from roofline.errors import RooflineError
 from roofline.kernels import layout as L
-from roofline.kernels.disagg import decode_step_of, prefill_pass_time, simulate_disagg
+from roofline.kernels.disagg import decode_step_at, prefill_pass_time, simulate_disagg
 from roofline.kernels.serving import engine_kv_capacity, engine_kv_tokens
 from roofline.kernels.shapes import kv_bytes_per_chip
 from roofline.loaders.engines import ENGINES
@@ -39,7 +36,7 @@ from roofline.passes import Packed
 from roofline.quantity import MAX_COUNT, show
 from roofline.results.disagg import DisaggEstimate, PoolLayout
 from roofline.serving.inflight import pack_replica
-from roofline.serving.simulate import PLAIN_WORK, Client, client_requests
+from roofline.serving.simulate import Client, client_requests, run_budgeted
 from roofline.serving.static import choose_tp
 from roofline.workload import Workload, check_layout, with_engine_kv
 
@@ -87,10 +84,6 @@ class Deployment:
     link_bytes_per_s: float
     link_latency_s: float
     link: str
-
-    @property
-    def num_chips(self) -> int:
-        return self.prefill_workers * self.prefill.wl.num_chips + self.decode_workers * self.decode.wl.num_chips
 
 
 def link_between(p: Packed, d: Packed, total_chips: int) -> tuple[float, float, str]:
@@ -184,28 +177,23 @@ def _scratch():
     return np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)), np.zeros(L.P_SIZE)
 
 
-def prefill_pass_s(dep: Deployment, prompts: int) -> float:
-    """Seconds for one prefill worker to compute ``prompts`` prompts of ``input_len`` tokens."""
-    p = dep.prefill
-    return float(prefill_pass_time(p.m, p.w(1), p.hw, dep.policy, float(prompts), float(prompts * p.wl.input_len),
+def prefill_pass_s(p: Packed, policy: np.ndarray, prompts: int) -> float:
+    """Seconds for one prefill worker ``p`` to compute ``prompts`` prompts of its ``input_len`` tokens."""
+    return float(prefill_pass_time(p.m, p.w(1), p.hw, policy, float(prompts), float(prompts * p.wl.input_len),
                                    float(p.wl.attn_dp), *_scratch()))
 
 
-def decode_step_s(dep: Deployment, per_group: int, context: float | None = None) -> float:
-    """Seconds of one decode step with ``per_group`` sequences in each attention group, at ``context``
-    tokens (default: the mean over a request's decode, input + output / 2)."""
-    d = dep.decode
-    ctx = d.wl.input_len + d.wl.output_len / 2.0 if context is None else context
-    counts = np.full((1, 1), float(per_group))
-    ops, priced, parts = _scratch()
-    return float(decode_step_of(d.m, d.w(1), d.hw, 0, np.array([1.0]), np.array([ctx]), np.zeros(1), np.zeros(1),
-                                counts, 1, 0.0, ops, priced, parts))
+def decode_step_s(d: Packed, per_group: int) -> float:
+    """Seconds of one decode step of worker ``d`` with ``per_group`` sequences in each attention group, at
+    the mean context over a request's decode (input + output / 2)."""
+    return float(decode_step_at(d.m, d.w(1), d.hw, float(per_group), d.wl.input_len + d.wl.output_len / 2.0,
+                                *_scratch()))
 
 
-def kv_transfer_s(dep: Deployment, tokens: int) -> float:
-    """Seconds to send one prompt's KV cache of ``tokens`` tokens to the decode pool (no queueing)."""
-    d = dep.decode
-    return dep.link_latency_s + float(kv_bytes_per_chip(d.m, d.w(1), tokens)) / dep.link_bytes_per_s
+def kv_transfer_s(d: Packed, tokens: int, link_bytes_per_s: float, link_latency_s: float) -> float:
+    """Seconds to send one prompt's KV cache of ``tokens`` tokens to decode worker ``d`` over a link of
+    ``link_bytes_per_s`` per chip (no queueing)."""
+    return link_latency_s + float(kv_bytes_per_chip(d.m, d.w(1), tokens)) / link_bytes_per_s
 
 
 def pool_capacities(dep: Deployment) -> tuple[float, float]:
@@ -213,17 +201,10 @@ def pool_capacities(dep: Deployment) -> tuple[float, float]:
     groups stepping at the mean context, ``output - 1`` steps per request."""
     p, d = dep.prefill, dep.decode
     full = dep.prefill_batch * p.wl.attn_dp
-    prefill = dep.prefill_workers * full / prefill_pass_s(dep, full)
+    prefill = dep.prefill_workers * full / prefill_pass_s(p, dep.policy, full)
     steps = d.wl.output_len - 1
-    decode = dep.decode_workers * dep.decode_slots * d.wl.attn_dp / (steps * decode_step_s(dep, dep.decode_slots))
+    decode = dep.decode_workers * dep.decode_slots * d.wl.attn_dp / (steps * decode_step_s(d, dep.decode_slots))
     return prefill, decode
-
-
-def needs_compiling() -> bool:
-    """Whether the next long simulation compiles the disaggregated simulator first."""
-    import importlib.util
-
-    return importlib.util.find_spec("numba") is not None and not is_cached(simulate_disagg)
 
 
 def _simulate(dep: Deployment, client: Client, spec: np.ndarray, fn):
@@ -256,21 +237,13 @@ def run_deployment(dep: Deployment, client: Client, use_numba: bool | None = Non
     spec[L.D_DC_SLOTS] = dep.decode_slots
     spec[L.D_LINK_BW] = dep.link_bytes_per_s
     spec[L.D_LINK_LATENCY] = dep.link_latency_s
-    compiled = False
-    if use_numba is None:
-        spec[L.D_MAX_WORK] = PLAIN_WORK
-        result = _simulate(dep, client, spec, simulate_disagg)
-        spec[L.D_MAX_WORK] = 0.0
-        if result[2][L.DQ_STATUS] == 2.0:
-            fn, compiled = choose(simulate_disagg, None)
-            if compiled and needs_compiling():
-                warnings.warn(COMPILING, CompilingNotice, stacklevel=3)
-            result = _simulate(dep, client, spec, fn)
-    else:
-        fn, compiled = choose(simulate_disagg, use_numba)
-        if compiled and needs_compiling():
-            warnings.warn(COMPILING, CompilingNotice, stacklevel=3)
+
+    def call(fn, max_work):
+        spec[L.D_MAX_WORK] = max_work
         result = _simulate(dep, client, spec, fn)
+        return result, result[2][L.DQ_STATUS] == 2.0
+
+    result, compiled = run_budgeted(simulate_disagg, call, use_numba, COMPILING)
     times, output, out = result
     if out[L.DQ_STATUS] > 0.5:
         raise RooflineError("disaggregated serving: the deployment cannot run one request; check the pools")

@@ -44,8 +44,8 @@ from roofline.errors import RooflineError
 from roofline.model import Model
 from roofline.results.disagg import DisaggPlan, DisaggPoint, PoolLayout
 from roofline.serving.disagg import (
-    Deployment, Pool, base_workload, decode_side, decode_step_s, estimate_disagg, kv_transfer_s, link_between,
-    prefill_pass_s, prefill_side,
+    Pool, base_workload, decode_side, decode_step_s, estimate_disagg, kv_transfer_s, link_between, prefill_pass_s,
+    prefill_side,
 )
 from roofline.serving.simulate import REQUESTS_PER_USER
 from roofline.serving.target import Targets, verdict_point
@@ -85,34 +85,27 @@ def _pools(chip: Chip, model: Model, tp: int | None, pp: int | None, ep: int | N
 
 
 def _decode_options(model, pools, base, engine, max_num_tokens, targets):
-    """(pool, packed, policy, slots, [(b, tpot)]) of every decode layout meeting the TPOT target."""
+    """(packed, engine policy, slots, [(b, tpot)]) of every decode layout meeting the TPOT target."""
     out = []
     for pool in pools:
         try:
             d, policy, slots, _ = decode_side(model, pool, base, engine, max_num_tokens)
         except RooflineError:
             continue
-        dep = _probe(d, d, policy, slots)
-        if decode_step_s(dep, 1) > targets.max_tpot_s:
+        if decode_step_s(d, 1) > targets.max_tpot_s:
             continue
         lo, hi = 1, slots
-        if decode_step_s(dep, hi) <= targets.max_tpot_s:
+        if decode_step_s(d, hi) <= targets.max_tpot_s:
             lo = hi
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if decode_step_s(dep, mid) <= targets.max_tpot_s:
+            if decode_step_s(d, mid) <= targets.max_tpot_s:
                 lo = mid
             else:
                 hi = mid
         batches = sorted({lo, max(1, lo // 2), max(1, lo // 4)}, reverse=True)
-        out.append((pool, d, policy, slots, [(b, decode_step_s(dep, b)) for b in batches]))
+        out.append((d, policy, slots, [(b, decode_step_s(d, b)) for b in batches]))
     return out
-
-
-def _probe(p, d, policy, slots, batch: int = 1, bw: float = 1.0, latency: float = 0.0) -> Deployment:
-    return Deployment(prefill=p, decode=d, policy=policy, prefill_workers=1, decode_workers=1, prefill_batch=batch,
-                      decode_slots=slots, decode_limit="kv_cache", link_bytes_per_s=bw, link_latency_s=latency,
-                      link="")
 
 
 def simulated(model: Model, point: DisaggPoint, prefill_chip: Chip, decode_chip: Chip, targets: Targets, run: dict,
@@ -171,8 +164,8 @@ def plan_disagg(model: Model, prefill_chip: Chip, decode_chip: Chip, *, num_chip
         raise RooflineError(f"{model.name} on {decode_chip.name}: no decode layout meets TPOT <= "
                             f"{targets.max_tpot_s * 1e3:g} ms with one sequence; relax --max-tpot-ms or use another "
                             f"--decode-chip")
-    policy = decodes[0][2]
-    kv = decodes[0][1].wl.kv_dtype
+    policy = decodes[0][1]
+    kv = decodes[0][0].wl.kv_dtype
     prefills = []
     for pool in _pools(prefill_chip, model, prefill_tp, prefill_pp, prefill_ep):
         try:
@@ -180,18 +173,18 @@ def plan_disagg(model: Model, prefill_chip: Chip, decode_chip: Chip, *, num_chip
         except RooflineError:
             continue
         k = batch * p.wl.attn_dp
-        prefills.append((pool, p, batch, k, prefill_pass_s(_probe(p, p, policy, 1, batch), k)))
+        prefills.append((p, batch, k, prefill_pass_s(p, policy, k)))
     price_p = prices[0] if prices[0] is not None else prefill_chip.price_usd_per_hour
     price_d = prices[1] if prices[1] is not None else decode_chip.price_usd_per_hour
-    overhead = decodes[0][1].engine.request_overhead_s
+    overhead = decodes[0][0].engine.request_overhead_s
     steps = output_len - 1
     points = []
-    for _dpool, d, dpolicy, slots, options in decodes:
+    for d, _, slots, options in decodes:
         cd = d.wl.num_chips
-        for _ppool, p, batch, k, t_p in prefills:
+        for p, batch, k, t_p in prefills:
             cp = p.wl.num_chips
             bw, latency, link = link_between(p, d, cp + cd)
-            xfer = kv_transfer_s(_probe(p, d, dpolicy, slots, batch, bw, latency), input_len)
+            xfer = kv_transfer_s(d, input_len, bw, latency)
             best = None
             for b, tpot in options:
                 per_worker = d.wl.attn_dp * b / (steps * tpot)
@@ -245,7 +238,7 @@ def plan_disagg(model: Model, prefill_chip: Chip, decode_chip: Chip, *, num_chip
             aggregated[chip.name] = str(exc)
     return DisaggPlan(best=points[0], top=tuple(points[:top]), model=model.name, engine=engine,
                       input_len=input_len, output_len=output_len, weight_dtype=weight_dtype,
-                      kv_dtype=decodes[0][1].wl.kv,
+                      kv_dtype=decodes[0][0].wl.kv,
                       targets=targets, aggregated=tuple(aggregated.items()),
                       prices=((prefill_chip.name, price_p), (decode_chip.name, price_d)),
                       markets=((prefill_chip.name, prefill_chip.price_market if prices[0] is None else 'given'),

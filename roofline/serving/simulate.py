@@ -50,10 +50,27 @@ COMPILING = ("compiling the serving simulator with numba (once, about half a min
              "the cache)")
 
 
-def needs_compiling() -> bool:
-    """Whether the next simulation compiles the simulator first (numba is installed and its disk cache does
-    not hold this version of the kernel yet): about half a minute, once."""
-    return importlib.util.find_spec("numba") is not None and not is_cached(simulate)
+def needs_compiling(kernel=simulate) -> bool:
+    """Whether the next compiled run of ``kernel`` (default: the serving simulator) compiles it first (numba
+    is installed and its disk cache does not hold this version of the kernel yet): about half a minute, once."""
+    return importlib.util.find_spec("numba") is not None and not is_cached(kernel)
+
+
+def run_budgeted(kernel, call, use_numba: bool | None, notice: str):
+    """``(result, compiled)`` of ``call(fn, max_work) -> (result, stopped)``, a simulation by kernel ``fn``.
+
+    ``use_numba`` None runs plain Python up to ``PLAIN_WORK`` (most single estimates: no compiler to load)
+    and, when the simulation stopped there, runs it again compiled, warning ``notice``
+    (:class:`~roofline.errors.CompilingNotice`) when the kernel must be compiled first; True or False runs
+    compiled or plain Python at once. Both give the same result."""
+    if use_numba is None:
+        result, stopped = call(kernel, PLAIN_WORK)
+        if not stopped:
+            return result, False
+    fn, compiled = choose(kernel, use_numba)
+    if compiled and needs_compiling(kernel):
+        warnings.warn(notice, CompilingNotice, stacklevel=3)
+    return call(fn, 0.0)[0], compiled
 
 
 def default_requests(concurrency: int | None) -> int:
@@ -182,21 +199,13 @@ def run(p: Packed, client: Client, max_num_tokens: int | None = None, use_numba:
     spec[L.K_REQUESTS] = len(prompt)
     spec[L.K_CAPACITY] = engine_kv_tokens(p.m, p.w(1), p.hw, policy, np.zeros(L.W_SIZE))
     spec[L.K_MAX_SEQS] = engine.max_seqs if engine.max_seqs > 0 else len(prompt)
-    compiled = False
-    if use_numba is None:
-        spec[L.K_MAX_WORK] = PLAIN_WORK
-        result = _simulate(p, policy, client, spec, simulate)
-        spec[L.K_MAX_WORK] = 0.0
-        if result[3][L.Q_STATUS] == 2.0:
-            fn, compiled = choose(simulate, None)
-            if compiled and needs_compiling():
-                warnings.warn(COMPILING, CompilingNotice, stacklevel=2)
-            result = _simulate(p, policy, client, spec, fn)
-    else:
-        fn, compiled = choose(simulate, use_numba)
-        if compiled and needs_compiling():
-            warnings.warn(COMPILING, CompilingNotice, stacklevel=2)
+
+    def call(fn, max_work):
+        spec[L.K_MAX_WORK] = max_work
         result = _simulate(p, policy, client, spec, fn)
+        return result, result[3][L.Q_STATUS] == 2.0
+
+    result, compiled = run_budgeted(simulate, call, use_numba, COMPILING)
     times, marks, itl, figures, output = result
     if figures[L.Q_STATUS] > 0.5:
         longest = int(max(prompt.max() + (output.max() if engine.reserve_full else 0.0), 1))

@@ -17,7 +17,7 @@ from roofline.loaders.engines import ENGINES
 from roofline.model import Model
 from roofline.serving.disagg import Pool, estimate_disagg
 from roofline.validate.predict import (
-    SIMULATE_COMPILED, _engine, _inference_dtypes, cached_latency, serving_layout,
+    SIMULATE_COMPILED, cached_latency, row_dtypes, row_engine, serving_layout,
 )
 from roofline.validate.schema import SERVING_METRICS, RowError, cell, positive_cell
 
@@ -29,7 +29,7 @@ def disagg_case(row: dict, chip: Chip, model: Model, kv_when_blank: str = "engin
         raise RowError(f"metric_std={cell(row, 'metric_std')!r} is not a serving metric ({', '.join(SERVING_METRICS)})")
     if cell(row, "speculative"):
         raise RowError(f"speculative={cell(row, 'speculative')!r}: speculative decoding is not expressed here")
-    engine = (engines or ENGINES).get(_engine(row))
+    engine = (engines or ENGINES).get(row_engine(row))
     if engine is None:
         raise RowError(f"engine={cell(row, 'engine')!r} is not one of {', '.join(ENGINES)}")
     pools = {}
@@ -37,7 +37,7 @@ def disagg_case(row: dict, chip: Chip, model: Model, kv_when_blank: str = "engin
         tp, pp, ep = serving_layout(row, model, prefix=f"{role}_")
         pools[role] = Pool(chip, tp=tp, pp=pp, ep=ep, workers=positive_cell(row, f"{role}_workers"),
                            batch=positive_cell(row, f"{role}_batch"))
-    wd, kv = _inference_dtypes(row, kv_when_blank, model, engine)
+    wd, kv = row_dtypes(row, kv_when_blank, model, engine)
     kwargs = dict(prefill=pools["prefill"], decode=pools["decode"], input_len=positive_cell(row, "input_len"),
                   output_len=positive_cell(row, "output_len"), weight_dtype=wd, kv_dtype=kv, engine=engine,
                   concurrency=positive_cell(row, "batch"))

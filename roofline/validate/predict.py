@@ -82,7 +82,7 @@ def _training_metric(row, chip, model, est, metric) -> float:
     raise RowError(f"metric_std={metric!r} is not a training metric ({', '.join(TRAINING_METRICS)})")
 
 
-def _engine(row: dict) -> str:
+def row_engine(row: dict) -> str:
     """The engine of a row: its ``engine`` column, else read from its ``framework`` column."""
     if cell(row, "engine") in ENGINES:
         return cell(row, "engine")
@@ -96,7 +96,7 @@ def _engine(row: dict) -> str:
     return "generic"
 
 
-def _inference_dtypes(row: dict, kv_when_blank: str, model: Model, engine: Engine) -> tuple[str, str | None]:
+def row_dtypes(row: dict, kv_when_blank: str, model: Model, engine: Engine) -> tuple[str, str | None]:
     """(weight dtype, KV dtype) of a row; a blank KV dtype read by ``kv_when_blank`` (see KV_WHEN_BLANK)."""
     wd = cell(row, "weight_dtype") or cell(row, "precision")
     if wd not in WEIGHT_DTYPES:
@@ -128,8 +128,8 @@ def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = 
     # whole-deployment rates: replicas of max(tp, ep) x pp chips; a per-node share of a larger replica
     # (num_chips < replica chips) is that fraction of the replica
     replicas = n / replica_chips
-    engine = (engines or ENGINES)[_engine(row)]
-    wd, kv = _inference_dtypes(row, kv_when_blank, model, engine)
+    engine = (engines or ENGINES)[row_engine(row)]
+    wd, kv = row_dtypes(row, kv_when_blank, model, engine)
     i_len = positive_cell(row, "input_len")
     o_raw = cell(row, "output_len")
     o_len = whole_cell(row, "output_len") if o_raw else None
@@ -228,11 +228,11 @@ def serving_case(row: dict, chip: Chip, model: Model, kv_when_blank: str = "engi
                        f"modelled yet")
     if cell(row, "speculative"):
         raise RowError(f"speculative={cell(row, 'speculative')!r}: speculative decoding is not expressed here")
-    engine = (engines or ENGINES).get(_engine(row))
+    engine = (engines or ENGINES).get(row_engine(row))
     if engine is None:
         raise RowError(f"engine={cell(row, 'engine')!r} is not one of {', '.join(ENGINES)}")
     tp, pp, ep = serving_layout(row, model)
-    wd, kv = _inference_dtypes(row, kv_when_blank, model, engine)
+    wd, kv = row_dtypes(row, kv_when_blank, model, engine)
     wl = Workload(batch=1, input_len=positive_cell(row, "input_len"), output_len=positive_cell(row, "output_len"),
                   tp=tp, pp=pp, weight_dtype=wd, kv_dtype=kv, ep=ep)
     try:

@@ -7,7 +7,6 @@ from pathlib import Path
 from roofline.engines import Engine
 from roofline.errors import RooflineError
 from roofline.results.validation import RowResult, Skipped, Validation
-from roofline.validate.disagg import predict_disagg
 from roofline.validate.predict import predict_inference, predict_serving, predict_training
 from roofline.validate.schema import (
     INFERENCE_METRICS, KV_WHEN_BLANK, SERVING_METRICS, TRAINING_METRICS, RowError, cell, chip_for_row, default_files,
@@ -24,6 +23,8 @@ def validate(paths: list[str | Path] | None = None, *, kv_when_blank: str = "eng
     of those kinds only ("training", "inference", "serving"). Raises the project error for an unreadable or
     malformed file.
     """
+    from roofline.validate.disagg import predict_disagg  # the disaggregated simulator loads only to validate
+
     if kv_when_blank not in KV_WHEN_BLANK:
         raise RooflineError(f"kv_when_blank={kv_when_blank!r} is not one of {', '.join(KV_WHEN_BLANK)}")
     files = [Path(p) for p in (paths or default_files())]
