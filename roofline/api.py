@@ -33,6 +33,7 @@ from roofline.serving.inflight import estimate_serving
 from roofline.serving.static import estimate_inference
 from roofline.serving.target import DEFAULT_MAX_TPOT_S, DEFAULT_MAX_TTFT_S, Targets
 from roofline.sweep.run import sweep
+from roofline.training.estimate import training_mix_problem
 from roofline.training.planner import plan_training, training_estimate
 from roofline.validate import run as _validate
 from roofline.verdict import verdict_for
@@ -174,7 +175,9 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
                                   kv_dtype=workload.kv_dtype if workload is not None else None,
                                   **{k: v for k, v in disagg.items() if v is not None})
     train = note = None
-    if mode in ("training", "both"):
+    if mode == "both" and training_mix_problem(m):
+        note = training_mix_problem(m)  # a layer mix training does not price yet: serving alone, said why
+    elif mode in ("training", "both"):
         wl = training if training is not None else TrainingWorkload(dtype=c.half_dtype)
         try:
             train = training_estimate(c, m, wl, days=days, use_numba=False)

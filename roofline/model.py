@@ -23,6 +23,34 @@ Besides dense decoders, a ``Model`` describes two DeepSeek/Mixtral/Qwen-MoE era 
   qk_rope_head_dim`` and ``num_kv_heads`` equals ``num_heads`` (every head has its own K and V after
   decompression); ``v_head_dim`` is the value head width.
 
+The layer mix (models of 2025-26: gpt-oss, Gemma, Qwen3.5, Nemotron-H, DeepSeek-V3.2). A model is
+``num_layers`` blocks, each a token mixer and an MLP, either of which a block may lack:
+
+- Token mixers. Softmax attention (the default) is full, or sliding-window on ``sliding_layers`` of the
+  attention blocks (within ``sliding_window`` tokens; ``sliding_window`` with ``sliding_layers`` 0 means
+  every attention block slides, the older single-window form), or sparse on the full blocks when
+  ``sparse_top_k > 0`` (DeepSeek Sparse Attention: a lightning indexer of ``indexer_heads`` x
+  ``indexer_head_dim`` scores every cached key, caching one ``indexer_head_dim`` key per token, and each
+  query attends to the ``sparse_top_k`` best). ``attention_sinks`` adds a learned sink logit per head
+  (gpt-oss); ``attn_output_gate`` a sigmoid gate on the attention output computed by the query projection
+  (Qwen3-Next, Qwen3.5: the query projection is twice as wide). A recurrent mixer replaces attention on
+  ``linear_layers`` blocks (Gated DeltaNet: ``linear_key_heads`` x ``linear_key_head_dim`` keys and
+  queries, ``linear_value_heads`` x ``linear_value_head_dim`` values, a state of value heads x key width x
+  value width per sequence, a causal convolution of ``linear_conv_kernel``) or on ``mamba_layers`` blocks
+  (Mamba-2: ``mamba_heads`` x ``mamba_head_dim`` channels, ``mamba_groups`` groups of B and C of
+  ``mamba_state_size``, a state of heads x head width x state size per sequence, a convolution of
+  ``mamba_conv_kernel``); a recurrent layer's state has a fixed size whatever the context. ``mixer_free_layers``
+  blocks have an MLP and no mixer (Nemotron-H's ``-`` and ``E`` layers).
+- MLPs. ``mlp_free_layers`` blocks have no MLP (Nemotron-H's ``M`` and ``*`` layers). Of the blocks with
+  one, ``moe_layer_count`` are MoE when the config lists them (0: the first_dense_layers / moe_layer_freq
+  rule above), the rest dense.
+
+``sandwich_norms`` (Gemma 2/3) puts four norms in a block instead of two. ``attention_16bit``: the model's
+4-bit checkpoints keep the token mixers' projections (attention, linear attention) in 16 bit (gpt-oss
+MXFP4, the NVFP4 releases of MiniMax-M2.5 and Qwen3.5), so 4-bit weights apply to the other linear layers
+only; 8-bit weights apply to all of them. Only counts
+matter for pricing (every block of a kind costs the same), so the order of the layers is not kept.
+
 Every count field defaults to 0 (off), so a dense model is unchanged.
 """
 
@@ -33,7 +61,8 @@ import numbers
 import attrs
 
 from roofline.errors import RooflineError
-from roofline.kernels import shapes
+from roofline.layer_mix import MIX_FIELDS, mix_problem
+from roofline.kernels import mixers, shapes
 from roofline.pack import pack_model
 from roofline.quantity import MAX_COUNT, show
 
@@ -41,7 +70,7 @@ INT_FIELDS = ("num_layers", "hidden_size", "num_heads", "num_kv_heads", "head_di
                "vocab_size")
 
 BOOL_FIELDS = ("gated_mlp", "qkv_bias", "o_bias", "mlp_bias", "tie_word_embeddings", "qk_norm", "router_bias",
-                "shared_expert_gate")
+                "shared_expert_gate", "attention_sinks", "attn_output_gate", "sandwich_norms", "attention_16bit")
 
 # Counts that may be 0 (= feature off); see the module docstring.
 MOE_FIELDS = ("num_experts", "experts_per_token", "shared_experts", "moe_intermediate_size",
@@ -50,6 +79,7 @@ MOE_FIELDS = ("num_experts", "experts_per_token", "shared_experts", "moe_interme
 MLA_FIELDS = ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
 
 OPTIONAL_COUNTS = ("learned_pos_embeddings", "max_position_embeddings", "sliding_window")
+
 
 #: Most layers and attention heads a model may have. The largest published models have ~130 of each;
 #: the searches over pipeline stages and TP sizes walk these counts, so a typo such as 10**9 layers is
@@ -94,6 +124,30 @@ class Model:
     max_position_embeddings: int = 0
     sliding_window: int = 0  # 0 = full attention
     qk_norm: bool = False  # RMSNorm of head_dim on each query and key head (Qwen3): 2 * head_dim per layer
+    # ---- the layer mix (0 / False = absent; see the module docstring) ----
+    sliding_layers: int = 0  # attention blocks with the sliding window (0 with a window: all of them)
+    attention_sinks: bool = False
+    attn_output_gate: bool = False
+    sandwich_norms: bool = False
+    attention_16bit: bool = False
+    sparse_top_k: int = 0
+    indexer_heads: int = 0
+    indexer_head_dim: int = 0
+    linear_layers: int = 0
+    linear_key_heads: int = 0
+    linear_value_heads: int = 0
+    linear_key_head_dim: int = 0
+    linear_value_head_dim: int = 0
+    linear_conv_kernel: int = 0
+    mamba_layers: int = 0
+    mamba_heads: int = 0
+    mamba_head_dim: int = 0
+    mamba_state_size: int = 0
+    mamba_groups: int = 0
+    mamba_conv_kernel: int = 0
+    mlp_free_layers: int = 0
+    mixer_free_layers: int = 0
+    moe_layer_count: int = 0
     # ---- mixture of experts (0 = dense) ----
     num_experts: int = 0  # routed experts per MoE layer
     experts_per_token: int = 0  # routed experts each token goes to (top-k)
@@ -150,12 +204,55 @@ class Model:
         """Number of layers whose MLP is a mixture of experts (0 for a dense model)."""
         if not self.is_moe:
             return 0
+        if self.moe_layer_count:
+            return self.moe_layer_count
         return count_moe_layers(self.num_layers, self.first_dense_layers, self.moe_layer_freq)
+
+    @property
+    def mlp_layers(self) -> int:
+        """Blocks with an MLP (dense or MoE)."""
+        return self.num_layers - self.mlp_free_layers
 
     @property
     def dense_layers(self) -> int:
         """Number of layers with a dense MLP of ``intermediate_size``."""
-        return self.num_layers - self.moe_layers
+        return self.mlp_layers - self.moe_layers
+
+    @property
+    def recurrent_layers(self) -> int:
+        """Blocks whose token mixer is linear attention or Mamba-2."""
+        return self.linear_layers + self.mamba_layers
+
+    @property
+    def attention_layers(self) -> int:
+        """Blocks whose token mixer is softmax attention."""
+        return self.num_layers - self.mixer_free_layers - self.recurrent_layers
+
+    @property
+    def swa_layers(self) -> int:
+        """Attention blocks that attend within the sliding window."""
+        if self.sliding_window == 0:
+            return 0
+        return self.sliding_layers or self.attention_layers
+
+    @property
+    def layer_mix(self) -> dict[str, int]:
+        """Blocks of each kind, by token mixer and by MLP (kinds with no block left out)."""
+        full = self.attention_layers - self.swa_layers
+        mix = {"sparse attention" if self.sparse_top_k else "full attention": full,
+               f"sliding-window attention ({self.sliding_window:,})": self.swa_layers,
+               "linear attention (Gated DeltaNet)": self.linear_layers, "Mamba-2": self.mamba_layers,
+               "no token mixer": self.mixer_free_layers, "dense MLP": self.dense_layers,
+               "MoE MLP": self.moe_layers, "no MLP": self.mlp_free_layers}
+        return {k: v for k, v in mix.items() if v}
+
+    @property
+    def is_hybrid(self) -> bool:
+        """True when the blocks are not all alike in their token mixer (attention kinds mixed, recurrent
+        layers, sparse attention, or blocks without a mixer or an MLP)."""
+        mixed_window = 0 < self.swa_layers < self.attention_layers
+        return bool(mixed_window or self.recurrent_layers or self.sparse_top_k or self.mixer_free_layers
+                    or self.mlp_free_layers)
 
     @property
     def shared_width(self) -> int:
@@ -192,6 +289,12 @@ class Model:
     def kv_bytes_per_token(self, kv_bytes_per_element: float) -> float:
         return self.kv_elements_per_token() * kv_bytes_per_element
 
+    def state_bytes_per_sequence(self, act_bytes: float = 2.0) -> float:
+        """Bytes one sequence keeps whatever its length: the recurrent layers' states (fp32, as the
+        checkpoints declare: ``mamba_ssm_dtype`` / ``mamba_ssm_cache_dtype`` float32) and convolution
+        windows (at ``act_bytes``), over all layers, no TP split."""
+        return float(mixers.state_bytes_per_layer(pack_model(self), 1.0, act_bytes) * self.recurrent_layers)
+
     def declared_kv(self, weight_dtype: str) -> str | None:
         """The KV-cache format the published checkpoint of ``weight_dtype`` declares, or None."""
         return dict(self.checkpoint_kv).get(weight_dtype)
@@ -214,7 +317,7 @@ def architecture_problem(m) -> str | None:
             return f"{f}={getattr(m, f):,} exceeds {most:,}, far beyond any real model; fix the value"
     if m.num_heads % m.num_kv_heads:
         return f"num_kv_heads={m.num_kv_heads} does not divide num_heads={m.num_heads}; fix the value"
-    for f in (*MOE_FIELDS, *MLA_FIELDS, *OPTIONAL_COUNTS):
+    for f in (*MOE_FIELDS, *MLA_FIELDS, *OPTIONAL_COUNTS, *MIX_FIELDS):
         value = getattr(m, f)
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= MAX_COUNT:
             return f"{f}={show(value)} must be a whole number from 0 to {MAX_COUNT:,}"
@@ -225,9 +328,12 @@ def architecture_problem(m) -> str | None:
         return f"norm={m.norm!r} must be 'rms' or 'layer'"
     if m.moe_layer_freq < 1:
         return f"moe_layer_freq={m.moe_layer_freq} must be at least 1 (1 = every layer after first_dense_layers)"
+    problem = mix_problem(m)
+    if problem:
+        return problem
     if m.num_experts == 0:
         for f in ("experts_per_token", "shared_experts", "moe_intermediate_size",
-                  "shared_expert_intermediate_size", "first_dense_layers"):
+                  "shared_expert_intermediate_size", "first_dense_layers", "moe_layer_count"):
             if getattr(m, f):
                 return f"{f}={getattr(m, f)} needs routed experts, but num_experts=0; set num_experts or drop {f}"
         for f in ("router_bias", "shared_expert_gate"):
@@ -242,9 +348,14 @@ def architecture_problem(m) -> str | None:
         if m.shared_experts == 0 and (m.shared_expert_intermediate_size or m.shared_expert_gate):
             return ("shared_experts=0 but a shared-expert width or gate is given; set shared_experts "
                     "(1 for Qwen2-MoE) or drop them")
-        if m.mlp_bias:
-            return "mlp_bias=true with experts is not modelled; set mlp_bias = false"
-        if count_moe_layers(m.num_layers, m.first_dense_layers, m.moe_layer_freq) == 0:
+        mlp_layers = m.num_layers - m.mlp_free_layers
+        if m.moe_layer_count > mlp_layers:
+            return (f"moe_layer_count={m.moe_layer_count} exceeds the {mlp_layers} blocks with an MLP; fix "
+                    f"moe_layer_count or mlp_free_layers")
+        if m.moe_layer_count == 0 and m.mlp_free_layers:
+            return (f"mlp_free_layers={m.mlp_free_layers} with experts needs moe_layer_count (which of the "
+                    f"{mlp_layers} MLP blocks are MoE); give it")
+        if m.moe_layer_count == 0 and count_moe_layers(m.num_layers, m.first_dense_layers, m.moe_layer_freq) == 0:
             return (f"first_dense_layers={m.first_dense_layers} and moe_layer_freq={m.moe_layer_freq} leave no "
                     f"MoE layer among {m.num_layers}; lower them or set num_experts = 0")
     if m.kv_lora_rank == 0:
@@ -264,4 +375,6 @@ def architecture_problem(m) -> str | None:
                     f"rebuilds its own K and V); set num_kv_heads = {m.num_heads}")
         if m.qkv_bias or m.o_bias or m.qk_norm:
             return "qkv_bias, o_bias and qk_norm are not modelled with MLA; set them to false"
+        if m.attention_sinks or m.attn_output_gate:
+            return "attention_sinks and attn_output_gate are not modelled with MLA; set them to false"
     return None

@@ -33,6 +33,33 @@ def pack_model(model) -> np.ndarray:
     m[L.M_POS_ROWS] = model.learned_pos_embeddings
     m[L.M_WINDOW] = model.sliding_window
     m[L.M_QK_NORM] = float(model.qk_norm)
+    m[L.M_ATTN_LAYERS] = model.attention_layers
+    m[L.M_SWA_LAYERS] = model.swa_layers
+    m[L.M_MLP_LAYERS] = model.mlp_layers
+    m[L.M_SINKS] = float(model.attention_sinks)
+    m[L.M_OUT_GATE] = float(model.attn_output_gate)
+    m[L.M_SANDWICH] = float(model.sandwich_norms)
+    m[L.M_ATTN_16BIT] = float(model.attention_16bit)
+    if model.sparse_top_k:
+        m[L.M_SPARSE_TOPK] = model.sparse_top_k
+        m[L.M_IDX_HEADS] = model.indexer_heads
+        m[L.M_IDX_DIM] = model.indexer_head_dim
+    if model.linear_layers:
+        m[L.M_REC_KIND] = 1.0
+        m[L.M_REC_LAYERS] = model.linear_layers
+        m[L.M_REC_K_HEADS] = model.linear_key_heads
+        m[L.M_REC_V_HEADS] = model.linear_value_heads
+        m[L.M_REC_K_DIM] = model.linear_key_head_dim
+        m[L.M_REC_V_DIM] = model.linear_value_head_dim
+        m[L.M_REC_CONV] = model.linear_conv_kernel
+    elif model.mamba_layers:
+        m[L.M_REC_KIND] = 2.0
+        m[L.M_REC_LAYERS] = model.mamba_layers
+        m[L.M_REC_K_HEADS] = model.mamba_groups
+        m[L.M_REC_V_HEADS] = model.mamba_heads
+        m[L.M_REC_K_DIM] = model.mamba_state_size
+        m[L.M_REC_V_DIM] = model.mamba_head_dim
+        m[L.M_REC_CONV] = model.mamba_conv_kernel
     if model.is_moe:
         m[L.M_EXPERTS] = model.num_experts
         m[L.M_TOPK] = model.experts_per_token

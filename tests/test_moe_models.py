@@ -325,7 +325,6 @@ MLA = dict(DENSE, kv_lora_rank=32, qk_nope_head_dim=16, qk_rope_head_dim=8, v_he
     (dict(MOE, first_dense_layers=4), ["first_dense_layers=4", "no MoE layer"]),
     (dict(MOE, moe_layer_freq=0), ["moe_layer_freq=0"]),
     (dict(MOE, shared_expert_intermediate_size=256), ["shared_experts=0"]),
-    (dict(MOE, mlp_bias=True), ["mlp_bias"]),
     (dict(DENSE, experts_per_token=2), ["experts_per_token=2", "num_experts=0"]),
     (dict(DENSE, router_bias=True), ["router_bias", "num_experts=0"]),
     (dict(MOE, num_experts=-4), ["num_experts=-4"]),

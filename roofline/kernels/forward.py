@@ -35,22 +35,45 @@ Conventions (documented once here, relied on everywhere):
   query and output; prefill decompresses the new keys and values: the same multiply count). Attention
   core per visited key: 2 heads (2 kv_lora + rope) FLOPs when decoding in the absorbed form,
   2 heads (nope + rope + v) when prefilling in the decompressed form.
+* The layer mix (``roofline.model``): the token-mixer rows (``attn_norm``, ``qkv_proj``, ``attention``,
+  ``o_proj``, ``tp_allreduce_attn``) count the blocks with a mixer and carry the mean mixer block: the
+  projections weighted by the blocks of each kind (attention, recurrent), and ``attention`` the mean core:
+  full attention over every earlier token; sliding-window attention over at most the window (its cache
+  capped there); sparse attention (DSA) over at most ``top-k`` keys per query, plus the indexer, which
+  scores every cached key with its own heads (2 x heads x width FLOPs per key) and reads its cached keys;
+  a recurrent layer (Gated DeltaNet, Mamba-2) over none: per new token 6 x state values FLOPs (read the
+  state against the key, update it, read it against the query), prompts in chunks (64 tokens for the
+  chunked delta rule of the flash-linear-attention kernels, 128 for Mamba-2's SSD) adding 2 x chunk x
+  (key + value width) per head per token, and the causal convolution (2 x kernel per channel); its HBM
+  traffic is the fp32 state and the convolution window read and written once per sequence per pass, and
+  the inputs and outputs of the new tokens. The MLP rows count the blocks with an MLP (dense and MoE by
+  their own counts). Pricing the mean block with one roofline per row is exact when every block of a row is
+  bound by the same limit, and otherwise slightly optimistic (the sum of two rooflines is not the roofline
+  of the sum).
 """
 
 from roofline._jit import kernel
 from roofline.kernels.layout import (
-    M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_KV_LORA, M_MOE_FFN, M_MOE_FRAC, M_NOPE_DIM,
-    M_NORM_PARAMS, M_ROPE_DIM, M_SHARED_FFN, M_TOPK, M_V_DIM, M_VOCAB, M_WINDOW, OP_AR_ATTN, OP_AR_MLP,
-    OP_ATTN, OP_ATTN_NORM, OP_COUNT, OP_EMBED, OP_EP_COMBINE, OP_EP_DISPATCH, OP_EXPERT_ACT, OP_EXPERT_DOWN,
-    OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LINK, OP_LM_HEAD, OP_MLP_ACT,
-    OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ, OP_PP_SEND, OP_QKV, OP_ROUTER, OP_SCALE_OUT,
-    OP_SHARED_DOWN, OP_SHARED_UP, OP_STEPS, W_ACT_BYTES, W_BATCH, W_EP, W_KV_BYTES, W_PP, W_TP,
+    M_ATTN_LAYERS, M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS, M_KV_LORA,
+    M_LAYERS, M_MLP_LAYERS, M_MOE_FFN, M_MOE_FRAC, M_NOPE_DIM, M_NORM_PARAMS, M_REC_CONV, M_REC_K_DIM, M_REC_KIND,
+    M_REC_LAYERS, M_REC_V_DIM, M_REC_V_HEADS, M_ROPE_DIM, M_SHARED_FFN, M_SPARSE_TOPK, M_SWA_LAYERS, M_TOPK,
+    M_V_DIM, M_VOCAB, M_WINDOW, OP_AR_ATTN, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COUNT, OP_EMBED, OP_EP_COMBINE,
+    OP_EP_DISPATCH, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM,
+    OP_LINK, OP_LM_HEAD, OP_MLP_ACT, OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ, OP_PP_SEND, OP_QKV, OP_ROUTER,
+    OP_SCALE_OUT, OP_SHARED_DOWN, OP_SHARED_UP, OP_STEPS, W_ACT_BYTES, W_BATCH, W_EP, W_KV_BYTES, W_PP, W_TP,
     W_WEIGHT_BYTES,
 )
-from roofline.kernels.roofline import set_allgather, set_allreduce, set_alltoall, set_gemm, set_memory_op, set_send
-from roofline.kernels.shapes import (
-    attention_in_params, attention_out_width, busiest_expert_load, cached_tokens, expert_split, kv_values_per_token,
+from roofline.kernels.mixers import (
+    kv_values_per_token, mixer_in_params, mixer_out_width, mixer_weight_bytes, recurrent_widths, state_bytes_per_layer,
 )
+from roofline.kernels.roofline import set_allgather, set_allreduce, set_alltoall, set_gemm, set_memory_op, set_send
+from roofline.kernels.shapes import busiest_expert_load, cached_tokens, dense_fraction, expert_split, norms_per_block
+
+#: Tokens per chunk of the chunked prompt kernels of the recurrent layers: the chunked delta rule of
+#: flash-linear-attention (Gated DeltaNet, as vLLM and SGLang run Qwen3-Next / Qwen3.5) and Mamba-2's SSD
+#: (``chunk_size`` 128 in the Nemotron-H configs).
+DELTA_CHUNK = 64.0
+SSD_CHUNK = 128.0
 
 
 @kernel
@@ -67,14 +90,17 @@ def attended_keys(q, c0, window):
 
 
 @kernel
-def attention_cost(m, w, seqs, q, c0):
-    """(FLOPs, HBM bytes) per chip of ``seqs`` sequences attending with ``q`` new tokens after ``c0``
-    cached ones: QK^T and PV (2 FLOPs per multiply-add each) over the visited keys; the cache read once,
-    the new K/V written, Q read and the output written."""
+def softmax_cost(m, w, seqs, q, c0, window, top_k):
+    """(FLOPs, HBM bytes) per chip of one softmax-attention layer for ``seqs`` sequences attending with
+    ``q`` new tokens after ``c0`` cached ones: QK^T and PV (2 FLOPs per multiply-add each) over the visited
+    keys (capped by ``window`` when sliding, by ``top_k`` per query when sparse, 0 = neither); the cache read
+    once (at most the window; at most top_k entries per query), the new K/V written, Q read and the output
+    written. Sparse layers add the indexer over every cached key."""
     tp = w[W_TP]
     heads = m[M_HEADS] / tp
     kvb = w[W_KV_BYTES]
-    keys = attended_keys(q, c0, m[M_WINDOW])
+    cap = window if window > 0.0 else top_k
+    keys = attended_keys(q, c0, cap)
     cached = kv_values_per_token(m, tp)
     if m[M_KV_LORA] > 0.0:
         if q <= 16.0 and c0 > 0.0:  # decode (and speculative verification): absorbed form over the latent
@@ -89,10 +115,64 @@ def attention_cost(m, w, seqs, q, c0):
         per_key = 4.0 * hd * heads
         q_width = heads * hd
         out_width = q_width
+    read = cached_tokens(c0 + q, window)
+    if top_k > 0.0:
+        read = cached_tokens(c0 + q, top_k * q)
     flops = per_key * keys * seqs
-    hbm = seqs * (cached_tokens(c0 + q, m[M_WINDOW]) * cached * kvb
-                  + q * (cached * kvb + (q_width + out_width) * w[W_ACT_BYTES]))
+    hbm = seqs * (read * cached * kvb + q * (cached * kvb + (q_width + out_width) * w[W_ACT_BYTES]))
+    if top_k > 0.0:  # the lightning indexer: every cached key scored by every new token's indexer heads
+        idx = m[M_IDX_DIM]
+        flops += 2.0 * m[M_IDX_HEADS] * idx * attended_keys(q, c0, 0.0) * seqs
+        hbm += seqs * ((c0 + q) * idx * kvb + q * idx * kvb)
     return flops, hbm
+
+
+@kernel
+def recurrent_cost(m, w, seqs, q):
+    """(FLOPs, HBM bytes) per chip of one recurrent layer (Gated DeltaNet or Mamba-2) for ``seqs``
+    sequences with ``q`` new tokens each; independent of the context (see the module conventions)."""
+    tp = w[W_TP]
+    ab = w[W_ACT_BYTES]
+    conv, _, out, state = recurrent_widths(m, tp)
+    heads = m[M_REC_V_HEADS] / tp
+    tokens = seqs * q
+    flops = tokens * (6.0 * state + 2.0 * m[M_REC_CONV] * conv)
+    if q > 1.0:
+        chunk = DELTA_CHUNK if m[M_REC_KIND] < 1.5 else SSD_CHUNK
+        if chunk > q:
+            chunk = q
+        flops += tokens * heads * 2.0 * chunk * (m[M_REC_K_DIM] + m[M_REC_V_DIM])
+    hbm = seqs * 2.0 * state_bytes_per_layer(m, tp, ab) + tokens * (conv + out) * ab
+    return flops, hbm
+
+
+@kernel
+def attention_cost(m, w, seqs, q, c0):
+    """(FLOPs, HBM bytes) per chip of the mean token-mixer block for ``seqs`` sequences with ``q`` new
+    tokens after ``c0`` cached ones: full, sliding-window or sparse attention and recurrent layers, weighted
+    by their blocks (one kind: that kind's cost)."""
+    a = m[M_ATTN_LAYERS]
+    swa = m[M_SWA_LAYERS]
+    rec = m[M_REC_LAYERS]
+    full = a - swa
+    top_k = m[M_SPARSE_TOPK]
+    if rec <= 0.0 and (swa <= 0.0 or full <= 0.0):
+        return softmax_cost(m, w, seqs, q, c0, m[M_WINDOW] if swa > 0.0 else 0.0, top_k)
+    flops = 0.0
+    hbm = 0.0
+    if full > 0.0:
+        f, b = softmax_cost(m, w, seqs, q, c0, 0.0, top_k)
+        flops += full * f
+        hbm += full * b
+    if swa > 0.0:
+        f, b = softmax_cost(m, w, seqs, q, c0, m[M_WINDOW], 0.0)
+        flops += swa * f
+        hbm += swa * b
+    if rec > 0.0:
+        f, b = recurrent_cost(m, w, seqs, q)
+        flops += rec * f
+        hbm += rec * b
+    return flops / (a + rec), hbm / (a + rec)
 
 
 @kernel
@@ -114,34 +194,38 @@ def fill_pass(m, w, domain, q, c0, layers, first, last, sends, ops):
     ab = w[W_ACT_BYTES]
     tp_out = 1.0 if tp > domain else 0.0
     pp_out = 1.0 if tp * pp > domain else 0.0
-    norm_bytes = 2.0 * tokens * h * ab + m[M_NORM_PARAMS] * ab
+    norm_bytes = (2.0 * tokens * h * ab + m[M_NORM_PARAMS] * ab) * norms_per_block(m) / 2.0
     moe_frac = m[M_MOE_FRAC] if m[M_EXPERTS] > 0.0 else 0.0
-    dense_layers = layers * (1.0 - moe_frac)
+    dense_layers = layers * dense_fraction(m)
     moe_layers = layers * moe_frac
+    mixers = m[M_ATTN_LAYERS] + m[M_REC_LAYERS]
+    mixer_layers = layers if mixers >= m[M_LAYERS] else layers * mixers / m[M_LAYERS]
+    mlp_layers = layers if m[M_MLP_LAYERS] >= m[M_LAYERS] else layers * m[M_MLP_LAYERS] / m[M_LAYERS]
+    wm = mixer_weight_bytes(m, w)
 
     set_memory_op(ops, OP_EMBED, tokens * h * ab / tp + tokens * h * ab, first)
-    set_memory_op(ops, OP_ATTN_NORM, norm_bytes, layers)
-    p_in = attention_in_params(m, tp)
+    set_memory_op(ops, OP_ATTN_NORM, norm_bytes, mixer_layers)
+    p_in = mixer_in_params(m, tp)
     ops[OP_QKV, OP_FLOPS] = 2.0 * tokens * p_in
-    ops[OP_QKV, OP_HBM] = p_in * wb + tokens * (h + p_in / h) * ab
+    ops[OP_QKV, OP_HBM] = p_in * wm + tokens * (h + p_in / h) * ab
     ops[OP_QKV, OP_LINK] = 0.0
     ops[OP_QKV, OP_STEPS] = 0.0
     ops[OP_QKV, OP_SCALE_OUT] = 0.0
-    ops[OP_QKV, OP_COUNT] = layers
+    ops[OP_QKV, OP_COUNT] = mixer_layers
     attn_flops, attn_hbm = attention_cost(m, w, b, q, c0)
     ops[OP_ATTN, OP_FLOPS] = attn_flops
     ops[OP_ATTN, OP_HBM] = attn_hbm
     ops[OP_ATTN, OP_LINK] = 0.0
     ops[OP_ATTN, OP_STEPS] = 0.0
     ops[OP_ATTN, OP_SCALE_OUT] = 0.0
-    ops[OP_ATTN, OP_COUNT] = layers
-    set_gemm(ops, OP_O_PROJ, tokens, attention_out_width(m, tp), h, wb, ab, layers)
-    set_allreduce(ops, OP_AR_ATTN, tokens * h * ab, tp, tp_out, layers)
-    set_memory_op(ops, OP_MLP_NORM, norm_bytes, layers)
+    ops[OP_ATTN, OP_COUNT] = mixer_layers
+    set_gemm(ops, OP_O_PROJ, tokens, mixer_out_width(m, tp), h, wm, ab, mixer_layers)
+    set_allreduce(ops, OP_AR_ATTN, tokens * h * ab, tp, tp_out, mixer_layers)
+    set_memory_op(ops, OP_MLP_NORM, norm_bytes, mlp_layers)
     set_gemm(ops, OP_MLP_UP, tokens, h, n_in * ffn, wb, ab, dense_layers)
     set_memory_op(ops, OP_MLP_ACT, tokens * (n_in + 1.0) * ffn * ab, dense_layers)
     set_gemm(ops, OP_MLP_DOWN, tokens, ffn, h, wb, ab, dense_layers)
-    set_allreduce(ops, OP_AR_MLP, tokens * h * ab, tp, tp_out, layers)
+    set_allreduce(ops, OP_AR_MLP, tokens * h * ab, tp, tp_out, mlp_layers)
     fill_moe(m, w, domain, tokens, moe_layers, c0 > 0.0 and q <= 16.0, ops)
     set_memory_op(ops, OP_FINAL_NORM, norm_bytes, last)
     head_rows = b if c0 <= 0.0 else tokens  # prefill: the last token; decode: every verified token

@@ -42,7 +42,25 @@ M_V_DIM = 25  # per-head value width
 M_QK_NORM = 26  # 1: an RMSNorm of head_dim on every query and key head (Qwen3)
 M_SHARED_GATE = 27  # 1: a hidden -> 1 gate on the shared expert (Qwen2-MoE)
 M_MOE_LAYERS = 28  # layers whose MLP is a mixture of experts (M_MOE_FRAC = M_MOE_LAYERS / M_LAYERS)
-M_SIZE = 32
+# the layer mix (``roofline.model`` docstring): how many of the M_LAYERS blocks have which token mixer and MLP
+M_ATTN_LAYERS = 29  # blocks whose token mixer is softmax attention (full, sliding-window or sparse)
+M_SWA_LAYERS = 30  # of those, the ones attending within the M_WINDOW sliding window
+M_MLP_LAYERS = 31  # blocks with an MLP (dense or MoE); dense MLP blocks = M_MLP_LAYERS - M_MOE_LAYERS
+M_SINKS = 32  # 1: a learned attention-sink logit per head per attention layer (gpt-oss)
+M_OUT_GATE = 33  # 1: the query projection also computes a sigmoid gate of the attention output (Qwen3-Next)
+M_SANDWICH = 34  # 1: four norms per block instead of two (Gemma 2/3: after attention and MLP too)
+M_SPARSE_TOPK = 35  # sparse attention (DSA): keys each query of a full-attention layer attends to (0: dense)
+M_IDX_HEADS = 36  # the lightning indexer's heads
+M_IDX_DIM = 37  # the lightning indexer's head width (its key cached per token per layer)
+M_REC_KIND = 38  # recurrent token mixer: 0 none, 1 Gated DeltaNet (linear attention), 2 Mamba-2
+M_REC_LAYERS = 39  # blocks whose token mixer is the recurrent one
+M_REC_K_HEADS = 40  # GDN: key heads; Mamba-2: B/C groups
+M_REC_V_HEADS = 41  # GDN: value heads; Mamba-2: heads
+M_REC_K_DIM = 42  # GDN: key head width; Mamba-2: state size
+M_REC_V_DIM = 43  # GDN: value head width; Mamba-2: head width
+M_REC_CONV = 44  # width of the causal depthwise convolution
+M_ATTN_16BIT = 45  # 1: quantised checkpoints keep the attention projections in 16 bit
+M_SIZE = 48
 
 # ---- hardware (chip x efficiency) --------------------------------------------------------------------
 H_PEAK_FLOPS = 0  # dense FLOP/s of the compute dtype in use

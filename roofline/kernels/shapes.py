@@ -3,7 +3,7 @@
 The one place that counts parameters. :class:`roofline.model.Model` reports its totals through
 :func:`param_count` and :func:`kv_elements_per_token` (exact: every count is a whole number far below
 2**53, so float64 holds it exactly), and the memory and time kernels size weights with the same
-projection counts (:func:`attention_in_params`, :func:`attention_out_width`, the MoE splits). The
+projection counts (the token mixers' from :mod:`roofline.kernels.mixers`, the MoE splits here). The
 tensor-parallel conventions are those of :mod:`roofline.kernels.forward`.
 """
 
@@ -11,52 +11,15 @@ import math
 
 from roofline._jit import kernel
 from roofline.kernels.layout import (
-    M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_KV_HEADS, M_KV_LORA, M_LAYERS, M_MLP_BIAS,
-    M_MOE_FFN, M_MOE_FRAC, M_MOE_LAYERS, M_NOPE_DIM, M_NORM_PARAMS, M_O_BIAS, M_POS_ROWS, M_Q_LORA, M_QK_NORM,
-    M_QKV_BIAS, M_ROPE_DIM, M_ROUTER_BIAS, M_SHARED_FFN, M_SHARED_GATE, M_TIED, M_TOPK, M_V_DIM, M_VOCAB,
-    M_WINDOW, W_ACT_BYTES, W_BATCH, W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_TP, W_WEIGHT_BYTES,
+    M_ATTN_LAYERS, M_EXPERTS, M_FFN, M_GATED, M_HIDDEN, M_IDX_DIM, M_LAYERS, M_MLP_BIAS, M_MLP_LAYERS, M_MOE_FFN,
+    M_MOE_FRAC, M_MOE_LAYERS, M_NORM_PARAMS, M_POS_ROWS, M_REC_LAYERS, M_ROUTER_BIAS, M_SANDWICH, M_SHARED_FFN,
+    M_SHARED_GATE, M_SPARSE_TOPK, M_SWA_LAYERS, M_TIED, M_TOPK, M_VOCAB, M_WINDOW, W_ACT_BYTES, W_BATCH, W_EP,
+    W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_TP, W_WEIGHT_BYTES,
 )
-
-
-@kernel
-def kv_heads_per_chip(m, tp):
-    """K/V heads held by each chip: split over TP, replicated (one per chip) when TP exceeds them."""
-    if tp >= m[M_KV_HEADS]:
-        return 1.0
-    return m[M_KV_HEADS] / tp
-
-
-@kernel
-def kv_values_per_token(m, tp):
-    """K/V values one chip caches per token per layer: the MLA latent (kv_lora + rope, shared by all
-    heads, so every TP rank holds it whole) or 2 x its K/V heads x head_dim."""
-    if m[M_KV_LORA] > 0.0:
-        return m[M_KV_LORA] + m[M_ROPE_DIM]
-    return 2.0 * kv_heads_per_chip(m, tp) * m[M_HEAD_DIM]
-
-
-@kernel
-def attention_in_params(m, tp):
-    """Parameters of one block's attention input projections (Q, K, V; MLA: compressions and up-projections)
-    on one TP rank."""
-    h = m[M_HIDDEN]
-    heads = m[M_HEADS] / tp
-    if m[M_KV_LORA] > 0.0:
-        qk = m[M_NOPE_DIM] + m[M_ROPE_DIM]
-        if m[M_Q_LORA] > 0.0:
-            q = h * m[M_Q_LORA] + m[M_Q_LORA] * heads * qk
-        else:
-            q = h * heads * qk
-        return q + h * (m[M_KV_LORA] + m[M_ROPE_DIM]) + m[M_KV_LORA] * heads * (m[M_NOPE_DIM] + m[M_V_DIM])
-    return h * heads * m[M_HEAD_DIM] + 2.0 * h * kv_heads_per_chip(m, tp) * m[M_HEAD_DIM]
-
-
-@kernel
-def attention_out_width(m, tp):
-    """Width entering the output projection on one TP rank (heads x value width)."""
-    if m[M_KV_LORA] > 0.0:
-        return m[M_HEADS] / tp * m[M_V_DIM]
-    return m[M_HEADS] / tp * m[M_HEAD_DIM]
+from roofline.kernels.mixers import (
+    attention_in_params, attention_out_width, attention_small_params, kv_values_per_token, mixer_in_params,
+    mixer_out_width, mixer_weight_bytes, recurrent_small_params, recurrent_widths, state_bytes_per_layer,
+)
 
 
 @kernel
@@ -107,22 +70,6 @@ def busiest_expert_load(n, e, trials, chance, spread):
 
 
 @kernel
-def attention_small_params(m, tp):
-    """The small attention parameters of one layer on one TP rank: q/k/v biases (split with their heads),
-    the output bias, Qwen3's q/k norms (2 x head_dim) and MLA's two latent norms (q_lora + kv_lora rank)."""
-    if m[M_KV_LORA] > 0.0:
-        return m[M_Q_LORA] + m[M_KV_LORA]
-    small = 0.0
-    if m[M_QKV_BIAS] > 0.5:
-        small += (m[M_HEADS] / tp + 2.0 * kv_heads_per_chip(m, tp)) * m[M_HEAD_DIM]
-    if m[M_O_BIAS] > 0.5:
-        small += m[M_HIDDEN]
-    if m[M_QK_NORM] > 0.5:
-        small += 2.0 * m[M_HEAD_DIM]
-    return small
-
-
-@kernel
 def mlp_bias_params(m, width):
     """Biases of one MLP of ``width`` (on one TP rank: its share of the width); 0 without biases."""
     if m[M_MLP_BIAS] > 0.5:
@@ -146,6 +93,15 @@ def moe_shared_params(m, tp):
 
 
 @kernel
+def expert_bias_params(m, width):
+    """Biases of one expert MLP of ``width`` (gpt-oss: gate/up and down biases); 0 without MLP biases."""
+    if m[M_MLP_BIAS] > 0.5:
+        n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
+        return n_in * width + m[M_HIDDEN]
+    return 0.0
+
+
+@kernel
 def moe_layer_params_per_chip(m, w):
     """(routed expert parameters, shared expert + router parameters) of one MoE layer on one chip."""
     if m[M_EXPERTS] <= 0.0:
@@ -153,36 +109,68 @@ def moe_layer_params_per_chip(m, w):
     h = m[M_HIDDEN]
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
     per, split, _ = expert_split(m, w)
-    routed = per * (n_in + 1.0) * h * m[M_MOE_FFN] / split
+    f = m[M_MOE_FFN] / split
+    routed = per * ((n_in + 1.0) * h * f + expert_bias_params(m, f))
     return routed, moe_shared_params(m, w[W_TP])
 
 
 @kernel
+def dense_fraction(m):
+    """Share of the blocks with a dense MLP."""
+    if m[M_MLP_LAYERS] >= m[M_LAYERS]:
+        return 1.0 - m[M_MOE_FRAC]
+    return (m[M_MLP_LAYERS] - m[M_MOE_LAYERS]) / m[M_LAYERS]
+
+
+@kernel
+def mixer_linear_params(m, tp):
+    """Linear parameters of the token mixers per block on one TP rank (mean over all blocks)."""
+    h = m[M_HIDDEN]
+    mixers = m[M_ATTN_LAYERS] + m[M_REC_LAYERS]
+    per = mixer_in_params(m, tp) + mixer_out_width(m, tp) * h
+    if mixers >= m[M_LAYERS]:
+        return per
+    return per * mixers / m[M_LAYERS]
+
+
+@kernel
 def active_linear_params(m):
-    """Linear parameters one token goes through in an average block (no TP split): attention, and the
-    dense MLP or the router, shared experts and k routed experts, weighted by the layers of each kind."""
+    """Linear parameters one token goes through in an average block (no TP split): the token mixer, and the
+    dense MLP or the router, shared experts and k routed experts, weighted by the blocks of each kind."""
     h = m[M_HIDDEN]
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
-    attn = attention_in_params(m, 1.0) + attention_out_width(m, 1.0) * h
+    mix = mixer_linear_params(m, 1.0)
     dense = (n_in + 1.0) * h * m[M_FFN]
     if m[M_EXPERTS] <= 0.0:
-        return attn + dense
+        return mix + dense_fraction(m) * dense
     moe = (n_in + 1.0) * h * (m[M_TOPK] * m[M_MOE_FFN] + m[M_SHARED_FFN]) + h * m[M_EXPERTS]
-    return attn + (1.0 - m[M_MOE_FRAC]) * dense + m[M_MOE_FRAC] * moe
+    return mix + dense_fraction(m) * dense + m[M_MOE_FRAC] * moe
 
 
 @kernel
 def linear_params_per_chip(m, tp):
-    """Parameters of an average block's linear layers on one TP rank: attention, and the dense MLP or
-    (for the MoE share of the layers) router, shared experts and every routed expert (no EP split)."""
+    """Parameters of an average block's linear layers on one TP rank: the token mixer, and the dense MLP or
+    (for the MoE share of the blocks) router, shared experts and every routed expert (no EP split)."""
     h = m[M_HIDDEN]
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
-    attn = attention_in_params(m, tp) + attention_out_width(m, tp) * h
+    mix = mixer_linear_params(m, tp)
     dense = (n_in + 1.0) * h * m[M_FFN] / tp
     if m[M_EXPERTS] <= 0.0:
-        return attn + dense
+        return mix + dense_fraction(m) * dense
     moe = (n_in + 1.0) * h * (m[M_EXPERTS] * m[M_MOE_FFN] + m[M_SHARED_FFN]) / tp + h * m[M_EXPERTS]
-    return attn + (1.0 - m[M_MOE_FRAC]) * dense + m[M_MOE_FRAC] * moe
+    return mix + dense_fraction(m) * dense + m[M_MOE_FRAC] * moe
+
+
+@kernel
+def norms_per_block(m):
+    """Norms of a block with both a token mixer and an MLP: 2, or 4 with sandwich norms (Gemma 2/3)."""
+    return 4.0 if m[M_SANDWICH] > 0.5 else 2.0
+
+
+@kernel
+def block_norms(m):
+    """Norms in all the blocks: one (two with sandwich norms) per token mixer and per MLP."""
+    return (m[M_ATTN_LAYERS] + m[M_REC_LAYERS] + m[M_MLP_LAYERS]) * norms_per_block(m) / 2.0
 
 
 # ---- whole-model counts (what Model reports) ------------------------------------------------------
@@ -190,26 +178,37 @@ def linear_params_per_chip(m, tp):
 
 @kernel
 def param_count(m, active):
-    """Parameters of the whole model: embeddings (and learned positions), every block, the final norm and
-    an untied LM head; the per-chip pieces of :func:`weight_bytes_per_chip` at one chip. ``active`` 1
-    keeps only the experts_per_token routed experts a token uses."""
+    """Parameters of the whole model: embeddings (and learned positions), every block (token mixer by kind,
+    dense or MoE MLP, norms), the final norm and an untied LM head; the per-chip pieces of
+    :func:`weight_bytes_per_chip` at one chip. ``active`` 1 keeps only the experts_per_token routed experts
+    a token uses."""
     h = m[M_HIDDEN]
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
-    attn = (attention_in_params(m, 1.0) + attention_out_width(m, 1.0) * h + attention_small_params(m, 1.0)
-            + 2.0 * m[M_NORM_PARAMS])
-    dense = (n_in + 1.0) * h * m[M_FFN] + mlp_bias_params(m, m[M_FFN])
-    blocks = (m[M_LAYERS] - m[M_MOE_LAYERS]) * (attn + dense)
+    blocks = block_norms(m) * m[M_NORM_PARAMS]
+    if m[M_ATTN_LAYERS] > 0.0:
+        attn = attention_in_params(m, 1.0) + attention_out_width(m, 1.0) * h + attention_small_params(m, 1.0)
+        blocks += m[M_ATTN_LAYERS] * attn
+    if m[M_REC_LAYERS] > 0.0:
+        _, width, out, _ = recurrent_widths(m, 1.0)
+        blocks += m[M_REC_LAYERS] * ((width + out) * h + recurrent_small_params(m, 1.0))
+    dense_layers = m[M_MLP_LAYERS] - m[M_MOE_LAYERS]
+    blocks += dense_layers * ((n_in + 1.0) * h * m[M_FFN] + mlp_bias_params(m, m[M_FFN]))
     if m[M_EXPERTS] > 0.0:
         routed = m[M_TOPK] if active > 0.5 else m[M_EXPERTS]
-        blocks += m[M_MOE_LAYERS] * (attn + routed * (n_in + 1.0) * h * m[M_MOE_FFN] + moe_shared_params(m, 1.0))
+        expert = (n_in + 1.0) * h * m[M_MOE_FFN] + expert_bias_params(m, m[M_MOE_FFN])
+        blocks += m[M_MOE_LAYERS] * (routed * expert + moe_shared_params(m, 1.0))
     head = 0.0 if m[M_TIED] > 0.5 else m[M_VOCAB] * h
     return (m[M_VOCAB] + m[M_POS_ROWS]) * h + blocks + m[M_NORM_PARAMS] + head
 
 
 @kernel
 def kv_elements_per_token(m):
-    """Values cached per token over all layers (whole model, no TP split)."""
-    return kv_values_per_token(m, 1.0) * m[M_LAYERS]
+    """Values cached per token over all attention layers (whole model, no TP split, no window cap): K/V or
+    the MLA latent, plus the sparse-attention indexer's key on full-attention layers. Recurrent layers
+    cache nothing per token (their state is :func:`state_bytes_per_layer`)."""
+    full = m[M_ATTN_LAYERS] - m[M_SWA_LAYERS]
+    idx = m[M_IDX_DIM] * full if m[M_SPARSE_TOPK] > 0.0 else 0.0
+    return kv_values_per_token(m, 1.0) * m[M_ATTN_LAYERS] + idx
 
 
 # ---- per chip ---------------------------------------------------------------------------------------
@@ -224,39 +223,95 @@ def cached_tokens(ctx, window):
 
 
 @kernel
+def stage_share(m, pp, count):
+    """Blocks of a kind (``count`` in the whole model) on the heaviest of ``pp`` stages: its share of the
+    ceil(L / pp) blocks of that stage (all of them when every block is of the kind)."""
+    stage = -(-m[M_LAYERS] // pp)
+    if count >= m[M_LAYERS]:
+        return stage
+    return stage * count / m[M_LAYERS]
+
+
+@kernel
 def weight_bytes_per_chip(m, w):
     """Bytes of weights on the most loaded chip (TP shards, EP shards of the experts; with PP the first or
-    last stage)."""
+    last stage: its share of each kind of block and the heavier of embedding and head)."""
     tp = w[W_TP]
     pp = w[W_PP]
     h = m[M_HIDDEN]
     ffn = m[M_FFN] / tp
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
-    attn = attention_in_params(m, tp) + attention_out_width(m, tp) * h
-    small = 2.0 * m[M_NORM_PARAMS] + attention_small_params(m, tp)  # 16-bit: norms and biases
-    dense_layer = ((attn + (n_in + 1.0) * h * ffn) * w[W_WEIGHT_BYTES]
-                   + (small + mlp_bias_params(m, ffn)) * w[W_ACT_BYTES])
-    moe_layer = 0.0
+    wb = w[W_WEIGHT_BYTES]
+    ab = w[W_ACT_BYTES]
+    wm = mixer_weight_bytes(m, w)
+    attn = 0.0
+    if m[M_ATTN_LAYERS] > 0.0:
+        attn = ((attention_in_params(m, tp) + attention_out_width(m, tp) * h) * wm
+                + attention_small_params(m, tp) * ab)
+    rec = 0.0
+    if m[M_REC_LAYERS] > 0.0:
+        _, width, out, _ = recurrent_widths(m, tp)
+        rec = (width + out) * h * wm + recurrent_small_params(m, tp) * ab
+    dense = (n_in + 1.0) * h * ffn * wb + mlp_bias_params(m, ffn) * ab
+    moe = 0.0
     if m[M_EXPERTS] > 0.0:
         routed, shared = moe_layer_params_per_chip(m, w)
-        moe_layer = (attn + routed + shared) * w[W_WEIGHT_BYTES] + small * w[W_ACT_BYTES]
-    embed = (m[M_VOCAB] / tp + m[M_POS_ROWS]) * h * w[W_ACT_BYTES]
-    head = m[M_VOCAB] / tp * h * w[W_ACT_BYTES] + m[M_NORM_PARAMS] * w[W_ACT_BYTES]
+        moe = (routed + shared) * wb
+    norms = m[M_NORM_PARAMS] * ab * norms_per_block(m) / 2.0
+    mixers = m[M_ATTN_LAYERS] + m[M_REC_LAYERS]
+    dense_layers = m[M_MLP_LAYERS] - m[M_MOE_LAYERS]
+    embed = (m[M_VOCAB] / tp + m[M_POS_ROWS]) * h * ab
+    head = m[M_VOCAB] / tp * h * ab + m[M_NORM_PARAMS] * ab
     if pp <= 1.0:
         if m[M_TIED] > 0.5:
-            head = m[M_NORM_PARAMS] * w[W_ACT_BYTES]
-        return (m[M_LAYERS] - m[M_MOE_LAYERS]) * dense_layer + m[M_MOE_LAYERS] * moe_layer + embed + head
-    stage_layers = -(-m[M_LAYERS] // pp)  # the heaviest stage: its share of dense and MoE layers
-    layer = (1.0 - m[M_MOE_FRAC]) * dense_layer + m[M_MOE_FRAC] * moe_layer
-    return stage_layers * layer + (embed if embed > head else head)
+            head = m[M_NORM_PARAMS] * ab
+        return (m[M_ATTN_LAYERS] * attn + m[M_REC_LAYERS] * rec + (mixers + m[M_MLP_LAYERS]) * norms
+                + dense_layers * dense + m[M_MOE_LAYERS] * moe + embed + head)
+    blocks = (stage_share(m, pp, m[M_ATTN_LAYERS]) * attn + stage_share(m, pp, m[M_REC_LAYERS]) * rec
+              + (stage_share(m, pp, mixers) + stage_share(m, pp, m[M_MLP_LAYERS])) * norms
+              + stage_share(m, pp, dense_layers) * dense + stage_share(m, pp, m[M_MOE_LAYERS]) * moe)
+    return blocks + (embed if embed > head else head)
+
+
+@kernel
+def cache_parts(m, w):
+    """What one sequence keeps on one chip (the heaviest stage), in bytes: (per token in full-attention
+    layers, per token within the window in sliding-window layers, fixed: the recurrent layers' states)."""
+    tp = w[W_TP]
+    pp = w[W_PP]
+    per_layer = kv_values_per_token(m, tp) * w[W_KV_BYTES]
+    full = m[M_ATTN_LAYERS] - m[M_SWA_LAYERS]
+    grow = 0.0
+    if full > 0.0:
+        idx = m[M_IDX_DIM] * w[W_KV_BYTES] if m[M_SPARSE_TOPK] > 0.0 else 0.0
+        grow = (per_layer + idx) * stage_share(m, pp, full)
+    windowed = 0.0
+    if m[M_SWA_LAYERS] > 0.0:
+        windowed = per_layer * stage_share(m, pp, m[M_SWA_LAYERS])
+    fixed = 0.0
+    if m[M_REC_LAYERS] > 0.0:
+        fixed = state_bytes_per_layer(m, tp, w[W_ACT_BYTES]) * stage_share(m, pp, m[M_REC_LAYERS])
+    return grow, windowed, fixed
 
 
 @kernel
 def kv_bytes_per_chip(m, w, ctx):
-    """KV-cache bytes on one chip for ``w[W_BATCH]`` sequences of ``ctx`` tokens."""
-    stage_layers = -(-m[M_LAYERS] // w[W_PP])
-    per_token = kv_values_per_token(m, w[W_TP]) * w[W_KV_BYTES] * stage_layers
-    return w[W_BATCH] * cached_tokens(ctx, m[M_WINDOW]) * per_token
+    """KV-cache (and recurrent-state) bytes on one chip for ``w[W_BATCH]`` sequences of ``ctx`` tokens."""
+    grow, windowed, fixed = cache_parts(m, w)
+    return w[W_BATCH] * (grow * ctx + windowed * cached_tokens(ctx, m[M_WINDOW]) + fixed)
+
+
+@kernel
+def cache_units(m, w, ctx):
+    """What a sequence of ``ctx`` tokens keeps, in units of what a one-token sequence keeps (the unit the
+    engine simulators count the KV cache in): ``ctx`` for full attention, capped at the window for
+    sliding-window attention, and in between for a mix with fixed recurrent states."""
+    grow, windowed, fixed = cache_parts(m, w)
+    if windowed == 0.0 and fixed == 0.0:
+        return ctx
+    if grow == 0.0 and fixed == 0.0:
+        return cached_tokens(ctx, m[M_WINDOW])
+    return (grow * ctx + windowed * cached_tokens(ctx, m[M_WINDOW]) + fixed) / (grow + windowed + fixed)
 
 
 @kernel
@@ -271,7 +326,10 @@ def workspace_bytes_per_chip(m, w):
         tokens = w[W_MAX_TOKENS]
     if tokens < b:
         tokens = b
-    qkv = attention_in_params(m, tp) / m[M_HIDDEN]
+    qkv = attention_in_params(m, tp) / m[M_HIDDEN] if m[M_ATTN_LAYERS] > 0.0 else 0.0
+    if m[M_REC_LAYERS] > 0.0:
+        _, width, _, _ = recurrent_widths(m, tp)
+        qkv = qkv if qkv > width else width
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
     mlp = (n_in + 1.0) * m[M_FFN] / tp
     if m[M_EXPERTS] > 0.0:

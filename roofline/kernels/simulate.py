@@ -11,7 +11,8 @@ Model (the assumptions, stated once):
   (``E_RESERVE_FULL``, TensorRT-LLM's GUARANTEED_NO_EVICT) it holds prompt + output tokens from the start;
   with paged KV (vLLM, SGLang) it holds the tokens it has cached, and when the cache runs out the latest
   admitted sequence is evicted and later recomputed from its prompt and the tokens it had generated
-  (vLLM's recompute preemption). A sliding window caps what a sequence holds.
+  (vLLM's recompute preemption). A sliding window caps what a sequence holds; a recurrent layer's state is a
+  fixed amount per sequence (the cache is counted in ``shapes.cache_units``).
 * **A step** carries one token for every sequence that has finished its prompt, plus prompt tokens under
   the token budget ``E_BUDGET`` (decodes count against it): chunked engines cut prompts into chunks that
   fill the budget, in admission order; whole-prompt engines take prompts only whole, and always the first
@@ -42,11 +43,11 @@ from roofline._jit import borrow, kernel
 from roofline.kernels.forward import attention_cost
 from roofline.kernels.layout import (
     E_BUDGET, E_CHUNKED, E_PREFILL_FIRST, E_RESERVE_FULL, H_SEQ_OVERHEAD, ITL_BINS, ITL_LOG_MAX, ITL_LOG_MIN,
-    K_CAPACITY, K_CONCURRENCY, K_MAX_SEQS, K_MAX_WORK, K_REQUESTS, M_WINDOW, P_SEQS, P_SIZE, Q_BUSY, Q_END,
+    K_CAPACITY, K_CONCURRENCY, K_MAX_SEQS, K_MAX_WORK, K_REQUESTS, P_SEQS, P_SIZE, Q_BUSY, Q_END,
     Q_PREEMPTIONS, Q_PREFILL_TIME, Q_STATUS, Q_STEPS, Q_WORK, W_PP,
 )
 from roofline.kernels.serving import step_parts, step_time
-from roofline.kernels.shapes import cached_tokens
+from roofline.kernels.shapes import cache_units
 
 
 @kernel
@@ -70,9 +71,10 @@ def mark(marks, i, cum):
 
 
 @kernel
-def grow_kv(i, prompt, generated, held, window, used):
-    """Paged KV: sequence ``i`` holds its cache up to its latest token; returns the tokens in use."""
-    grown = cached_tokens(prompt[i] + generated[i] - 1.0, window)
+def grow_kv(m, w, i, prompt, generated, held, used):
+    """Paged KV: sequence ``i`` holds its cache up to its latest token; returns the cache in use (in
+    :func:`~roofline.kernels.shapes.cache_units`)."""
+    grown = cache_units(m, w, prompt[i] + generated[i] - 1.0)
     used += grown - held[i]
     held[i] = grown
     return used
@@ -153,7 +155,6 @@ def simulate(m, w, hw, engine, client, requests, times, marks, state, ops, price
     chunked = engine[E_CHUNKED] > 0.5
     reserve = engine[E_RESERVE_FULL] > 0.5
     prefill_first = engine[E_PREFILL_FIRST] > 0.5
-    window = m[M_WINDOW]
     for i in range(n):
         prefilled[i] = 0.0
         generated[i] = 0.0
@@ -204,9 +205,9 @@ def simulate(m, w, hw, engine, client, requests, times, marks, state, ops, price
             else:
                 break
             if reserve:
-                need = cached_tokens(prompt[i] + output_len[i] - generated[i], window)
+                need = cache_units(m, w, prompt[i] + output_len[i] - generated[i])
             else:
-                need = cached_tokens(prompt[i], window)
+                need = cache_units(m, w, prompt[i])
             if used + need > capacity:
                 if n_running == 0:
                     out[Q_STATUS] = 1.0
@@ -272,7 +273,7 @@ def simulate(m, w, hw, engine, client, requests, times, marks, state, ops, price
                     itl[itl_bin(dt)] += k - 1.0
                     last[i] = t
                     if not reserve:
-                        used = grow_kv(i, prompt, generated, held, window, used)
+                        used = grow_kv(m, w, i, prompt, generated, held, used)
                     if generated[i] >= output_len[i]:
                         used, sent, completed = retire(i, t, finish, send, at_finish, at_send, cum, held, used,
                                                        users, sent, n, completed)
@@ -358,7 +359,7 @@ def simulate(m, w, hw, engine, client, requests, times, marks, state, ops, price
                 itl[itl_bin(t - last[i])] += 1.0
                 last[i] = t
                 if not reserve:
-                    used = grow_kv(i, prompt, generated, held, window, used)
+                    used = grow_kv(m, w, i, prompt, generated, held, used)
                 done = generated[i] >= output_len[i]
             if done:
                 used, sent, completed = retire(i, t, finish, send, at_finish, at_send, cum, held, used, users, sent,

@@ -52,10 +52,9 @@ from roofline.kernels.layout import (
     X_ATTN_PEAK, X_GEMM16_EFF, X_GRAD_BYTES, X_OPT_BYTES, X_OPT_TRAFFIC, X_PARAM_BYTES, X_REDUCE_BYTES,
     X_STEP_OVERHEAD, X_SUSTAINED,
 )
+from roofline.kernels.mixers import kv_heads_per_chip
 from roofline.kernels.roofline import op_time, set_allgather, set_allreduce, set_gemm, set_send
-from roofline.kernels.shapes import (
-    active_linear_params, kv_heads_per_chip, linear_params_per_chip, weight_bytes_per_chip,
-)
+from roofline.kernels.shapes import active_linear_params, linear_params_per_chip, weight_bytes_per_chip
 
 # Korthikanti et al. 2022, Table 2: bytes per (s·b·h) kept for backward by one layer, 16-bit values
 # and 1-byte dropout masks; the attention scores add 5·a·s²·b.

@@ -115,3 +115,24 @@ def sliding_window(cfg: dict, model_type: str, absent_default: int) -> int:
         return absent_default
     window = optional_int(cfg, model_type, "sliding_window")
     return 0 if window is None else window
+
+
+def rotary_base(cfg: dict, model_type: str) -> dict:
+    """The fields shared by llama-style families: gated SwiGLU MLP, RMSNorm, rotary positions."""
+    hidden = required_int(cfg, model_type, "hidden_size")
+    heads = required_int(cfg, model_type, "num_attention_heads")
+    return {
+        "num_layers": required_int(cfg, model_type, "num_hidden_layers"),
+        "hidden_size": hidden,
+        "num_heads": heads,
+        "num_kv_heads": kv_heads(cfg, model_type, heads),
+        "head_dim": head_dim(optional_int(cfg, model_type, "head_dim"), hidden, heads,
+                              "num_attention_heads"),
+        "intermediate_size": required_int(cfg, model_type, "intermediate_size"),
+        "vocab_size": required_int(cfg, model_type, "vocab_size"),
+        "gated_mlp": True,
+        "norm": "rms",
+        "tie_word_embeddings": flag(cfg, "tie_word_embeddings", False),
+        "learned_pos_embeddings": 0,
+        "max_position_embeddings": required_int(cfg, model_type, "max_position_embeddings"),
+    }

@@ -13,7 +13,7 @@ from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
 from roofline.errors import RooflineError, closest
 from roofline.loaders.files import Registry, is_path, positive_number, read_toml, string_list, text
 from roofline.loaders.hf_config import fields_from_hf_config
-from roofline.model import BOOL_FIELDS, INT_FIELDS, MLA_FIELDS, MOE_FIELDS, Model, architecture_problem
+from roofline.model import BOOL_FIELDS, INT_FIELDS, MIX_FIELDS, MLA_FIELDS, MOE_FIELDS, Model, architecture_problem
 from roofline.quantity import MAX_COUNT, show
 
 MODELS = Registry("models", "model profile", "roofline models")
@@ -59,7 +59,7 @@ def model_from_dict(d: dict, where: str = "model") -> Model:
             raise RooflineError(f"{where}: {key} is not a model field; " + (f"did you mean {', '.join(near)}?" if near
                                 else "see profiles/models/Llama-3.1-8B.toml for the fields"))
     kw = {}
-    for f in (*MOE_FIELDS, *MLA_FIELDS):
+    for f in (*MOE_FIELDS, *MLA_FIELDS, *MIX_FIELDS):
         if f in d and d[f] is not None:
             kw[f] = _count_field(f"{where}: {f}", d[f])
     is_mla = kw.get("kv_lora_rank", 0) > 0
@@ -143,4 +143,13 @@ def _from_hf(path: Path) -> Model:
     if not isinstance(cfg, dict):
         raise RooflineError(f"model: {str(path)!r} must hold a JSON object (a Hugging Face config)")
     name = cfg.get("_name_or_path") or path.parent.name or "custom"
-    return model_from_dict(fields_from_hf_config(cfg, str(name)), where=f"config.json {str(path)!r}")
+    quant = None
+    quant_path = path.parent / "hf_quant_config.json"
+    if quant_path.is_file():  # ModelOpt's description of the quantised checkpoint: which modules stay 16 bit
+        try:
+            quant = json.loads(quant_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RooflineError(f"model: cannot read {str(quant_path)!r} ({exc}); fix or remove the file") from None
+        if not isinstance(quant, dict):
+            raise RooflineError(f"model: {str(quant_path)!r} must hold a JSON object (a ModelOpt quantisation config)")
+    return model_from_dict(fields_from_hf_config(cfg, str(name), quant), where=f"config.json {str(path)!r}")

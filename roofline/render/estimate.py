@@ -8,7 +8,7 @@ from roofline.chip import Chip
 from roofline.dtypes import BYTES
 from roofline.model import Model
 from roofline.render.disagg import disagg_lines
-from roofline.render.text import chip_line, count, duration, gb, ops_table, rate, seconds, share, table
+from roofline.render.text import chip_line, count, duration, gb, mix_summary, ops_table, rate, seconds, share, table
 from roofline.results.estimate import Estimate
 from roofline.results.training import TrainingEstimate
 from roofline.results.verdict import Verdict
@@ -28,6 +28,12 @@ def render_estimate(est: Estimate, show_ops: bool = False) -> str:
            f"({est.inference.workload.kv})" if est.inference else
            f", hidden {model.hidden_size:,}, {model.num_heads} heads ({model.num_kv_heads} KV)"),
     ]
+    if model.is_hybrid or model.moe_layers:
+        out.append(f"        layer mix {mix_summary(model)} (token mixers / MLPs)"
+                   + (f"; sliding-window layers keep at most {model.sliding_window:,} tokens"
+                      if model.swa_layers else "")
+                   + (f"; recurrent state {gb(model.state_bytes_per_sequence())} per sequence"
+                      if model.recurrent_layers else ""))
     if est.inference is not None:
         out += _inference_lines(est, show_ops)
     if est.training is not None:

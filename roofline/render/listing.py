@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from roofline.chip import Chip
 from roofline.model import Model
-from roofline.render.text import table
+from roofline.render.text import mix_summary, table
 from roofline.results.validation import Validation, source_name
 
 
@@ -24,11 +24,14 @@ def render_chips(chips: list[Chip]) -> str:
 
 
 def render_models(models: list[Model]) -> str:
-    rows = [[m.name, f"{m.param_count() / 1e9:,.2f}", str(m.num_layers), str(m.hidden_size),
-             f"{m.num_heads}/{m.num_kv_heads}", str(m.intermediate_size), f"{m.vocab_size:,}",
+    rows = [[m.name, f"{m.param_count() / 1e9:,.2f}", f"{m.active_param_count() / 1e9:,.2f}", str(m.num_layers),
+             mix_summary(m), str(m.hidden_size), f"{m.num_heads}/{m.num_kv_heads}", f"{m.vocab_size:,}",
              f"{m.kv_bytes_per_token(2):,.0f}", ", ".join(m.aliases[:2])] for m in models]
-    return table(["model", "params B", "layers", "hidden", "heads/kv", "ffn", "vocab", "KV B/token bf16",
-                  "aliases"], rows)
+    return table(["model", "params B", "active B", "layers", "layer mix (token mixers / MLPs)", "hidden",
+                  "heads/kv", "vocab", "KV B/token bf16", "aliases"], rows, left=(0, 4)) + (
+        "\nLayer mix: full / SWA-window (sliding-window) / sparse (DSA) attention, GDN (Gated DeltaNet linear "
+        "attention), Mamba2; dense or MoE MLP. KV B/token counts every attention layer (a sliding-window layer "
+        "keeps at most its window; recurrent layers keep a fixed state per sequence instead).")
 
 
 def _value(x: float) -> str:

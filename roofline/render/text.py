@@ -65,3 +65,15 @@ def ops_table(title: str, phase: Phase, link: str = "scale-up") -> str:
              f"{o.link_bytes / 1e9:,.4f}", seconds(o.time_s), link if o.bound == "scale-up" else o.bound]
             for o in phase.ops]
     return title + "\n" + table(["op", "count", "TFLOP", "HBM GB", "link GB", "time", "bound"], rows)
+
+
+def mix_summary(model) -> str:
+    """The layer mix in a few words: token mixers, then MLPs, e.g. ``18 full + 18 SWA-128 / 36 MoE``; kinds a
+    block lacks are left out (Nemotron-H's blocks have a mixer or an MLP, so each side sums to fewer)."""
+    full = model.attention_layers - model.swa_layers
+    mixers = [(full, "sparse" if model.sparse_top_k else "full"), (model.swa_layers, f"SWA-{model.sliding_window}"),
+              (model.linear_layers, "GDN"), (model.mamba_layers, "Mamba2")]
+    mlps = [(model.dense_layers, "dense"), (model.moe_layers, "MoE")]
+    side = lambda kinds: " + ".join(f"{n} {k}" for n, k in kinds if n) or "none"  # noqa: E731
+    return f"{side(mixers)} / {side(mlps)}"
+

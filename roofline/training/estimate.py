@@ -49,12 +49,25 @@ class TrainingContext:
 
     @classmethod
     def build(cls, chip: Chip, model: Model, dtype: str) -> TrainingContext:
+        problem = training_mix_problem(model)
+        if problem:
+            raise RooflineError(problem)
         eff = efficiency_for(chip, dtype)
         x = pack_training_extras(chip, eff, efficiency_for(chip, chip.half_dtype), MIXED_PRECISION)
         return cls(chip, model, dtype, eff, pack_model(model), pack_hardware(chip, dtype, eff), x)
 
     def usable_bytes(self) -> float:
         return float(self.hw[L.H_HBM_BYTES] * self.hw[L.H_MEM_FRACTION])
+
+
+def training_mix_problem(model: Model) -> str | None:
+    """Why training ``model`` cannot be estimated yet, or None: the training kernels price blocks that are
+    all alike (one attention kind, each with an MLP); serving prices the layer mix."""
+    if not model.is_hybrid:
+        return None
+    kinds = [k for k in model.layer_mix if k not in ("full attention", "dense MLP", "MoE MLP")]
+    return (f"model {model.name}: training estimates of a layer mix ({', '.join(kinds)}) are not modelled yet, "
+            f"only serving; use --mode inference")
 
 
 def price_layout(ctx: TrainingContext, t: np.ndarray) -> np.ndarray:

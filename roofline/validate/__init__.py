@@ -12,7 +12,7 @@ How each row is expressed (the conventions are the sources', stated in SCHEMA.md
   embeddings. ``gpt``: GELU MLP of ``ffn_hidden``, LayerNorm, tied embeddings; for the Megatron-LM
   rows of Narayanan et al. 2021 also biases in every linear layer, learned positions and dropout 0.1,
   and (2021) neither FlashAttention nor sequence parallelism; other ``gpt`` rows (MPT) use ALiBi, no biases,
-  FlashAttention. ``moe`` / ``mla_moe``: skipped until the estimator models experts.
+  FlashAttention. ``moe`` / ``mla_moe``: the profile of ``model_ref`` (below).
 * **Training metrics** from one training estimate of the row's layout: ``tokens_per_s_per_chip`` and
   ``step_time_s`` directly; ``hfu`` / ``hardware_tflops_per_chip`` and ``mfu`` /
   ``model_tflops_per_chip`` as the source counts FLOPs (Narayanan eq. (3); MosaicML's
@@ -38,8 +38,12 @@ How each row is expressed (the conventions are the sources', stated in SCHEMA.md
   ``prefill_*`` and ``decode_*`` columns, batches per attention group) on the row's chip, simulated under
   the closed-loop client at the row's concurrency (:mod:`roofline.validate.disagg`).
   MoE rows take the model profile of ``model_ref`` (the schema's columns cannot describe dense layers,
-  shared experts or MLA) and ``ep > tp`` means data-parallel attention groups; rows with speculative
-  decoding are skipped (the accepted tokens per step are not stated).
+  shared experts, MLA or the layer mix: gpt-oss-120b, Qwen3.5-397B-A17B) and ``ep > tp`` means data-parallel
+  attention groups; rows with speculative decoding are skipped (the accepted tokens per step are not
+  stated). fp4 weights on a chip without fp4 tensor cores (gpt-oss's MXFP4 on Hopper) are priced as the
+  weight-only 4-bit format ``int4`` (0.5 bytes, 16-bit GEMMs), as the engines run them there
+  (:func:`roofline.validate.predict.row_dtypes`); ``estimate`` refuses fp4 on such a chip and lists int4
+  among the formats to use.
 
 Modules: ``schema`` reads the files and turns a row into a chip and a model, ``predict`` prices a row
 exactly as stated, ``run`` runs every row and collects the results

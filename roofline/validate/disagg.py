@@ -37,7 +37,7 @@ def disagg_case(row: dict, chip: Chip, model: Model, kv_when_blank: str = "engin
         tp, pp, ep = serving_layout(row, model, prefix=f"{role}_")
         pools[role] = Pool(chip, tp=tp, pp=pp, ep=ep, workers=positive_cell(row, f"{role}_workers"),
                            batch=positive_cell(row, f"{role}_batch"))
-    wd, kv = row_dtypes(row, kv_when_blank, model, engine)
+    wd, kv = row_dtypes(row, kv_when_blank, model, engine, chip)
     kwargs = dict(prefill=pools["prefill"], decode=pools["decode"], input_len=positive_cell(row, "input_len"),
                   output_len=positive_cell(row, "output_len"), weight_dtype=wd, kv_dtype=kv, engine=engine,
                   concurrency=positive_cell(row, "batch"))

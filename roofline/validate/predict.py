@@ -96,8 +96,14 @@ def row_engine(row: dict) -> str:
     return "generic"
 
 
-def row_dtypes(row: dict, kv_when_blank: str, model: Model, engine: Engine) -> tuple[str, str | None]:
-    """(weight dtype, KV dtype) of a row; a blank KV dtype read by ``kv_when_blank`` (see KV_WHEN_BLANK)."""
+def row_dtypes(row: dict, kv_when_blank: str, model: Model, engine: Engine,
+               chip: Chip | None = None) -> tuple[str, str | None]:
+    """(weight dtype, KV dtype) of a row; a blank KV dtype read by ``kv_when_blank`` (see KV_WHEN_BLANK).
+
+    fp4 weights on a ``chip`` without fp4 tensor cores (Hopper) run as a weight-only 4-bit format: the
+    engines dequantise them to 16 bit in the GEMM (vLLM's Marlin and Triton MXFP4 MoE kernels on Hopper), which
+    is roofline's ``int4`` (0.5 bytes stored, 16-bit compute) — the format ``estimate`` suggests for fp4 on
+    such a chip."""
     wd = cell(row, "weight_dtype") or cell(row, "precision")
     if wd not in WEIGHT_DTYPES:
         raise RowError(f"weight_dtype={wd!r} is not one of {', '.join(WEIGHT_DTYPES)}")
@@ -108,6 +114,8 @@ def row_dtypes(row: dict, kv_when_blank: str, model: Model, engine: Engine) -> t
         kv = ("fp8" if wd == "fp8" else None) if kv_when_blank == "weights" else kv_when_blank
     if kv is not None and kv not in KV_DTYPES:
         raise RowError(f"kv_dtype={kv!r} is not one of {', '.join(KV_DTYPES)}")
+    if wd == "fp4" and chip is not None and not chip.has("fp4"):
+        wd = "int4"
     return wd, kv
 
 
@@ -129,7 +137,7 @@ def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = 
     # (num_chips < replica chips) is that fraction of the replica
     replicas = n / replica_chips
     engine = (engines or ENGINES)[row_engine(row)]
-    wd, kv = row_dtypes(row, kv_when_blank, model, engine)
+    wd, kv = row_dtypes(row, kv_when_blank, model, engine, chip)
     i_len = positive_cell(row, "input_len")
     o_raw = cell(row, "output_len")
     o_len = whole_cell(row, "output_len") if o_raw else None
@@ -232,7 +240,7 @@ def serving_case(row: dict, chip: Chip, model: Model, kv_when_blank: str = "engi
     if engine is None:
         raise RowError(f"engine={cell(row, 'engine')!r} is not one of {', '.join(ENGINES)}")
     tp, pp, ep = serving_layout(row, model)
-    wd, kv = row_dtypes(row, kv_when_blank, model, engine)
+    wd, kv = row_dtypes(row, kv_when_blank, model, engine, chip)
     wl = Workload(batch=1, input_len=positive_cell(row, "input_len"), output_len=positive_cell(row, "output_len"),
                   tp=tp, pp=pp, weight_dtype=wd, kv_dtype=kv, ep=ep)
     try:
