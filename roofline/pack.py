@@ -12,6 +12,7 @@ import numpy as np
 
 from roofline.dtypes import BYTES
 from roofline.kernels import layout as L
+from roofline.stages import stage_split, uneven
 
 
 def pack_model(model) -> np.ndarray:
@@ -166,9 +167,12 @@ def pack_training_extras(chip, eff, eff16, state) -> np.ndarray:
     return x
 
 
-def pack_layout(wl) -> np.ndarray:
-    """The ``T_*`` vector of a complete ``TrainingWorkload``."""
+def pack_layout(wl, num_layers: int) -> np.ndarray:
+    """The ``T_*`` vector of a complete ``TrainingWorkload`` of a model of ``num_layers`` layers (uneven
+    pipeline stages by :func:`roofline.workload.stage_split`)."""
     t = np.zeros(L.T_SIZE)
+    if uneven(num_layers, wl.pp, wl.first_stage_layers, wl.last_stage_layers):
+        t[L.T_FIRST], _, t[L.T_LAST] = stage_split(num_layers, wl.pp, wl.first_stage_layers, wl.last_stage_layers)
     t[L.T_TP], t[L.T_PP], t[L.T_DP], t[L.T_CP] = wl.tp, wl.pp, wl.dp, wl.cp
     t[L.T_MB], t[L.T_GB], t[L.T_SEQ] = wl.micro_batch, wl.batch(), wl.seq_len
     t[L.T_RECOMPUTE] = L.RECOMPUTE_MODES.index(wl.recompute)

@@ -23,6 +23,7 @@ from roofline.kernels.inference import mean_decode_context
 from roofline.kernels.layout import RECOMPUTE_MODES
 from roofline.model import Model
 from roofline.quantity import EXAMPLES, parse_count, show
+from roofline.stages import chunks_of, stage_split
 from roofline.validators import choice, flag, nonnegative_int, positive_int
 
 __all__ = ["MIXED_PRECISION", "RECOMPUTE_MODES", "TRAIN_DTYPES", "TrainingWorkload", "Workload", "check_layout",
@@ -245,6 +246,9 @@ class TrainingWorkload:
     # dropout layers in training (Megatron-LM GPT 2021: yes; Llama, MPT: none)
     dropout: bool = attrs.field(default=False, validator=flag("dropout"))
     ep: int | None = attrs.field(default=None, validator=positive_int("ep", True))  # MoE: experts over ep DP ranks
+    # uneven pipeline stages (Megatron's --decoder-first/last-pipeline-num-layers); None: the split rule
+    first_stage_layers: int | None = attrs.field(default=None, validator=positive_int("first_stage_layers", True))
+    last_stage_layers: int | None = attrs.field(default=None, validator=positive_int("last_stage_layers", True))
 
     @property
     def complete(self) -> bool:
@@ -283,9 +287,10 @@ def check_training(chip: Chip, model: Model, wl: TrainingWorkload) -> None:
             options = ", ".join(map(str, valid_tp_sizes(model, limit=chip.scale_up_domain)))
             raise RooflineError(f"tp={tp} does not divide the {model.num_heads} attention heads (and tile the "
                                 f"{model.num_kv_heads} KV heads) of {model.name}; try {options}")
-    if pp is not None and model.num_layers % pp:
-        options = ", ".join(str(d) for d in range(1, model.num_layers + 1) if model.num_layers % d == 0)
-        raise RooflineError(f"pp={pp} does not divide the {model.num_layers} layers of {model.name}; try {options}")
+    if pp is not None:
+        stage_split(model.num_layers, pp, wl.first_stage_layers, wl.last_stage_layers)
+    elif wl.first_stage_layers is not None or wl.last_stage_layers is not None:
+        raise RooflineError("first_stage_layers / last_stage_layers need a given pp; add --pp")
     if None not in (tp, pp, dp) and tp * pp * dp * cp != wl.num_chips:
         raise RooflineError(f"tp x pp x dp x cp = {tp}x{pp}x{dp}x{cp} = {tp * pp * dp * cp} is not "
                             f"num_chips={wl.num_chips}; make the product {wl.num_chips} "
@@ -312,9 +317,12 @@ def check_training(chip: Chip, model: Model, wl: TrainingWorkload) -> None:
     if v is not None and v > 1:
         if pp is not None and pp == 1:
             raise RooflineError(f"virtual_pp={v} needs pipeline parallelism (pp > 1); use --virtual-pp 1")
-        if pp is not None and model.num_layers % (pp * v):
-            raise RooflineError(f"virtual_pp={v}: the {model.num_layers // pp} layers per stage (pp={pp}) do not "
-                                f"split into {v} chunks; use a divisor of {model.num_layers // pp}")
+        if pp is not None and chunks_of(model.num_layers, pp, wl.first_stage_layers, wl.last_stage_layers) % v:
+            split = "/".join(map(str, stage_split(model.num_layers, pp, wl.first_stage_layers, wl.last_stage_layers)))
+            raise RooflineError(f"virtual_pp={v}: the stages' layers (first/middle/last {split}, pp={pp}) do not split "
+                                f"into {v} chunks; use a virtual_pp dividing "
+                                f"{chunks_of(model.num_layers, pp, wl.first_stage_layers, wl.last_stage_layers)}, "
+                                f"or --virtual-pp 1")
         if pp is not None and dp is not None and wl.micro_batch is not None:
             micro = wl.batch() // (dp * wl.micro_batch)
             if micro % pp:

@@ -219,11 +219,14 @@ CASES: list[Case] = [
     case("estimate --chip H100 --model 8B --mode inference --num-chips 4", "--num-chips", "training only"),
     # ---- training values and impossible layouts ----
     case("estimate --chip H100 --model 8B --mode training --num-chips 0", "--num-chips", "0"),
-    case("estimate --chip H100 --model 8B --mode training --num-chips 3", "num_chips=3", "no valid layout"),
+    case("estimate --chip H100 --model 8B --mode training --num-chips 3 --tp 2", "num_chips=3", "no valid layout"),
     case(f"estimate --chip H100 --model 8B --mode training --num-chips {BIG}", "num_chips=", "exceeds"),
     case("estimate --chip H100 --model 8B --mode training --tp 16", "tp=16", "scale-up domain"),
     case("estimate --chip H100 --model 8B --mode training --tp 8 --pp 4 --dp 3", "8x4x3x1", "num_chips=1024"),
-    case("estimate --chip H100 --model 8B --mode training --pp 5", "pp=5", "32 layers"),
+    case("estimate --chip H100 --model 8B --mode training --pp 40", "pp=40", "32 layers"),
+    case("estimate --chip H100 --model 8B --mode training --pp 5 --first-stage-layers 3 --last-stage-layers 3",
+         "first_stage_layers=3", "do not split equally"),
+    case("estimate --chip H100 --model 8B --mode training --first-stage-layers 3", "need a given pp"),
     case("estimate --chip H100 --model 8B --mode training --cp 3", "cp=3", "seq_len=4096"),
     case("estimate --chip H100 --model 8B --mode training --virtual-pp 3 --pp 1", "virtual_pp=3"),
     case("estimate --chip H100 --model 8B --mode training --num-chips 8 --tp 8 --pp 1 --dp 1 --micro-batch 2 "

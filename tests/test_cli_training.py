@@ -177,7 +177,7 @@ def test_plan_keeps_fixed_choices_and_prints_a_table():
      ["num_chips=1024", "8x2x8x1", "--dp 64"]),
     (["--mode", "training", "--tp", "16"], ["tp=16", "scale-up domain", "--tp 8"]),
     (["--tp", "16"], ["training: tp=16", "scale-up domain", "--mode inference"]),
-    (["--mode", "training", "--pp", "3"], ["pp=3", "80 layers"]),
+    (["--mode", "training", "--pp", "81"], ["pp=81", "80 layers"]),
     (["--mode", "training", "--tp", "8", "--pp", "1", "--dp", "128", "--micro-batch", "3", "--global-batch", "1000"],
      ["global_batch=1000", "dp x micro_batch", "384"]),
     (["--mode", "training", "--num-chips", "1", "--seq-len", "131072"], ["does not fit", "any layout", "GB"]),

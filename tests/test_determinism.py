@@ -101,7 +101,8 @@ def test_plain_and_compiled_sweeps_agree_bit_for_bit(chip, model, num_chips, seq
     c, m = load_chip(chip), load_model(model)
     wl = TrainingWorkload(num_chips=num_chips, seq_len=seq_len)
     cands = candidate_layouts(c, m, wl)
-    layouts = np.stack([pack_layout(x) for x in cands[:: max(1, len(cands) // 300)]])  # ~300 spread over all
+    spread = cands[:: max(1, len(cands) // 300)]  # ~300 spread over all
+    layouts = np.stack([pack_layout(x, m.num_layers) for x in spread])
     ctx = TrainingContext.build(c, m, wl.dtype)
     plain, ran_plain = sweep_layouts(ctx, layouts, use_numba=False)
     fast, ran_fast = sweep_layouts(ctx, layouts, use_numba=True)

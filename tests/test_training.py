@@ -24,7 +24,8 @@ CHIPS = ["H100-SXM", "A100-SXM-80GB", "H20", "B200", "MI300X"]
 MODELS = ["Llama-3.1-8B", "Llama-2-13B", "Llama-3.1-70B", "GPT-3-175B", "Mistral-7B"]
 KEYS = {"num_chips", "tp", "pp", "dp", "cp", "micro_batch", "global_batch", "seq_len", "recompute", "zero",
         "dtype", "fits", "memory_per_chip_bytes", "step_time_s", "tokens_per_s", "tokens_per_s_per_chip", "mfu",
-        "hfu", "model_tflops_per_chip", "train_tokens", "time_to_train_s", "breakdown", "ep"}
+        "hfu", "model_tflops_per_chip", "train_tokens", "time_to_train_s", "breakdown", "ep", "virtual_pp",
+        "first_stage_layers", "middle_stage_layers", "last_stage_layers"}
 
 
 @st.composite
@@ -126,7 +127,7 @@ def test_compiled_and_plain_kernels_agree():
     pytest.importorskip("numba")
     chip, model = load_chip("H100-SXM"), load_model("Llama-3.1-70B")
     ctx = TrainingContext.build(chip, model, "bf16")
-    packed = np.stack([pack_layout(c) for c in candidate_layouts(chip, model, TrainingWorkload(num_chips=256))])
+    packed = np.stack([pack_layout(c, 80) for c in candidate_layouts(chip, model, TrainingWorkload(num_chips=256))])
     plain, ran_plain = sweep_layouts(ctx, packed, use_numba=False)
     fast, ran_fast = sweep_layouts(ctx, packed, use_numba=True)
     assert not ran_plain and ran_fast
@@ -144,11 +145,11 @@ def test_korthikanti_activations_per_layer():
         wl = TrainingWorkload(num_chips=tp, tp=tp, pp=1, dp=1, micro_batch=b, global_batch=b, seq_len=s,
                               recompute="none", zero=0, virtual_pp=1, flash_attention=False, sequence_parallel=sp,
                               dropout=True)
-        got = KT.activation_bytes_per_layer(ctx.m, pack_layout(wl))
+        got = KT.activation_bytes_per_layer(ctx.m, pack_layout(wl, 4))
         assert got == pytest.approx(s * b * h * (34 + 5 * a * s / h) / tp)
-        plain = KT.activation_bytes_per_layer(ctx.m, pack_layout(attrs.evolve(wl, dropout=False)))
+        plain = KT.activation_bytes_per_layer(ctx.m, pack_layout(attrs.evolve(wl, dropout=False), 4))
         assert plain == pytest.approx(s * b * h * (32 + 2 * a * s / h) / tp)
-        full = KT.activation_bytes_per_layer(ctx.m, pack_layout(attrs.evolve(wl, recompute="full")))
+        full = KT.activation_bytes_per_layer(ctx.m, pack_layout(attrs.evolve(wl, recompute="full"), 4))
         assert full == pytest.approx(2 * s * b * h / tp)
 
 

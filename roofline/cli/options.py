@@ -96,13 +96,18 @@ training_options = group(
                  help="Training: matmul precision. Default: bf16 (fp16 on chips without bf16)."),
     click.option("--virtual-pp", type=click.IntRange(min=1), default=None,
                  help="Training: virtual pipeline stages per chip (interleaved schedule)."),
+    click.option("--first-stage-layers", type=click.IntRange(min=1), default=None,
+                 help="Training: layers of the first pipeline stage (uneven stages). Default: the split rule "
+                      "(an even split, else ceil(L/pp) per middle stage and the rest on the two ends)."),
+    click.option("--last-stage-layers", type=click.IntRange(min=1), default=None,
+                 help="Training: layers of the last pipeline stage (uneven stages). Default: the split rule."),
     click.option("--tokens", default=None, metavar="N",
                  help="Training: token budget, e.g. 15T, 2e12, 1.5B (K, M, B/G, T).  [default: 15T]"),
     click.option("--days", type=float, default=None, callback=_days,
                  help="Training: also report the chips needed to train the budget within this many days."),
 )
 TRAINING_ONLY = ("num_chips", "dp", "cp", "micro_batch", "global_batch", "seq_len", "recompute", "zero",
-                 "train_dtype", "virtual_pp", "tokens", "days")
+                 "train_dtype", "virtual_pp", "first_stage_layers", "last_stage_layers", "tokens", "days")
 
 
 def given(ctx: click.Context, names) -> list[str]:
@@ -123,7 +128,7 @@ def refuse_other_mode(ctx: click.Context, names, mode: str, other: str, hint: st
 def training_workload(chip: Chip, params: dict) -> TrainingWorkload:
     """The ``TrainingWorkload`` of the parsed options; ``tokens`` is parsed by its converter."""
     fields = {k: params[k] for k in ("num_chips", "tp", "pp", "dp", "cp", "micro_batch", "global_batch",
-                                     "seq_len", "recompute", "virtual_pp")}
+                                     "seq_len", "recompute", "virtual_pp", "first_stage_layers", "last_stage_layers")}
     if params["zero"] is not None:
         fields["zero"] = int(params["zero"])
     if params["tokens"] is not None:

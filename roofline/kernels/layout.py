@@ -243,7 +243,9 @@ T_FLASH = 11  # 1: FlashAttention (scores never in HBM)
 T_MM_BYTES = 12  # bytes of a GEMM weight operand (2: bf16/fp16, 1: fp8)
 T_EP = 13  # expert-parallel degree over the data-parallel ranks (MoE; 1 otherwise)
 T_DROPOUT = 14  # 1: dropout layers (their masks are kept for backward); modern LLM pretraining uses none
-T_SIZE = 16
+T_FIRST = 15  # layers of the first pipeline stage when the stages are uneven (0: every stage ceil(L / pp))
+T_LAST = 16  # layers of the last pipeline stage when uneven; the middle stages share the rest equally
+T_SIZE = 18
 RECOMPUTE_MODES = ("none", "selective", "full")
 
 # ---- training extras: attention peak and the mixed-precision state convention ------------------------

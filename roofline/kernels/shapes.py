@@ -223,21 +223,26 @@ def cached_tokens(ctx, window):
 
 
 @kernel
-def stage_share(m, pp, count):
-    """Blocks of a kind (``count`` in the whole model) on the heaviest of ``pp`` stages: its share of the
-    ceil(L / pp) blocks of that stage (all of them when every block is of the kind)."""
-    stage = -(-m[M_LAYERS] // pp)
+def kind_share(m, k, count):
+    """Blocks of a kind (``count`` in the whole model) on a stage of ``k`` blocks: its share of them (all of
+    them when every block is of the kind)."""
     if count >= m[M_LAYERS]:
-        return stage
-    return stage * count / m[M_LAYERS]
+        return k
+    return k * count / m[M_LAYERS]
 
 
 @kernel
-def weight_bytes_per_chip(m, w):
-    """Bytes of weights on the most loaded chip (TP shards, EP shards of the experts; with PP the first or
-    last stage: its share of each kind of block and the heavier of embedding and head)."""
+def stage_share(m, pp, count):
+    """Blocks of a kind on the heaviest of ``pp`` even stages (ceil(L / pp) blocks)."""
+    return kind_share(m, -(-m[M_LAYERS] // pp), count)
+
+
+@kernel
+def stage_weight_bytes(m, w, k, first, last):
+    """Bytes of weights on one chip of a pipeline stage of ``k`` blocks (TP shards, EP shards of the experts):
+    its share of each kind of block, plus the embedding when ``first`` and the final norm and LM head when
+    ``last`` (1 or 0). The whole model on one stage (``k`` = L, both ends) counts a tied head once."""
     tp = w[W_TP]
-    pp = w[W_PP]
     h = m[M_HIDDEN]
     ffn = m[M_FFN] / tp
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
@@ -262,15 +267,28 @@ def weight_bytes_per_chip(m, w):
     dense_layers = m[M_MLP_LAYERS] - m[M_MOE_LAYERS]
     embed = (m[M_VOCAB] / tp + m[M_POS_ROWS]) * h * ab
     head = m[M_VOCAB] / tp * h * ab + m[M_NORM_PARAMS] * ab
-    if pp <= 1.0:
+    if k >= m[M_LAYERS] and first > 0.5 and last > 0.5:
         if m[M_TIED] > 0.5:
             head = m[M_NORM_PARAMS] * ab
         return (m[M_ATTN_LAYERS] * attn + m[M_REC_LAYERS] * rec + (mixers + m[M_MLP_LAYERS]) * norms
                 + dense_layers * dense + m[M_MOE_LAYERS] * moe + embed + head)
-    blocks = (stage_share(m, pp, m[M_ATTN_LAYERS]) * attn + stage_share(m, pp, m[M_REC_LAYERS]) * rec
-              + (stage_share(m, pp, mixers) + stage_share(m, pp, m[M_MLP_LAYERS])) * norms
-              + stage_share(m, pp, dense_layers) * dense + stage_share(m, pp, m[M_MOE_LAYERS]) * moe)
-    return blocks + (embed if embed > head else head)
+    blocks = (kind_share(m, k, m[M_ATTN_LAYERS]) * attn + kind_share(m, k, m[M_REC_LAYERS]) * rec
+              + (kind_share(m, k, mixers) + kind_share(m, k, m[M_MLP_LAYERS])) * norms
+              + kind_share(m, k, dense_layers) * dense + kind_share(m, k, m[M_MOE_LAYERS]) * moe)
+    return blocks + first * embed + last * head
+
+
+@kernel
+def weight_bytes_per_chip(m, w):
+    """Bytes of weights on the most loaded chip (TP shards, EP shards of the experts; with PP even stages of
+    ceil(L / pp) blocks, the first or the last, whichever end is heavier)."""
+    pp = w[W_PP]
+    if pp <= 1.0:
+        return stage_weight_bytes(m, w, m[M_LAYERS], 1.0, 1.0)
+    k = -(-m[M_LAYERS] // pp)
+    with_embed = stage_weight_bytes(m, w, k, 1.0, 0.0)
+    with_head = stage_weight_bytes(m, w, k, 0.0, 1.0)
+    return with_embed if with_embed > with_head else with_head
 
 
 @kernel

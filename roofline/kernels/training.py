@@ -40,21 +40,22 @@ import numpy as np
 from roofline._jit import kernel
 from roofline.kernels.forward import attended_keys, fill_pass
 from roofline.kernels.layout import (
-    H_EFF_COMPUTE, H_EFF_HBM, H_HBM_BW, H_HBM_BYTES, H_MEM_FRACTION, H_PEAK_FLOPS, H_SIZE, H_UP_DOMAIN,
-    M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_LAYERS, M_MOE_FFN, M_MOE_FRAC, M_SHARED_FFN,
-    M_TOPK, M_VOCAB, M_WINDOW, N_OPS, OP_AR_ATTN, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COLS, OP_EMBED,
-    OP_EP_COMBINE, OP_EP_DISPATCH, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS,
-    OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, OP_MLP_ACT, OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ, OP_QKV,
-    OP_ROUTER, OP_SHARED_DOWN, OP_SHARED_UP, R_ACT, R_BUBBLE, R_COMPUTE, R_CP, R_DP, R_FITS, R_HW_FLOPS, R_MEM,
-    R_MICRO, R_MODEL_FLOPS, R_OPT, R_PP, R_SIZE, R_STATE, R_STEP, R_TP, T_CP, T_DP, T_DROPOUT, T_EP, T_FLASH,
-    T_GB, T_MB, T_MM_BYTES, T_PP, T_RECOMPUTE, T_SEQ, T_SP, T_TP, T_VPP, T_ZERO, W_ACCEPT, W_ACT_BYTES, W_BATCH,
-    W_DRAFT, W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_SIZE, W_TP, W_WEIGHT_BYTES, X_ATTN_EFF,
-    X_ATTN_PEAK, X_GEMM16_EFF, X_GRAD_BYTES, X_OPT_BYTES, X_OPT_TRAFFIC, X_PARAM_BYTES, X_REDUCE_BYTES,
-    X_STEP_OVERHEAD, X_SUSTAINED,
+    H_EFF_COMPUTE, H_EFF_HBM, H_HBM_BW, H_HBM_BYTES, H_MEM_FRACTION, H_PEAK_FLOPS, H_SIZE, H_UP_DOMAIN, M_EXPERTS,
+    M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_LAYERS, M_MOE_FFN, M_MOE_FRAC, M_SHARED_FFN, M_TOPK, M_VOCAB,
+    M_WINDOW, N_OPS, OP_AR_ATTN, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COLS, OP_EMBED, OP_EP_COMBINE, OP_EP_DISPATCH,
+    OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD,
+    OP_MLP_ACT, OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ, OP_QKV, OP_ROUTER, OP_SHARED_DOWN, OP_SHARED_UP,
+    R_ACT, R_BUBBLE, R_COMPUTE, R_CP, R_DP, R_FITS, R_HW_FLOPS, R_MEM, R_MICRO, R_MODEL_FLOPS, R_OPT, R_PP, R_SIZE,
+    R_STATE, R_STEP, R_TP, T_CP, T_DP, T_DROPOUT, T_EP, T_FIRST, T_FLASH, T_GB, T_LAST, T_MB, T_MM_BYTES, T_PP,
+    T_RECOMPUTE, T_SEQ, T_SP, T_TP, T_VPP, T_ZERO, W_ACCEPT, W_ACT_BYTES, W_BATCH, W_DRAFT, W_EP, W_INPUT,
+    W_KV_BYTES, W_MAX_TOKENS, W_PP, W_SIZE, W_TP, W_WEIGHT_BYTES, X_ATTN_EFF, X_ATTN_PEAK, X_GEMM16_EFF,
+    X_GRAD_BYTES, X_OPT_BYTES, X_OPT_TRAFFIC, X_PARAM_BYTES, X_REDUCE_BYTES, X_STEP_OVERHEAD, X_SUSTAINED,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
 from roofline.kernels.roofline import op_time, set_allgather, set_allreduce, set_gemm, set_send
-from roofline.kernels.shapes import active_linear_params, linear_params_per_chip, weight_bytes_per_chip
+from roofline.kernels.shapes import (
+    active_linear_params, linear_params_per_chip, stage_weight_bytes, weight_bytes_per_chip,
+)
 
 # Korthikanti et al. 2022, Table 2: bytes per (s·b·h) kept for backward by one layer, 16-bit values
 # and 1-byte dropout masks; the attention scores add 5·a·s²·b.
@@ -248,6 +249,25 @@ def train_step(m, hw, x, t, scratch, res):
     bwd_mb = stage_layers * (2.0 * lc + attn_bwd) + 2.0 * ends
     compute_mb = fwd_mb + bwd_mb + stage_layers * rec_c
     tp_mb = stage_layers * (2.0 * lt + rec_t) + ends_tp
+    first = t[T_FIRST]
+    last = t[T_LAST]
+    if pp > 1.0 and first > 0.0:
+        # uneven stages: the slowest of the first (its layers and the embedding), a middle stage and the last
+        # (its layers, the final norm and LM head and the logits' collectives) sets the pace
+        middle = (layers - first - last) / (pp - 2.0) if pp > 2.0 else 0.0
+        gather = 2.0 * priced[OP_GATHER_LOGITS, 0]
+        best = -1.0
+        for k, end, end_tp in ((first, embed, 0.0), (middle, 0.0, 0.0), (last, head, gather)):
+            if k <= 0.0:
+                continue
+            total = k * (3.0 * lc + la + attn_bwd + rec_c + 2.0 * lt + rec_t) + 3.0 * end + end_tp
+            if total > best:
+                best = total
+                stage_layers = k
+                fwd_mb = k * (lc + la) + end
+                bwd_mb = k * (2.0 * lc + attn_bwd) + 2.0 * end
+                compute_mb = fwd_mb + bwd_mb + k * rec_c
+                tp_mb = k * (2.0 * lt + rec_t) + end_tp
     res[R_MICRO] = micro
     res[R_COMPUTE] = micro * compute_mb
     res[R_TP] = micro * tp_mb
@@ -280,6 +300,11 @@ def train_step(m, hw, x, t, scratch, res):
     e = t[T_EP] if t[T_EP] >= 1.0 else 1.0
     w[W_EP] = e * tp if e > 1.0 else 1.0
     params = weight_bytes_per_chip(m, w)
+    if pp > 1.0 and first > 0.0:  # uneven stages: the stage holding the most parameters
+        params = max(stage_weight_bytes(m, w, first, 1.0, 0.0), stage_weight_bytes(m, w, last, 0.0, 1.0))
+        if pp > 2.0:
+            mid = stage_weight_bytes(m, w, (layers - first - last) / (pp - 2.0), 0.0, 0.0)
+            params = params if params > mid else mid
     n = dp * cp
     per_domain = domain // tp
     if per_domain < 1.0:
@@ -318,7 +343,17 @@ def train_step(m, hw, x, t, scratch, res):
     inflight = pp if micro > pp else micro
     if vpp > 1.0:
         inflight = inflight * (1.0 + (pp - 1.0) / (pp * vpp))
-    act = stage_layers * inflight * activation_bytes_per_layer(m, t)
+    held = stage_layers
+    if pp > 1.0 and first > 0.0:
+        # uneven stages: the first holds min(pp, m) micro-batches in flight, the next stage one fewer
+        held = first
+        if pp > 2.0:
+            nxt = pp - 1.0 if micro > pp - 1.0 else micro
+            if vpp > 1.0:
+                nxt = nxt * (1.0 + (pp - 1.0) / (pp * vpp))
+            mid = (layers - first - last) / (pp - 2.0) * nxt / inflight
+            held = held if held > mid else mid
+    act = held * inflight * activation_bytes_per_layer(m, t)
     rec_saved = t[T_RECOMPUTE]
     t[T_RECOMPUTE] = 1.0 if t[T_FLASH] < 0.5 else 0.0
     work = activation_bytes_per_layer(m, t)

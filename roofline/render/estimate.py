@@ -221,6 +221,9 @@ def render_training(est: TrainingEstimate, model: Model, chip: Chip) -> str:
         f"Layout    TP {wl.tp} x PP {wl.pp} x DP {wl.dp} x CP {wl.cp} = {wl.num_chips:,} chips; micro-batch "
         f"{wl.micro_batch}, global batch {wl.batch():,} sequences of {wl.seq_len:,} tokens "
         f"({count(tokens_per_step)} tokens/step)",
+        *([f"          pipeline stages: first {est.stages[0]}, {wl.pp - 2} x {est.stages[1]} in the middle, last "
+           f"{est.stages[2]} layers (uneven: the slowest stage sets the pace)"]
+          if wl.pp > 1 and len(set(k for k in est.stages if k)) > 1 else []),
         f"          recompute {wl.recompute}, ZeRO {wl.zero}, virtual pp {wl.virtual_pp}, sequence parallel "
         f"{'on' if wl.sp else 'off'}, {'flash' if wl.flash_attention else 'unfused'} attention, {wl.dtype}",
         f"Memory    {gb(est.memory_per_chip_bytes)} per chip of {gb(est.usable_bytes_per_chip)} usable "

@@ -31,6 +31,8 @@ class TrainingEstimate:
     hardware_flops_per_chip: float  # per step, recompute included
     chips_needed: int | None = None
     days: float | None = None
+    #: layers of the (first, each middle, last) pipeline stage (``roofline.stages.stage_split``)
+    stages: tuple[int, int, int] = ()
 
     @property
     def fits(self) -> bool:
@@ -61,7 +63,10 @@ class TrainingEstimate:
         out = {
             "num_chips": wl.num_chips, "tp": wl.tp, "pp": wl.pp, "dp": wl.dp, "cp": wl.cp,
             "ep": wl.ep or 1, "micro_batch": wl.micro_batch, "global_batch": wl.batch(), "seq_len": wl.seq_len,
-            "recompute": wl.recompute, "zero": wl.zero, "dtype": wl.dtype, "fits": self.fits,
+            "recompute": wl.recompute, "zero": wl.zero, "dtype": wl.dtype, "virtual_pp": wl.virtual_pp,
+            "first_stage_layers": self.stages[0] if self.stages else None,
+            "middle_stage_layers": self.stages[1] if self.stages else None,
+            "last_stage_layers": self.stages[2] if self.stages else None, "fits": self.fits,
             "memory_per_chip_bytes": self.memory_per_chip_bytes, "step_time_s": self.step_time_s,
             "tokens_per_s": self.tokens_per_s, "tokens_per_s_per_chip": self.tokens_per_s_per_chip,
             "mfu": self.mfu, "hfu": self.hfu,

@@ -30,6 +30,7 @@ from roofline.model import Model
 from roofline.pack import pack_hardware, pack_layout, pack_model, pack_training_extras
 from roofline.quantity import MAX_COUNT, show
 from roofline.results.training import BREAKDOWN, TrainingEstimate
+from roofline.stages import stage_split
 from roofline.workload import MIXED_PRECISION, TrainingWorkload, check_training
 
 _R_BREAKDOWN = (L.R_COMPUTE, L.R_TP, L.R_BUBBLE, L.R_PP, L.R_DP, L.R_CP, L.R_OPT)
@@ -89,6 +90,7 @@ def estimate_from_result(ctx: TrainingContext, wl: TrainingWorkload, res: np.nda
         memory_per_chip_bytes=float(res[L.R_MEM]), activation_bytes_per_chip=float(res[L.R_ACT]),
         state_bytes_per_chip=float(res[L.R_STATE]), usable_bytes_per_chip=ctx.usable_bytes(),
         model_flops_per_chip=float(res[L.R_MODEL_FLOPS]), hardware_flops_per_chip=float(res[L.R_HW_FLOPS]),
+        stages=stage_split(ctx.model.num_layers, wl.pp, wl.first_stage_layers, wl.last_stage_layers),
     )
 
 
@@ -125,15 +127,15 @@ def estimate_training(chip: Chip, model: Model, workload: TrainingWorkload,
         raise RooflineError(f"training layout: {', '.join(open_fields)} not given; give them, or let the planner "
                             f"choose (roofline.training.planner.training_estimate or plan_training)")
     ctx = TrainingContext.build(chip, model, wl.dtype)
-    return with_days(estimate_from_result(ctx, wl, price_layout(ctx, pack_layout(wl))), days)
+    return with_days(estimate_from_result(ctx, wl, price_layout(ctx, pack_layout(wl, model.num_layers))), days)
 
 
 def step_intensity(chip: Chip, model: Model, est: TrainingEstimate) -> float:
     """FLOP per HBM byte of a training step: the forward op table of one micro-batch (the backward has
     twice its FLOPs and bytes, the same ratio)."""
     ops = np.zeros((L.N_OPS, L.OP_COLS))
-    fill_training_layer(pack_model(model), pack_layout(est.workload), float(chip.scale_up_domain), ops,
-                           np.zeros(L.W_SIZE))
+    fill_training_layer(pack_model(model), pack_layout(est.workload, model.num_layers), float(chip.scale_up_domain),
+                        ops, np.zeros(L.W_SIZE))
     live = ops[:, L.OP_COUNT] > 0
     return float(np.sum(ops[live, L.OP_FLOPS] * ops[live, L.OP_COUNT])
                  / np.sum(ops[live, L.OP_HBM] * ops[live, L.OP_COUNT]))

@@ -4,14 +4,17 @@ Candidates (choices the caller fixes are kept fixed):
 
 * TP within the scale-up domain, dividing the attention heads (and tiling the KV heads);
 * CP 1, or powers of two for long sequences (``seq_len / cp >= CP_MIN_TOKENS`` and 2·cp dividing it);
-* PP dividing the layers, with tp x pp x cp dividing the chips; DP fills the rest;
+* PP dividing the layers, or any stage count up to :data:`MAX_UNEVEN_STAGES` with uneven stages
+  (:func:`roofline.stages.stage_split`: the first and last hold fewer), with tp x pp x cp dividing the
+  chips; DP fills the rest;
 * micro-batches of :data:`MICRO_BATCHES` sequences dividing the global batch per DP rank;
-* recompute none / selective / full; ZeRO 0-3; virtual stages dividing the layers per stage (pp > 1,
-  micro-batches a multiple of pp).
+* recompute none / selective / full; ZeRO 0-3; virtual stages dividing the layers per stage (uneven
+  stages: the middle stages'; pp > 1, micro-batches a multiple of pp).
 
 All candidates are packed into one (n x T_SIZE) float64 array and priced by the ``sweep`` kernel,
 numba-compiled when numba is importable (the plain-Python kernel gives the same numbers). Ranking:
-step time (one global batch for every layout: the given one or ``TrainingWorkload.default_batch``), then memory.
+step time (one global batch for every layout: the given one or ``TrainingWorkload.default_batch``), then memory;
+layouts identical in every estimated figure (e.g. a recompute mode that changes nothing) are listed once.
 """
 
 from __future__ import annotations
@@ -30,10 +33,15 @@ from roofline.kernels.training import price_layouts
 from roofline.model import Model
 from roofline.pack import pack_layout
 from roofline.results.training import Plan, TrainingEstimate
+from roofline.stages import chunks_of
 from roofline.training.estimate import TrainingContext, estimate_from_result, estimate_training, with_days
 from roofline.workload import RECOMPUTE_MODES, TrainingWorkload, check_training, valid_tp_sizes
 
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
+
+#: Stage counts that do not divide the layers are offered up to this many stages (split by
+#: :func:`roofline.stages.stage_split`); divisors of the layer count at any size.
+MAX_UNEVEN_STAGES = 32
 
 #: Context parallelism is offered only while each chip keeps at least this many tokens per sequence.
 CP_MIN_TOKENS = 8192
@@ -52,7 +60,10 @@ def candidate_layouts(chip: Chip, model: Model, wl: TrainingWorkload) -> list[Tr
     else:
         cps = [c for c in (1, 2, 4, 8, 16, 32, 64)
                if wl.seq_len % (2 * c) == 0 and wl.seq_len // c >= CP_MIN_TOKENS] or [1]
-    pps = [wl.pp] if wl.pp else _divisors(model.num_layers)
+    ends_given = wl.first_stage_layers is not None or wl.last_stage_layers is not None
+    pps = [wl.pp] if wl.pp else sorted(p for p in set(_divisors(model.num_layers))
+                                       | set(range(1, min(model.num_layers, MAX_UNEVEN_STAGES) + 1))
+                                       if p > 1 or not ends_given)
     mbs = [wl.micro_batch] if wl.micro_batch else list(MICRO_BATCHES)
     recs = [wl.recompute] if wl.recompute else list(RECOMPUTE_MODES)
     zeros = [wl.zero] if wl.zero is not None else [0, 1, 2, 3]
@@ -73,7 +84,7 @@ def candidate_layouts(chip: Chip, model: Model, wl: TrainingWorkload) -> list[Tr
             if wl.virtual_pp:
                 vpps = [wl.virtual_pp]
             elif pp > 1 and micro % pp == 0:
-                vpps = _divisors(model.num_layers // pp)
+                vpps = _divisors(chunks_of(model.num_layers, pp, wl.first_stage_layers, wl.last_stage_layers))
             else:
                 vpps = [1]
             if wl.ep is not None:
@@ -83,7 +94,7 @@ def candidate_layouts(chip: Chip, model: Model, wl: TrainingWorkload) -> list[Tr
             else:
                 eps = [1]
             for v, e in itertools.product(vpps, eps):
-                if v > 1 and (pp == 1 or micro % pp or model.num_layers % (pp * v)):
+                if v > 1 and (pp == 1 or micro % pp):
                     continue
                 for rec, z in itertools.product(recs, zeros):
                     out.append(attrs.evolve(base, global_batch=gb, recompute=rec, zero=z, virtual_pp=v, ep=e))
@@ -118,7 +129,7 @@ def plan_training(chip: Chip, model: Model, workload: TrainingWorkload | None = 
                             f"{model.num_layers} layers, global batch divisible by dp x micro_batch); "
                             f"change --num-chips or --global-batch")
     ctx = TrainingContext.build(chip, model, wl.dtype)
-    packed = np.stack([pack_layout(c) for c in cands])
+    packed = np.stack([pack_layout(c, model.num_layers) for c in cands])
     res, ran_compiled = sweep_layouts(ctx, packed, use_numba)
     fits = res[:, L.R_FITS] > 0.5
     if not fits.any():
@@ -132,7 +143,15 @@ def plan_training(chip: Chip, model: Model, workload: TrainingWorkload | None = 
     tokens = packed[:, L.T_GB] * packed[:, L.T_SEQ] / res[:, L.R_STEP]
     idx = np.flatnonzero(fits)
     order = idx[np.lexsort((res[idx, L.R_MEM], -tokens[idx]))]
-    chosen = tuple(estimate_from_result(ctx, cands[i], res[i]) for i in order[:max(1, top)])
+    shown, seen = [], set()
+    for i in order:  # layouts identical in every estimated figure (a recompute mode that changes nothing) once
+        figures = tuple(res[i].tolist())
+        if figures not in seen:
+            seen.add(figures)
+            shown.append(i)
+        if len(shown) == top:
+            break
+    chosen = tuple(estimate_from_result(ctx, cands[i], res[i]) for i in shown)
     elapsed = time.perf_counter() - start
     best = with_days(chosen[0], days)
     return Plan(chip=chip, model=model, best=best, top=chosen, candidates=len(cands), fitting=int(fits.sum()),
