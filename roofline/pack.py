@@ -171,7 +171,8 @@ def pack_layout(wl, num_layers: int) -> np.ndarray:
     """The ``T_*`` vector of a complete ``TrainingWorkload`` of a model of ``num_layers`` layers (uneven
     pipeline stages by :func:`roofline.workload.stage_split`)."""
     t = np.zeros(L.T_SIZE)
-    if uneven(num_layers, wl.pp, wl.first_stage_layers, wl.last_stage_layers):
+    given = wl.first_stage_layers is not None or wl.last_stage_layers is not None
+    if (num_layers % wl.pp or given) and uneven(num_layers, wl.pp, wl.first_stage_layers, wl.last_stage_layers):
         t[L.T_FIRST], _, t[L.T_LAST] = stage_split(num_layers, wl.pp, wl.first_stage_layers, wl.last_stage_layers)
     t[L.T_TP], t[L.T_PP], t[L.T_DP], t[L.T_CP] = wl.tp, wl.pp, wl.dp, wl.cp
     t[L.T_MB], t[L.T_GB], t[L.T_SEQ] = wl.micro_batch, wl.batch(), wl.seq_len

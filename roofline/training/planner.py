@@ -4,7 +4,7 @@ Candidates (choices the caller fixes are kept fixed):
 
 * TP within the scale-up domain, dividing the attention heads (and tiling the KV heads);
 * CP 1, or powers of two for long sequences (``seq_len / cp >= CP_MIN_TOKENS`` and 2·cp dividing it);
-* PP dividing the layers, or any stage count up to :data:`MAX_UNEVEN_STAGES` with uneven stages
+* PP dividing the layers, or one of :data:`UNEVEN_STAGE_COUNTS` with uneven stages
   (:func:`roofline.stages.stage_split`: the first and last hold fewer), with tp x pp x cp dividing the
   chips; DP fills the rest;
 * micro-batches of :data:`MICRO_BATCHES` sequences dividing the global batch per DP rank;
@@ -39,9 +39,11 @@ from roofline.workload import RECOMPUTE_MODES, TrainingWorkload, check_training,
 
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
 
-#: Stage counts that do not divide the layers are offered up to this many stages (split by
-#: :func:`roofline.stages.stage_split`); divisors of the layer count at any size.
-MAX_UNEVEN_STAGES = 32
+#: Stage counts offered besides the divisors of the layer count (split unevenly by
+#: :func:`roofline.stages.stage_split`): the powers of two that pair with power-of-two node counts, as
+#: frontier runs use them (Llama 3 405B: 16 stages for 126 layers). Every count would triple the
+#: candidates of a single estimate's plain-Python search for a few layouts nobody runs.
+UNEVEN_STAGE_COUNTS = (2, 4, 8, 16, 32)
 
 #: Context parallelism is offered only while each chip keeps at least this many tokens per sequence.
 CP_MIN_TOKENS = 8192
@@ -61,9 +63,8 @@ def candidate_layouts(chip: Chip, model: Model, wl: TrainingWorkload) -> list[Tr
         cps = [c for c in (1, 2, 4, 8, 16, 32, 64)
                if wl.seq_len % (2 * c) == 0 and wl.seq_len // c >= CP_MIN_TOKENS] or [1]
     ends_given = wl.first_stage_layers is not None or wl.last_stage_layers is not None
-    pps = [wl.pp] if wl.pp else sorted(p for p in set(_divisors(model.num_layers))
-                                       | set(range(1, min(model.num_layers, MAX_UNEVEN_STAGES) + 1))
-                                       if p > 1 or not ends_given)
+    pps = [wl.pp] if wl.pp else sorted(p for p in set(_divisors(model.num_layers)) | set(UNEVEN_STAGE_COUNTS)
+                                       if p <= model.num_layers and (p > 1 or not ends_given))
     mbs = [wl.micro_batch] if wl.micro_batch else list(MICRO_BATCHES)
     recs = [wl.recompute] if wl.recompute else list(RECOMPUTE_MODES)
     zeros = [wl.zero] if wl.zero is not None else [0, 1, 2, 3]
