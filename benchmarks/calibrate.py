@@ -32,7 +32,10 @@ of the median |ln(predicted / measured)|, as before).
 Out of sample: for each model of the serving runs, the serving values are refitted without its runs and
 its runs scored with them (leave-one-model-out; the refit uses the schedules simulated at the full fit's
 fractions, the left-out runs are simulated exactly at the refitted ones); for each source of the training
-rows, likewise. In-sample figures are reported beside them and labelled so.
+rows, likewise; for each chip family of the training rows, the family's values are those of a family without
+training rows (:func:`transfer_training`: the other families' mean, the attention fraction scaled by the
+FlashAttention microbenchmarks) and its rows are scored with them (leave-one-family-out). In-sample figures
+are reported beside them and labelled so.
 
 ``python benchmarks/calibrate.py`` prints the fit and the accuracy; ``--write`` stores the values (with
 their provenance) in ``profiles/efficiency.toml`` and ``profiles/engines.toml``, the figures and a digest
@@ -43,6 +46,7 @@ of every input in ``benchmarks/results/calibration.json``, and the accuracy tabl
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import math
@@ -73,8 +77,12 @@ ENGINES_TOML = ROOT / "profiles" / "engines.toml"
 RESULTS = ROOT / "benchmarks" / "results" / "calibration.json"
 README = ROOT / "README.md"
 TRAINING_CSV = ROOT / "profiles" / "measurements" / "training.csv"
+MICROBENCH_CSV = ROOT / "profiles" / "measurements" / "microbench.csv"
 FAMILIES = ("default", "hopper", "ampere", "blackwell")
 TRAINING = ("training_sustained_fraction", "training_attention_fraction", "training_step_overhead_s")
+#: A family is fitted only with more rows than values to fit; with fewer it is a family without training rows
+#: (:func:`transfer_training`), in the product and in every fold alike.
+MIN_TRAINING_ROWS = len(TRAINING) + 1
 #: Family-level fixed costs of a pass: serving's fixed costs are the engine's, so these stay 0.
 FAMILY_COSTS = ("kernel_overhead_s", "step_overhead_s")
 FITTED_KEYS = (*S.FRACTIONS, *TRAINING, *FAMILY_COSTS, *S.COSTS)
@@ -245,29 +253,72 @@ def _stats_rows(rows) -> dict:
 
 
 def train_all() -> tuple[dict, dict]:
-    fits = {fam: fit_training(fam, ids, {}) for fam, ids in sorted(_training_rows().items())}
+    with_rows = sorted(_training_rows())
+    fits = {fam: fit_training(fam, ids, {}) for fam, ids in sorted(_training_rows().items())
+            if len(ids) >= MIN_TRAINING_ROWS}
     _, rows = read_rows(TRAINING_CSV)
     sources = sorted({source_name(r["source"]) for r in rows if r["usable"] == "yes"})
-    in_sample = _training_errors(fits)
+    in_sample = _training_errors({fam: fits.get(fam) or transfer_training(fits, fam) for fam in with_rows})
     report = {"in_sample": {src: _stats_rows([r for r in in_sample if source_name(r.source) == src])
                             for src in sources}, "leave_one_source_out": {}, "folds": {}}
     report["in_sample"]["all"] = _stats_rows(in_sample)
     oos = []
     for src in sources:
         fold_ids = _training_rows(lambda r, s=src: source_name(r["source"]) != s)
-        fold = {fam: fit_training(fam, ids, {}) for fam, ids in sorted(fold_ids.items())}
+        fold = {fam: fit_training(fam, ids, {}) for fam, ids in sorted(fold_ids.items())
+                if len(ids) >= MIN_TRAINING_ROWS}
         held_ids = {r["row_id"] for r in rows if r["usable"] == "yes" and source_name(r["source"]) == src}
-        fill = {fam: fold.get(fam) or _mean_training(fold) for fam in fits}
+        fill = {fam: fold.get(fam) or transfer_training(fold, fam) for fam in with_rows}
         held = _training_errors(fill, held_ids)
         oos += held
         report["leave_one_source_out"][src] = _stats_rows(held)
         report["folds"][src] = {fam: {k: v[k] for k in TRAINING} for fam, v in fold.items()}
     report["leave_one_source_out"]["all"] = _stats_rows(oos)
+    # leave one chip family out: the other families' fit, and the left-out family gets what a family
+    # without training rows gets in the product (transfer_training)
+    report["leave_one_family_out"] = {}
+    oos = []
+    for left in sorted(fits):
+        fold = {fam: fit for fam, fit in fits.items() if fam != left}
+        fill = {fam: fold.get(fam) or transfer_training(fold, fam) for fam in with_rows}
+        held_ids = _training_rows()[left]
+        held = _training_errors(fill, held_ids)
+        oos += held
+        report["leave_one_family_out"][left] = _stats_rows(held)
+    report["leave_one_family_out"]["all"] = _stats_rows(oos)
+    report["predicted"] = {r.row_id: r.predicted for r in in_sample}
     return fits, report
 
 
 def _mean_training(fits: dict) -> dict:
     return {k: round(statistics.mean(f[k] for f in fits.values()), 3) for k in TRAINING}
+
+
+def attention_references() -> dict[str, float]:
+    """Per chip family: the FlashAttention-2 forward microbenchmark of microbench.csv as a fraction of the
+    chip's 16-bit peak (the mean over the family's chips measured)."""
+    per: dict[str, list[float]] = {}
+    with open(MICROBENCH_CSV, newline="") as f:
+        for r in csv.DictReader(f):
+            if r["what_std"] == "attention_tflops" and r["chip_profile"]:
+                chip = load_chip(r["chip_profile"])
+                per.setdefault(chip.family, []).append(float(r["value_std"]) * 1e12 / chip.peak(chip.half_dtype))
+    return {fam: statistics.mean(v) for fam, v in per.items()}
+
+
+def transfer_training(fits: dict, fam: str) -> dict:
+    """The training values of a family without training rows (in the product, and for the left-out family
+    of a fold): the mean of the fitted families, except the attention fraction when the family has a
+    FlashAttention microbenchmark: the fitted families' mean share of their own microbenchmark, times its
+    (fused attention's efficiency differs between chips as the kernel benchmark does: 58 % of peak on A100,
+    33 % on H100)."""
+    out = _mean_training(fits)
+    refs = attention_references()
+    known = [f for f in fits if f in refs]
+    if fam in refs and known:
+        share = statistics.mean(fits[f]["training_attention_fraction"] / refs[f] for f in known)
+        out["training_attention_fraction"] = round(share * refs[fam], 3)
+    return out
 
 
 # ---- the inference rows: nothing is fitted on them, so all out of sample --------------------------------
@@ -343,9 +394,12 @@ def calibrate(skip_training: bool = False) -> dict:
                 rows = fits[fam]["rows"]
                 notes[fam]["training"] = f"fitted jointly over the {rows} usable {fam} rows of training.csv"
             else:
-                values[fam].update(_mean_training(fits))
+                values[fam].update(transfer_training(fits, fam))
+                ref = fam in attention_references()
                 notes[fam]["training"] = (f"no training rows for this family: mean of the fitted "
-                                          f"{' and '.join(sorted(fits))} values")
+                                          f"{' and '.join(sorted(fits))} values"
+                                          + ("; attention: their mean share of their FlashAttention-2 "
+                                             "microbenchmark times this family's" if ref else ""))
     return {"digest": input_digest(), "values": values, "notes": notes, "engines": engines,
             "inference_check": inference_check(values, engines) if not skip_training else {},
             "serving": {"in_sample": in_sample, "leave_one_model_out": oos, "folds": folds,
@@ -454,6 +508,14 @@ def readme_tables(result: dict) -> str:
         for src in tr["in_sample"]:
             oos = tr["leave_one_source_out"].get(src, {})
             lines.append(f"| {src} | {_pct(oos)} | {_pct(tr['in_sample'][src])} |")
+        lofo = tr.get("leave_one_family_out") or {}
+        if lofo:
+            lines += ["", "Training: median |error| (median signed error) per chip family, scored with the values "
+                          "a family without training rows gets, from the other families alone (their mean; the "
+                          "attention fraction scaled by the FlashAttention-2 microbenchmarks).", "",
+                      "| chip family | rows | leave-one-family-out |", "|---|---|---|"]
+            for fam in sorted(lofo, key=lambda f: (f == "all", f)):
+                lines.append(f"| {fam} | {lofo[fam]['rows']} | {_pct(lofo[fam])} |")
     inf = result.get("inference_check") or {}
     if inf:
         lines += ["", "Inference rows of `inference.csv` (nothing is fitted on them: all out of sample).", "",

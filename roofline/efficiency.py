@@ -36,6 +36,7 @@ class Efficiency:
     serving_attention_fraction: float = 1.0  # fused attention in serving steps, fraction of the 16-bit peak
     serving_expert_fraction: float = 1.0  # routed experts' grouped GEMMs, relative to dense GEMMs (and HBM)
     training_step_overhead_s: float = 0.0  # fixed seconds per optimizer step
+    training_usable_fraction: float = 0.95  # share of HBM a training step may fill
     #: NCCL LL128 and Simple protocols: (base, scale-up hop, scale-out hop) seconds; the fields above
     #: ``collective_base_latency_s`` / ``*_hop_latency_s`` are the LL protocol's.
     ll128_latency_s: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -49,7 +50,8 @@ MIN_FRACTION = 1e-3
 ZERO_OK = ("kernel_overhead_s", "step_overhead_s", "training_step_overhead_s")
 #: Keys a chip's ``[efficiency]`` table may override (anything else is a typo and is refused at load).
 OVERRIDE_KEYS = (*FRACTIONS, *(f"gemm_fraction_{d}" for d in ("bf16", "fp16", "fp8", "int8", "fp4")),
-                 "usable_memory_fraction", "training_attention_fraction", "training_sustained_fraction",
+                 "usable_memory_fraction", "training_usable_fraction", "training_attention_fraction",
+                 "training_sustained_fraction",
                  "serving_sustained_fraction", "serving_attention_fraction", "serving_expert_fraction", *ZERO_OK,
                  "collective_base_latency_s", "scale_up_hop_latency_s", "scale_out_hop_latency_s",
                  "max_tokens_per_pass")

@@ -158,6 +158,7 @@ def pack_training_extras(chip, eff, eff16, state) -> np.ndarray:
     x[L.X_ATTN_EFF] = eff.training_attention_fraction
     x[L.X_SUSTAINED] = eff.training_sustained_fraction
     x[L.X_STEP_OVERHEAD] = eff.training_step_overhead_s
+    x[L.X_MEM_FRACTION] = eff.training_usable_fraction
     x[L.X_GEMM16_EFF] = eff16.gemm_fraction
     x[L.X_PARAM_BYTES] = state.param_bytes
     x[L.X_GRAD_BYTES] = state.grad_bytes

@@ -101,14 +101,46 @@ def test_serving_out_of_sample_meets_issue_14_targets():
     _check(oos["tpot_concurrency_le_4"], 15.0)
 
 
-def test_training_leave_one_source_out_accuracy_holds():
-    for s in RESULT["training"]["leave_one_source_out"].values():
+TRAINING = RESULT["training"]
+
+
+def test_training_out_of_sample_accuracy_holds():
+    """Leave-one-chip-family-out (each family scored with the values a family without training rows gets)
+    meets issue 18's target, <= 15 % per family; leave-one-source-out holds its regression bound (12 %)."""
+    for s in TRAINING["leave_one_family_out"].values():
+        _check(s, 15.0)
+    for s in TRAINING["leave_one_source_out"].values():
         _check(s, 12.0)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 18's leave-one-source-out target (<= 10 % per source) is not met: "
+                                       "MosaicML 11.1 % (without its 149 rows the fit rests on Megatron-LM's "
+                                       "faster runs), PyTorch FSDP 11.4 % (4 rows; 10.3 % in sample)")
+def test_training_leave_one_source_out_meets_issue_18_target():
+    for s in TRAINING["leave_one_source_out"].values():
+        _check(s, 10.0)
+
+
+def test_validate_prices_the_training_rows_as_the_fit_did():
+    stored = TRAINING["predicted"]
+    got = {r.row_id: r.predicted for r in validate(kinds=("training",)).rows}
+    assert set(got) == set(stored)
+    for rid, value in got.items():
+        assert value == pytest.approx(stored[rid], rel=1e-9), rid
+
+
+def test_the_training_refit_reproduces_the_stored_values():
+    """calibrate.py's training fit of the Hopper family, rerun on today's inputs, gives the stored values
+    exactly (about half a minute: the grid search prices every training row a few hundred times)."""
+    ids = calibrate._training_rows()["hopper"]
+    fit = calibrate.fit_training("hopper", ids, {})
+    for key in calibrate.TRAINING:
+        assert fit[key] == RESULT["values"]["hopper"][key], key
 
 
 def test_in_sample_figures_are_labelled_and_beside_the_out_of_sample_ones():
     assert set(SERVING) >= {"in_sample", "leave_one_model_out"}
-    assert set(RESULT["training"]) >= {"in_sample", "leave_one_source_out"}
+    assert set(RESULT["training"]) >= {"in_sample", "leave_one_source_out", "leave_one_family_out"}
     assert all(math.isfinite(v) for v in SERVING["predicted"]["leave_one_model_out"].values())
 
 

@@ -11,7 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from roofline.errors import RooflineError
-from roofline.kernels import training as KT
+from roofline.kernels import train_memory as KM
 from roofline.loaders.chips import load_chip
 from roofline.loaders.models import load_model
 from roofline.model import Model
@@ -145,11 +145,11 @@ def test_korthikanti_activations_per_layer():
         wl = TrainingWorkload(num_chips=tp, tp=tp, pp=1, dp=1, micro_batch=b, global_batch=b, seq_len=s,
                               recompute="none", zero=0, virtual_pp=1, flash_attention=False, sequence_parallel=sp,
                               dropout=True)
-        got = KT.activation_bytes_per_layer(ctx.m, pack_layout(wl, 4))
+        got = KM.activation_bytes_per_layer(ctx.m, pack_layout(wl, 4))
         assert got == pytest.approx(s * b * h * (34 + 5 * a * s / h) / tp)
-        plain = KT.activation_bytes_per_layer(ctx.m, pack_layout(attrs.evolve(wl, dropout=False), 4))
+        plain = KM.activation_bytes_per_layer(ctx.m, pack_layout(attrs.evolve(wl, dropout=False), 4))
         assert plain == pytest.approx(s * b * h * (32 + 2 * a * s / h) / tp)
-        full = KT.activation_bytes_per_layer(ctx.m, pack_layout(attrs.evolve(wl, recompute="full"), 4))
+        full = KM.activation_bytes_per_layer(ctx.m, pack_layout(attrs.evolve(wl, recompute="full"), 4))
         assert full == pytest.approx(2 * s * b * h / tp)
 
 

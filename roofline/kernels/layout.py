@@ -259,6 +259,7 @@ X_REDUCE_BYTES = 6  # bytes per gradient element on the wire
 X_OPT_TRAFFIC = 7  # HBM bytes per parameter of the optimizer step
 X_SUSTAINED = 8  # share of kernel throughput (GEMM and attention) sustained over whole training steps
 X_STEP_OVERHEAD = 9  # fixed seconds per optimizer step (reported with the optimizer)
+X_MEM_FRACTION = 10  # share of HBM a training step may fill (training_usable_fraction)
 X_SIZE = 12
 
 # ---- training results (``train_step``) ---------------------------------------------------------------

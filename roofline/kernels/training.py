@@ -27,12 +27,11 @@ Conventions (stated once here):
   the parameter all-gather after the optimizer (ZeRO-1/2) overlaps the first forward; ZeRO-3 gathers
   parameters under each forward and backward, the gradient reduce-scatter under the backward. CP ring
   traffic overlaps the attention it feeds. TP collectives and PP sends are exposed.
-* **Memory** (mixed-precision Adam): 16-bit parameters (``X_PARAM_BYTES``), fp32 gradients
-  (``X_GRAD_BYTES``), fp32 master weights + two moments (``X_OPT_BYTES`` = 12); ZeRO-1 shards the
-  optimizer state, ZeRO-2 also the gradients, ZeRO-3 also the parameters (plus two gathered layers)
-  over dp·cp (never more than the unsharded weights). Activations: :func:`activation_bytes_per_layer`
-  per layer, times the stage's layers and the in-flight micro-batches (1F1B: min(pp, m) on the first
-  stage; interleaved: x (1 + (pp-1)/(pp·v)), Korthikanti et al. 2022 Sec. 4.2.3).
+* **fp8** (``T_MM_BYTES`` = 1): the linear GEMMs run at the fp8 peak; the attention core, the LM head and
+  the router stay 16-bit; the scaling casts around each fp8 GEMM are memory-bound kernels of their own
+  (:mod:`roofline.kernels.train_casts`), the weights' once per step with the optimizer.
+* **Memory**: :mod:`roofline.kernels.train_memory` (state by ZeRO stage, activations per stage of the
+  schedule, the logits).
 """
 
 import numpy as np
@@ -40,69 +39,27 @@ import numpy as np
 from roofline._jit import kernel
 from roofline.kernels.forward import attended_keys, fill_pass
 from roofline.kernels.layout import (
-    H_EFF_COMPUTE, H_EFF_HBM, H_HBM_BW, H_HBM_BYTES, H_MEM_FRACTION, H_PEAK_FLOPS, H_SIZE, H_UP_DOMAIN, M_EXPERTS,
-    M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_LAYERS, M_MOE_FFN, M_MOE_FRAC, M_SHARED_FFN, M_TOPK, M_VOCAB,
-    M_WINDOW, N_OPS, OP_AR_ATTN, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COLS, OP_EMBED, OP_EP_COMBINE, OP_EP_DISPATCH,
-    OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD,
-    OP_MLP_ACT, OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ, OP_QKV, OP_ROUTER, OP_SHARED_DOWN, OP_SHARED_UP,
-    R_ACT, R_BUBBLE, R_COMPUTE, R_CP, R_DP, R_FITS, R_HW_FLOPS, R_MEM, R_MICRO, R_MODEL_FLOPS, R_OPT, R_PP, R_SIZE,
-    R_STATE, R_STEP, R_TP, T_CP, T_DP, T_DROPOUT, T_EP, T_FIRST, T_FLASH, T_GB, T_LAST, T_MB, T_MM_BYTES, T_PP,
-    T_RECOMPUTE, T_SEQ, T_SP, T_TP, T_VPP, T_ZERO, W_ACCEPT, W_ACT_BYTES, W_BATCH, W_DRAFT, W_EP, W_INPUT,
-    W_KV_BYTES, W_MAX_TOKENS, W_PP, W_SIZE, W_TP, W_WEIGHT_BYTES, X_ATTN_EFF, X_ATTN_PEAK, X_GEMM16_EFF,
-    X_GRAD_BYTES, X_OPT_BYTES, X_OPT_TRAFFIC, X_PARAM_BYTES, X_REDUCE_BYTES, X_STEP_OVERHEAD, X_SUSTAINED,
+    H_EFF_COMPUTE, H_EFF_HBM, H_HBM_BW, H_PEAK_FLOPS, H_SIZE, H_UP_DOMAIN, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_LAYERS,
+    M_VOCAB, M_WINDOW, N_OPS, OP_AR_ATTN, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COLS, OP_EMBED, OP_EP_COMBINE,
+    OP_EP_DISPATCH, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM,
+    OP_LM_HEAD, OP_MLP_ACT, OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ, OP_QKV, OP_ROUTER, OP_SHARED_DOWN,
+    OP_SHARED_UP, R_BUBBLE, R_COMPUTE, R_CP, R_DP, R_HW_FLOPS, R_MICRO, R_MODEL_FLOPS, R_OPT, R_PP, R_SIZE, R_STEP,
+    R_TP, T_CP, T_DP, T_EP, T_FIRST, T_FLASH, T_GB, T_LAST, T_MB, T_MM_BYTES, T_PP, T_RECOMPUTE, T_SEQ, T_SP, T_TP,
+    T_VPP, T_ZERO, W_ACCEPT, W_ACT_BYTES, W_BATCH, W_DRAFT, W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_SIZE,
+    W_TP, W_WEIGHT_BYTES, X_ATTN_EFF, X_ATTN_PEAK, X_GEMM16_EFF, X_OPT_TRAFFIC, X_PARAM_BYTES, X_REDUCE_BYTES,
+    X_STEP_OVERHEAD, X_SUSTAINED,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
 from roofline.kernels.roofline import op_time, set_allgather, set_allreduce, set_gemm, set_send
-from roofline.kernels.shapes import (
-    active_linear_params, linear_params_per_chip, stage_weight_bytes, weight_bytes_per_chip,
-)
+from roofline.kernels.shapes import active_linear_params, stage_weight_bytes, weight_bytes_per_chip
+from roofline.kernels.train_casts import WEIGHT_CAST_BYTES, cast_bytes_per_token
+from roofline.kernels.train_memory import fill_memory
 
 # Korthikanti et al. 2022, Table 2: bytes per (s·b·h) kept for backward by one layer, 16-bit values
 # and 1-byte dropout masks; the attention scores add 5·a·s²·b.
 UNFUSED_SCORE_PASSES_FWD = 6.0  # score matrix through HBM in forward: write S, softmax r/w, dropout r/w, PV read
 COMPUTE_ROWS = (OP_ATTN_NORM, OP_QKV, OP_O_PROJ, OP_MLP_NORM, OP_MLP_UP, OP_MLP_ACT, OP_MLP_DOWN, OP_ROUTER,
                 OP_SHARED_UP, OP_SHARED_DOWN, OP_EXPERT_UP, OP_EXPERT_ACT, OP_EXPERT_DOWN)
-
-
-@kernel
-def activation_bytes_per_layer(m, t):
-    """Bytes one layer keeps for backward per micro-batch on one chip (Korthikanti et al. 2022).
-
-    Without recompute: 10·sbh replicated over TP (two norm inputs 4, QKV and MLP inputs 4, two dropout
-    masks 2, only with dropout: 8·sbh without; divided by tp with sequence parallelism) plus, divided by
-    tp, the tensors of the split GEMMs: Q, K, V, the output-projection input, the MLP activation input
-    and output — 2 bytes x (2·q + 2·kv + 2·q ... ) which for MHA and a 4h GELU MLP is the paper's 24·sbh;
-    GQA narrows K and V to the KV width, SwiGLU stores gate and up (2·ffn) plus their product (ffn).
-    Unfused attention adds 5·a·s²·b/tp (softmax output, dropout mask and output; 2·a·s²·b without
-    dropout); FlashAttention keeps only the fp32 log-sum-exp per head and token. Selective recompute
-    drops the score terms; full recompute keeps only the layer input (2·sbh, /tp with SP). ``s`` is
-    seq_len / cp.
-    """
-    tp = t[T_TP]
-    s = t[T_SEQ] / t[T_CP]
-    b = t[T_MB]
-    h = m[M_HIDDEN]
-    sp = t[T_SP] > 0.5
-    rep_div = tp if sp else 1.0
-    if t[T_RECOMPUTE] > 1.5:
-        return 2.0 * s * b * h / rep_div
-    q_dim = m[M_HEADS] / tp * m[M_HEAD_DIM]
-    kv_dim = kv_heads_per_chip(m, tp) * m[M_HEAD_DIM]
-    ffn = m[M_FFN] / tp
-    if m[M_EXPERTS] > 0.0:  # MoE layers keep the k routed experts' and the shared experts' activations
-        ffn = (1.0 - m[M_MOE_FRAC]) * ffn + m[M_MOE_FRAC] * (m[M_TOPK] * m[M_MOE_FFN] + m[M_SHARED_FFN]) / tp
-    n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
-    drop = 1.0 if t[T_DROPOUT] > 0.5 else 0.0
-    rep = (8.0 + 2.0 * drop) * s * b * h / rep_div
-    split = s * b * (2.0 * q_dim + 4.0 * kv_dim + 2.0 * q_dim + 2.0 * n_in * ffn + 2.0 * ffn)
-    heads = m[M_HEADS] / tp
-    if t[T_FLASH] > 0.5:
-        scores = 4.0 * heads * s * b
-    elif t[T_RECOMPUTE] > 0.5:
-        scores = 0.0
-    else:
-        scores = (2.0 + 3.0 * drop) * heads * s * t[T_SEQ] * b
-    return rep + split + scores
 
 
 @kernel
@@ -223,6 +180,11 @@ def train_step(m, hw, x, t, scratch, res):
               OP_EP_COMBINE):
         priced[i, 0], priced[i, 1] = op_time(ops, i, hwa)
     hwa[H_PEAK_FLOPS] = x[X_ATTN_PEAK]
+    fp8 = t[T_MM_BYTES] < 1.5
+    if fp8:  # the LM head and the router stay 16-bit in fp8 recipes
+        hwa[H_EFF_COMPUTE] = x[X_GEMM16_EFF] * x[X_SUSTAINED]
+        for i in (OP_LM_HEAD, OP_ROUTER):
+            priced[i, 0], priced[i, 1] = op_time(ops, i, hwa)
     hwa[H_EFF_COMPUTE] = (x[X_ATTN_EFF] if flash else x[X_GEMM16_EFF]) * x[X_SUSTAINED]
     priced[OP_ATTN, 0], priced[OP_ATTN, 1] = op_time(ops, OP_ATTN, hwa)
 
@@ -238,15 +200,22 @@ def train_step(m, hw, x, t, scratch, res):
         ends = head + embed
     ends_tp = 2.0 * priced[OP_GATHER_LOGITS, 0] if (pp <= 1.0 or head > embed) else 0.0
     attn_bwd = 2.5 * la if flash else 2.0 * la
+    fwd_l = lc  # one layer's forward and backward outside attention, with fp8's casts
+    bwd_l = 2.0 * lc
+    if fp8:
+        cast_f, cast_b = cast_bytes_per_token(m, t)
+        per_byte = b * s / cp / (hw[H_HBM_BW] * hw[H_EFF_HBM])
+        fwd_l += cast_f * per_byte
+        bwd_l += cast_b * per_byte
     rec_c = 0.0
     rec_t = 0.0
     if rec > 1.5:
-        rec_c = lc + la
+        rec_c = fwd_l + la
         rec_t = lt
     elif rec > 0.5 and not flash:
         rec_c = la
-    fwd_mb = stage_layers * (lc + la) + ends
-    bwd_mb = stage_layers * (2.0 * lc + attn_bwd) + 2.0 * ends
+    fwd_mb = stage_layers * (fwd_l + la) + ends
+    bwd_mb = stage_layers * (bwd_l + attn_bwd) + 2.0 * ends
     compute_mb = fwd_mb + bwd_mb + stage_layers * rec_c
     tp_mb = stage_layers * (2.0 * lt + rec_t) + ends_tp
     first = t[T_FIRST]
@@ -260,12 +229,12 @@ def train_step(m, hw, x, t, scratch, res):
         for k, end, end_tp in ((first, embed, 0.0), (middle, 0.0, 0.0), (last, head, gather)):
             if k <= 0.0:
                 continue
-            total = k * (3.0 * lc + la + attn_bwd + rec_c + 2.0 * lt + rec_t) + 3.0 * end + end_tp
+            total = k * (fwd_l + bwd_l + la + attn_bwd + rec_c + 2.0 * lt + rec_t) + 3.0 * end + end_tp
             if total > best:
                 best = total
                 stage_layers = k
-                fwd_mb = k * (lc + la) + end
-                bwd_mb = k * (2.0 * lc + attn_bwd) + 2.0 * end
+                fwd_mb = k * (fwd_l + la) + end
+                bwd_mb = k * (bwd_l + attn_bwd) + 2.0 * end
                 compute_mb = fwd_mb + bwd_mb + k * rec_c
                 tp_mb = k * (2.0 * lt + rec_t) + end_tp
     res[R_MICRO] = micro
@@ -326,43 +295,13 @@ def train_step(m, hw, x, t, scratch, res):
 
     # optimizer: memory-bound sweep over this chip's share of the state
     opt_params = params / n if zero > 0.5 else params
-    res[R_OPT] = opt_params * x[X_OPT_TRAFFIC] / (hw[H_HBM_BW] * hw[H_EFF_HBM]) + x[X_STEP_OVERHEAD]
+    opt_bytes = opt_params * x[X_OPT_TRAFFIC] + (params * WEIGHT_CAST_BYTES if fp8 else 0.0)
+    res[R_OPT] = opt_bytes / (hw[H_HBM_BW] * hw[H_EFF_HBM]) + x[X_STEP_OVERHEAD]
 
     step = res[R_COMPUTE] + res[R_TP] + res[R_BUBBLE] + res[R_PP] + res[R_DP] + res[R_CP] + res[R_OPT]
     res[R_STEP] = step
 
-    # memory per chip: state, stored activations of the in-flight micro-batches, the working set of the
-    # layer in backward (one layer's activations without recompute, selective level: the same in every
-    # mode) and the fp32 logits with their gradient
-    state = params * x[X_PARAM_BYTES]
-    if zero > 2.5 and n > 1.0:
-        sharded = params * x[X_PARAM_BYTES] / n + 2.0 * linear_params_per_chip(m, tp) * x[X_PARAM_BYTES]
-        state = sharded if sharded < state else state
-    state += params * x[X_GRAD_BYTES] / (n if zero > 1.5 else 1.0)
-    state += params * x[X_OPT_BYTES] / (n if zero > 0.5 else 1.0)
-    inflight = pp if micro > pp else micro
-    if vpp > 1.0:
-        inflight = inflight * (1.0 + (pp - 1.0) / (pp * vpp))
-    held = stage_layers
-    if pp > 1.0 and first > 0.0:
-        # uneven stages: the first holds min(pp, m) micro-batches in flight, the next stage one fewer
-        held = first
-        if pp > 2.0:
-            nxt = pp - 1.0 if micro > pp - 1.0 else micro
-            if vpp > 1.0:
-                nxt = nxt * (1.0 + (pp - 1.0) / (pp * vpp))
-            mid = (layers - first - last) / (pp - 2.0) * nxt / inflight
-            held = held if held > mid else mid
-    act = held * inflight * activation_bytes_per_layer(m, t)
-    rec_saved = t[T_RECOMPUTE]
-    t[T_RECOMPUTE] = 1.0 if t[T_FLASH] < 0.5 else 0.0
-    work = activation_bytes_per_layer(m, t)
-    t[T_RECOMPUTE] = rec_saved
-    logits = b * s / cp * m[M_VOCAB] / tp * 4.0 * 2.0
-    res[R_STATE] = state
-    res[R_ACT] = act
-    res[R_MEM] = state + act + work + logits
-    res[R_FITS] = 1.0 if res[R_MEM] <= hw[H_HBM_BYTES] * hw[H_MEM_FRACTION] else 0.0
+    fill_memory(m, hw, x, t, w, res)
 
     # FLOPs per chip per step. Model FLOPs (MFU): 3x the forward of the whole model — linear layers
     # 2·params per token, causal attention 4·head_dim·heads per attended key, LM head 2·h·V per token —

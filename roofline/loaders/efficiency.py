@@ -83,6 +83,8 @@ def efficiency_for(chip: Chip, compute_dtype: str) -> Efficiency:
         scale_out_hop_latency_s=overrides.get("scale_out_hop_latency_s",
                                               _value(links, "network_hop_latency_s", "links")),
         usable_memory_fraction=overrides.get("usable_memory_fraction", _value(mem, "usable_fraction", "memory")),
+        training_usable_fraction=overrides.get("training_usable_fraction",
+                                                _value(mem, "training_usable_fraction", "memory")),
         max_tokens_per_pass=int(overrides.get("max_tokens_per_pass", _value(mem, "max_tokens_per_pass", "memory"))),
         step_overhead_s=pick("step_overhead_s"),
         kernel_overhead_s=pick("kernel_overhead_s"),
@@ -96,7 +98,8 @@ def efficiency_for(chip: Chip, compute_dtype: str) -> Efficiency:
         ll128_latency_s=_protocol(links, "ll128", "pcie" if "pcie" in hop_up else "nvlink"),
         simple_latency_s=_protocol(links, "simple", "pcie" if "pcie" in hop_up else "nvlink"),
     )
-    for key in (*FRACTIONS, "usable_memory_fraction", "training_attention_fraction", "training_sustained_fraction",
+    for key in (*FRACTIONS, "usable_memory_fraction", "training_usable_fraction", "training_attention_fraction",
+                "training_sustained_fraction",
                 "serving_sustained_fraction", "serving_attention_fraction", "serving_expert_fraction"):
         v = getattr(eff, key)
         if not MIN_FRACTION <= v <= 1.0:

@@ -58,7 +58,7 @@ class TrainingContext:
         return cls(chip, model, dtype, eff, pack_model(model), pack_hardware(chip, dtype, eff), x)
 
     def usable_bytes(self) -> float:
-        return float(self.hw[L.H_HBM_BYTES] * self.hw[L.H_MEM_FRACTION])
+        return float(self.hw[L.H_HBM_BYTES] * self.x[L.X_MEM_FRACTION])
 
 
 def training_mix_problem(model: Model) -> str | None:
