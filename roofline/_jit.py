@@ -23,9 +23,19 @@ from __future__ import annotations
 import hashlib
 import os
 import types
+import warnings
 from pathlib import Path
 
+from roofline.errors import CompilingNotice
+
 NJIT_OPTIONS = {"cache": True, "fastmath": False, "error_model": "numpy", "nogil": True}
+
+#: About how long the first compile of each entry kernel takes on a 2-core machine, quoted by the line a
+#: command prints before compiling. benchmarks/bench_compile.py, 2026-11-30, empty cache: the first sweep
+#: (the static sweep kernel alone) 405 s whole process, `roofline warmup` (all five) 466 s, so each of the
+#: other four takes at most about a minute.
+COMPILE_SECONDS = {"price_layouts": 60, "sweep_static": 400, "sweep_serving": 60, "simulate": 60,
+                   "simulate_disagg": 60}
 
 _MARK = "_roofline_kernel"
 _GLUE = "_roofline_glue"
@@ -102,17 +112,29 @@ def is_cached(fn) -> bool:
     return folder.is_dir() and next(folder.rglob(pattern), None) is not None
 
 
-def choose(fn, use_numba: bool | None, inline: bool = False):
+def compiling_notice(fn) -> str:
+    """The line a command prints before it compiles kernel ``fn``."""
+    seconds = COMPILE_SECONDS.get(fn.__name__, 30)
+    return (f"compiling roofline kernels for first use ({fn.__name__}), about {seconds} s; later runs load them "
+            f"from the cache (`roofline warmup` compiles them all ahead)")
+
+
+def choose(fn, use_numba: bool | None, inline: bool = False, notice: str | None = None):
     """``(kernel, compiled)``: the compiled twin of ``fn`` when numba is importable and ``use_numba`` is
-    not False (True: numba is required), else ``fn`` itself as plain Python."""
+    not False (True: numba is required), else ``fn`` itself as plain Python. When the compiled twin is not in
+    the disk cache yet, warns :class:`~roofline.errors.CompilingNotice` (``notice``, or the standard line)
+    first: its first call compiles it."""
     if use_numba is False:
         return fn, False
     try:
-        return compiled(fn, inline=inline), True
+        twin = compiled(fn, inline=inline)
     except ImportError:
         if use_numba:
             raise
         return fn, False
+    if not is_cached(fn):
+        warnings.warn(notice or compiling_notice(fn), CompilingNotice, stacklevel=3)
+    return twin, True
 
 
 def _twin(fn, inline_callees: bool, inline_self: bool):

@@ -187,6 +187,25 @@ def pack_layout(wl, num_layers: int) -> np.ndarray:
     return t
 
 
+def pack_layout_choices(wl, num_layers: int, choices: list[tuple], layout_of) -> np.ndarray:
+    """The T_* rows of the layouts ``choices`` (tuples ``(tp, cp, pp, dp, micro_batch, global_batch, recompute,
+    zero, virtual_pp, ep)``, the planner's), exactly as :func:`pack_layout` packs ``layout_of(wl, choice)``:
+    one packed template per TP and stage count, the other choices set in place (no workload built per row)."""
+    out = np.empty((len(choices), L.T_SIZE))
+    templates: dict[tuple, np.ndarray] = {}
+    for k, c in enumerate(choices):
+        tp, cp, pp, dp, mb, gb, rec, zero, v, e = c
+        t = templates.get((tp, pp))
+        if t is None:
+            t = templates[(tp, pp)] = pack_layout(layout_of(wl, c), num_layers)
+        row = out[k]
+        row[:] = t
+        row[L.T_CP], row[L.T_DP], row[L.T_MB], row[L.T_GB] = cp, dp, mb, gb
+        row[L.T_RECOMPUTE] = L.RECOMPUTE_MODES.index(rec)
+        row[L.T_ZERO], row[L.T_VPP], row[L.T_EP] = zero, v, e or 1
+    return out
+
+
 def pack_group(model_row: int, hardware_row: int, key: int, wl) -> np.ndarray:
     """One ``G_*`` row of a sweep's group table: where its model and hardware vectors are, its reduction
     key, the chips of one replica of ``wl`` and its data-parallel attention groups."""

@@ -102,7 +102,7 @@ def best_training(chip: Chip, model: Model, wl: TrainingWorkload) -> tuple[Train
     if not chip.has(wl.dtype):
         return None, f"{chip.name} has no {wl.dtype} compute"
     try:
-        return plan_training(chip, model, open_layout(wl), top=1, use_numba=False).best, ""
+        return plan_training(chip, model, open_layout(wl), top=1, use_numba=False, fastest_only=True).best, ""
     except RooflineError as exc:
         return None, f"{chip.name} cannot train this job ({exc})"
 

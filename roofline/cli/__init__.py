@@ -11,8 +11,9 @@ from roofline.cli.group import main
 from roofline.cli.lists import chips, models, validate
 from roofline.cli.plan import plan
 from roofline.cli.sweep import sweep
+from roofline.cli.warmup import warmup
 
-for _command in (estimate, plan, sweep, validate, chips, models, compare, plot):
+for _command in (estimate, plan, sweep, validate, chips, models, compare, plot, warmup):
     main.add_command(_command)
 
 __all__ = ["main"]

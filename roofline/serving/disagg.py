@@ -40,9 +40,6 @@ from roofline.serving.simulate import Client, client_requests, run_budgeted
 from roofline.serving.static import choose_tp
 from roofline.workload import Workload, check_layout, with_engine_kv
 
-COMPILING = ("compiling the disaggregated-serving simulator with numba (once, about half a minute; later runs "
-             "load it from the cache)")
-
 
 @attrs.frozen
 class Pool:
@@ -243,7 +240,7 @@ def run_deployment(dep: Deployment, client: Client, use_numba: bool | None = Non
         result = _simulate(dep, client, spec, fn)
         return result, result[2][L.DQ_STATUS] == 2.0
 
-    result, compiled = run_budgeted(simulate_disagg, call, use_numba, COMPILING)
+    result, compiled = run_budgeted(simulate_disagg, call, use_numba)
     times, output, out = result
     if out[L.DQ_STATUS] > 0.5:
         raise RooflineError("disaggregated serving: the deployment cannot run one request; check the pools")

@@ -14,15 +14,13 @@ installed (a single estimate with a cold cache compiles it once, about half a mi
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import warnings
 
 import attrs
 import numpy as np
 
-from roofline._jit import choose, is_cached
-from roofline.errors import CompilingNotice, RooflineError
+from roofline._jit import choose
+from roofline.errors import RooflineError
 from roofline.kernels import layout as L
 from roofline.kernels.serving import engine_kv_capacity, engine_kv_tokens
 from roofline.kernels.simulate import simulate
@@ -46,30 +44,18 @@ MAX_REQUESTS = 1_000_000
 MIN_REQUEST_RATE = 1e-6
 
 
-COMPILING = ("compiling the serving simulator with numba (once, about half a minute; later runs load it from "
-             "the cache)")
-
-
-def needs_compiling(kernel=simulate) -> bool:
-    """Whether the next compiled run of ``kernel`` (default: the serving simulator) compiles it first (numba
-    is installed and its disk cache does not hold this version of the kernel yet): about half a minute, once."""
-    return importlib.util.find_spec("numba") is not None and not is_cached(kernel)
-
-
-def run_budgeted(kernel, call, use_numba: bool | None, notice: str):
+def run_budgeted(kernel, call, use_numba: bool | None):
     """``(result, compiled)`` of ``call(fn, max_work) -> (result, stopped)``, a simulation by kernel ``fn``.
 
     ``use_numba`` None runs plain Python up to ``PLAIN_WORK`` (most single estimates: no compiler to load)
-    and, when the simulation stopped there, runs it again compiled, warning ``notice``
-    (:class:`~roofline.errors.CompilingNotice`) when the kernel must be compiled first; True or False runs
+    and, when the simulation stopped there, runs it again compiled (:func:`roofline._jit.choose` warns
+    :class:`~roofline.errors.CompilingNotice` when the kernel must be compiled first); True or False runs
     compiled or plain Python at once. Both give the same result."""
     if use_numba is None:
         result, stopped = call(kernel, PLAIN_WORK)
         if not stopped:
             return result, False
     fn, compiled = choose(kernel, use_numba)
-    if compiled and needs_compiling(kernel):
-        warnings.warn(notice, CompilingNotice, stacklevel=3)
     return call(fn, 0.0)[0], compiled
 
 
@@ -205,7 +191,7 @@ def run(p: Packed, client: Client, max_num_tokens: int | None = None, use_numba:
         result = _simulate(p, policy, client, spec, fn)
         return result, result[3][L.Q_STATUS] == 2.0
 
-    result, compiled = run_budgeted(simulate, call, use_numba, COMPILING)
+    result, compiled = run_budgeted(simulate, call, use_numba)
     times, marks, itl, figures, output = result
     if figures[L.Q_STATUS] > 0.5:
         longest = int(max(prompt.max() + (output.max() if engine.reserve_full else 0.0), 1))

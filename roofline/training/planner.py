@@ -31,10 +31,12 @@ from roofline.errors import RooflineError
 from roofline.kernels import layout as L
 from roofline.kernels.training import price_layouts
 from roofline.model import Model
-from roofline.pack import pack_layout
+from roofline.pack import pack_layout_choices
 from roofline.results.training import Plan, TrainingEstimate
 from roofline.stages import chunks_of
-from roofline.training.estimate import TrainingContext, estimate_from_result, estimate_training, with_days
+from roofline.training.estimate import (
+    TrainingContext, estimate_from_result, estimate_training, price_layout, with_days,
+)
 from roofline.workload import RECOMPUTE_MODES, TrainingWorkload, check_training, valid_tp_sizes
 
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
@@ -53,8 +55,22 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
+#: The fields of a layout the planner chooses, in the order of :func:`candidate_fields`' tuples.
+FIELDS = ("tp", "cp", "pp", "dp", "micro_batch", "global_batch", "recompute", "zero", "virtual_pp", "ep")
+
+
 def candidate_layouts(chip: Chip, model: Model, wl: TrainingWorkload) -> list[TrainingWorkload]:
     """Every complete, valid workload that keeps the fixed fields of ``wl``."""
+    return [layout_of(wl, f) for f in candidate_fields(chip, model, wl)]
+
+
+def layout_of(wl: TrainingWorkload, fields: tuple) -> TrainingWorkload:
+    """``wl`` with the planner's choices ``fields`` (a :func:`candidate_fields` tuple)."""
+    return attrs.evolve(wl, **dict(zip(FIELDS, fields)))
+
+
+def candidate_fields(chip: Chip, model: Model, wl: TrainingWorkload) -> list[tuple]:
+    """The choices (:data:`FIELDS`) of every complete, valid layout that keeps the fixed fields of ``wl``."""
     n = wl.num_chips
     tps = [wl.tp] if wl.tp else valid_tp_sizes(model, limit=chip.scale_up_domain)
     if wl.cp > 1 or wl.seq_len < 2 * CP_MIN_TOKENS:
@@ -76,8 +92,6 @@ def candidate_layouts(chip: Chip, model: Model, wl: TrainingWorkload) -> list[Tr
         if wl.dp and wl.dp != dp:
             continue
         for mb in mbs:
-            base = attrs.evolve(wl, tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=mb, recompute="none", zero=0,
-                                virtual_pp=1)
             gb = wl.global_batch or wl.default_batch()
             if gb % (dp * mb):
                 continue
@@ -98,7 +112,7 @@ def candidate_layouts(chip: Chip, model: Model, wl: TrainingWorkload) -> list[Tr
                 if v > 1 and (pp == 1 or micro % pp):
                     continue
                 for rec, z in itertools.product(recs, zeros):
-                    out.append(attrs.evolve(base, global_batch=gb, recompute=rec, zero=z, virtual_pp=v, ep=e))
+                    out.append((tp, cp, pp, dp, mb, gb, rec, z, v, e))
     return out
 
 
@@ -110,11 +124,61 @@ def sweep_layouts(ctx: TrainingContext, layouts: np.ndarray, use_numba: bool | N
     return results, ran_compiled
 
 
+#: Columns a layout's compute and tensor-parallel time do not depend on (ZeRO stage, virtual stages) or grow
+#: with (the recompute mode): among layouts that differ only in these, the one with the least recompute has
+#: the least compute + TP collectives, a lower bound on every one's step time.
+_BOUND_FREE = (L.T_ZERO, L.T_VPP, L.T_RECOMPUTE)
+
+
+def fastest_plain(ctx: TrainingContext, packed: np.ndarray) -> np.ndarray:
+    """Price ``packed`` layouts in plain Python as :func:`sweep_layouts` does, skipping those that cannot be
+    the fastest that fits. Layouts alike but for ZeRO stage and virtual stages share their compute and
+    tensor-parallel time, a lower bound on their step; across recompute modes that bound only grows with
+    the recompute (it adds work). So one layout per group with the least recompute is priced, the groups
+    are taken in order of that bound, each recompute mode's subgroup is priced only while its own bound
+    does not exceed the fastest fitting step so far, and a group whose bound exceeds it ends the search.
+    Rows not priced get R_FITS 0 and an infinite step; the fastest fitting layout (and every layout as
+    fast) is priced exactly as by the full sweep."""
+    n = len(packed)
+    res = np.zeros((n, L.R_SIZE))
+    res[:, L.R_STEP] = np.inf
+    keys = packed.copy()
+    keys[:, _BOUND_FREE] = 0.0
+    groups: dict[bytes, dict[float, list[int]]] = {}
+    for i in range(n):
+        groups.setdefault(keys[i].tobytes(), {}).setdefault(float(packed[i, L.T_RECOMPUTE]), []).append(i)
+    members = [[rows for _, rows in sorted(sub.items())] for sub in groups.values()]
+    priced = np.zeros(n, dtype=bool)
+
+    def price(i):
+        res[i] = price_layout(ctx, packed[i])
+        priced[i] = True
+        return res[i, L.R_COMPUTE] + res[i, L.R_TP]
+
+    bounds = np.array([price(subs[0][0]) for subs in members])
+    fit = res[:, L.R_FITS] > 0.5
+    best = float(res[fit, L.R_STEP].min()) if fit.any() else np.inf
+    for g in np.argsort(bounds, kind="stable"):
+        if bounds[g] > best:
+            break
+        for rows in members[g]:
+            if (res[rows[0], L.R_COMPUTE] + res[rows[0], L.R_TP] if priced[rows[0]] else price(rows[0])) > best:
+                break
+            for i in rows:
+                if not priced[i]:
+                    price(i)
+                if res[i, L.R_FITS] > 0.5 and res[i, L.R_STEP] < best:
+                    best = float(res[i, L.R_STEP])
+    return res
+
+
 def plan_training(chip: Chip, model: Model, workload: TrainingWorkload | None = None, *, top: int = 10,
-                  use_numba: bool | None = None, days: float | None = None) -> Plan:
+                  use_numba: bool | None = None, days: float | None = None, fastest_only: bool = False) -> Plan:
     """Search every valid layout for ``workload.num_chips`` chips (fields given in ``workload`` stay
     fixed) and return the fastest that fits, with the ``top`` fastest fitting layouts.
 
+    ``fastest_only`` (plain Python, ``top`` 1): price only what can be the fastest (:func:`fastest_plain`);
+    the best layout is the same, the plan's ``fitting`` counts the priced layouts that fit.
     Raises the project error when no layout is valid, or when none fits (with the memory the leanest
     layout needs and what a chip has).
     """
@@ -123,19 +187,22 @@ def plan_training(chip: Chip, model: Model, workload: TrainingWorkload | None = 
         raise RooflineError(f"top={top!r} must be a whole number of layouts, at least 1")
     check_training(chip, model, wl)
     start = time.perf_counter()
-    cands = candidate_layouts(chip, model, wl)
+    cands = candidate_fields(chip, model, wl)
     if not cands:
         raise RooflineError(f"num_chips={wl.num_chips}: no valid layout for {model.name} (tp within "
                             f"{chip.scale_up_domain} dividing {model.num_heads} heads, pp dividing "
                             f"{model.num_layers} layers, global batch divisible by dp x micro_batch); "
                             f"change --num-chips or --global-batch")
     ctx = TrainingContext.build(chip, model, wl.dtype)
-    packed = np.stack([pack_layout(c, model.num_layers) for c in cands])
-    res, ran_compiled = sweep_layouts(ctx, packed, use_numba)
+    packed = pack_layout_choices(wl, model.num_layers, cands, layout_of)
+    if fastest_only and top == 1 and not use_numba:
+        res, ran_compiled = fastest_plain(ctx, packed), False
+    else:
+        res, ran_compiled = sweep_layouts(ctx, packed, use_numba)
     fits = res[:, L.R_FITS] > 0.5
     if not fits.any():
         lean = int(np.argmin(res[:, L.R_MEM]))
-        c = cands[lean]
+        c = layout_of(wl, cands[lean])
         raise RooflineError(
             f"model {model.name} does not fit on {wl.num_chips} x {chip.name} under any layout: the leanest "
             f"(tp={c.tp}, pp={c.pp}, dp={c.dp}, cp={c.cp}, micro_batch={c.micro_batch}, recompute={c.recompute}, "
@@ -152,7 +219,7 @@ def plan_training(chip: Chip, model: Model, workload: TrainingWorkload | None = 
             shown.append(i)
         if len(shown) == top:
             break
-    chosen = tuple(estimate_from_result(ctx, cands[i], res[i]) for i in shown)
+    chosen = tuple(estimate_from_result(ctx, layout_of(wl, cands[i]), res[i]) for i in shown)
     elapsed = time.perf_counter() - start
     best = with_days(chosen[0], days)
     return Plan(chip=chip, model=model, best=best, top=chosen, candidates=len(cands), fitting=int(fits.sum()),
@@ -168,7 +235,7 @@ def training_estimate(chip: Chip, model: Model, workload: TrainingWorkload, *, d
     wl = workload if model.is_moe or workload.ep is not None else attrs.evolve(workload, ep=1)
     if wl.complete and wl.ep is not None:
         return estimate_training(chip, model, wl, days=days)
-    return plan_training(chip, model, wl, top=1, use_numba=use_numba, days=days).best
+    return plan_training(chip, model, wl, top=1, use_numba=use_numba, days=days, fastest_only=True).best
 
 
 def chips_needed(chip: Chip, model: Model, days: float, workload: TrainingWorkload | None = None) -> int:
