@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import types
 import warnings
 from pathlib import Path
@@ -31,15 +32,17 @@ from roofline.errors import CompilingNotice
 NJIT_OPTIONS = {"cache": True, "fastmath": False, "error_model": "numpy", "nogil": True}
 
 #: About how long the first compile of each entry kernel takes on a 2-core machine, quoted by the line a
-#: command prints before compiling. benchmarks/bench_compile.py, 2026-11-30, empty cache: the first sweep
-#: (the static sweep kernel alone) 405 s whole process, `roofline warmup` (all five) 466 s, so each of the
-#: other four takes at most about a minute.
-COMPILE_SECONDS = {"price_layouts": 60, "sweep_static": 400, "sweep_serving": 60, "simulate": 60,
+#: command prints before compiling. benchmarks/bench_compile.py, 2026-11-30, empty cache: `roofline warmup`
+#: (all five) 466 s with the static sweep kernel wholly inlined (then 405 s alone), so each of the other
+#: four takes at most about a minute; the static sweep kernel inlining only its per-configuration calls
+#: compiled in 41 s (scratch measurement of the same day, benchmarks/bench_compile.py reports it).
+COMPILE_SECONDS = {"price_layouts": 60, "sweep_static": 45, "sweep_serving": 60, "simulate": 60,
                    "simulate_disagg": 60}
 
 _MARK = "_roofline_kernel"
 _GLUE = "_roofline_glue"
-_compiled: dict[tuple[int, bool, bool], object] = {}
+_compiled: dict[tuple, object] = {}
+_lock = threading.RLock()  # one thread builds a twin; another asking for it waits (validate simulates on threads)
 _borrow_twin = None
 
 
@@ -87,12 +90,16 @@ def _numba():
     return numba
 
 
-def compiled(fn, inline: bool = False):
+def compiled(fn, inline: bool | frozenset = False):
     """The numba-compiled twin of kernel ``fn`` (callees compiled first, then swapped in).
 
-    ``inline=True`` compiles every kernel that ``fn`` calls, recursively, inline into ``fn``. Compile
-    a given kernel one way only: numba's disk cache keys a function by its code, not by this option.
+    ``inline=True`` compiles every kernel that ``fn`` calls, recursively, inline into ``fn``; a set of kernel
+    names inlines only those of ``fn``'s direct callees (each with everything it calls): the calls a loop
+    makes per iteration, while the calls it makes once per outer iteration stay calls and compile once each.
+    Compile a given kernel one way only: numba's disk cache keys a function by its code, not by this option.
     """
+    if isinstance(inline, frozenset):
+        return _twin(fn, False, False, inline)
     return _twin(fn, inline, False)
 
 
@@ -119,7 +126,7 @@ def compiling_notice(fn) -> str:
             f"from the cache (`roofline warmup` compiles them all ahead)")
 
 
-def choose(fn, use_numba: bool | None, inline: bool = False, notice: str | None = None):
+def choose(fn, use_numba: bool | None, inline: bool | frozenset = False, notice: str | None = None):
     """``(kernel, compiled)``: the compiled twin of ``fn`` when numba is importable and ``use_numba`` is
     not False (True: numba is required), else ``fn`` itself as plain Python. When the compiled twin is not in
     the disk cache yet, warns :class:`~roofline.errors.CompilingNotice` (``notice``, or the standard line)
@@ -137,8 +144,13 @@ def choose(fn, use_numba: bool | None, inline: bool = False, notice: str | None 
     return twin, True
 
 
-def _twin(fn, inline_callees: bool, inline_self: bool):
-    key = (id(fn), inline_callees, inline_self)
+def _twin(fn, inline_callees: bool, inline_self: bool, hot: frozenset = frozenset()):
+    with _lock:
+        return _build_twin(fn, inline_callees, inline_self, hot)
+
+
+def _build_twin(fn, inline_callees: bool, inline_self: bool, hot: frozenset):
+    key = (id(fn), inline_callees, inline_self, hot)
     if key in _compiled:
         return _compiled[key]
     numba = _numba()
@@ -148,7 +160,10 @@ def _twin(fn, inline_callees: bool, inline_self: bool):
         if callee is borrow:
             env[name] = _borrow_intrinsic()
         elif callable(callee) and getattr(callee, _MARK, False) and callee is not fn:
-            env[name] = _twin(callee, inline_callees, inline_callees or getattr(callee, _GLUE, False))
+            if name in hot:
+                env[name] = _twin(callee, True, True)
+            else:
+                env[name] = _twin(callee, inline_callees, inline_callees or getattr(callee, _GLUE, False))
     twin = types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
     twin.__module__, twin.__qualname__, twin.__doc__ = fn.__module__, fn.__qualname__, fn.__doc__
     options = dict(NJIT_OPTIONS, inline="always") if inline_self else NJIT_OPTIONS

@@ -14,6 +14,7 @@ from roofline import Workload, estimate_inference, load_chip, load_model
 from roofline.cli import main
 from roofline.errors import RooflineError
 from roofline.kernels import inference as K
+from roofline.kernels import layout as KL
 from roofline.kernels import sweep as KS
 from roofline.loaders.engines import ENGINES
 from roofline.passes import Packed
@@ -63,7 +64,7 @@ def test_compiled_sweep_equals_single_estimate(seed):
     axes = dict(GRIDS[seed])
     axes.update(batch=sorted(rng.integers(1, 600, 4).tolist()), input_len=sorted(rng.integers(1, 40000, 3).tolist()),
                 output_len=sorted(rng.integers(1, 3000, 2).tolist()))
-    s = sweep(**axes)
+    s = sweep(**axes, use_numba=True)
     assert s.compiled and s.n_rows == s.configurations >= 1000
     chips = {c.name: c for c in s.grid.chips}
     models = {m.name: m for m in s.grid.models}
@@ -87,11 +88,56 @@ def test_sweep_equals_the_front_door_estimate():
         assert e.decode_context_tokens == KS.mean_decode_context(float(s["input_len"][k]), float(s["output_len"][k]))
 
 
+@pytest.mark.parametrize("chip, model, wl", [
+    ("H100", "70B", Workload(batch=32, input_len=1000, output_len=200, tp=4)),
+    ("H20", "DeepSeek-V3", Workload(batch=64, input_len=4000, output_len=500, tp=8, ep=8, weight_dtype="fp8")),
+    ("H200", "Qwen3-30B-A3B", Workload(batch=7, input_len=300, output_len=90, tp=2, pp=3)),
+    ("A100", "Mistral-7B", Workload(batch=5, input_len=9000, output_len=40, tp=1)),
+    ("B200", "gpt-oss-120b", Workload(batch=16, input_len=2000, output_len=100, tp=2)),
+])
+def test_only_the_attention_row_of_a_decode_step_depends_on_the_context(chip, model, wl):
+    """The static sweep prices every other row of a decode step once per batch (``decode_other_ops``) and
+    the attention row per context; that is exact only while no other row moves with the context."""
+    p = Packed(load_chip(chip), load_model(model), wl)
+    w = p.w(wl.batch)
+    ops, priced = np.zeros((KL.N_OPS, KL.OP_COLS)), np.zeros((KL.N_OPS, 2))
+    others = K.decode_other_ops(p.m, w, p.hw, 1.0, ops, priced)
+    table = np.delete(ops, KL.OP_ATTN, axis=0)
+    steps = []
+    for c0 in (1.0, 2.0, 517.5, 8191.0, 130000.0):
+        assert K.decode_other_ops(p.m, w, p.hw, c0, ops, priced) == others
+        assert np.array_equal(np.delete(ops, KL.OP_ATTN, axis=0), table)
+        steps.append(K.decode_step_at(p.m, w, p.hw, c0, others, ops, priced))
+        assert steps[-1] == K.decode_step_time(p.m, w, p.hw, c0, ops, priced)
+    assert steps == sorted(steps) and steps[-1] > steps[0]  # a longer context never decodes faster
+
+
+def test_a_small_sweep_runs_as_plain_python_and_a_large_one_compiled(monkeypatch):
+    assert not sweep("H20", "8B", batch="1:8").compiled
+    assert not sweep("H20", "8B", batch="1:8", engine="vllm").compiled
+    monkeypatch.setattr(sweep_run, "PLAIN_MAX_CONFIGS", {"sweep_static": 7, "sweep_serving": 7})
+    assert sweep("H20", "8B", batch="1:8").compiled
+    assert sweep("H20", "8B", batch="1:8", engine="vllm").compiled
+
+
+def test_plain_python_static_sweep_equals_the_single_estimate_exactly():
+    """The hoisted sweep loop and the single estimate's kernels give the same bits (plain Python both)."""
+    s = sweep("H100,H20", "8B,Qwen3-30B-A3B", batch="1,24", input_len="100,3000", output_len="1,64,700", tp="1,2",
+              pp="1,2", use_numba=False)
+    chips = {c.name: c for c in s.grid.chips}
+    models = {m.name: m for m in s.grid.models}
+    for k in range(s.n_rows):
+        wl = workload_of(s, k)
+        p = Packed(chips[s["chip"][k]], models[s["model"][k]], wl)
+        assert s["tpot_s"][k] == p.tpot(wl.batch) and s["ttft_s"][k] == p.ttft(wl.batch), (k, wl)
+        assert s["memory_bytes_per_chip"][k] == K.memory_per_chip(p.m, p.w(wl.batch)), (k, wl)
+
+
 @pytest.mark.parametrize("engine, chips", [("generic", "H100,H200"), ("trtllm", "H100,H200"), ("vllm", "A100,H100")])
 def test_serving_sweep_equals_the_closed_form(engine, chips):
     """Row by row; vLLM on an A100 and an H100 takes each chip's own defaults (256 vs 1,024 sequences)."""
     s = sweep(chips, "8B,70B,Qwen3-30B-A3B", batch="1,9,200,5000", input_len="500,4k", output_len="1,300",
-              tp="1,4", ep="1,8", engine=engine)
+              tp="1,4", ep="1,8", engine=engine, use_numba=True)
     chips = {c.name: c for c in s.grid.chips}
     models = {m.name: m for m in s.grid.models}
     checked = 0
@@ -116,7 +162,7 @@ def test_plain_python_kernel_equals_compiled():
     axes = dict(chips="H20", models="8B,Qwen3-30B-A3B", batch="1,33", input_len="100,3k", output_len="7,64",
                 tp="1,2", pp="1,2", ep="1,2")
     for extra in ({}, {"engine": "vllm"}, {"reduce": "pareto", "max_tpot_s": 0.02}, {"decode_only": True}):
-        fast, slow = sweep(**axes, **extra), sweep(**axes, **extra, use_numba=False)
+        fast, slow = sweep(**axes, **extra, use_numba=True), sweep(**axes, **extra, use_numba=False)
         assert fast.compiled and not slow.compiled
         assert list(fast) == list(slow) and fast.n_rows == slow.n_rows
         for name in fast:
@@ -160,7 +206,7 @@ def many_chunks(request, monkeypatch):
 @pytest.mark.parametrize("limits", [(None, None), (0.03, None), (0.05, 2.0)])
 def test_best_and_pareto_equal_brute_force(engine, limits, many_chunks):
     axes = dict(chips="H20,H100", models="8B,70B", batch="1:300:7", input_len="512,2k,9k", output_len="128,1k",
-                tp="1,4,8", engine=engine, threads=many_chunks)
+                tp="1,4,8", engine=engine, threads=many_chunks, use_numba=True)
     everything = sweep(**axes)
     ok = feasible(everything, *limits)
     key = everything.grid.g_chip[everything.grid.unravel(np.arange(everything.n_rows))[0]] * 2 + \

@@ -4,12 +4,12 @@ the largest batch that fits. The op table is :func:`roofline.kernels.forward.fil
 """
 
 from roofline._jit import kernel
-from roofline.kernels.forward import fill_pass
+from roofline.kernels.forward import attention_cost, fill_pass
 from roofline.kernels.layout import (
     H_HBM_BYTES, H_MEM_FRACTION, H_REQUEST_OVERHEAD, H_SEQ_OVERHEAD, H_STEP_OVERHEAD, H_UP_DOMAIN, M_LAYERS, N_OPS,
-    W_ACCEPT, W_BATCH, W_DRAFT, W_INPUT, W_OUTPUT, W_PP,
+    OP_ATTN, OP_FLOPS, OP_HBM, W_ACCEPT, W_BATCH, W_DRAFT, W_INPUT, W_OUTPUT, W_PP,
 )
-from roofline.kernels.roofline import price_ops
+from roofline.kernels.roofline import op_time, price_ops
 from roofline.kernels.shapes import kv_bytes_per_chip, weight_bytes_per_chip, workspace_bytes_per_chip
 
 
@@ -35,27 +35,77 @@ def decode_step_time(m, w, hw, c0, ops, priced):
     verifies 1 + ``W_DRAFT`` tokens per sequence and emits ``W_ACCEPT`` of them on average: the time per
     output token is the step time divided by ``W_ACCEPT``. The engine's costs per step, per kernel and per
     sequence are in the step.
+
+    Written as :func:`decode_step_at` over :func:`decode_other_ops`: only the attention row depends on the
+    context, so a sweep prices the other rows once and the attention row at each context.
     """
+    return decode_step_at(m, w, hw, c0, decode_other_ops(m, w, hw, c0, ops, priced), ops, priced)
+
+
+@kernel
+def decode_seqs(w):
+    """Sequences in the pass a decode step prices: the batch, or with ``pp`` stages one micro-batch of the
+    min(pp, batch) the batch is split into."""
+    b = w[W_BATCH]
+    pp = w[W_PP]
+    if pp <= 1.0:
+        return b
+    micro = pp if b > pp else b
+    return -(-b // micro)
+
+
+@kernel
+def decode_other_ops(m, w, hw, c0, ops, priced):
+    """Fill ``ops`` with the pass of one decode step (:func:`decode_step_time`) at context ``c0`` and price
+    every row into ``priced``; returns the seconds of every row but attention. None of those rows depends on
+    the context (a decode step has ``c0`` > 0, which is all the other rows ask of it; tested), so a sweep
+    calls this once per batch and :func:`decode_step_at` per context."""
     pp = w[W_PP]
     q = 1.0 + w[W_DRAFT]
-    accept = w[W_ACCEPT] if w[W_ACCEPT] > 0.0 else 1.0
     if pp <= 1.0:
         fill_pass(m, w, hw[H_UP_DOMAIN], q, c0, m[M_LAYERS], 1.0, 1.0, 0.0, ops)
-        return (price_ops(ops, N_OPS, hw, priced) + hw[H_STEP_OVERHEAD] + w[W_BATCH] * hw[H_SEQ_OVERHEAD]) / accept
+    else:
+        stage = w.copy()
+        stage[W_BATCH] = decode_seqs(w)
+        fill_pass(m, stage, hw[H_UP_DOMAIN], q, c0, -(-m[M_LAYERS] // pp), 0.0, 1.0, 1.0, ops)
+    price_ops(ops, N_OPS, hw, priced)
+    others = 0.0
+    for i in range(N_OPS):
+        if i != OP_ATTN:
+            others += priced[i, 0]
+    return others
+
+
+@kernel
+def decode_step_at(m, w, hw, c0, others, ops, priced):
+    """Seconds per output token at context ``c0`` (:func:`decode_step_time`), given ``ops`` filled by
+    :func:`decode_other_ops` for the same batch and ``others`` its return: the attention row is set and
+    priced at ``c0`` (``priced`` updated), then the step is assembled."""
+    pp = w[W_PP]
     b = w[W_BATCH]
-    micro = pp if b > pp else b
-    stage = w.copy()
-    stage[W_BATCH] = -(-b // micro)
-    layers = -(-m[M_LAYERS] // pp)
-    fill_pass(m, stage, hw[H_UP_DOMAIN], q, c0, layers, 0.0, 1.0, 1.0, ops)
-    return (pp * (price_ops(ops, N_OPS, hw, priced) + hw[H_STEP_OVERHEAD]) + b * hw[H_SEQ_OVERHEAD]) / accept
+    accept = w[W_ACCEPT] if w[W_ACCEPT] > 0.0 else 1.0
+    flops, hbm = attention_cost(m, w, decode_seqs(w), 1.0 + w[W_DRAFT], c0)
+    ops[OP_ATTN, OP_FLOPS] = flops
+    ops[OP_ATTN, OP_HBM] = hbm
+    t, bound = op_time(ops, OP_ATTN, hw)
+    priced[OP_ATTN, 0] = t
+    priced[OP_ATTN, 1] = bound
+    if pp <= 1.0:
+        return (others + t + hw[H_STEP_OVERHEAD] + b * hw[H_SEQ_OVERHEAD]) / accept
+    return (pp * (others + t + hw[H_STEP_OVERHEAD]) + b * hw[H_SEQ_OVERHEAD]) / accept
 
 
 @kernel
 def memory_per_chip(m, w):
-    """Weights + KV cache at the final context (input + output) + workspace, in bytes per chip."""
-    ctx = w[W_INPUT] + w[W_OUTPUT]
-    return weight_bytes_per_chip(m, w) + kv_bytes_per_chip(m, w, ctx) + workspace_bytes_per_chip(m, w)
+    """Weights + workspace + KV cache at the final context (input + output), in bytes per chip."""
+    return memory_without_cache(m, w) + kv_bytes_per_chip(m, w, w[W_INPUT] + w[W_OUTPUT])
+
+
+@kernel
+def memory_without_cache(m, w):
+    """Weights + workspace in bytes per chip: :func:`memory_per_chip` but the KV cache, which alone depends on
+    the output length."""
+    return weight_bytes_per_chip(m, w) + workspace_bytes_per_chip(m, w)
 
 
 @kernel

@@ -34,13 +34,16 @@ configuration index, then the K figures the kernel stores per configuration.
 import numpy as np
 
 from roofline._jit import borrow, kernel
-from roofline.kernels.inference import decode_step_time, mean_decode_context, memory_per_chip, prefill_time
+from roofline.kernels.inference import (
+    decode_other_ops, decode_step_at, mean_decode_context, memory_without_cache, prefill_time,
+)
 from roofline.kernels.layout import (
     G_ATTN_DP, G_CHIPS, G_HW, G_KEY, G_MODEL, H_HBM_BYTES, H_MEM_FRACTION, L_BEST, L_MAX_TPOT, L_MAX_TTFT,
     L_PARETO, REC_FIGURES, REC_INDEX, REC_X, REC_Y, S_MEM, S_TPOT, S_TTFT, V_CAP, V_RPS, V_SIZE, V_TPOT, V_TTFT,
     W_BATCH, W_INPUT, W_OUTPUT,
 )
 from roofline.kernels.serving import replica_at_concurrency
+from roofline.kernels.shapes import kv_bytes_per_chip
 
 
 @kernel
@@ -115,6 +118,11 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
     """Price the rows ``[row_lo, row_hi)`` as ``roofline estimate`` does: TTFT the prefill of the whole
     batch, TPOT the decode step at the mean context, memory per chip at the final context.
 
+    Only what changes along an axis is priced inside it: the decode step's rows but attention once per row
+    (batch), the prefill and the memory but the KV cache once per input length, and per configuration the
+    attention row at its context and the KV cache at its final context. The figures are those of the
+    single-estimate kernels to the last bit (tested).
+
     Parameters
     ----------
     grid : (ms, hws, ws, groups, wbatch)
@@ -131,8 +139,9 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
     reduction : (best, front, count)
         best (n_keys, REC_SIZE) updated in place (index -1: none yet); front, count (n_keys, cap,
         REC_SIZE) float64 and (n_keys,) int64: the Pareto fronts so far.
-    scratch : (ops, priced, w, figures)
-        (N_OPS, OP_COLS), (N_OPS, 2), (W_SIZE,), (S_SIZE,) float64.
+    scratch : (ops, priced, w, figures, prefill_ops, prefill_priced)
+        (N_OPS, OP_COLS), (N_OPS, 2), (W_SIZE,), (S_SIZE,), (N_OPS, OP_COLS), (N_OPS, 2) float64: the
+        decode step's op table stays filled over a row while the prefill's has its own.
 
     Returns the front array (reallocated when a front outgrew it).
     """
@@ -153,6 +162,8 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
     priced = borrow(scratch[1])
     w = borrow(scratch[2])
     figures = borrow(scratch[3])
+    prefill_ops = borrow(scratch[4])
+    prefill_priced = borrow(scratch[5])
     nb = batches.shape[0]
     ni = inputs.shape[0]
     no = outputs.shape[0]
@@ -170,21 +181,26 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
         for j in range(ws.shape[1]):
             w[j] = ws[g, j]
         w[W_BATCH] = wbatch[g, r % nb]
+        w[W_INPUT] = inputs[0]
+        w[W_OUTPUT] = outputs[0]
+        # every op of a decode step but attention is the same at every context: priced once per row
+        others = decode_other_ops(m, w, hw, mean_decode_context(inputs[0], outputs[0]), ops, priced)
         for ii in range(ni):
             w[W_INPUT] = inputs[ii]
             w[W_OUTPUT] = outputs[0]
             ttft = np.nan
+            fixed_mem = 0.0
             if not decode_only:
-                ttft = prefill_time(m, w, hw, ops, priced)  # the prompt's pass: no output length in it
+                ttft = prefill_time(m, w, hw, prefill_ops, prefill_priced)  # no output length in it
+                fixed_mem = memory_without_cache(m, w)
             for io in range(no):
-                w[W_OUTPUT] = outputs[io]
                 index = (r * ni + ii) * no + io
-                tpot = decode_step_time(m, w, hw, mean_decode_context(inputs[ii], outputs[io]), ops, priced)
+                tpot = decode_step_at(m, w, hw, mean_decode_context(inputs[ii], outputs[io]), others, ops, priced)
                 if decode_only:
                     if keep:
                         out[S_TPOT, index] = tpot
                     continue
-                mem = memory_per_chip(m, w)
+                mem = fixed_mem + kv_bytes_per_chip(m, w, inputs[ii] + outputs[io])
                 if keep:
                     out[S_TPOT, index] = tpot
                     out[S_TTFT, index] = ttft

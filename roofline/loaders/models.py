@@ -3,6 +3,8 @@ a user's TOML file, or from a Hugging Face ``config.json`` (or a folder holding 
 
 from __future__ import annotations
 
+import functools
+
 import json
 import types
 from pathlib import Path
@@ -106,6 +108,13 @@ def model_from_dict(d: dict, where: str = "model") -> Model:
     return Model(**kw)
 
 
+@functools.cache
+def _shipped_model(path: Path) -> Model:
+    """A shipped profile, read once per process (``validate`` asks for the same few thousands of times;
+    a ``Model`` is frozen, so every caller may share it)."""
+    return model_from_dict(read_toml(path, "model profile"), where=f"model {path.stem}")
+
+
 def load_model(name_or_path: str | Path) -> Model:
     """Load by profile name/alias, a ``.toml`` file, a HF ``config.json`` or a folder holding one."""
     s = str(name_or_path)
@@ -114,7 +123,7 @@ def load_model(name_or_path: str | Path) -> Model:
                             "a config.json or its folder, or a .toml file")
     path = MODELS.find(s)
     if path is not None:
-        return model_from_dict(read_toml(path, "model profile"), where=f"model {path.stem}")
+        return _shipped_model(path)
     p = Path(s)
     if is_path(p, "dir"):
         p = p / "config.json"

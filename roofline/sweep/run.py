@@ -27,10 +27,19 @@ PARALLEL_MIN_CONFIGS = 1 << 15
 CHUNK_CONFIGS = 1 << 20
 #: Configurations whose figures a sweep keeps in memory (24-40 bytes each); reductions have no limit.
 MAX_KEPT_CONFIGS = 200_000_000
-#: Kernels compiled with their callees inlined: the static sweep runs about three times faster that way
-#: (its first compile takes about half a minute, then the disk cache loads it). The serving kernel, with
-#: three engine steps per configuration, would take minutes to compile inline and gains only two-fold.
-_INLINE = {"sweep_static": True, "sweep_serving": False}
+#: What each sweep kernel inlines: the calls of its innermost loop (one configuration), each with everything
+#: it calls, so that a configuration costs no call; the calls made once per batch or input length (the
+#: decode step's other rows, the prefill, the memory) stay calls and compile once each. Inlining the whole
+#: static kernel ran it 1.2-1.6x faster again but took eight minutes to compile; the serving kernel, with
+#: three engine steps per configuration, compiles as plain calls.
+_INLINE = {"sweep_static": frozenset({"decode_step_at", "mean_decode_context", "kv_bytes_per_chip", "is_feasible",
+                                      "keep_best", "front_insert"}),
+           "sweep_serving": False}
+#: Up to this many configurations a sweep runs as plain Python unless numba is asked for (``use_numba=True``):
+#: a second or two on a 2-core machine (the README's sweeps, 1,584 to 8,192 configurations, take 0.3-2.3 s),
+#: about what importing numba and loading a compiled kernel from the cache costs, and far less than compiling
+#: it the first time (``_jit.COMPILE_SECONDS``).
+PLAIN_MAX_CONFIGS = {"sweep_static": 20_000, "sweep_serving": 10_000}
 
 
 def _threads(requested: int | None) -> int:
@@ -91,6 +100,8 @@ def run_grid(grid: Grid, *, engine: str | None = None, max_num_tokens: int | Non
     limits = pack_limits(max_tpot_s, max_ttft_s, reduce)
     out = np.full((size, n if keep else 0), np.nan)
     kernel = sweep_serving if serving else sweep_static
+    if use_numba is None and n <= PLAIN_MAX_CONFIGS[kernel.__name__]:
+        use_numba = False
     fn, ran_compiled = choose(kernel, use_numba, inline=_INLINE[kernel.__name__])
     if serving:
         # one policy per hardware row: an engine's defaults may depend on the chip (Engine.on)
@@ -115,7 +126,8 @@ def run_grid(grid: Grid, *, engine: str | None = None, max_num_tokens: int | Non
             front = fn(tables, axes, lo, hi, policy, limits, out, (best, front, count),
                        scratch + (np.zeros(L.W_SIZE), np.zeros(L.C_SIZE)))
         else:
-            front = fn(tables, axes, lo, hi, decode_only, limits, out, (best, front, count), scratch)
+            front = fn(tables, axes, lo, hi, decode_only, limits, out, (best, front, count),
+                       scratch + (np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2))))
         return lo, hi, best, front, count
 
     start = time.perf_counter()
@@ -174,7 +186,8 @@ def sweep(chips, models, *, batch=1, input_len=2048, output_len=256, tp=None, pp
         ``"best"`` or ``"pareto"`` (per chip and model, feasible configurations only), with the
         latency limits in seconds.
     use_numba
-        ``None``: compiled when numba is installed; ``False``: the same kernel as plain Python.
+        ``None``: compiled when numba is installed and the sweep has more than ``PLAIN_MAX_CONFIGS``
+        configurations, else plain Python; ``True``: compiled; ``False``: the same kernel as plain Python.
     threads, progress
         Threads for a large sweep (default: the cores available); ``progress(done, total)`` is called
         as parts of the sweep finish.

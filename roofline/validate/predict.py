@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+from concurrent.futures import Executor, Future
+
+import attrs
 
 from roofline.chip import Chip
 from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
@@ -261,16 +264,50 @@ def predict_serving(row: dict, chip: Chip, model: Model, kv_when_blank: str = "e
                                                    use_numba=SIMULATE_COMPILED))
 
 
-def cached_latency(row: dict, cache: dict | None, key, simulate) -> float:
-    """The row's mean TPOT or TTFT from ``simulate()`` (a serving result), run once per ``key`` in ``cache``;
-    a configuration that cannot run keeps its reason there and raises it for every row of it."""
-    cache = {} if cache is None else cache
-    if key not in cache:
-        try:
-            cache[key] = simulate()
-        except RooflineError as exc:
-            cache[key] = RowError(str(exc))
-    result = cache[key]
+class Runs(dict):
+    """Simulated serving runs by configuration, shared by the rows of one run (TTFT and TPOT). Given a thread
+    pool, a configuration seen first is submitted to it and :func:`cached_latency` returns a :class:`Pending`
+    latency: the compiled simulators release the GIL, so each core simulates a run while the rows go on."""
+
+    def __init__(self, pool: Executor | None = None):
+        super().__init__()
+        self.pool = pool
+
+
+@attrs.frozen
+class Pending:
+    """A row's latency from a simulation that may still be running."""
+
+    outcome: Future
+    metric: str
+
+    def value(self) -> float:
+        """Wait for the simulation; its TPOT or TTFT, or the RowError of a configuration that cannot run."""
+        return latency_of(self.outcome.result(), self.metric)
+
+
+def _outcome(simulate):
+    try:
+        return simulate()
+    except RooflineError as exc:
+        return RowError(str(exc))
+
+
+def latency_of(result, metric: str) -> float:
+    """The mean TPOT or TTFT of a serving result, or its configuration's reason it cannot run, raised."""
     if isinstance(result, RowError):
         raise result
-    return result.tpot_s if cell(row, "metric_std") == "tpot_s" else result.ttft_s
+    return result.tpot_s if metric == "tpot_s" else result.ttft_s
+
+
+def cached_latency(row: dict, cache: dict | None, key, simulate) -> float | Pending:
+    """The row's mean TPOT or TTFT from ``simulate()`` (a serving result), run once per ``key`` in ``cache``;
+    a configuration that cannot run keeps its reason there and raises it for every row of it. With a
+    :class:`Runs` cache that has a pool, a :class:`Pending` latency instead."""
+    cache = {} if cache is None else cache
+    pool = getattr(cache, "pool", None)
+    if key not in cache:
+        cache[key] = pool.submit(_outcome, simulate) if pool is not None else _outcome(simulate)
+    if pool is not None:
+        return Pending(cache[key], cell(row, "metric_std"))
+    return latency_of(cache[key], cell(row, "metric_std"))

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import nullcontext
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from roofline.engines import Engine
 from roofline.errors import RooflineError
 from roofline.results.validation import RowResult, Skipped, Validation
-from roofline.validate.predict import predict_inference, predict_serving, predict_training
+from roofline.validate.predict import (
+    SIMULATE_COMPILED, Pending, Runs, predict_inference, predict_serving, predict_training,
+)
 from roofline.validate.schema import (
     INFERENCE_METRICS, KV_WHEN_BLANK, SERVING_METRICS, TRAINING_METRICS, RowError, cell, chip_for_row, default_files,
     model_for_row, read_rows, value_cell,
 )
+
 
 def validate(paths: list[str | Path] | None = None, *, kv_when_blank: str = "engine",
              efficiency_overrides: dict[str, dict[str, float]] | None = None,
@@ -28,7 +34,32 @@ def validate(paths: list[str | Path] | None = None, *, kv_when_blank: str = "eng
     if kv_when_blank not in KV_WHEN_BLANK:
         raise RooflineError(f"kv_when_blank={kv_when_blank!r} is not one of {', '.join(KV_WHEN_BLANK)}")
     files = [Path(p) for p in (paths or default_files())]
-    results, skipped, chips, runs = [], [], {}, {}
+    # the serving runs are simulated on every core as their first row is met; rows are kept in order and
+    # read once every simulation is done, so the report is the same whatever the number of cores
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=cores) if SIMULATE_COMPILED and cores > 1 else nullcontext() as pool:
+        entries = _price_rows(files, kinds, kv_when_blank, efficiency_overrides, engines, Runs(pool),
+                              predict_disagg)
+    results, skipped = [], []
+    for entry in entries:
+        if isinstance(entry, Skipped):
+            skipped.append(entry)
+            continue
+        rid, source, chip_name, metric, kind, measured, predicted, step, fits = entry
+        if isinstance(predicted, Pending):
+            try:
+                predicted = predicted.value()
+            except RowError as exc:
+                skipped.append(Skipped(rid, str(exc)))
+                continue
+        results.append(RowResult(rid, source, chip_name, metric, kind, measured, float(predicted), step, fits))
+    return Validation(tuple(results), tuple(skipped), tuple(str(f) for f in files))
+
+
+def _price_rows(files, kinds, kv_when_blank, efficiency_overrides, engines, runs, predict_disagg) -> list:
+    """Every row of ``files`` in order: a ``Skipped`` or the fields of its ``RowResult`` (the prediction
+    possibly ``Pending``)."""
+    entries, chips = [], {}
     for path in files:
         kind, rows = read_rows(path)
         if kinds is not None and kind not in kinds:
@@ -37,7 +68,7 @@ def validate(paths: list[str | Path] | None = None, *, kv_when_blank: str = "eng
             rid = cell(row, "row_id") or f"{path.name}:{i}"
             usable = cell(row, "usable")
             if usable != "yes":
-                skipped.append(Skipped(rid, f"marked unusable by the data ({usable or 'blank'})"))
+                entries.append(Skipped(rid, f"marked unusable by the data ({usable or 'blank'})"))
                 continue
             try:
                 measured = value_cell(row)
@@ -58,12 +89,9 @@ def validate(paths: list[str | Path] | None = None, *, kv_when_blank: str = "eng
                     predicted = predict_serving(row, chip, model, kv_when_blank, engines, runs)
                 else:
                     predicted = predict_inference(row, chip, model, kv_when_blank, engines)
-            except RowError as exc:
-                skipped.append(Skipped(rid, str(exc)))
+            except (RowError, RooflineError) as exc:
+                entries.append(Skipped(rid, str(exc)))
                 continue
-            except RooflineError as exc:
-                skipped.append(Skipped(rid, str(exc)))
-                continue
-            results.append(RowResult(rid, cell(row, "source"), cell(row, "chip_profile"), metric, kind,
-                                     measured, float(predicted), step, fits))
-    return Validation(tuple(results), tuple(skipped), tuple(str(f) for f in files))
+            entries.append((rid, cell(row, "source"), cell(row, "chip_profile"), metric, kind, measured, predicted,
+                            step, fits))
+    return entries
