@@ -3,7 +3,10 @@
 * ``roofline warmup`` in a fresh process with an empty cache folder: each kernel's compile time (the
   figures ``roofline._jit.COMPILE_SECONDS`` quotes in the line a command prints before compiling);
 * the README's first ``roofline sweep`` in a fresh process with an empty cache, whole process, and whether
-  the compile line came first on stderr.
+  the compile line came first on stderr (a sweep that small runs as plain Python and compiles nothing:
+  ``roofline.sweep.run.PLAIN_MAX_CONFIGS``);
+* the same sweep over every batch 1-1024 (147,456 configurations), which compiles the static sweep kernel:
+  whole process with an empty cache, and its first stderr line.
 
 Each run uses its own temporary cache folder (``NUMBA_CACHE_DIR``), so the user's cache is untouched. Prints
 a table with the machine's load and writes ``benchmarks/results/bench_compile.json``. Targets (issue 19,
@@ -33,6 +36,10 @@ FIRST_SWEEP = ["sweep", "--chips", "H20,H100,H200", "--models", "8B,70B", "--bat
                "1k,8k,32k", "--output-len", "256", "--tp", "1,2,4,8", "--weight-dtype", "bf16,fp8"]
 
 
+#: The first sweep over every batch size: large enough to compile.
+LARGE_SWEEP = [("1:1024" if a == "1:1024:x2" else a) for a in FIRST_SWEEP]
+
+
 def cold(argv: list[str]) -> tuple[float, str, str]:
     """(seconds, stdout, stderr) of ``argv`` in a fresh process with an empty numba cache."""
     cache = tempfile.mkdtemp(prefix="roofline-bench-numba-")
@@ -55,6 +62,8 @@ def main() -> int:
         kernels[words[0]] = float(words[-2])
     sweep_s, _, err = cold(prefix + FIRST_SWEEP)
     first_line = err.splitlines()[0] if err.strip() else ""
+    large_s, _, err = cold(prefix + LARGE_SWEEP)
+    large_line = err.splitlines()[0] if err.strip() else ""
     info = machine()
     info["load_average_1min_before"] = load_before
     print(f"machine: {info['cpu_model']}, {info['cpus_available']} cores available; load average "
@@ -64,11 +73,14 @@ def main() -> int:
         print(f"  {name:<32} {s:>7.1f}")
     print(f"  {'roofline warmup, whole process':<32} {warm_s:>7.1f}")
     print(f"  {'first sweep, whole process':<32} {sweep_s:>7.1f}  (target < 20 s)")
-    print(f"first stderr line of the sweep: {first_line!r}")
+    print(f"  {'same, every batch 1-1024':<32} {large_s:>7.1f}  (compiles the static sweep kernel)")
+    print(f"first stderr line of the sweep: {first_line!r}; of the large one: {large_line!r}")
     write_result("bench_compile", {"machine": info, "kernels_s": kernels, "warmup_s": warm_s,
                                    "first_sweep": {"command": "roofline " + " ".join(FIRST_SWEEP),
                                                    "seconds": sweep_s, "first_stderr_line": first_line,
-                                                   "target_s": 20.0, "met": sweep_s < 20.0}})
+                                                   "target_s": 20.0, "met": sweep_s < 20.0},
+                                   "large_sweep": {"command": "roofline " + " ".join(LARGE_SWEEP),
+                                                   "seconds": large_s, "first_stderr_line": large_line}})
     return 0
 
 

@@ -6,6 +6,10 @@ Measures, in one run on this machine:
   1e7 configurations through :func:`roofline.sweep` (compiled, on every core; every row kept), the
   median of a few runs after one warm-up;
 * the same kernels run as plain Python (``use_numba=False``) on a slice of the same grid, and the ratio;
+* the in-flight serving sweep kernel (``--engine vllm``) at 1e6 configurations;
+* the machine's limit for the sweep's shape: a trivial compiled kernel with the same loop over the same grid
+  and threads, writing as many figures per configuration but pricing nothing, and the fraction of it the
+  sweeps reach;
 * a fresh process that imports roofline and runs the 1e7 full sweep at once: the time includes loading
   the compiled kernel from numba's disk cache (warmed first by another process);
 * llm-analysis on the same configurations, when it is installed (it is optional and usually is not).
@@ -28,6 +32,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -101,6 +107,50 @@ def plain_rate(decode_only: bool) -> float:
     return sub.n_configs / (time.perf_counter() - start)
 
 
+def machine_limit(size: int, figures: int, threads: int) -> float:
+    """Configurations/s of a trivial compiled kernel of the sweep's shape: the same rows x inputs x outputs
+    loop over the same grid, split over the same threads, writing ``figures`` float64 per configuration (a
+    sum of the axis values: no pricing). What this machine can do at all for a sweep kept in memory."""
+    import numba
+    from concurrent.futures import ThreadPoolExecutor
+
+    @numba.njit(nogil=True, cache=False)
+    def trivial(batches, inputs, outputs, row_lo, row_hi, out):
+        nb, ni, no = batches.shape[0], inputs.shape[0], outputs.shape[0]
+        for r in range(row_lo, row_hi):
+            b = batches[r % nb]
+            for ii in range(ni):
+                for io in range(no):
+                    index = (r * ni + ii) * no + io
+                    v = b + inputs[ii] * outputs[io]
+                    for f in range(out.shape[0]):
+                        out[f, index] = v + f
+
+    grid = build_grid(**GROUPS, **SIZES[size])
+    out = np.empty((figures, grid.n_configs))
+    bounds = np.linspace(0, grid.n_rows, 4 * threads + 1).astype(np.int64)
+
+    def run():
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(lambda k: trivial(grid.batches, grid.inputs, grid.outputs, bounds[k], bounds[k + 1], out),
+                          range(len(bounds) - 1)))
+
+    return grid.n_configs / timed(run, 3)
+
+
+def serving_rate(size: int, runs: int) -> dict:
+    """The in-flight (serving) sweep kernel: ``size`` configurations with ``--engine vllm``."""
+    axes = dict(GROUPS, **SIZES[size])
+    last = {}
+
+    def once():
+        last["s"] = roofline.sweep(**axes, engine="vllm")
+
+    seconds = timed(once, runs)
+    return {"kind": "serving (vllm)", "configurations": last["s"].configurations, "seconds": seconds,
+            "configs_per_s": last["s"].configurations / seconds, "threads": last["s"].threads}
+
+
 def fresh_process_sweep(size: int) -> dict:
     """Import roofline and run the full sweep of ``size`` configurations in a new process."""
     axes = dict(GROUPS, **SIZES[size])
@@ -156,6 +206,14 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"kind": "decode-only" if decode_only else "full", "configurations": size,
                          "seconds": seconds, "configs_per_s": rate, "threads": s.threads,
                          "plain_python_configs_per_s": plain[decode_only], "speedup": rate / plain[decode_only]})
+    serving = serving_rate(1_000_000, runs)
+    largest = max(sizes)
+    threads = rows[-1]["threads"]
+    limits = {kind: machine_limit(largest, figures, threads) for kind, figures in (("decode-only", 1), ("full", 3))}
+    for r in rows:
+        if r["configurations"] == largest:
+            r["machine_limit_configs_per_s"] = limits[r["kind"]]
+            r["fraction_of_limit"] = r["configs_per_s"] / limits[r["kind"]]
     fresh = fresh_process_sweep(10_000_000) if not args.quick else None
     other = llm_analysis_rate()
     best_decode = max(r["configs_per_s"] for r in rows if r["kind"] == "decode-only")
@@ -164,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "machine": info,
         "rows": rows,
+        "serving": serving,
+        "machine_limit": {"configurations": largest, "threads": threads, "configs_per_s": limits,
+                          "kernel": "the sweep's loop writing the same figures per configuration, no pricing"},
         "fresh_process_1e7_full": fresh,
         "llm_analysis": other,
         "targets": {
@@ -185,6 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"{r['kind']:<12} {r['configurations']:>12,} {r['seconds']:>9.3f} {r['configs_per_s']:>14,.0f} "
               f"{r['threads']:>7} {r['plain_python_configs_per_s']:>15,.0f} {r['speedup']:>8,.0f}x")
+    print(f"{serving['kind']:<12} {serving['configurations']:>12,} {serving['seconds']:>9.3f} "
+          f"{serving['configs_per_s']:>14,.0f} {serving['threads']:>7}")
+    for kind, limit in limits.items():
+        got = next(r for r in rows if r["kind"] == kind and r["configurations"] == largest)["configs_per_s"]
+        print(f"machine limit ({kind}, a trivial kernel of the same loop and writes, {threads} threads): "
+              f"{limit:,.0f} configs/s; the sweep reaches {got / limit:.1%} of it")
     if fresh:
         print(f"fresh process, 1e7 full sweep: import {fresh['import_s']:.3f} s, sweep incl. cache load "
               f"{fresh['sweep_s']:.3f} s")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
-from roofline.analysis import compare as _compare
 from roofline.analysis.economics import check_price
 from roofline.analysis.reference import verdict_runs
 from roofline.chip import Chip
@@ -21,26 +21,25 @@ from roofline.loaders.chips import CHIPS, load_chip
 from roofline.loaders.engines import ENGINES
 from roofline.loaders.models import MODELS, load_model
 from roofline.model import Model
-from roofline.render import plots as _plots
-from roofline.results.compare import Comparison
-from roofline.results.disagg import DisaggPlan
 from roofline.results.estimate import Estimate
-from roofline.results.serving_plan import ServingPlan
-from roofline.results.training import Plan
-from roofline.results.validation import Validation
-from roofline.serving import planner as _serving_planner
 from roofline.serving.inflight import estimate_serving
 from roofline.serving.static import estimate_inference
 from roofline.serving.target import DEFAULT_MAX_TPOT_S, DEFAULT_MAX_TTFT_S, Targets
-from roofline.sweep.run import sweep
 from roofline.training.estimate import training_mix_problem
 from roofline.training.planner import plan_training, training_estimate
-from roofline.validate import run as _validate
 from roofline.verdict import verdict_for
 from roofline.workload import TrainingWorkload, Workload, with_engine_kv
 
+if TYPE_CHECKING:  # the commands other than estimate load what they need when called: a single estimate
+    # imports neither the sweep, plan, compare, plot nor validate machinery
+    from roofline.results.compare import Comparison
+    from roofline.results.disagg import DisaggPlan
+    from roofline.results.serving_plan import ServingPlan
+    from roofline.results.training import Plan
+    from roofline.results.validation import Validation
+
 __all__ = ["DISAGG_KEYS", "MODES", "SERVING_KEYS", "check_price", "chips", "compare", "estimate", "models", "plan",
-           "plan_disagg", "plan_serving", "plot", "sweep", "validate"]
+           "plan_disagg", "plan_serving", "plot", "sweep", "validate"]  # noqa: F822 (sweep: __getattr__)
 
 MODES = ("inference", "training", "both")
 #: Keys of ``estimate(..., serving=...)``, the keyword arguments of
@@ -234,7 +233,9 @@ def plan(chip: Chip | str | Path, model: Model | str | Path, training: TrainingW
 def plan_serving(chip: Chip | str | Path, model: Model | str | Path, **options) -> ServingPlan:
     """The serving layouts with the most output tokens/s per chip within latency targets:
     :func:`roofline.serving.planner.plan_serving` with ``options`` (``num_chips``, ``max_tpot_s``, ...)."""
-    return _serving_planner.plan_serving(_chip(chip), _model(model), **options)
+    from roofline.serving.planner import plan_serving as _plan_serving
+
+    return _plan_serving(_chip(chip), _model(model), **options)
 
 
 def plan_disagg(model: Model | str | Path, prefill_chip: Chip | str | Path, decode_chip: Chip | str | Path,
@@ -248,17 +249,32 @@ def plan_disagg(model: Model | str | Path, prefill_chip: Chip | str | Path, deco
 
 def compare(chips, model: Model | str | Path, **options) -> Comparison:
     """Chips side by side (:func:`roofline.analysis.compare.compare`)."""
-    return _compare.compare(chips, model, **options)
+    from roofline.analysis.compare import compare as _compare
+
+    return _compare(chips, model, **options)
 
 
 def plot(kind: str, chips, model: Model | str | Path, output: str | Path, **options) -> Path:
     """Draw ``kind`` (roofline, batch or scaling) to ``output`` (:func:`roofline.render.plots.plot`)."""
-    return _plots.plot(kind, chips, model, output, **options)
+    from roofline.render.plots import plot as _plot
+
+    return _plot(kind, chips, model, output, **options)
 
 
 def validate(paths: list[str | Path] | None = None, **options) -> Validation:
     """Every usable measured row through the estimator (:func:`roofline.validate.run.validate`)."""
-    return _validate.validate(paths, **options)
+    from roofline.validate.run import validate as _validate
+
+    return _validate(paths, **options)
+
+
+def __getattr__(name: str):
+    """``sweep`` (:func:`roofline.sweep.run.sweep`), imported when first asked for."""
+    if name == "sweep":
+        from roofline.sweep.run import sweep
+
+        return sweep
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def chips() -> list[Chip]:

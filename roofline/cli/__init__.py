@@ -5,15 +5,12 @@ Every user error (click's usage errors, the project's ``RooflineError`` and an `
 cannot be read or written) becomes one line on stderr and exit code 2, never a traceback (``group``).
 """
 
-from roofline.cli.compare import compare, plot
-from roofline.cli.estimate import estimate
 from roofline.cli.group import main
-from roofline.cli.lists import chips, models, validate
-from roofline.cli.plan import plan
-from roofline.cli.sweep import sweep
-from roofline.cli.warmup import warmup
 
-for _command in (estimate, plan, sweep, validate, chips, models, compare, plot, warmup):
-    main.add_command(_command)
+#: Each command and the module that defines it, imported when the command runs (a single estimate loads
+#: neither the sweep, plan, compare nor validate commands).
+main.lazy = {"estimate": "roofline.cli.estimate", "plan": "roofline.cli.plan", "sweep": "roofline.cli.sweep",
+             "validate": "roofline.cli.lists", "chips": "roofline.cli.lists", "models": "roofline.cli.lists",
+             "compare": "roofline.cli.compare", "plot": "roofline.cli.compare", "warmup": "roofline.cli.warmup"}
 
 __all__ = ["main"]

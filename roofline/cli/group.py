@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import sys
 import warnings
@@ -38,7 +39,21 @@ def fail(message: str) -> None:
 
 
 class _Group(click.Group):
-    """Turns every expected failure into one line and exit code 2."""
+    """Turns every expected failure into one line and exit code 2, and imports a command's module only when
+    that command runs (or help lists it): ``lazy`` maps a command name to its module, whose attribute of that
+    name is the command."""
+
+    lazy: dict[str, str] = {}
+
+    def list_commands(self, ctx):
+        return sorted(set(self.commands) | set(self.lazy))
+
+    def get_command(self, ctx, name):
+        if name not in self.commands:
+            # an unknown name loads every command, so that the error suggests the closest
+            for lazy in [name] if name in self.lazy else [n for n in self.lazy if n not in self.commands]:
+                self.add_command(getattr(importlib.import_module(self.lazy[lazy]), lazy.replace("-", "_")), lazy)
+        return super().get_command(ctx, name)
 
     def main(self, args=None, prog_name=None, **extra):
         try:

@@ -260,14 +260,7 @@ def train_step(m, hw, x, t, scratch, res):
         res[R_CP] = micro * stage_layers * per_layer
 
     # data parallel over dp·cp ranks (hierarchical), per ZeRO stage and the overlap policy
-    for i in range(W_SIZE):
-        w[i] = 0.0
-    w[W_TP] = tp
-    w[W_PP] = pp
-    w[W_WEIGHT_BYTES] = 1.0
-    w[W_ACT_BYTES] = 1.0
-    e = t[T_EP] if t[T_EP] >= 1.0 else 1.0
-    w[W_EP] = e * tp if e > 1.0 else 1.0
+    set_param_counting(t, w)
     params = weight_bytes_per_chip(m, w)
     if pp > 1.0 and first > 0.0:  # uneven stages: the stage holding the most parameters
         params = max(stage_weight_bytes(m, w, first, 1.0, 0.0), stage_weight_bytes(m, w, last, 0.0, 1.0))
@@ -301,7 +294,7 @@ def train_step(m, hw, x, t, scratch, res):
     step = res[R_COMPUTE] + res[R_TP] + res[R_BUBBLE] + res[R_PP] + res[R_DP] + res[R_CP] + res[R_OPT]
     res[R_STEP] = step
 
-    fill_memory(m, hw, x, t, w, res)
+    fill_memory(m, hw, x, t, w, res)  # w is still set for parameter counts
 
     # FLOPs per chip per step. Model FLOPs (MFU): 3x the forward of the whole model — linear layers
     # 2·params per token, causal attention 4·head_dim·heads per attended key, LM head 2·h·V per token —
@@ -324,6 +317,28 @@ def train_step(m, hw, x, t, scratch, res):
     res[R_MODEL_FLOPS] = model
     res[R_HW_FLOPS] = hw_f
     return step
+
+
+@kernel
+def set_param_counting(t, w):
+    """Set ``w`` (W_SIZE) to count the parameters of layout ``t`` per chip in bytes of one: W_TP, W_PP, W_EP
+    and one byte per weight and activation, everything else 0."""
+    for i in range(W_SIZE):
+        w[i] = 0.0
+    w[W_TP] = t[T_TP]
+    w[W_PP] = t[T_PP]
+    w[W_WEIGHT_BYTES] = 1.0
+    w[W_ACT_BYTES] = 1.0
+    e = t[T_EP] if t[T_EP] >= 1.0 else 1.0
+    w[W_EP] = e * t[T_TP] if e > 1.0 else 1.0
+
+
+@kernel
+def training_memory(m, hw, x, t, w, res):
+    """The memory of layout ``t`` alone, as :func:`train_step` fills it (R_STATE, R_ACT, R_MEM, R_FITS of
+    ``res``; ``w`` is scratch, W_SIZE): the plain-Python planner asks it before pricing a step."""
+    set_param_counting(t, w)
+    fill_memory(m, hw, x, t, w, res)
 
 
 @kernel

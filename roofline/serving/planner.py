@@ -21,8 +21,6 @@ from roofline.errors import RooflineError
 from roofline.kernels import layout as L
 from roofline.model import Model
 from roofline.results.serving_plan import ServingLayout, ServingPlan
-from roofline.sweep.grid import build_grid
-from roofline.sweep.run import run_grid
 from roofline.workload import valid_tp_sizes
 
 #: Pipeline stages searched at most (every count from 1).
@@ -52,6 +50,9 @@ def plan_serving(chip: Chip, model: Model, *, num_chips: int, max_tpot_s: float 
     Raises the project error when no layout fits on ``num_chips`` chips, or when none meets the targets
     (with the lowest TPOT any layout reaches, and its TTFT).
     """
+    from roofline.sweep.grid import build_grid  # the sweep machinery loads when a plan is asked for
+    from roofline.sweep.run import run_grid
+
     if isinstance(num_chips, bool) or not isinstance(num_chips, (int, np.integer)) or num_chips < 1:
         raise RooflineError(f"num_chips={num_chips!r} must be a positive whole number")
     if not isinstance(top, (int, np.integer)) or top < 1:
@@ -114,6 +115,8 @@ def layout_from_figures(tp: int, pp: int, ep: int, concurrency: int, chips_per_r
 
 def _unmet(grid, engine, max_num_tokens, max_tpot_s, max_ttft_s, where, use_numba) -> RooflineError:
     """The error for targets no layout meets, with the lowest TPOT any layout reaches."""
+    from roofline.sweep.run import run_grid
+
     raw = run_grid(grid, engine=engine, max_num_tokens=max_num_tokens, reduce="pareto", keep=False,
                    use_numba=use_numba)
     recs = [f for f in raw["fronts"] if len(f)]

@@ -24,7 +24,7 @@ from roofline.chip import Chip
 from roofline.efficiency import Efficiency
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
-from roofline.kernels.training import fill_training_layer, train_step
+from roofline.kernels.training import fill_training_layer, train_step, training_memory
 from roofline.loaders.efficiency import efficiency_for
 from roofline.model import Model
 from roofline.pack import pack_hardware, pack_layout, pack_model, pack_training_extras
@@ -77,6 +77,13 @@ def price_layout(ctx: TrainingContext, t: np.ndarray) -> np.ndarray:
     scratch = (np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)), np.zeros((1, L.OP_COLS)), np.zeros(L.H_SIZE),
                np.zeros(L.W_SIZE))
     train_step(ctx.m, ctx.hw, ctx.x, t, scratch, res)
+    return res
+
+
+def layout_memory(ctx: TrainingContext, t: np.ndarray) -> np.ndarray:
+    """The plain-Python memory kernel on one layout: an R_* vector with only the memory fields and R_FITS."""
+    res = np.zeros(L.R_SIZE)
+    training_memory(ctx.m, ctx.hw, ctx.x, t, np.zeros(L.W_SIZE), res)
     return res
 
 

@@ -35,7 +35,7 @@ from roofline.pack import pack_layout_choices
 from roofline.results.training import Plan, TrainingEstimate
 from roofline.stages import chunks_of
 from roofline.training.estimate import (
-    TrainingContext, estimate_from_result, estimate_training, price_layout, with_days,
+    TrainingContext, estimate_from_result, estimate_training, layout_memory, price_layout, with_days,
 )
 from roofline.workload import RECOMPUTE_MODES, TrainingWorkload, check_training, valid_tp_sizes
 
@@ -128,17 +128,23 @@ def sweep_layouts(ctx: TrainingContext, layouts: np.ndarray, use_numba: bool | N
 #: with (the recompute mode): among layouts that differ only in these, the one with the least recompute has
 #: the least compute + TP collectives, a lower bound on every one's step time.
 _BOUND_FREE = (L.T_ZERO, L.T_VPP, L.T_RECOMPUTE)
+#: The result fields the memory kernel alone fills.
+_MEMORY = [L.R_STATE, L.R_ACT, L.R_MEM, L.R_FITS]
 
 
 def fastest_plain(ctx: TrainingContext, packed: np.ndarray) -> np.ndarray:
     """Price ``packed`` layouts in plain Python as :func:`sweep_layouts` does, skipping those that cannot be
     the fastest that fits. Layouts alike but for ZeRO stage and virtual stages share their compute and
-    tensor-parallel time, a lower bound on their step; across recompute modes that bound only grows with
-    the recompute (it adds work). So one layout per group with the least recompute is priced, the groups
-    are taken in order of that bound, each recompute mode's subgroup is priced only while its own bound
-    does not exceed the fastest fitting step so far, and a group whose bound exceeds it ends the search.
-    Rows not priced get R_FITS 0 and an infinite step; the fastest fitting layout (and every layout as
-    fast) is priced exactly as by the full sweep."""
+    tensor-parallel time, and their pipeline bubble is ``(pp - 1) / vpp`` of the same stage passes: with the
+    most virtual stages of the group, a lower bound on their step; across recompute modes that bound only
+    grows with the recompute (it adds work). So one layout per group with the least recompute is priced,
+    the groups are taken in order of that bound, each recompute mode's subgroup is priced only while its
+    own bound does not exceed the fastest fitting step so far (and each layout only while its bound at its
+    own virtual stages does not), and a group whose bound exceeds it ends the search.
+    Within a group, a layout's memory is checked first (:func:`~roofline.training.estimate.layout_memory`)
+    and a layout that does not fit keeps only its memory fields. Rows not priced get R_FITS 0 and an
+    infinite step; the fastest fitting layout (and every layout as fast) is priced exactly as by the full
+    sweep."""
     n = len(packed)
     res = np.zeros((n, L.R_SIZE))
     res[:, L.R_STEP] = np.inf
@@ -153,19 +159,34 @@ def fastest_plain(ctx: TrainingContext, packed: np.ndarray) -> np.ndarray:
     def price(i):
         res[i] = price_layout(ctx, packed[i])
         priced[i] = True
-        return res[i, L.R_COMPUTE] + res[i, L.R_TP]
 
-    bounds = np.array([price(subs[0][0]) for subs in members])
+    def floor(i, vpp):
+        """A lower bound on the step of a layout alike to priced layout ``i`` but for ZeRO stage and with
+        ``vpp`` virtual stages: its compute, TP time and pipeline bubble, which is ``(pp - 1) / vpp`` stage
+        passes whatever the ZeRO stage."""
+        return res[i, L.R_COMPUTE] + res[i, L.R_TP] + res[i, L.R_BUBBLE] * packed[i, L.T_VPP] / vpp
+
+    for subs in members:
+        price(subs[0][0])
+    bounds = np.array([floor(subs[0][0], max(packed[i, L.T_VPP] for rows in subs for i in rows)) for subs in members])
     fit = res[:, L.R_FITS] > 0.5
     best = float(res[fit, L.R_STEP].min()) if fit.any() else np.inf
     for g in np.argsort(bounds, kind="stable"):
         if bounds[g] > best:
             break
         for rows in members[g]:
-            if (res[rows[0], L.R_COMPUTE] + res[rows[0], L.R_TP] if priced[rows[0]] else price(rows[0])) > best:
+            if not priced[rows[0]]:
+                price(rows[0])
+            if floor(rows[0], max(packed[i, L.T_VPP] for i in rows)) > best:
                 break
             for i in rows:
                 if not priced[i]:
+                    if floor(rows[0], packed[i, L.T_VPP]) > best:
+                        continue
+                    memory = layout_memory(ctx, packed[i])  # a fifth of a step's pricing
+                    if memory[L.R_FITS] < 0.5:
+                        res[i, _MEMORY] = memory[_MEMORY]  # cannot be the fastest that fits: left unpriced
+                        continue
                     price(i)
                 if res[i, L.R_FITS] > 0.5 and res[i, L.R_STEP] < best:
                     best = float(res[i, L.R_STEP])
