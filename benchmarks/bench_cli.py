@@ -7,7 +7,9 @@
 * ``roofline estimate --disagg`` (H100 prefill, H20 decode, 70B; the two-pool simulation, compiled past its
   plain-Python budget) and ``roofline plan --mode inference --disagg`` of the same pair;
 * ``roofline sweep`` of 1e7 configurations with ``--best`` (compiled, every core), static batches and the
-  in-flight engine (the default of ``--best``).
+  in-flight engine (the default of ``--best``);
+* the README's other commands: the inference and 16-stage training estimates, ``compare``, its three
+  sweeps (small enough to run as plain Python), ``validate`` and ``chips``.
 
 Each command runs as its own process, as a user runs it, with Python's bytecode cache on (kept in a
 temporary folder, so the repository stays clean) and numba's disk cache warm after the warm-up run.
@@ -54,6 +56,22 @@ COMMANDS = {
                                          "--disagg", "--decode-chip", "H20"], None),
     "plan --disagg 70B H100->H20": (["plan", "--mode", "inference", "--disagg", "--chip", "H20", "--prefill-chip",
                                      "H100", "--model", "70B"], None),
+    # the other commands of the README, as typed there
+    "estimate inference H20 70B tp8": (["estimate", "--chip", "H20", "--model", "70B", "--tp", "8", "--mode",
+                                        "inference"], None),
+    "estimate training 405B x 16384 H100, 16 stages": (
+        ["estimate", "--mode", "training", "--chip", "H100", "--model", "405B", "--num-chips", "16384", "--tp", "8",
+         "--pp", "16", "--dp", "128", "--micro-batch", "1", "--global-batch", "2048", "--seq-len", "8192"], None),
+    "compare H20,H100 70B": (["compare", "--chips", "H20,H100", "--model", "70B"], None),
+    "sweep README first (1,584 configs)": (["sweep", "--chips", "H20,H100,H200", "--models", "8B,70B", "--batch",
+                                            "1:1024:x2", "--input-len", "1k,8k,32k", "--output-len", "256", "--tp",
+                                            "1,2,4,8", "--weight-dtype", "bf16,fp8"], None),
+    "sweep README --best": (["sweep", "--chips", "H20,H100", "--models", "70B", "--batch", "1:512", "--best",
+                             "--max-tpot-ms", "50", "--format", "json"], None),
+    "sweep README --engine vllm --pareto": (["sweep", "--chips", "H200", "--models", "70B", "--batch", "1:2k",
+                                             "--engine", "vllm", "--pareto"], None),
+    "validate": (["validate"], None),
+    "chips": (["chips"], None),
 }
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.readme_speed import speed_block  # noqa: E402
 from roofline import api  # noqa: E402
 from roofline.analysis.probes import compute_bound_batch, largest_batch_within  # noqa: E402
 from roofline.loaders.chips import CHIPS, load_chip  # noqa: E402
@@ -220,8 +221,12 @@ def disagg_story(f: Figures) -> str:
     return f"```\n$ {DISAGG_COMMAND}\n{render_disagg_plan(plan, timing=False)}\n```\n\n{prose}"
 
 
+def speed(f: Figures) -> str:
+    return speed_block()  # from the benchmark scripts' JSON, not from the tool
+
+
 BLOCKS = {"worked-example": worked_example, "verdict-story": verdict_story, "h20-story": h20_story, "plots": plots,
-          "profiles": profiles, "dsv3-validate": dsv3_validate, "disagg-story": disagg_story}
+          "profiles": profiles, "dsv3-validate": dsv3_validate, "disagg-story": disagg_story, "speed": speed}
 
 
 def blocks() -> dict[str, str]:

@@ -127,3 +127,28 @@ def test_validate_cli_json_has_the_promised_keys():
     assert {"rows", "skipped", "summary"} <= set(d)
     assert set(d["summary"]) >= {"training", "inference"}
     assert all(set(s) == {"row_id", "reason"} for s in d["skipped"])
+
+
+def test_the_report_is_the_same_on_one_core_and_on_several(monkeypatch, tmp_path):
+    """Serving runs are simulated on a thread pool as their first row is met and read in row order at the
+    end: the report does not depend on the cores. A slice of the shipped runs (aggregated and disaggregated,
+    TTFT and TPOT rows of one run sharing a simulation, a row that cannot run) on 2 threads and on 1."""
+    path = next(p for p in default_files() if p.name == "serving.csv")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        columns = reader.fieldnames
+    agg = [r for r in rows if r["usable"] == "yes" and r["serving_mode"] == "agg" and r["model_ref"] == "qwen3-32b"]
+    disagg = [r for r in rows if r["usable"] == "yes" and r["serving_mode"] == "disagg"]
+    picked = agg[:40] + disagg[:6] + [dict(agg[0], row_id="cannot-run", tp="3")]
+    sliced = tmp_path / "serving.csv"
+    with open(sliced, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns)
+        w.writeheader()
+        w.writerows(picked)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    several = validate([sliced])
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
+    one = validate([sliced])
+    assert several.to_dict() == one.to_dict()
+    assert len(several.rows) >= 30 and any(s.row_id == "cannot-run" for s in several.skipped)

@@ -58,8 +58,9 @@ def sweep(chips, models, batch, input_len, output_len, tp, pp, ep, weight_dtype,
     """Price every combination of the axes (compiled, on every core) and print one row per configuration.
 
     A small sweep (up to 20,000 configurations; 10,000 with an in-flight engine) runs as plain Python,
-    which takes a second or two and compiles nothing. Rows the chip and model cannot run (a TP that does not divide the heads, a dtype the chip lacks) are
-    left out and named on standard error. A progress bar appears on standard error after one second.
+    which takes a second or two and compiles nothing. Rows the chip and model cannot run (a TP that does not
+    divide the heads, a dtype the chip lacks) are left out and named on standard error. A progress bar
+    appears on standard error after one second.
     """
     if best and pareto:
         raise click.UsageError("give --best or --pareto, not both")
