@@ -21,6 +21,7 @@ from roofline.model import Model
 from roofline.results.estimate import Estimate
 from roofline.results.inference import InferenceEstimate
 from roofline.serving.static import estimate_inference
+from roofline.sweep.run import sweep  # bound here: importing roofline.sweep.* must not shadow it
 from roofline.workload import TrainingWorkload, Workload
 
 __all__ = [
@@ -29,12 +30,3 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-
-def __getattr__(name: str):
-    """``sweep`` (:func:`roofline.sweep.run.sweep`), imported when first asked for: a single estimate does not
-    load the sweep machinery."""
-    if name == "sweep":
-        from roofline.sweep.run import sweep
-
-        return sweep
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

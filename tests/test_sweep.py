@@ -449,3 +449,13 @@ def test_sweep_calls_progress_and_engines_exist():
     assert seen and seen[-1][0] == seen[-1][1]
     assert set(ENGINES) <= {"generic", "vllm", "sglang", "trtllm"}
     assert decode_context(Workload(input_len=100, output_len=11)) == KS.mean_decode_context(100.0, 11.0)
+
+
+def test_roofline_sweep_is_the_function_whatever_was_imported_first():
+    """``roofline.sweep`` is the function even when a ``roofline.sweep.*`` module was imported before
+    ``roofline`` itself (the package import would otherwise bind the subpackage under that name)."""
+    import subprocess
+    import sys
+
+    code = "import roofline.sweep.grid, roofline; print(callable(roofline.sweep))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "True\n"

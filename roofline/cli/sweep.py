@@ -11,7 +11,7 @@ from roofline.cli.group import compile_notices
 from roofline.cli.options import MAX_NUM_TOKENS, milliseconds, positive_ms
 from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
 from roofline.loaders.engines import ENGINES
-from roofline.render.sweep import ProgressBar, save, write_csv, write_json
+from roofline.render import sweep as render
 from roofline.serving.target import DEFAULT_MAX_TPOT_S, DEFAULT_MAX_TTFT_S
 
 AXIS = "a value, a list 1,8,64, a range 1:64, a geometric range 1:1024:x2 or a stepped one 256:4k:256 (k = 1024)"
@@ -71,7 +71,7 @@ def sweep(chips, models, batch, input_len, output_len, tp, pp, ep, weight_dtype,
     if best:
         max_tpot_ms = DEFAULT_MAX_TPOT_S * 1e3 if max_tpot_ms is None else max_tpot_ms
         max_ttft_ms = DEFAULT_MAX_TTFT_S * 1e3 if max_ttft_ms is None else max_ttft_ms
-    bar = ProgressBar(sys.stderr)
+    bar = render.ProgressBar(sys.stderr)
     try:
         with compile_notices():
             result = api.sweep(chips, models, batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp,
@@ -87,6 +87,6 @@ def sweep(chips, models, batch, input_len, output_len, tp, pp, ep, weight_dtype,
     for chip_name, model_name in result.unmet:
         click.echo(f"roofline: note: no configuration of {model_name} on {chip_name} meets the targets", err=True)
     if output:
-        save(result, output, fmt)
+        render.save(result, output, fmt)
     else:
-        (write_csv if fmt == "csv" else write_json)(result, sys.stdout)
+        (render.write_csv if fmt == "csv" else render.write_json)(result, sys.stdout)
