@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from roofline.analysis.economics import check_price
 from roofline.analysis.reference import verdict_runs
-from roofline.chip import Chip
+from roofline.chip import Chip, check_price
 from roofline.errors import ContextNotice, RooflineError, closest
 from roofline.loaders.chips import CHIPS, load_chip
 from roofline.loaders.engines import ENGINES

@@ -8,6 +8,7 @@ from __future__ import annotations
 import attrs
 
 from roofline.errors import RooflineError
+from roofline.quantity import show
 
 
 @attrs.frozen
@@ -87,3 +88,12 @@ RANGES = {
     "die.area_mm2": (1.0, 1e6, "mm2, e.g. 814"),
     "price.usd_per_hour": (1e-6, 1e6, "dollars per chip-hour, e.g. 2.5"),
 }
+
+
+def check_price(price) -> float:
+    """A price in dollars per chip-hour within the plausible range of a chip profile's price."""
+    low, high, _ = RANGES["price.usd_per_hour"]
+    if isinstance(price, bool) or not isinstance(price, (int, float)) or not low <= price <= high:
+        raise RooflineError(f"price_per_hour={show(price)} must be a positive number of dollars per chip-hour "
+                            f"(from {low:g} to {high:g}), e.g. 2.5")
+    return float(price)

@@ -191,18 +191,22 @@ def pack_layout_choices(wl, num_layers: int, choices: list[tuple], layout_of) ->
     """The T_* rows of the layouts ``choices`` (tuples ``(tp, cp, pp, dp, micro_batch, global_batch, recompute,
     zero, virtual_pp, ep)``, the planner's), exactly as :func:`pack_layout` packs ``layout_of(wl, choice)``:
     one packed template per TP and stage count, the other choices set in place (no workload built per row)."""
-    out = np.empty((len(choices), L.T_SIZE))
-    templates: dict[tuple, np.ndarray] = {}
-    for k, c in enumerate(choices):
-        tp, cp, pp, dp, mb, gb, rec, zero, v, e = c
-        t = templates.get((tp, pp))
-        if t is None:
-            t = templates[(tp, pp)] = pack_layout(layout_of(wl, c), num_layers)
-        row = out[k]
-        row[:] = t
-        row[L.T_CP], row[L.T_DP], row[L.T_MB], row[L.T_GB] = cp, dp, mb, gb
-        row[L.T_RECOMPUTE] = L.RECOMPUTE_MODES.index(rec)
-        row[L.T_ZERO], row[L.T_VPP], row[L.T_EP] = zero, v, e or 1
+    if not choices:
+        return np.empty((0, L.T_SIZE))
+    index: dict[tuple, int] = {}  # (tp, pp) -> template row
+    templates = []
+    rows = []
+    for c in choices:
+        key = (c[0], c[2])
+        if key not in index:
+            index[key] = len(templates)
+            templates.append(pack_layout(layout_of(wl, c), num_layers))
+        rows.append(index[key])
+    out = np.array(templates)[rows]
+    cols = np.array([(cp, dp, mb, gb, L.RECOMPUTE_MODES.index(rec), zero, v, e or 1)
+                     for _, cp, _, dp, mb, gb, rec, zero, v, e in choices], dtype=np.float64)
+    for j, field in enumerate((L.T_CP, L.T_DP, L.T_MB, L.T_GB, L.T_RECOMPUTE, L.T_ZERO, L.T_VPP, L.T_EP)):
+        out[:, field] = cols[:, j]
     return out
 
 

@@ -7,11 +7,10 @@ from collections.abc import Sequence
 
 import attrs
 
-from roofline.chip import RANGES, Chip
+from roofline.chip import Chip, check_price
 from roofline.dtypes import BYTES
 from roofline.errors import RooflineError
 from roofline.model import Model
-from roofline.quantity import show
 from roofline.results.compare import CostFigures, ExportFigures, ServingSummary, TrainingSummary
 from roofline.results.training import TrainingEstimate
 from roofline.training.estimate import TrainingContext
@@ -98,15 +97,6 @@ def cost_figures(chip: Chip, serving: ServingSummary | None, training: TrainingS
         usd_per_million_output_tokens=price / 3600.0 / rate * 1e6 if price and rate else None,
         usd_per_training_run=price * train.workload.num_chips * train.time_to_train_s / 3600.0
         if price and train else None)
-
-
-def check_price(price) -> float:
-    """A price in dollars per chip-hour within the plausible range of a chip profile's price."""
-    low, high, _ = RANGES["price.usd_per_hour"]
-    if isinstance(price, bool) or not isinstance(price, (int, float)) or not low <= price <= high:
-        raise RooflineError(f"price_per_hour={show(price)} must be a positive number of dollars per chip-hour "
-                            f"(from {low:g} to {high:g}), e.g. 2.5")
-    return float(price)
 
 
 def prices_per_chip(price_per_hour, n: int) -> list[float | None]:

@@ -201,7 +201,7 @@ def engine_kv_budget(m, w, hw, engine, scratch):
     """Bytes of KV cache one chip of an attention group may hold under an engine's memory policy: the
     engine's share of HBM less the weights and the workspace of one ``E_BUDGET``-token step (TensorRT-LLM:
     its share of what those leave). ``scratch`` (W_SIZE) is scratch."""
-    for j in range(scratch.shape[0]):
+    for j in range(len(scratch)):
         scratch[j] = w[j]
     scratch[W_MAX_TOKENS] = engine[E_BUDGET]
     scratch[W_BATCH] = 1.0

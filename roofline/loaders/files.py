@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import tomllib
 from pathlib import Path
 
@@ -117,6 +118,32 @@ def string_list(table: dict, key: str, where: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
+_TABLE_HEADER = re.compile(r"^\[\[?[A-Za-z0-9_.\"' -]+\]\]?\s*(#.*)?$")
+
+
+def top_level_aliases(path: Path, what: str) -> list:
+    """The top-level ``aliases`` list of a profile, read without parsing the whole file: the key's lines
+    (before the first table header, where TOML keeps top-level keys) are parsed alone; a file where that
+    does not work is parsed whole. A profile is checked in full when it is loaded."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = None
+    for i, line in enumerate(lines or ()):
+        stripped = line.lstrip()
+        if _TABLE_HEADER.match(stripped):
+            return []  # the first table: no top-level aliases
+        if stripped.startswith("aliases") and stripped[7:].lstrip().startswith("="):
+            for j in range(i + 1, min(i + 50, len(lines)) + 1):
+                try:
+                    value = tomllib.loads("\n".join(lines[i:j])).get("aliases", [])
+                except tomllib.TOMLDecodeError:
+                    continue
+                return value if isinstance(value, list) else []
+            break
+    return read_toml(path, what).get("aliases", [])
+
+
 class Registry:
     """Name -> file index over one profiles subfolder, with case-insensitive names and aliases."""
 
@@ -128,8 +155,7 @@ class Registry:
         by_key: dict[str, Path] = {}
         spelled: dict[str, str] = {}
         for path in sorted((profiles_dir() / self.subdir).glob("*.toml")):
-            data = read_toml(path, self.what)
-            for n in [path.stem, *data.get("aliases", [])]:
+            for n in [path.stem, *top_level_aliases(path, self.what)]:
                 by_key.setdefault(n.lower(), path)
                 spelled.setdefault(n.lower(), n)
         return by_key, spelled

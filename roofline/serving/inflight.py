@@ -41,10 +41,11 @@ def kv_capacity(p: Packed, engine: np.ndarray) -> int:
 def at_concurrency(p: Packed, concurrency: int, engine: np.ndarray) -> np.ndarray:
     """``concurrency`` requests in a closed loop on the replica: the ``V_*`` figures of
     :func:`roofline.kernels.serving.replica_at_concurrency`."""
-    out = np.zeros(L.V_SIZE)
-    replica_at_concurrency(p.m, p.w(1), p.hw, engine, concurrency, p.wl.attn_dp, np.zeros(L.W_SIZE),
-                              np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)), np.zeros(L.C_SIZE), out)
-    return out
+    out = [0.0] * L.V_SIZE  # vectors as Python lists: the same doubles, faster in plain Python
+    replica_at_concurrency(p.m.tolist(), p.w(1).tolist(), p.hw.tolist(), engine.tolist(), concurrency,
+                           p.wl.attn_dp, [0.0] * L.W_SIZE, np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)),
+                           [0.0] * L.C_SIZE, out)
+    return np.array(out, dtype=np.float64)
 
 
 def pack_replica(chip: Chip, model: Model, wl: Workload, engine, concurrency, max_num_tokens):

@@ -38,7 +38,8 @@ _R_BREAKDOWN = (L.R_COMPUTE, L.R_TP, L.R_BUBBLE, L.R_PP, L.R_DP, L.R_CP, L.R_OPT
 
 @attrs.frozen
 class TrainingContext:
-    """Chip, model and precision packed once: ``m`` (M_*), ``hw`` (H_*) and ``x`` (X_*) vectors."""
+    """Chip, model and precision packed once: ``m`` (M_*), ``hw`` (H_*) and ``x`` (X_*) vectors, and the same
+    three as Python lists (``plain``) for the plain-Python kernels."""
 
     chip: Chip
     model: Model
@@ -47,6 +48,8 @@ class TrainingContext:
     m: np.ndarray = attrs.field(eq=False)
     hw: np.ndarray = attrs.field(eq=False)
     x: np.ndarray = attrs.field(eq=False)
+    plain: tuple = attrs.field(eq=False, default=attrs.Factory(lambda s: (s.m.tolist(), s.hw.tolist(), s.x.tolist()),
+                                                               takes_self=True))
 
     @classmethod
     def build(cls, chip: Chip, model: Model, dtype: str) -> TrainingContext:
@@ -72,19 +75,36 @@ def training_mix_problem(model: Model) -> str | None:
 
 
 def price_layout(ctx: TrainingContext, t: np.ndarray) -> np.ndarray:
-    """Run the plain-Python kernel on one layout; the R_* vector."""
-    res = np.zeros(L.R_SIZE)
-    scratch = (np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)), np.zeros((1, L.OP_COLS)), np.zeros(L.H_SIZE),
-               np.zeros(L.W_SIZE))
-    train_step(ctx.m, ctx.hw, ctx.x, t, scratch, res)
-    return res
+    """Run the plain-Python kernel on one layout; the R_* vector.
+
+    The vectors go in as Python lists (indexing and arithmetic on Python floats are about twice as fast
+    as on numpy scalars, and give the same IEEE doubles); a division by zero, which raises on Python floats
+    where the numpy and compiled kernels give inf, reruns the layout on the arrays."""
+    try:
+        res = [0.0] * L.R_SIZE
+        scratch = (np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)), np.zeros((1, L.OP_COLS)),
+                   [0.0] * L.H_SIZE, [0.0] * L.W_SIZE)
+        train_step(*ctx.plain, t.tolist(), scratch, res)
+        return np.array(res, dtype=np.float64)
+    except ZeroDivisionError:
+        res = np.zeros(L.R_SIZE)
+        scratch = (np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)), np.zeros((1, L.OP_COLS)),
+                   np.zeros(L.H_SIZE), np.zeros(L.W_SIZE))
+        train_step(ctx.m, ctx.hw, ctx.x, t, scratch, res)
+        return res
 
 
 def layout_memory(ctx: TrainingContext, t: np.ndarray) -> np.ndarray:
-    """The plain-Python memory kernel on one layout: an R_* vector with only the memory fields and R_FITS."""
-    res = np.zeros(L.R_SIZE)
-    training_memory(ctx.m, ctx.hw, ctx.x, t, np.zeros(L.W_SIZE), res)
-    return res
+    """The plain-Python memory kernel on one layout (lists, as :func:`price_layout`): an R_* vector with only
+    the memory fields and R_FITS."""
+    try:
+        res = [0.0] * L.R_SIZE
+        training_memory(*ctx.plain, t.tolist(), [0.0] * L.W_SIZE, res)
+        return np.array(res, dtype=np.float64)
+    except ZeroDivisionError:
+        res = np.zeros(L.R_SIZE)
+        training_memory(ctx.m, ctx.hw, ctx.x, t, np.zeros(L.W_SIZE), res)
+        return res
 
 
 def estimate_from_result(ctx: TrainingContext, wl: TrainingWorkload, res: np.ndarray) -> TrainingEstimate:
