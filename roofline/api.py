@@ -221,8 +221,9 @@ def _price_pair(price) -> tuple[float | None, float | None]:
 def plan(chip: Chip | str | Path, model: Model | str | Path, training: TrainingWorkload | None = None, *,
          top: int = 10, use_numba: bool | None = None, days: float | None = None) -> Plan:
     """Search the training layouts of ``training.num_chips`` chips (given fields stay fixed) with
-    :func:`roofline.training.planner.plan_training`: compiled with numba when it is importable
-    (``use_numba`` None), else plain Python. ``training=None`` is ``TrainingWorkload()`` with the chip's
+    :func:`roofline.training.planner.plan_training`: plain Python for searches of up to
+    ``PLAIN_MAX_LAYOUTS`` layouts and compiled with numba beyond (``use_numba`` None), compiled (True) or
+    plain (False) when asked. ``training=None`` is ``TrainingWorkload()`` with the chip's
     16-bit dtype."""
     c, m = _chip(chip), _model(model)
     wl = training if training is not None else TrainingWorkload(dtype=c.half_dtype)

@@ -11,14 +11,17 @@ Candidates (choices the caller fixes are kept fixed):
 * recompute none / selective / full; ZeRO 0-3; virtual stages dividing the layers per stage (uneven
   stages: the middle stages'; pp > 1, micro-batches a multiple of pp).
 
-All candidates are packed into one (n x T_SIZE) float64 array and priced by the ``sweep`` kernel,
-numba-compiled when numba is importable (the plain-Python kernel gives the same numbers). Ranking:
+All candidates are packed into one (n x T_SIZE) float64 array. Up to :data:`PLAIN_MAX_LAYOUTS` of them are
+searched in plain Python, pricing only the layouts that can be among the fastest (:func:`fastest_plain`);
+larger searches, or any with ``use_numba=True``, price every layout with the ``price_layouts`` kernel,
+numba-compiled when numba is importable (both give the same numbers and the same plan). Ranking:
 step time (one global batch for every layout: the given one or ``TrainingWorkload.default_batch``), then memory;
 layouts identical in every estimated figure (e.g. a recompute mode that changes nothing) are listed once.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import time
 
@@ -46,6 +49,13 @@ MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
 #: frontier runs use them (Llama 3 405B: 16 stages for 126 layers). Every count would triple the
 #: candidates of a single estimate's plain-Python search for a few layouts nobody runs.
 UNEVEN_STAGE_COUNTS = (2, 4, 8, 16, 32)
+
+#: Searches of at most this many layouts run as plain Python (:func:`fastest_plain`, pricing only what can
+#: be among the fastest) unless numba is asked for: loading numba and the compiled kernel from its cache
+#: takes about 1.2 s on a 2-core machine, more than such a search (measured: 405B on 16,384 H100, 1,548
+#: layouts, 0.19 s; Mixtral-8x7B on 512 H100, 7,140 layouts, 0.64 s; DeepSeek-V3 on 2,048 B200, 11,352
+#: layouts, 1.26 s against 0.09 s compiled).
+PLAIN_MAX_LAYOUTS = 8_000
 
 #: Context parallelism is offered only while each chip keeps at least this many tokens per sequence.
 CP_MIN_TOKENS = 8192
@@ -132,19 +142,20 @@ _BOUND_FREE = (L.T_ZERO, L.T_VPP, L.T_RECOMPUTE)
 _MEMORY = [L.R_STATE, L.R_ACT, L.R_MEM, L.R_FITS]
 
 
-def fastest_plain(ctx: TrainingContext, packed: np.ndarray) -> np.ndarray:
+def fastest_plain(ctx: TrainingContext, packed: np.ndarray, top: int = 1, every_memory: bool = False) -> np.ndarray:
     """Price ``packed`` layouts in plain Python as :func:`sweep_layouts` does, skipping those that cannot be
-    the fastest that fits. Layouts alike but for ZeRO stage and virtual stages share their compute and
-    tensor-parallel time, and their pipeline bubble is ``(pp - 1) / vpp`` of the same stage passes: with the
-    most virtual stages of the group, a lower bound on their step; across recompute modes that bound only
-    grows with the recompute (it adds work). So one layout per group with the least recompute is priced,
-    the groups are taken in order of that bound, each recompute mode's subgroup is priced only while its
-    own bound does not exceed the fastest fitting step so far (and each layout only while its bound at its
-    own virtual stages does not), and a group whose bound exceeds it ends the search.
+    among the ``top`` fastest that fit (layouts identical in every figure counted once, as the plan lists
+    them). Layouts alike but for ZeRO stage and virtual stages share their compute and tensor-parallel
+    time, and their pipeline bubble is ``(pp - 1) / vpp`` of the same stage passes: with the most virtual
+    stages of the group, a lower bound on their step; across recompute modes that bound only grows with the
+    recompute (it adds work). So one layout per group with the least recompute is priced, the groups are
+    taken in order of that bound, each recompute mode's subgroup is priced only while its own bound does not
+    exceed the ``top``-th fastest fitting step so far (and each layout only while its bound at its own virtual
+    stages does not), and a group whose bound exceeds it ends the search.
     Within a group, a layout's memory is checked first (:func:`~roofline.training.estimate.layout_memory`)
-    and a layout that does not fit keeps only its memory fields. Rows not priced get R_FITS 0 and an
-    infinite step; the fastest fitting layout (and every layout as fast) is priced exactly as by the full
-    sweep."""
+    and a layout that does not fit keeps only its memory fields. Rows not priced get an infinite step and,
+    unless ``every_memory`` (their memory fields and R_FITS as the full sweep gives them), R_FITS 0; the
+    ``top`` fastest fitting layouts (and every layout as fast) are priced exactly as by the full sweep."""
     n = len(packed)
     res = np.zeros((n, L.R_SIZE))
     res[:, L.R_STEP] = np.inf
@@ -155,10 +166,20 @@ def fastest_plain(ctx: TrainingContext, packed: np.ndarray) -> np.ndarray:
         groups.setdefault(keys[i].tobytes(), {}).setdefault(float(packed[i, L.T_RECOMPUTE]), []).append(i)
     members = [[rows for _, rows in sorted(sub.items())] for sub in groups.values()]
     priced = np.zeros(n, dtype=bool)
+    seen: set[tuple] = set()
+    steps: list[float] = []  # the fitting steps priced so far, one per distinct result, ascending
 
     def price(i):
         res[i] = price_layout(ctx, packed[i])
         priced[i] = True
+        figures = tuple(res[i].tolist())
+        if res[i, L.R_FITS] > 0.5 and figures not in seen:
+            seen.add(figures)
+            bisect.insort(steps, float(res[i, L.R_STEP]))
+
+    def bar():
+        """The ``top``-th fastest distinct fitting step so far: a layout slower than it is not listed."""
+        return steps[top - 1] if len(steps) >= top else np.inf
 
     def floor(i, vpp):
         """A lower bound on the step of a layout alike to priced layout ``i`` but for ZeRO stage and with
@@ -169,27 +190,27 @@ def fastest_plain(ctx: TrainingContext, packed: np.ndarray) -> np.ndarray:
     for subs in members:
         price(subs[0][0])
     bounds = np.array([floor(subs[0][0], max(packed[i, L.T_VPP] for rows in subs for i in rows)) for subs in members])
-    fit = res[:, L.R_FITS] > 0.5
-    best = float(res[fit, L.R_STEP].min()) if fit.any() else np.inf
     for g in np.argsort(bounds, kind="stable"):
-        if bounds[g] > best:
+        if bounds[g] > bar():
             break
         for rows in members[g]:
             if not priced[rows[0]]:
                 price(rows[0])
-            if floor(rows[0], max(packed[i, L.T_VPP] for i in rows)) > best:
+            if floor(rows[0], max(packed[i, L.T_VPP] for i in rows)) > bar():
                 break
             for i in rows:
                 if not priced[i]:
-                    if floor(rows[0], packed[i, L.T_VPP]) > best:
+                    if floor(rows[0], packed[i, L.T_VPP]) > bar():
                         continue
                     memory = layout_memory(ctx, packed[i])  # a fifth of a step's pricing
                     if memory[L.R_FITS] < 0.5:
-                        res[i, _MEMORY] = memory[_MEMORY]  # cannot be the fastest that fits: left unpriced
+                        res[i, _MEMORY] = memory[_MEMORY]  # cannot be among the fastest that fit: left unpriced
                         continue
                     price(i)
-                if res[i, L.R_FITS] > 0.5 and res[i, L.R_STEP] < best:
-                    best = float(res[i, L.R_STEP])
+    if every_memory:
+        for i in np.flatnonzero(~priced):
+            if res[i, L.R_MEM] == 0.0:
+                res[i, _MEMORY] = layout_memory(ctx, packed[i])[_MEMORY]
     return res
 
 
@@ -198,7 +219,9 @@ def plan_training(chip: Chip, model: Model, workload: TrainingWorkload | None = 
     """Search every valid layout for ``workload.num_chips`` chips (fields given in ``workload`` stay
     fixed) and return the fastest that fits, with the ``top`` fastest fitting layouts.
 
-    ``fastest_only`` (plain Python, ``top`` 1): price only what can be the fastest (:func:`fastest_plain`);
+    ``use_numba`` None: plain Python (:func:`fastest_plain`, every layout's memory checked so that ``fitting``
+    is exact) for up to :data:`PLAIN_MAX_LAYOUTS` layouts, else compiled; True: compiled; False: plain.
+    ``fastest_only`` (plain Python, ``top`` 1): price only what can be the fastest, memory included;
     the best layout is the same, the plan's ``fitting`` counts the priced layouts that fit.
     Raises the project error when no layout is valid, or when none fits (with the memory the leanest
     layout needs and what a chip has).
@@ -218,6 +241,8 @@ def plan_training(chip: Chip, model: Model, workload: TrainingWorkload | None = 
     packed = pack_layout_choices(wl, model.num_layers, cands, layout_of)
     if fastest_only and top == 1 and not use_numba:
         res, ran_compiled = fastest_plain(ctx, packed), False
+    elif use_numba is False or (use_numba is None and len(packed) <= PLAIN_MAX_LAYOUTS):
+        res, ran_compiled = fastest_plain(ctx, packed, top=top, every_memory=True), False
     else:
         res, ran_compiled = sweep_layouts(ctx, packed, use_numba)
     fits = res[:, L.R_FITS] > 0.5
