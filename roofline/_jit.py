@@ -32,12 +32,11 @@ from roofline.errors import CompilingNotice
 NJIT_OPTIONS = {"cache": True, "fastmath": False, "error_model": "numpy", "nogil": True}
 
 #: About how long the first compile of each entry kernel takes on a 2-core machine, quoted by the line a
-#: command prints before compiling. benchmarks/bench_compile.py, 2026-11-30, empty cache: `roofline warmup`
-#: (all five) 466 s with the static sweep kernel wholly inlined (then 405 s alone), so each of the other
-#: four takes at most about a minute; the static sweep kernel inlining only its per-configuration calls
-#: compiled in 41 s (scratch measurement of the same day, benchmarks/bench_compile.py reports it).
-COMPILE_SECONDS = {"price_layouts": 60, "sweep_static": 45, "sweep_serving": 60, "simulate": 60,
-                   "simulate_disagg": 60}
+#: command prints before compiling: benchmarks/results/bench_compile.json (2026-11-30, empty cache, each
+#: kernel alone): price_layouts 28.1 s, sweep_static 27.6 s, sweep_serving 9.3 s, simulate 7.0 s,
+#: simulate_disagg 7.5 s; a whole first large sweep (compile, load and run) took 43 s. Rounded up.
+COMPILE_SECONDS = {"price_layouts": 30, "sweep_static": 30, "sweep_serving": 10, "simulate": 10,
+                   "simulate_disagg": 10}
 
 _MARK = "_roofline_kernel"
 _GLUE = "_roofline_glue"
@@ -126,11 +125,11 @@ def compiling_notice(fn) -> str:
             f"from the cache (`roofline warmup` compiles them all ahead)")
 
 
-def choose(fn, use_numba: bool | None, inline: bool | frozenset = False, notice: str | None = None):
+def choose(fn, use_numba: bool | None, inline: bool | frozenset = False):
     """``(kernel, compiled)``: the compiled twin of ``fn`` when numba is importable and ``use_numba`` is
     not False (True: numba is required), else ``fn`` itself as plain Python. When the compiled twin is not in
-    the disk cache yet, warns :class:`~roofline.errors.CompilingNotice` (``notice``, or the standard line)
-    first: its first call compiles it."""
+    the disk cache yet, warns :class:`~roofline.errors.CompilingNotice` (:func:`compiling_notice`) first: its
+    first call compiles it."""
     if use_numba is False:
         return fn, False
     try:
@@ -140,7 +139,7 @@ def choose(fn, use_numba: bool | None, inline: bool | frozenset = False, notice:
             raise
         return fn, False
     if not is_cached(fn):
-        warnings.warn(notice or compiling_notice(fn), CompilingNotice, stacklevel=3)
+        warnings.warn(compiling_notice(fn), CompilingNotice, stacklevel=3)
     return twin, True
 
 

@@ -7,12 +7,14 @@ sweep progress bar, and the folders of the checkout (the shipped profiles, the t
 folder the plots are written to).
 
 Record anew only when a change is meant to alter output, and say so in the commit:
-``ROOFLINE_RECORD_GOLDEN=1 pytest tests/test_cli_golden.py``.
+``ROOFLINE_RECORD_GOLDEN=1 pytest tests/test_cli_golden.py tests/test_validate.py`` (the case in
+:data:`SHARED` is checked by tests/test_validate.py on the session's one shipped validate run).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -105,6 +107,10 @@ CASES: dict[str, list[str]] = {
     "error-plan-option": ["plan", "--chip", "H100", "--model", "70B", "--max-tpot-ms", "50"],
     "error-sweep-both": ["sweep", "--chips", "H100", "--models", "8B", "--best", "--pareto"],
 }
+
+#: Cases checked elsewhere on a run the session shares (tests/conftest.py ``shipped_validation``).
+SHARED = {"validate"}
+RECORD = os.environ.get("ROOFLINE_RECORD_GOLDEN") == "1"
 
 _TIMINGS = (
     (re.compile(r'("(?:search_s|seconds)": )[-+0-9.eE]+'), r"\1<seconds>"),

@@ -10,9 +10,11 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 @pytest.fixture(scope="session")
 def shipped_validation():
-    """``roofline validate --format json`` on the shipped data, run once per test session (about 20 s):
-    ``(stdout, the Validation the command rendered)``. Every test that reads the shipped report shares this
-    one run (they sit in one file: ``--dist loadfile`` gives a file to one xdist worker)."""
+    """``roofline validate`` on the shipped data, run once per test session (about 20 s): ``(the click
+    result, the Validation the command rendered)``. The command prints text; its JSON is
+    ``as_json(validation.to_dict())``, exactly what ``--format json`` prints. Every test that reads the
+    shipped report shares this run: they sit in tests/test_validate.py, and ``--dist loadfile`` gives a
+    file to one xdist worker."""
     from click.testing import CliRunner
 
     from roofline import api
@@ -27,15 +29,17 @@ def shipped_validation():
 
     api.validate = recording
     try:
-        r = CliRunner().invoke(main, ["validate", "--format", "json"])
+        r = CliRunner().invoke(main, ["validate"])
     finally:
         api.validate = real
     assert r.exit_code == 0, r.output
     assert len(seen) == 1
-    return r.stdout, seen[0]
+    return r, seen[0]
 
 
 @pytest.fixture(scope="session")
 def validate_json(shipped_validation) -> str:
-    """The shared run's JSON text."""
-    return shipped_validation[0]
+    """What ``roofline validate --format json`` prints for the shared run."""
+    from roofline.cli.group import as_json
+
+    return as_json(shipped_validation[1].to_dict()) + "\n"

@@ -8,6 +8,7 @@ import statistics
 import pytest
 from click.testing import CliRunner
 
+from cli_golden import RECORD, normalise, record, recorded
 from roofline.cli import main
 from roofline.errors import RooflineError
 from roofline.validate.run import validate
@@ -18,6 +19,16 @@ from roofline.validate.schema import COMMON_COLUMNS, INFERENCE_COLUMNS, TRAINING
 def shipped(shipped_validation):
     """The report ``roofline validate`` rendered in the session's shared run."""
     return shipped_validation[1]
+
+
+def test_the_text_report_is_the_recorded_one(shipped_validation, tmp_path):
+    """The golden case ``validate`` (tests/cli_golden.py), checked on the shared run."""
+    result = shipped_validation[0]
+    texts = {"exit": f"{result.exit_code}\n", "stdout": normalise(result.stdout), "stderr": normalise(result.stderr)}
+    if RECORD:
+        record("validate", texts)
+        return
+    assert texts == recorded("validate")
 
 
 def test_shipped_data_stays_within_the_accuracy_bounds(shipped):
