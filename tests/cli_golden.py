@@ -3,7 +3,7 @@
 The recordings (``tests/golden/cli/``) pin what every command prints, text and JSON, so that a change
 meant to move code without changing behaviour can prove it did not. Only what is not a result is masked
 before comparing: wall-clock timings (``search_s``, ``seconds`` and the plan footer's "0.20 s"), the
-sweep progress bar, and the folders of the checkout (the shipped profiles, the tests, the temporary
+sweep progress bar, the line saying that a kernel missing from the numba cache is being compiled, and the folders of the checkout (the shipped profiles, the tests, the temporary
 folder the plots are written to).
 
 Record anew only when a change is meant to alter output, and say so in the commit:
@@ -117,6 +117,8 @@ _TIMINGS = (
     (re.compile(r"(layouts meet the targets|usable per chip); [0-9.]+ s \("), r"\1; <seconds> s ("),
 )
 _PROGRESS = re.compile(r"(?:\rsweep \[[^\r\n]*)+\n?")
+#: The line a command prints before compiling a kernel the numba cache lacks: a fact about the cache.
+_COMPILING = re.compile(r"^roofline: compiling roofline kernels for first use .*\n", re.MULTILINE)
 
 
 def normalise(text: str, out_dir: str | None = None) -> str:
@@ -124,6 +126,7 @@ def normalise(text: str, out_dir: str | None = None) -> str:
     for pattern, repl in _TIMINGS:
         text = pattern.sub(repl, text)
     text = _PROGRESS.sub("", text)
+    text = _COMPILING.sub("", text)
     text = text.replace(str(profiles_dir()), "<profiles>").replace(str(HERE), "<tests>")
     if out_dir:
         text = text.replace(out_dir, "<out>")

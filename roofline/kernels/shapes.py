@@ -242,6 +242,14 @@ def stage_weight_bytes(m, w, k, first, last):
     """Bytes of weights on one chip of a pipeline stage of ``k`` blocks (TP shards, EP shards of the experts):
     its share of each kind of block, plus the embedding when ``first`` and the final norm and LM head when
     ``last`` (1 or 0). The whole model on one stage (``k`` = L, both ends) counts a tied head once."""
+    return stage_bytes_of(m, block_weight_bytes(m, w), k, first, last)
+
+
+@kernel
+def block_weight_bytes(m, w):
+    """Bytes on one chip of each kind of block and of the ends, for :func:`stage_bytes_of`: ``(attention,
+    recurrent, dense MLP, MoE MLP, norms of one mixer or MLP, embedding, head, head when tied to the
+    embedding)`` (TP and EP shards)."""
     tp = w[W_TP]
     h = m[M_HIDDEN]
     ffn = m[M_FFN] / tp
@@ -263,13 +271,20 @@ def stage_weight_bytes(m, w, k, first, last):
         routed, shared = moe_layer_params_per_chip(m, w)
         moe = (routed + shared) * wb
     norms = m[M_NORM_PARAMS] * ab * norms_per_block(m) / 2.0
-    mixers = m[M_ATTN_LAYERS] + m[M_REC_LAYERS]
-    dense_layers = m[M_MLP_LAYERS] - m[M_MOE_LAYERS]
     embed = (m[M_VOCAB] / tp + m[M_POS_ROWS]) * h * ab
     head = m[M_VOCAB] / tp * h * ab + m[M_NORM_PARAMS] * ab
+    return attn, rec, dense, moe, norms, embed, head, m[M_NORM_PARAMS] * ab
+
+
+@kernel
+def stage_bytes_of(m, parts, k, first, last):
+    """:func:`stage_weight_bytes` from the :func:`block_weight_bytes` ``parts`` of the same chip."""
+    attn, rec, dense, moe, norms, embed, head, tied_head = parts
+    mixers = m[M_ATTN_LAYERS] + m[M_REC_LAYERS]
+    dense_layers = m[M_MLP_LAYERS] - m[M_MOE_LAYERS]
     if k >= m[M_LAYERS] and first > 0.5 and last > 0.5:
         if m[M_TIED] > 0.5:
-            head = m[M_NORM_PARAMS] * ab
+            head = tied_head
         return (m[M_ATTN_LAYERS] * attn + m[M_REC_LAYERS] * rec + (mixers + m[M_MLP_LAYERS]) * norms
                 + dense_layers * dense + m[M_MOE_LAYERS] * moe + embed + head)
     blocks = (kind_share(m, k, m[M_ATTN_LAYERS]) * attn + kind_share(m, k, m[M_REC_LAYERS]) * rec
@@ -286,8 +301,9 @@ def weight_bytes_per_chip(m, w):
     if pp <= 1.0:
         return stage_weight_bytes(m, w, m[M_LAYERS], 1.0, 1.0)
     k = -(-m[M_LAYERS] // pp)
-    with_embed = stage_weight_bytes(m, w, k, 1.0, 0.0)
-    with_head = stage_weight_bytes(m, w, k, 0.0, 1.0)
+    parts = block_weight_bytes(m, w)
+    with_embed = stage_bytes_of(m, parts, k, 1.0, 0.0)
+    with_head = stage_bytes_of(m, parts, k, 0.0, 1.0)
     return with_embed if with_embed > with_head else with_head
 
 

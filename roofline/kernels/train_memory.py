@@ -28,7 +28,7 @@ from roofline.kernels.layout import (
     X_PARAM_BYTES,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
-from roofline.kernels.shapes import linear_params_per_chip, stage_weight_bytes
+from roofline.kernels.shapes import block_weight_bytes, linear_params_per_chip, stage_bytes_of, stage_weight_bytes
 
 #: Bytes per logit while the loss is computed: the 16-bit logits and the fp32 copy the cross-entropy
 #: works in (its gradient written into the same buffer).
@@ -126,6 +126,7 @@ def fill_memory(m, hw, x, t, w, res):
         last = t[T_LAST]
         even = first <= 0.0
         k_end = -(-layers // pp)
+        parts = block_weight_bytes(m, w)
         for kind in range(3):  # the first stage, the second (the fullest middle stage), the last
             if kind == 1 and pp <= 2.0:
                 continue
@@ -138,7 +139,7 @@ def fill_memory(m, hw, x, t, w, res):
             else:
                 k = k_end if even else last
                 stage = pp - 1.0
-            params = stage_weight_bytes(m, w, k, 1.0 if kind == 0 else 0.0, 1.0 if kind == 2 else 0.0)
+            params = stage_bytes_of(m, parts, k, 1.0 if kind == 0 else 0.0, 1.0 if kind == 2 else 0.0)
             state = state_bytes(m, x, t, w, params)
             act = k * inflight(pp, vpp, micro, stage) * per_layer
             peak = work if kind < 2 or work > logits else logits

@@ -51,7 +51,7 @@ from roofline.kernels.layout import (
 )
 from roofline.kernels.mixers import kv_heads_per_chip
 from roofline.kernels.roofline import op_time, set_allgather, set_allreduce, set_gemm, set_send
-from roofline.kernels.shapes import active_linear_params, stage_weight_bytes, weight_bytes_per_chip
+from roofline.kernels.shapes import active_linear_params, block_weight_bytes, stage_bytes_of, weight_bytes_per_chip
 from roofline.kernels.train_casts import WEIGHT_CAST_BYTES, cast_bytes_per_token
 from roofline.kernels.train_memory import fill_memory
 
@@ -140,35 +140,32 @@ def exposed(comm, compute):
     return comm - compute if comm > compute else 0.0
 
 
+#: The layout fields :func:`price_training_layer` reads: layouts equal in these share its priced table.
+LAYER_FIELDS = (T_TP, T_CP, T_MB, T_SEQ, T_SP, T_FLASH, T_MM_BYTES, T_EP)
+
+
 @kernel
 def train_step(m, hw, x, t, scratch, res):
     """Price one optimizer step of layout ``t`` (T_* vector); fill ``res`` (R_* vector), return seconds.
 
     ``scratch`` is ``(ops, priced, cops, hwa, w)``: (N_OPS x OP_COLS), (N_OPS x 2), (1+ x OP_COLS),
     (H_SIZE) and (W_SIZE) float64. Step = compute + tp_comm + pp_bubble + pp_comm + dp_comm + cp_comm + optimizer,
-    all on the slowest pipeline stage, in seconds.
+    all on the slowest pipeline stage, in seconds: :func:`price_training_layer`, then :func:`step_from_layer`.
     """
+    price_training_layer(m, hw, x, t, scratch)
+    return step_from_layer(m, hw, x, t, scratch, res)
+
+
+@kernel
+def price_training_layer(m, hw, x, t, scratch):
+    """Fill and price one layer's ops (with embedding and head) for one micro-batch into ``scratch[1]``
+    (``priced``: seconds and bound per op row); it reads only the :data:`LAYER_FIELDS` of ``t``."""
     ops = scratch[0]
     priced = scratch[1]
-    cops = scratch[2]
     hwa = scratch[3]
     w = scratch[4]
-    for i in range(R_SIZE):
-        res[i] = 0.0
-    tp = t[T_TP]
-    pp = t[T_PP]
-    dp = t[T_DP]
-    cp = t[T_CP]
-    vpp = t[T_VPP]
-    b = t[T_MB]
-    s = t[T_SEQ]
     flash = t[T_FLASH] > 0.5
-    rec = t[T_RECOMPUTE]
-    domain = hw[H_UP_DOMAIN]
-    layers = m[M_LAYERS]
-    stage_layers = -(-layers // pp)
-    micro = t[T_GB] / (dp * b)
-    fill_training_layer(m, t, domain, ops, w)
+    fill_training_layer(m, t, hw[H_UP_DOMAIN], ops, w)
     for i in range(N_OPS):
         priced[i, 0] = 0.0
     for i in range(H_SIZE):
@@ -188,6 +185,30 @@ def train_step(m, hw, x, t, scratch, res):
     hwa[H_EFF_COMPUTE] = (x[X_ATTN_EFF] if flash else x[X_GEMM16_EFF]) * x[X_SUSTAINED]
     priced[OP_ATTN, 0], priced[OP_ATTN, 1] = op_time(ops, OP_ATTN, hwa)
 
+
+@kernel
+def step_from_layer(m, hw, x, t, scratch, res):
+    """:func:`train_step` once ``scratch[1]`` holds the priced layer of ``t``
+    (:func:`price_training_layer`): fills ``res``, returns the step's seconds."""
+    priced = scratch[1]
+    cops = scratch[2]
+    w = scratch[4]
+    for i in range(R_SIZE):
+        res[i] = 0.0
+    tp = t[T_TP]
+    pp = t[T_PP]
+    dp = t[T_DP]
+    cp = t[T_CP]
+    vpp = t[T_VPP]
+    b = t[T_MB]
+    s = t[T_SEQ]
+    flash = t[T_FLASH] > 0.5
+    rec = t[T_RECOMPUTE]
+    domain = hw[H_UP_DOMAIN]
+    layers = m[M_LAYERS]
+    stage_layers = -(-layers // pp)
+    micro = t[T_GB] / (dp * b)
+    fp8 = t[T_MM_BYTES] < 1.5
     lc = 0.0
     for i in COMPUTE_ROWS:
         lc += priced[i, 0]
@@ -263,9 +284,10 @@ def train_step(m, hw, x, t, scratch, res):
     set_param_counting(t, w)
     params = weight_bytes_per_chip(m, w)
     if pp > 1.0 and first > 0.0:  # uneven stages: the stage holding the most parameters
-        params = max(stage_weight_bytes(m, w, first, 1.0, 0.0), stage_weight_bytes(m, w, last, 0.0, 1.0))
+        parts = block_weight_bytes(m, w)
+        params = max(stage_bytes_of(m, parts, first, 1.0, 0.0), stage_bytes_of(m, parts, last, 0.0, 1.0))
         if pp > 2.0:
-            mid = stage_weight_bytes(m, w, (layers - first - last) / (pp - 2.0), 0.0, 0.0)
+            mid = stage_bytes_of(m, parts, (layers - first - last) / (pp - 2.0), 0.0, 0.0)
             params = params if params > mid else mid
     n = dp * cp
     per_domain = domain // tp

@@ -24,7 +24,9 @@ from roofline.chip import Chip
 from roofline.efficiency import Efficiency
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
-from roofline.kernels.training import fill_training_layer, train_step, training_memory
+from roofline.kernels.training import (
+    LAYER_FIELDS, fill_training_layer, price_training_layer, step_from_layer, train_step, training_memory,
+)
 from roofline.loaders.efficiency import efficiency_for
 from roofline.model import Model
 from roofline.pack import pack_hardware, pack_layout, pack_model, pack_training_extras
@@ -50,6 +52,9 @@ class TrainingContext:
     x: np.ndarray = attrs.field(eq=False)
     plain: tuple = attrs.field(eq=False, default=attrs.Factory(lambda s: (s.m.tolist(), s.hw.tolist(), s.x.tolist()),
                                                                takes_self=True))
+    #: Priced layer tables of the plain-Python kernels by their :data:`~roofline.kernels.training.LAYER_FIELDS`
+    #: (a search prices a layer once per TP, CP, micro-batch and EP, not once per layout).
+    layers: dict = attrs.field(eq=False, repr=False, factory=dict)
 
     @classmethod
     def build(cls, chip: Chip, model: Model, dtype: str) -> TrainingContext:
@@ -79,12 +84,21 @@ def price_layout(ctx: TrainingContext, t: np.ndarray) -> np.ndarray:
 
     The vectors go in as Python lists (indexing and arithmetic on Python floats are about twice as fast
     as on numpy scalars, and give the same IEEE doubles); a division by zero, which raises on Python floats
-    where the numpy and compiled kernels give inf, reruns the layout on the arrays."""
+    where the numpy and compiled kernels give inf, reruns the layout on the arrays. The layer is priced once
+    per :data:`~roofline.kernels.training.LAYER_FIELDS` (``ctx.layers``): :func:`train_step` is
+    :func:`price_training_layer` then :func:`step_from_layer`, so the figures are the same."""
     try:
         res = [0.0] * L.R_SIZE
-        scratch = (np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)), np.zeros((1, L.OP_COLS)),
-                   [0.0] * L.H_SIZE, [0.0] * L.W_SIZE)
-        train_step(*ctx.plain, t.tolist(), scratch, res)
+        row = t.tolist()
+        key = tuple(row[f] for f in LAYER_FIELDS)
+        priced = ctx.layers.get(key)
+        scratch = (np.zeros((L.N_OPS, L.OP_COLS)), priced, np.zeros((1, L.OP_COLS)), [0.0] * L.H_SIZE,
+                   [0.0] * L.W_SIZE)
+        if priced is None:
+            scratch = (scratch[0], np.zeros((L.N_OPS, 2)), *scratch[2:])
+            price_training_layer(*ctx.plain, row, scratch)
+            ctx.layers[key] = scratch[1]  # read only from here on (step_from_layer does not write it)
+        step_from_layer(*ctx.plain, row, scratch, res)
         return np.array(res, dtype=np.float64)
     except ZeroDivisionError:
         res = np.zeros(L.R_SIZE)

@@ -52,10 +52,11 @@ UNEVEN_STAGE_COUNTS = (2, 4, 8, 16, 32)
 
 #: Searches of at most this many layouts run as plain Python (:func:`fastest_plain`, pricing only what can
 #: be among the fastest) unless numba is asked for: loading numba and the compiled kernel from its cache
-#: takes about 1.2 s on a 2-core machine, more than such a search (measured: 405B on 16,384 H100, 1,548
-#: layouts, 0.19 s; Mixtral-8x7B on 512 H100, 7,140 layouts, 0.64 s; DeepSeek-V3 on 2,048 B200, 11,352
-#: layouts, 1.26 s against 0.09 s compiled).
-PLAIN_MAX_LAYOUTS = 8_000
+#: takes about 1.2 s on a 2-core machine, more than such a search (measured in-process on 2 cores: 405B on
+#: 16,384 H100, 1,548 layouts, 0.09 s; Mixtral-8x7B on 512 H100, 7,140 layouts, 0.34 s; DeepSeek-V3 on
+#: 2,048 B200, 11,352 layouts, 0.49 s; Qwen3-235B-A22B on 1,024 H100, 19,128 layouts, 0.94 s, against
+#: 0.11 s compiled once numba is loaded).
+PLAIN_MAX_LAYOUTS = 12_000
 
 #: Context parallelism is offered only while each chip keeps at least this many tokens per sequence.
 CP_MIN_TOKENS = 8192
