@@ -3,7 +3,8 @@
 The recordings (``tests/golden/cli/``) pin what every command prints, text and JSON, so that a change
 meant to move code without changing behaviour can prove it did not. Only what is not a result is masked
 before comparing: wall-clock timings (``search_s``, ``seconds`` and the plan footer's "0.20 s"), the
-sweep progress bar, the line saying that a kernel missing from the numba cache is being compiled, and the folders of the checkout (the shipped profiles, the tests, the temporary
+sweep progress bar, the line saying that a kernel missing from the numba cache is being compiled, and the
+folders of the checkout (the shipped profiles, the tests, the temporary
 folder the plots are written to).
 
 Record anew only when a change is meant to alter output, and say so in the commit:
