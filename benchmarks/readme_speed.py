@@ -75,8 +75,13 @@ def speed_block() -> str:
         rows.append((f"compiling `{name}` (in `roofline warmup`, empty cache)", "", _s(seconds)))
     rows.append(("`roofline warmup`, empty cache, whole process", "", _s(comp["warmup_s"])))
     if tests:
-        rows.append(("`pytest`, empty numba cache (every kernel compiles)", "< 240 s with the install",
-                     _met(_s(tests["cold"]["seconds"]), tests["cold"]["seconds"] <= 240)))
+        rows.append(("`pytest`, empty numba cache (every kernel compiles)", "", _s(tests["cold"]["seconds"])))
+        if "install" in tests:
+            rows.append(("`pip install '.[test]'` into a new venv (pip's download cache as on this machine)", "",
+                         _s(tests["install"]["seconds"])))
+            total = tests["install_plus_cold_s"]
+            rows.append(("the install and `pytest` with an empty numba cache", "< 240 s",
+                         _met(_s(total), total <= 240)))
         rows.append(("`pytest`, warm cache", "", _s(tests["warm"]["seconds"])))
     table = ["| measure | target | measured |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
 
