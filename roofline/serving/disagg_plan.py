@@ -29,11 +29,14 @@ The closed form ranks; the best :data:`VERIFIED` deployments are then simulated 
 benchmark client (:func:`roofline.serving.disagg.estimate_disagg`, whose users all start at once and stay
 partly in step, which the queueing formula does not see), each at the largest concurrency up to its
 closed-form one whose simulated mean TTFT and TPOT meet the targets; the plan reports those simulated
-figures, best first.
+figures, best first. Those few dozen simulations run compiled when numba is installed (``use_numba`` None):
+loading it takes about a second, where each simulation in plain Python would run up to the plain budget of
+:func:`roofline.serving.simulate.run_budgeted` first (the README's example plan took 9-11 s that way).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import time
 
@@ -220,6 +223,8 @@ def plan_disagg(model: Model, prefill_chip: Chip, decode_chip: Chip, *, num_chip
     points.sort(key=lambda q: (-q.output_tokens_per_s_per_chip, q.num_chips))
     run = dict(input_len=input_len, output_len=output_len, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
                engine=engine, max_num_tokens=max_num_tokens)
+    if use_numba is None and importlib.util.find_spec("numba") is not None:
+        use_numba = True  # a few dozen simulations (bisections): compiled, numba loads once (module docstring)
     checked = [c for c in (simulated(model, q, prefill_chip, decode_chip, targets, run, use_numba)
                            for q in points[:min(top, VERIFIED)]) if c is not None]
     if not checked:
