@@ -459,3 +459,22 @@ def test_roofline_sweep_is_the_function_whatever_was_imported_first():
 
     code = "import roofline.sweep.grid, roofline; print(callable(roofline.sweep))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "True\n"
+
+
+@pytest.mark.parametrize("chip, model, engine, max_num_tokens, weight_dtype", [
+    ("H100", "405B", "generic", None, "bf16"),
+    ("H20", "70B", "vllm", 4096, "bf16"),
+    ("B200", "DeepSeek-R1", "sglang", None, "fp8"),
+    ("H100", "Mixtral-8x7B", "trtllm", None, "fp8"),
+])
+def test_kv_capacities_are_the_serving_sweeps_capacity(chip, model, engine, max_num_tokens, weight_dtype):
+    """The serving planner sizes its concurrency axis with kv_capacities, not a priced probe sweep: the
+    same figure, V_CAP, layout by layout."""
+    from roofline.sweep.grid import build_grid
+
+    m = load_model(model)
+    grid = build_grid(load_chip(chip), m, batch=1, input_len=2048, output_len=256, tp=[1, 2, 4, 8],
+                      pp=[1, 2, 3, 4], ep=[1, 2, 4, 8] if m.is_moe else [1], weight_dtype=weight_dtype, key="group",
+                      engine=engine)
+    priced = sweep_run.run_grid(grid, engine=engine, max_num_tokens=max_num_tokens, use_numba=False)
+    assert np.array_equal(sweep_run.kv_capacities(grid, engine, max_num_tokens), priced["out"][KL.V_CAP])

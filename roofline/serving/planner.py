@@ -51,7 +51,7 @@ def plan_serving(chip: Chip, model: Model, *, num_chips: int, max_tpot_s: float 
     (with the lowest TPOT any layout reaches, and its TTFT).
     """
     from roofline.sweep.grid import build_grid  # the sweep machinery loads when a plan is asked for
-    from roofline.sweep.run import run_grid
+    from roofline.sweep.run import kv_capacities, run_grid
 
     if isinstance(num_chips, bool) or not isinstance(num_chips, (int, np.integer)) or num_chips < 1:
         raise RooflineError(f"num_chips={num_chips!r} must be a positive whole number")
@@ -73,8 +73,7 @@ def plan_serving(chip: Chip, model: Model, *, num_chips: int, max_tpot_s: float 
         probe = build_grid(chip, model, batch=1, **common)
     except RooflineError as exc:
         raise RooflineError(f"{where}: no layout can run ({exc})") from exc
-    first = run_grid(probe, engine=engine, max_num_tokens=max_num_tokens, use_numba=use_numba)
-    caps = first["out"][L.V_CAP]
+    caps = kv_capacities(probe, engine, max_num_tokens)  # each layout's KV capacity: its concurrency axis
     if not (caps >= 1).any():
         raise RooflineError(f"model {model.name} does not fit on {num_chips:,} x {chip.name}: no layout leaves room "
                             f"for the KV cache of one {input_len}+{output_len}-token request; use more chips, "
@@ -91,7 +90,7 @@ def plan_serving(chip: Chip, model: Model, *, num_chips: int, max_tpot_s: float 
     return ServingPlan(best=layouts[0], top=tuple(layouts[:top]), chip=chip, model=model, engine=engine,
                        input_len=input_len, output_len=output_len, weight_dtype=weight_dtype,
                        kv_dtype=str(grid.g_kv[0]), max_tpot_s=max_tpot_s, max_ttft_s=max_ttft_s,
-                       layouts=grid.n_groups, feasible=len(found), candidates=grid.n_configs + probe.n_configs,
+                       layouts=grid.n_groups, feasible=len(found), candidates=grid.n_configs,
                        search_s=time.perf_counter() - start, compiled=raw["compiled"])
 
 
