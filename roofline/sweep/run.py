@@ -87,14 +87,14 @@ def _merge_fronts(parts: list[tuple[np.ndarray, np.ndarray]], n_keys: int) -> li
 def kv_capacities(grid: Grid, engine: str, max_num_tokens: int | None = None) -> np.ndarray:
     """Per group: the requests in flight one replica holds under ``engine`` at the grid's first input and
     output lengths, the ``V_CAP`` figure the serving sweep reports for every concurrency of the group
-    (:func:`~roofline.kernels.serving.engine_kv_capacity` times its attention groups), in plain Python."""
+    (:func:`~roofline.kernels.serving.engine_kv_capacity` times its attention groups), in plain Python.
+    The grid's workload rows are packed with one request at those lengths (:func:`build_grid`), as the
+    serving sweep sets them (tested against it)."""
     policy = [pack_engine(ENGINES[engine].on(grid.chips[c]), max_num_tokens) for c in grid.hw_chip]
     caps = np.zeros(grid.n_groups)
     for g in range(grid.n_groups):
-        w = grid.ws[g].copy()
-        w[L.W_BATCH], w[L.W_INPUT], w[L.W_OUTPUT] = 1.0, grid.inputs[0], grid.outputs[0]
         hw = int(grid.groups[g, L.G_HW])
-        caps[g] = engine_kv_capacity(grid.ms[int(grid.groups[g, L.G_MODEL])], w, grid.hws[hw], policy[hw],
+        caps[g] = engine_kv_capacity(grid.ms[int(grid.groups[g, L.G_MODEL])], grid.ws[g], grid.hws[hw], policy[hw],
                                      np.zeros(L.W_SIZE)) * grid.groups[g, L.G_ATTN_DP]
     return caps
 
