@@ -30,11 +30,12 @@ from benchmarks.bench_sweep import machine, write_result  # noqa: E402
 
 
 def run_suite(cache: str) -> dict:
-    """One ``pytest -q`` of the whole suite with ``cache`` as numba's cache; its seconds and last line."""
+    """One ``pytest`` of the whole suite (the README's command, its options from pyproject.toml) with ``cache`` as
+    numba's cache; its seconds and its pass/fail line."""
     env = dict(os.environ, NUMBA_CACHE_DIR=cache)
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT, env=env,
+    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider"], cwd=ROOT, env=env,
                        capture_output=True, text=True)
     seconds = time.perf_counter() - start
     tail = [line for line in r.stdout.splitlines() if re.search(r"\d+ (passed|failed)", line)][-1:]
