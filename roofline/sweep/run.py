@@ -7,7 +7,6 @@ import math
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
 
@@ -84,13 +83,19 @@ def _merge_fronts(parts: list[tuple[np.ndarray, np.ndarray]], n_keys: int) -> li
     return fronts
 
 
+def _policies(grid: Grid, engine: str, max_num_tokens: int | None) -> np.ndarray:
+    """The packed engine policy of each hardware row (an engine's defaults may depend on the chip:
+    ``Engine.on``)."""
+    return np.array([pack_engine(ENGINES[engine].on(grid.chips[c]), max_num_tokens) for c in grid.hw_chip])
+
+
 def kv_capacities(grid: Grid, engine: str, max_num_tokens: int | None = None) -> np.ndarray:
     """Per group: the requests in flight one replica holds under ``engine`` at the grid's first input and
     output lengths, the ``V_CAP`` figure the serving sweep reports for every concurrency of the group
     (:func:`~roofline.kernels.serving.engine_kv_capacity` times its attention groups), in plain Python.
     The grid's workload rows are packed with one request at those lengths (:func:`build_grid`), as the
     serving sweep sets them (tested against it)."""
-    policy = [pack_engine(ENGINES[engine].on(grid.chips[c]), max_num_tokens) for c in grid.hw_chip]
+    policy = _policies(grid, engine, max_num_tokens)
     caps = np.zeros(grid.n_groups)
     for g in range(grid.n_groups):
         hw = int(grid.groups[g, L.G_HW])
@@ -121,8 +126,7 @@ def run_grid(grid: Grid, *, engine: str | None = None, max_num_tokens: int | Non
         use_numba = False
     fn, ran_compiled = choose(kernel, use_numba, inline=_INLINE[kernel.__name__])
     if serving:
-        # one policy per hardware row: an engine's defaults may depend on the chip (Engine.on)
-        policy = np.array([pack_engine(ENGINES[engine].on(grid.chips[c]), max_num_tokens) for c in grid.hw_chip])
+        policy = _policies(grid, engine, max_num_tokens)
     n_threads = _threads(threads) if ran_compiled and n >= PARALLEL_MIN_CONFIGS else 1
     rows = grid.n_rows
     per_row = n // rows
@@ -151,6 +155,8 @@ def run_grid(grid: Grid, *, engine: str | None = None, max_num_tokens: int | Non
     parts = []
     done = 0
     if n_threads > 1:
+        from concurrent.futures import ThreadPoolExecutor, as_completed  # not on a single estimate's start-up
+
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
             futures = [pool.submit(run, int(bounds[i]), int(bounds[i + 1])) for i in range(chunks)]
             for fut in as_completed(futures):

@@ -52,9 +52,6 @@ class TrainingContext:
     x: np.ndarray = attrs.field(eq=False)
     plain: tuple = attrs.field(eq=False, default=attrs.Factory(lambda s: (s.m.tolist(), s.hw.tolist(), s.x.tolist()),
                                                                takes_self=True))
-    #: Priced layer tables of the plain-Python kernels by their :data:`~roofline.kernels.training.LAYER_FIELDS`
-    #: (a search prices a layer once per TP, CP, micro-batch and EP, not once per layout).
-    layers: dict = attrs.field(eq=False, repr=False, factory=dict)
 
     @classmethod
     def build(cls, chip: Chip, model: Model, dtype: str) -> TrainingContext:
@@ -79,46 +76,63 @@ def training_mix_problem(model: Model) -> str | None:
             f"only serving; use --mode inference")
 
 
-def price_layout(ctx: TrainingContext, t: np.ndarray) -> np.ndarray:
+def _on_lists(lists_run, arrays_run) -> np.ndarray:
+    """An R_* vector from a plain-Python kernel run on Python lists (indexing and arithmetic on Python
+    floats are about twice as fast as on numpy scalars, and give the same IEEE doubles), or, when that
+    divides by zero (which raises on Python floats where numpy and the compiled kernels give inf), from
+    the same run on the arrays."""
+    try:
+        return np.array(lists_run(), dtype=np.float64)
+    except ZeroDivisionError:
+        return arrays_run()
+
+
+def price_layout(ctx: TrainingContext, t: np.ndarray, layers: dict | None = None) -> np.ndarray:
     """Run the plain-Python kernel on one layout; the R_* vector.
 
-    The vectors go in as Python lists (indexing and arithmetic on Python floats are about twice as fast
-    as on numpy scalars, and give the same IEEE doubles); a division by zero, which raises on Python floats
-    where the numpy and compiled kernels give inf, reruns the layout on the arrays. The layer is priced once
-    per :data:`~roofline.kernels.training.LAYER_FIELDS` (``ctx.layers``): :func:`train_step` is
-    :func:`price_training_layer` then :func:`step_from_layer`, so the figures are the same."""
-    try:
-        res = [0.0] * L.R_SIZE
-        row = t.tolist()
+    ``layers`` (a search's own dict) keeps the priced layer table per
+    :data:`~roofline.kernels.training.LAYER_FIELDS`, so that a search prices a layer once per TP, CP,
+    micro-batch and EP: :func:`train_step` is :func:`price_training_layer` then :func:`step_from_layer`,
+    so the figures are the same."""
+
+    def lists_run():
+        res, row = [0.0] * L.R_SIZE, t.tolist()
         key = tuple(row[f] for f in LAYER_FIELDS)
-        priced = ctx.layers.get(key)
-        scratch = (np.zeros((L.N_OPS, L.OP_COLS)), priced, np.zeros((1, L.OP_COLS)), [0.0] * L.H_SIZE,
-                   [0.0] * L.W_SIZE)
+        priced = None if layers is None else layers.get(key)
+        scratch = (np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)) if priced is None else priced,
+                   np.zeros((1, L.OP_COLS)), [0.0] * L.H_SIZE, [0.0] * L.W_SIZE)
         if priced is None:
-            scratch = (scratch[0], np.zeros((L.N_OPS, 2)), *scratch[2:])
             price_training_layer(*ctx.plain, row, scratch)
-            ctx.layers[key] = scratch[1]  # read only from here on (step_from_layer does not write it)
+            if layers is not None:
+                layers[key] = scratch[1]  # read only from here on (step_from_layer does not write it)
         step_from_layer(*ctx.plain, row, scratch, res)
-        return np.array(res, dtype=np.float64)
-    except ZeroDivisionError:
+        return res
+
+    def arrays_run():
         res = np.zeros(L.R_SIZE)
         scratch = (np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)), np.zeros((1, L.OP_COLS)),
                    np.zeros(L.H_SIZE), np.zeros(L.W_SIZE))
         train_step(ctx.m, ctx.hw, ctx.x, t, scratch, res)
         return res
 
+    return _on_lists(lists_run, arrays_run)
+
 
 def layout_memory(ctx: TrainingContext, t: np.ndarray) -> np.ndarray:
-    """The plain-Python memory kernel on one layout (lists, as :func:`price_layout`): an R_* vector with only
-    the memory fields and R_FITS."""
-    try:
+    """The plain-Python memory kernel on one layout (on lists, as :func:`price_layout`): an R_* vector with
+    only the memory fields and R_FITS."""
+
+    def lists_run():
         res = [0.0] * L.R_SIZE
         training_memory(*ctx.plain, t.tolist(), [0.0] * L.W_SIZE, res)
-        return np.array(res, dtype=np.float64)
-    except ZeroDivisionError:
+        return res
+
+    def arrays_run():
         res = np.zeros(L.R_SIZE)
         training_memory(ctx.m, ctx.hw, ctx.x, t, np.zeros(L.W_SIZE), res)
         return res
+
+    return _on_lists(lists_run, arrays_run)
 
 
 def estimate_from_result(ctx: TrainingContext, wl: TrainingWorkload, res: np.ndarray) -> TrainingEstimate:

@@ -167,12 +167,14 @@ def fastest_plain(ctx: TrainingContext, packed: np.ndarray, top: int = 1, every_
         groups.setdefault(keys[i].tobytes(), {}).setdefault(float(packed[i, L.T_RECOMPUTE]), []).append(i)
     members = [[rows for _, rows in sorted(sub.items())] for sub in groups.values()]
     priced = np.zeros(n, dtype=bool)
+    known = np.zeros(n, dtype=bool)  # memory fields set (priced, or checked and found not to fit)
+    layers: dict = {}  # priced layer tables, shared by the layouts alike in LAYER_FIELDS
     seen: set[tuple] = set()
     steps: list[float] = []  # the fitting steps priced so far, one per distinct result, ascending
 
     def price(i):
-        res[i] = price_layout(ctx, packed[i])
-        priced[i] = True
+        res[i] = price_layout(ctx, packed[i], layers)
+        priced[i] = known[i] = True
         figures = tuple(res[i].tolist())
         if res[i, L.R_FITS] > 0.5 and figures not in seen:
             seen.add(figures)
@@ -206,12 +208,12 @@ def fastest_plain(ctx: TrainingContext, packed: np.ndarray, top: int = 1, every_
                     memory = layout_memory(ctx, packed[i])  # a fifth of a step's pricing
                     if memory[L.R_FITS] < 0.5:
                         res[i, _MEMORY] = memory[_MEMORY]  # cannot be among the fastest that fit: left unpriced
+                        known[i] = True
                         continue
                     price(i)
     if every_memory:
-        for i in np.flatnonzero(~priced):
-            if res[i, L.R_MEM] == 0.0:
-                res[i, _MEMORY] = layout_memory(ctx, packed[i])[_MEMORY]
+        for i in np.flatnonzero(~known):
+            res[i, _MEMORY] = layout_memory(ctx, packed[i])[_MEMORY]
     return res
 
 
@@ -240,10 +242,9 @@ def plan_training(chip: Chip, model: Model, workload: TrainingWorkload | None = 
                             f"change --num-chips or --global-batch")
     ctx = TrainingContext.build(chip, model, wl.dtype)
     packed = pack_layout_choices(wl, model.num_layers, cands, layout_of)
-    if fastest_only and top == 1 and not use_numba:
-        res, ran_compiled = fastest_plain(ctx, packed), False
-    elif use_numba is False or (use_numba is None and len(packed) <= PLAIN_MAX_LAYOUTS):
-        res, ran_compiled = fastest_plain(ctx, packed, top=top, every_memory=True), False
+    quick = fastest_only and top == 1
+    if not use_numba and (quick or use_numba is False or len(packed) <= PLAIN_MAX_LAYOUTS):
+        res, ran_compiled = fastest_plain(ctx, packed, top=top, every_memory=not quick), False
     else:
         res, ran_compiled = sweep_layouts(ctx, packed, use_numba)
     fits = res[:, L.R_FITS] > 0.5
