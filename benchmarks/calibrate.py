@@ -91,6 +91,9 @@ DIGEST_GLOBS = ("profiles/measurements/*.csv", "profiles/chips/*.toml", "profile
                 "profiles/efficiency.toml", "profiles/engines.toml", "roofline/**/*.py", "benchmarks/calibrate.py",
                 "benchmarks/serving_fit.py")
 DIGEST_SKIP = ("roofline/cli/", "roofline/render/", "roofline/analysis/", "roofline/sweep/")
+#: Why an engine's per-step cost is 0 (serving_fit.FITTED_COSTS says more).
+UNFITTED_SOURCE = ("not fitted (0): host work the engine runs beside the GPU's step (overlap scheduling), which "
+                   "serving.csv cannot tell apart from the per-kernel cost (benchmarks/serving_fit.py FITTED_COSTS)")
 START_FRACTION = 0.85
 MAX_ROUNDS = 8
 README_BEGIN, README_END = "<!-- calibration:begin -->", "<!-- calibration:end -->"
@@ -385,6 +388,8 @@ def calibrate(skip_training: bool = False) -> dict:
                                    f"the usable aggregated {eng} runs of serving.csv, all chips and models together")}
     engines["generic"] = {"values": {k: float(np.mean(full["costs"][:, j])) for j, k in enumerate(S.COSTS)},
                           "source": "benchmarks/calibrate.py: the mean of the fitted vllm, sglang and trtllm values"}
+    for d in engines.values():
+        d["sources"] = {k: UNFITTED_SOURCE if k in S.UNFITTED_COSTS else d["source"] for k in S.COSTS}
     training = {}
     if not skip_training:
         fits, training = train_all()
@@ -463,7 +468,7 @@ def write(result: dict) -> None:
             lines.update({k: (_round(v[k]), _source(n["training"], k)) for k in TRAINING})
         eff[fam] = lines
     _rewrite(EFFICIENCY_TOML, eff)
-    _rewrite(ENGINES_TOML, {e: {k: (_round(x), d["source"]) for k, x in d["values"].items()}
+    _rewrite(ENGINES_TOML, {e: {k: (_round(x), d["sources"][k]) for k, x in d["values"].items()}
                             for e, d in result["engines"].items()})
     result = {**result, "digest": input_digest()}
     RESULTS.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
@@ -523,12 +528,12 @@ def readme_tables(result: dict) -> str:
         for label, s in inf.items():
             lines.append(f"| {label} | {s['rows']} | {_pct(s)} |")
     eng = result["engines"]
-    lines += ["", "Fitted engine costs:", "",
-              "| engine | per step | per sequence per step | per kernel | per request |", "|---|---|---|---|---|"]
+    lines += ["", "Fitted engine costs (the cost per step is not fitted: 0, see Calibration):", "",
+              "| engine | per sequence per step | per kernel | per request |", "|---|---|---|---|"]
     for e in ("vllm", "sglang", "trtllm", "generic"):
         v = eng[e]["values"]
-        lines.append(f"| {e} | {v['step_overhead_s'] * 1e3:.2f} ms | {v['seq_overhead_s'] * 1e6:.0f} us | "
-                     f"{v['kernel_overhead_s'] * 1e6:.2f} us | {v['request_overhead_s'] * 1e3:.0f} ms |")
+        lines.append(f"| {e} | {v['seq_overhead_s'] * 1e6:.0f} us | {v['kernel_overhead_s'] * 1e6:.2f} us | "
+                     f"{v['request_overhead_s'] * 1e3:.0f} ms |")
     fams = [f for f in FAMILIES if f in ("hopper", "blackwell")]
     lines += ["", "Fitted serving fractions per chip family:", "",
               "| family | sustained (dense GEMMs) | attention (of 16-bit peak) | routed experts |", "|---|---|---|---|"]

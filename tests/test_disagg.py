@@ -205,12 +205,20 @@ def test_the_stored_disaggregated_accuracy_is_what_the_tool_gives_today():
             assert predicted == pytest.approx(stored["predicted"][row["row_id"]], rel=1e-5), row["row_id"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16's targets are not met yet: out of sample TPOT median 14.6 % "
-                                       "(target 12 %), TTFT 35.3 % (target 35 %)")
+@pytest.mark.xfail(strict=True, reason="issue 16's targets are not met yet: out of sample TPOT median 12.4 % "
+                                       "(target 12 %), TTFT 38.7 % (target 35 %)")
 def test_disaggregated_out_of_sample_meets_issue_16_targets():
     stored = json.loads(_accuracy().OUT.read_text())["leave_one_model_out"]
     assert stored["tpot"]["median_abs_error_pct"] <= 12.0
     assert stored["ttft"]["median_abs_error_pct"] <= 35.0
+
+
+def test_disaggregated_out_of_sample_accuracy_holds():
+    """Regression bounds just above today's leave-one-model-out figures (issue 16's targets are above)."""
+    stored = json.loads(_accuracy().OUT.read_text())["leave_one_model_out"]
+    assert stored["tpot"]["median_abs_error_pct"] <= 13.5
+    assert stored["ttft"]["median_abs_error_pct"] <= 40.0
+    assert abs(stored["tpot"]["bias_pct"]) <= 10.0
 
 
 def test_validate_prices_the_disaggregated_rows():
