@@ -184,6 +184,7 @@ def pack_layout(wl, num_layers: int) -> np.ndarray:
     t[L.T_MM_BYTES] = 1.0 if wl.dtype == "fp8" else 2.0
     t[L.T_EP] = wl.ep or 1
     t[L.T_DROPOUT] = float(wl.dropout)
+    t[L.T_CP_COMM] = L.CP_COMM_TYPES.index(wl.cp_comm_type)
     return t
 
 

@@ -20,7 +20,7 @@ from roofline.chip import Chip
 from roofline.dtypes import KV_DTYPES, WEIGHT_COMPUTE, WEIGHT_DTYPES, check
 from roofline.errors import RooflineError
 from roofline.kernels.inference import mean_decode_context
-from roofline.kernels.layout import RECOMPUTE_MODES
+from roofline.kernels.layout import CP_COMM_TYPES, RECOMPUTE_MODES
 from roofline.model import Model
 from roofline.quantity import EXAMPLES, parse_count, show
 from roofline.stages import chunks_of, stage_split
@@ -232,6 +232,8 @@ class TrainingWorkload:
     pp: int | None = attrs.field(default=None, validator=positive_int("pp", True))
     dp: int | None = attrs.field(default=None, validator=positive_int("dp", True))
     cp: int = attrs.field(default=1, validator=positive_int("cp"))
+    # how context parallelism exchanges attention's inputs (Megatron-LM's --cp-comm-type)
+    cp_comm_type: str = attrs.field(default="p2p", converter=choice("cp_comm_type", CP_COMM_TYPES))
     micro_batch: int | None = attrs.field(default=None, validator=positive_int("micro_batch", True))
     global_batch: int | None = attrs.field(default=None, validator=positive_int("global_batch", True))
     seq_len: int = attrs.field(default=4096, validator=positive_int("seq_len"))
@@ -272,6 +274,15 @@ class TrainingWorkload:
         return unit * -(-self.default_batch() // unit)
 
 
+def cp_heads_split(model: Model, tp: int, cp: int, cp_comm_type: str) -> bool:
+    """Whether context parallelism of ``cp`` over ``tp``-way shards can exchange this way: the all-to-all
+    (a2a) hands each chip whole query and KV heads, so tp x cp must divide both head counts (Megatron-Bridge:
+    "CP <= num_kv_heads" for a2a); the ring and the all-gather split the sequence alone."""
+    if cp_comm_type != "a2a" or cp <= 1:
+        return True
+    return model.num_heads % (tp * cp) == 0 and model.num_kv_heads % (tp * cp) == 0
+
+
 def check_training(chip: Chip, model: Model, wl: TrainingWorkload) -> None:
     """Raise the project error for a dtype, layout or batch this chip and model cannot train with."""
     if not chip.has(wl.dtype):
@@ -309,6 +320,12 @@ def check_training(chip: Chip, model: Model, wl: TrainingWorkload) -> None:
                             f"ring attention); use a cp whose double divides {wl.seq_len}")
     if cp > 1 and not wl.flash_attention:
         raise RooflineError(f"cp={cp} needs flash attention (ring attention); set flash_attention or cp=1")
+    if cp > 1 and tp is not None and not cp_heads_split(model, tp, cp, wl.cp_comm_type):
+        per_rank = model.num_kv_heads // tp
+        other = f" or a cp dividing {per_rank}" if per_rank > 1 else ""
+        raise RooflineError(f"cp_comm_type=a2a: cp={cp} x tp={tp} does not divide the {model.num_heads} attention "
+                            f"heads and {model.num_kv_heads} KV heads of {model.name} (the all-to-all gives each chip "
+                            f"whole heads); use --cp-comm-type p2p{other}")
     if dp is not None and wl.micro_batch is not None and wl.global_batch is not None \
             and wl.global_batch % (dp * wl.micro_batch):
         raise RooflineError(f"global_batch={wl.global_batch} is not divisible by dp x micro_batch = {dp}x"

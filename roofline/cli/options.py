@@ -14,7 +14,7 @@ from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
 from roofline.errors import RooflineError
 from roofline.loaders.chips import load_chip
 from roofline.loaders.engines import ENGINES
-from roofline.workload import RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload
+from roofline.workload import CP_COMM_TYPES, RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload
 
 
 def group(*options):
@@ -81,7 +81,12 @@ training_options = group(
                  help="Training: chips in the job (tp x pp x dp x cp)."),
     click.option("--dp", type=click.IntRange(min=1), default=None, help="Training: data-parallel size."),
     click.option("--cp", type=click.IntRange(min=1), default=1, show_default=True,
-                 help="Training: context-parallel size (ring attention)."),
+                 help="Training: context-parallel size."),
+    click.option("--cp-comm-type", type=click.Choice(CP_COMM_TYPES, case_sensitive=False), default="p2p",
+                 show_default=True,
+                 help="Training: how context parallelism exchanges attention's inputs (Megatron-LM's option): p2p "
+                      "rings K/V under the attention, a2a swaps sequence for head shards (Ulysses; tp x cp must "
+                      "divide the KV heads), all_gather gathers the whole K/V first."),
     click.option("--micro-batch", type=click.IntRange(min=1), default=None,
                  help="Training: sequences per micro-batch per DP rank."),
     click.option("--global-batch", type=click.IntRange(min=1), default=None,
@@ -106,7 +111,7 @@ training_options = group(
     click.option("--days", type=float, default=None, callback=_days,
                  help="Training: also report the chips needed to train the budget within this many days."),
 )
-TRAINING_ONLY = ("num_chips", "dp", "cp", "micro_batch", "global_batch", "seq_len", "recompute", "zero",
+TRAINING_ONLY = ("num_chips", "dp", "cp", "cp_comm_type", "micro_batch", "global_batch", "seq_len", "recompute", "zero",
                  "train_dtype", "virtual_pp", "first_stage_layers", "last_stage_layers", "tokens", "days")
 
 
@@ -127,8 +132,9 @@ def refuse_other_mode(ctx: click.Context, names, mode: str, other: str, hint: st
 
 def training_workload(chip: Chip, params: dict) -> TrainingWorkload:
     """The ``TrainingWorkload`` of the parsed options; ``tokens`` is parsed by its converter."""
-    fields = {k: params[k] for k in ("num_chips", "tp", "pp", "dp", "cp", "micro_batch", "global_batch",
-                                     "seq_len", "recompute", "virtual_pp", "first_stage_layers", "last_stage_layers")}
+    fields = {k: params[k] for k in ("num_chips", "tp", "pp", "dp", "cp", "cp_comm_type", "micro_batch",
+                                     "global_batch", "seq_len", "recompute", "virtual_pp", "first_stage_layers",
+                                     "last_stage_layers")}
     if params["zero"] is not None:
         fields["zero"] = int(params["zero"])
     if params["tokens"] is not None:

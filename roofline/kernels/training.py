@@ -44,13 +44,13 @@ from roofline.kernels.layout import (
     OP_EP_DISPATCH, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM,
     OP_LM_HEAD, OP_MLP_ACT, OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ, OP_QKV, OP_ROUTER, OP_SHARED_DOWN,
     OP_SHARED_UP, R_BUBBLE, R_COMPUTE, R_CP, R_DP, R_HW_FLOPS, R_MICRO, R_MODEL_FLOPS, R_OPT, R_PP, R_SIZE, R_STEP,
-    R_TP, T_CP, T_DP, T_EP, T_FIRST, T_FLASH, T_GB, T_LAST, T_MB, T_MM_BYTES, T_PP, T_RECOMPUTE, T_SEQ, T_SP, T_TP,
-    T_VPP, T_ZERO, W_ACCEPT, W_ACT_BYTES, W_BATCH, W_DRAFT, W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_SIZE,
-    W_TP, W_WEIGHT_BYTES, X_ATTN_EFF, X_ATTN_PEAK, X_GEMM16_EFF, X_OPT_TRAFFIC, X_PARAM_BYTES, X_REDUCE_BYTES,
+    R_TP, T_CP, T_CP_COMM, T_DP, T_EP, T_FIRST, T_FLASH, T_GB, T_LAST, T_MB, T_MM_BYTES, T_PP, T_RECOMPUTE, T_SEQ,
+    T_SP, T_TP, T_VPP, T_ZERO, W_ACCEPT, W_ACT_BYTES, W_BATCH, W_DRAFT, W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP,
+    W_SIZE, W_TP, W_WEIGHT_BYTES, X_ATTN_EFF, X_ATTN_PEAK, X_GEMM16_EFF, X_OPT_TRAFFIC, X_PARAM_BYTES, X_REDUCE_BYTES,
     X_STEP_OVERHEAD, X_SUSTAINED,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
-from roofline.kernels.roofline import op_time, set_allgather, set_allreduce, set_gemm, set_send
+from roofline.kernels.roofline import op_time, set_allgather, set_allreduce, set_alltoall, set_gemm, set_send
 from roofline.kernels.shapes import active_linear_params, block_weight_bytes, stage_bytes_of, weight_bytes_per_chip
 from roofline.kernels.train_casts import WEIGHT_CAST_BYTES, cast_bytes_per_token
 from roofline.kernels.train_memory import fill_memory
@@ -142,6 +142,35 @@ def exposed(comm, compute):
 
 #: The layout fields :func:`price_training_layer` reads: layouts equal in these share its priced table.
 LAYER_FIELDS = (T_TP, T_CP, T_MB, T_SEQ, T_SP, T_FLASH, T_MM_BYTES, T_EP)
+
+
+@kernel
+def cp_exchange(m, hw, t, la, attn_bwd, cops):
+    """Exposed seconds per layer of context parallelism's exchange (forward, backward, recompute), by
+    ``T_CP_COMM``. p2p: the ring passes each K/V chunk cp - 1 times forward, K/V and their gradients backward,
+    under the attention it feeds. a2a: Q, K, V to head shards before attention and the output back after,
+    and their gradients in backward, all-to-alls of one layer's inputs on the critical path. all_gather: the
+    whole sequence's K/V gathered before attention; backward gathers again and reduce-scatters dK/dV; exposed."""
+    tp = t[T_TP]
+    cp = t[T_CP]
+    tokens = t[T_MB] * t[T_SEQ] / cp
+    kv = kv_heads_per_chip(m, tp)
+    hd = m[M_HEAD_DIM]
+    cp_out = 0.0 if tp * cp <= hw[H_UP_DOMAIN] else 1.0
+    mode = t[T_CP_COMM]
+    full_recompute = t[T_RECOMPUTE] > 1.5
+    if mode < 0.5:
+        set_send(cops, 0, tokens * 2.0 * kv * hd * 2.0, cp_out, 1.0)
+        ring = (cp - 1.0) * comm_time(cops, hw)
+        fwd = exposed(ring, la)
+        return fwd + exposed(2.0 * ring, attn_bwd) + (fwd if full_recompute else 0.0)
+    if mode < 1.5:
+        set_alltoall(cops, 0, tokens * (2.0 * m[M_HEADS] / tp + 2.0 * kv) * hd * 2.0, cp, cp_out, 1.0)
+        fwd = comm_time(cops, hw)
+        return fwd + fwd + (fwd if full_recompute else 0.0)
+    set_allgather(cops, 0, tokens * 2.0 * kv * hd * 2.0, cp, cp_out, 1.0)
+    fwd = comm_time(cops, hw)
+    return fwd + 2.0 * fwd + (fwd if full_recompute else 0.0)
 
 
 @kernel
@@ -269,16 +298,8 @@ def step_from_layer(m, hw, x, t, scratch, res):
         set_send(cops, 0, b * s / cp * m[M_HIDDEN] * 2.0 / tp, pp_out, 1.0)
         res[R_PP] = 2.0 * vpp * micro * comm_time(cops, hw)
 
-    # context parallel ring: K/V chunks pass cp-1 times forward, K/V + their gradients backward
     if cp > 1.0:
-        kv_chunk = b * s / cp * 2.0 * kv_heads_per_chip(m, tp) * m[M_HEAD_DIM] * 2.0
-        cp_out = 0.0 if tp * cp <= domain else 1.0
-        set_send(cops, 0, kv_chunk, cp_out, 1.0)
-        ring = (cp - 1.0) * comm_time(cops, hw)
-        per_layer = exposed(ring, la) + exposed(2.0 * ring, attn_bwd)
-        if rec > 1.5:
-            per_layer += exposed(ring, la)
-        res[R_CP] = micro * stage_layers * per_layer
+        res[R_CP] = micro * stage_layers * cp_exchange(m, hw, t, la, attn_bwd, cops)
 
     # data parallel over dp·cp ranks (hierarchical), per ZeRO stage and the overlap policy
     set_param_counting(t, w)

@@ -3,6 +3,7 @@ validating every figure (see profiles/chips/README.md)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -22,11 +23,19 @@ def load_chip(name_or_path: str | Path) -> Chip:
         raise RooflineError("chip='' is empty; give a profile name such as H100 (`roofline chips` lists them) "
                             "or a .toml file")
     path = CHIPS.find(s) if not s.lower().endswith(".toml") else None
-    if path is None:
-        if s.lower().endswith(".toml") or is_path(s):
-            path = Path(s)
-        else:
-            path = CHIPS.resolve(s, "chip")
+    if path is not None:
+        return _shipped_chip(path)
+    if s.lower().endswith(".toml") or is_path(s):
+        path = Path(s)
+    else:
+        path = CHIPS.resolve(s, "chip")
+    return chip_from_dict(read_toml(path, "chip profile"), path.stem, str(path))
+
+
+@functools.cache
+def _shipped_chip(path: Path) -> Chip:
+    """A shipped profile, parsed once per process (the files inside the package do not change; a chip is
+    frozen, so every caller may share it)."""
     return chip_from_dict(read_toml(path, "chip profile"), path.stem, str(path))
 
 

@@ -198,13 +198,15 @@ def _serving_lines(srv) -> list[str]:
 
 
 #: What each part of a training step is, for the breakdown table (keys of ``TrainingEstimate.breakdown``).
+#: How the layout line names each context-parallel exchange (``--cp-comm-type``).
+CP_COMM_NAMES = {"p2p": "ring K/V exchange", "a2a": "all-to-all of heads", "all_gather": "K/V all-gathered"}
 STEP_PARTS = {
     "compute": "GEMMs, attention and element-wise ops (recompute included)",
     "tp_comm": "tensor-parallel collectives, exposed",
     "pp_bubble": "pipeline fill and drain",
     "pp_comm": "pipeline sends between stages, exposed",
     "dp_comm": "gradient reduce / ZeRO gathers over DP, exposed",
-    "cp_comm": "context-parallel ring attention, exposed",
+    "cp_comm": "context-parallel exchange of K/V (or Q, K, V, output), exposed",
     "optimizer": "Adam update (HBM-bound) and the fixed per-step overhead",
 }
 
@@ -218,7 +220,9 @@ def render_training(est: TrainingEstimate, model: Model, chip: Chip) -> str:
     out = [
         f"Training  {model.name} on {wl.num_chips:,} x {chip.name}, {wl.dtype} matmuls at dense "
         f"{est.peak_flops_per_s / 1e12:,.0f} TFLOP/s per chip, budget {count(wl.tokens)} tokens",
-        f"Layout    TP {wl.tp} x PP {wl.pp} x DP {wl.dp} x CP {wl.cp} = {wl.num_chips:,} chips; micro-batch "
+        f"Layout    TP {wl.tp} x PP {wl.pp} x DP {wl.dp} x CP {wl.cp}"
+        + (f" ({CP_COMM_NAMES[wl.cp_comm_type]})" if wl.cp > 1 else "")
+        + f" = {wl.num_chips:,} chips; micro-batch "
         f"{wl.micro_batch}, global batch {wl.batch():,} sequences of {wl.seq_len:,} tokens "
         f"({count(tokens_per_step)} tokens/step)",
         *([f"          pipeline stages: first {est.stages[0]}, {wl.pp - 2} x {est.stages[1]} in the middle, last "

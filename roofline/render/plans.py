@@ -28,7 +28,9 @@ def render_plan(plan: Plan) -> str:
         f"Best: {rate(best.tokens_per_s):} tokens/s, {count(wl.tokens)} tokens in {duration(best.time_to_train_s)}"
         + (f"; {best.chips_needed:,} chips to train in {best.days:g} days." if best.chips_needed else "."),
         f"Details of the best: roofline estimate --mode training --num-chips {wl.num_chips} --tp {wl.tp} "
-        f"--pp {wl.pp} --dp {wl.dp} --cp {wl.cp} --micro-batch {wl.micro_batch} --global-batch {wl.batch()} "
+        f"--pp {wl.pp} --dp {wl.dp} --cp {wl.cp} "
+        + (f"--cp-comm-type {wl.cp_comm_type} " if wl.cp_comm_type != "p2p" else "")
+        + f"--micro-batch {wl.micro_batch} --global-batch {wl.batch()} "
         f"--seq-len {wl.seq_len} --recompute {wl.recompute} --zero {wl.zero} --virtual-pp {wl.virtual_pp} "
         f"--dtype {wl.dtype} (with --chip, --model)",
     ]

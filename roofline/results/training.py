@@ -62,6 +62,7 @@ class TrainingEstimate:
         wl = self.workload
         out = {
             "num_chips": wl.num_chips, "tp": wl.tp, "pp": wl.pp, "dp": wl.dp, "cp": wl.cp,
+            "cp_comm_type": wl.cp_comm_type,
             "ep": wl.ep or 1, "micro_batch": wl.micro_batch, "global_batch": wl.batch(), "seq_len": wl.seq_len,
             "recompute": wl.recompute, "zero": wl.zero, "dtype": wl.dtype, "virtual_pp": wl.virtual_pp,
             "first_stage_layers": self.stages[0] if self.stages else None,

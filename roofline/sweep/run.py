@@ -120,7 +120,7 @@ def run_grid(grid: Grid, *, engine: str | None = None, max_num_tokens: int | Non
                             f"{MAX_KEPT_CONFIGS:,}); ask for reduce='best' or 'pareto' (--best, --pareto) or "
                             f"shorten an axis")
     limits = pack_limits(max_tpot_s, max_ttft_s, reduce)
-    out = np.full((size, n if keep else 0), np.nan)
+    out = np.empty((size, n if keep else 0))  # both kernels write every figure of every configuration
     kernel = sweep_serving if serving else sweep_static
     if use_numba is None and n <= PLAIN_MAX_CONFIGS[kernel.__name__]:
         use_numba = False

@@ -40,7 +40,7 @@ from roofline.stages import chunks_of
 from roofline.training.estimate import (
     TrainingContext, estimate_from_result, estimate_training, layout_memory, price_layout, with_days,
 )
-from roofline.workload import RECOMPUTE_MODES, TrainingWorkload, check_training, valid_tp_sizes
+from roofline.workload import RECOMPUTE_MODES, TrainingWorkload, check_training, cp_heads_split, valid_tp_sizes
 
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
 
@@ -97,7 +97,7 @@ def candidate_fields(chip: Chip, model: Model, wl: TrainingWorkload) -> list[tup
     zeros = [wl.zero] if wl.zero is not None else [0, 1, 2, 3]
     out = []
     for tp, cp, pp in itertools.product(tps, cps, pps):
-        if n % (tp * pp * cp):
+        if n % (tp * pp * cp) or not cp_heads_split(model, tp, cp, wl.cp_comm_type):
             continue
         dp = n // (tp * pp * cp)
         if wl.dp and wl.dp != dp:
