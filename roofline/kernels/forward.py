@@ -95,18 +95,27 @@ def softmax_cost(m, w, seqs, q, c0, window, top_k):
     ``q`` new tokens after ``c0`` cached ones: QK^T and PV (2 FLOPs per multiply-add each) over the visited
     keys (capped by ``window`` when sliding, by ``top_k`` per query when sparse, 0 = neither); the cache read
     once (at most the window; at most top_k entries per query), the new K/V written, Q read and the output
-    written. Sparse layers add the indexer over every cached key."""
+    written. Sparse layers add the indexer over every cached key. The parts that do not depend on the
+    context: :func:`softmax_terms` (a sweep computes them once for many contexts)."""
+    per_key, cached, kvb, new = softmax_terms(m, w, q, q <= 16.0 and c0 > 0.0)
+    return softmax_at(seqs, q, c0, window, top_k, m[M_IDX_DIM], m[M_IDX_HEADS], per_key, cached, kvb, new)
+
+
+@kernel
+def softmax_terms(m, w, q, absorbed):
+    """What :func:`softmax_cost` asks of the model and layout alone: FLOPs per visited key, K/V values
+    cached per token, their bytes, and the bytes per sequence of the new tokens (their K/V written, Q read
+    and the output written). ``absorbed``: MLA's decode form (few new tokens after a cache: attention over
+    the latent) rather than prefill's (keys and values decompressed per head)."""
     tp = w[W_TP]
     heads = m[M_HEADS] / tp
     kvb = w[W_KV_BYTES]
-    cap = window if window > 0.0 else top_k
-    keys = attended_keys(q, c0, cap)
     cached = kv_values_per_token(m, tp)
     if m[M_KV_LORA] > 0.0:
-        if q <= 16.0 and c0 > 0.0:  # decode (and speculative verification): absorbed form over the latent
+        if absorbed:
             per_key = 2.0 * heads * (2.0 * m[M_KV_LORA] + m[M_ROPE_DIM])
             q_width = heads * (m[M_KV_LORA] + m[M_ROPE_DIM])
-        else:  # prefill: keys and values decompressed per head
+        else:
             per_key = 2.0 * heads * (m[M_NOPE_DIM] + m[M_ROPE_DIM] + m[M_V_DIM])
             q_width = heads * (m[M_NOPE_DIM] + m[M_ROPE_DIM])
         out_width = heads * m[M_V_DIM]
@@ -115,15 +124,22 @@ def softmax_cost(m, w, seqs, q, c0, window, top_k):
         per_key = 4.0 * hd * heads
         q_width = heads * hd
         out_width = q_width
+    return per_key, cached, kvb, q * (cached * kvb + (q_width + out_width) * w[W_ACT_BYTES])
+
+
+@kernel
+def softmax_at(seqs, q, c0, window, top_k, idx_dim, idx_heads, per_key, cached, kvb, new):
+    """:func:`softmax_cost` at context ``c0`` from its :func:`softmax_terms` (and the sparse indexer's width and
+    heads), on scalars alone."""
+    keys = attended_keys(q, c0, window if window > 0.0 else top_k)
     read = cached_tokens(c0 + q, window)
     if top_k > 0.0:
         read = cached_tokens(c0 + q, top_k * q)
     flops = per_key * keys * seqs
-    hbm = seqs * (read * cached * kvb + q * (cached * kvb + (q_width + out_width) * w[W_ACT_BYTES]))
+    hbm = seqs * (read * cached * kvb + new)
     if top_k > 0.0:  # the lightning indexer: every cached key scored by every new token's indexer heads
-        idx = m[M_IDX_DIM]
-        flops += 2.0 * m[M_IDX_HEADS] * idx * attended_keys(q, c0, 0.0) * seqs
-        hbm += seqs * ((c0 + q) * idx * kvb + q * idx * kvb)
+        flops += 2.0 * idx_heads * idx_dim * attended_keys(q, c0, 0.0) * seqs
+        hbm += seqs * ((c0 + q) * idx_dim * kvb + q * idx_dim * kvb)
     return flops, hbm
 
 

@@ -4,12 +4,16 @@ the largest batch that fits. The op table is :func:`roofline.kernels.forward.fil
 """
 
 from roofline._jit import kernel
-from roofline.kernels.forward import attention_cost, fill_pass
+from roofline.kernels.forward import attention_cost, fill_pass, softmax_at, softmax_terms
 from roofline.kernels.layout import (
-    H_HBM_BYTES, H_MEM_FRACTION, H_REQUEST_OVERHEAD, H_SEQ_OVERHEAD, H_STEP_OVERHEAD, H_UP_DOMAIN, M_LAYERS, N_OPS,
-    OP_ATTN, OP_FLOPS, OP_HBM, W_ACCEPT, W_BATCH, W_DRAFT, W_INPUT, W_OUTPUT, W_PP,
+    DP_ACCEPT, DP_BATCH, DP_BYTES_PER_S, DP_CACHED, DP_COUNT, DP_FLOPS_PER_S, DP_IDX_DIM, DP_IDX_HEADS,
+    DP_KERNEL_S, DP_KVB, DP_NEW, DP_PER_KEY, DP_PP, DP_Q, DP_SEQ_S, DP_SEQS, DP_STEP_S, DP_TOP_K, DP_WINDOW,
+    H_HBM_BYTES, H_KERNEL_OVERHEAD, H_MEM_FRACTION, H_REQUEST_OVERHEAD, H_SEQ_OVERHEAD, H_STEP_OVERHEAD,
+    H_UP_DOMAIN, M_ATTN_LAYERS, M_IDX_DIM, M_IDX_HEADS, M_LAYERS, M_REC_LAYERS, M_SPARSE_TOPK, M_SWA_LAYERS,
+    M_WINDOW, N_OPS, OP_ATTN,
+    OP_COUNT, OP_FLOPS, OP_HBM, OP_STEPS, W_ACCEPT, W_BATCH, W_DRAFT, W_INPUT, W_OUTPUT, W_PP,
 )
-from roofline.kernels.roofline import op_time, price_ops
+from roofline.kernels.roofline import op_rates, op_time, price_ops, roofline_seconds
 from roofline.kernels.shapes import kv_bytes_per_chip, weight_bytes_per_chip, workspace_bytes_per_chip
 
 
@@ -81,18 +85,72 @@ def decode_step_at(m, w, hw, c0, others, ops, priced):
     """Seconds per output token at context ``c0`` (:func:`decode_step_time`), given ``ops`` filled by
     :func:`decode_other_ops` for the same batch and ``others`` its return: the attention row is set and
     priced at ``c0`` (``priced`` updated), then the step is assembled."""
-    pp = w[W_PP]
-    b = w[W_BATCH]
-    accept = w[W_ACCEPT] if w[W_ACCEPT] > 0.0 else 1.0
     flops, hbm = attention_cost(m, w, decode_seqs(w), 1.0 + w[W_DRAFT], c0)
     ops[OP_ATTN, OP_FLOPS] = flops
     ops[OP_ATTN, OP_HBM] = hbm
     t, bound = op_time(ops, OP_ATTN, hw)
     priced[OP_ATTN, 0] = t
     priced[OP_ATTN, 1] = bound
+    return step_with_attention(w, hw, others, t)
+
+
+@kernel
+def step_with_attention(w, hw, others, t):
+    """Seconds per output token of a decode step whose attention row takes ``t`` and the others ``others``:
+    :func:`step_seconds` with this layout's and engine's figures."""
+    accept = w[W_ACCEPT] if w[W_ACCEPT] > 0.0 else 1.0
+    return step_seconds(others, t, w[W_PP], w[W_BATCH], hw[H_STEP_OVERHEAD], hw[H_SEQ_OVERHEAD], accept)
+
+
+@kernel
+def step_seconds(others, t, pp, b, step_s, seq_s, accept):
+    """The decode step's rows (``others`` + attention ``t``) with the engine's costs per step and per
+    sequence of ``b`` (per stage with ``pp`` stages), over the ``accept`` tokens it emits per sequence."""
     if pp <= 1.0:
-        return (others + t + hw[H_STEP_OVERHEAD] + b * hw[H_SEQ_OVERHEAD]) / accept
-    return (pp * (others + t + hw[H_STEP_OVERHEAD]) + b * hw[H_SEQ_OVERHEAD]) / accept
+        return (others + t + step_s + b * seq_s) / accept
+    return (pp * (others + t + step_s) + b * seq_s) / accept
+
+
+@kernel
+def decode_attention_plan(m, w, hw, ops, plan):
+    """Fill ``plan`` (``DP_SIZE``) with what :func:`decode_step_at` takes the same at every context, for
+    ``ops`` filled by :func:`decode_other_ops`; :func:`decode_seconds` then prices a context from it with
+    the very same arithmetic (a sweep loads the plan into scalars once per row). Returns False (nothing
+    planned) for a layer mix (:func:`roofline.kernels.forward.attention_cost` weighs kinds) or an attention
+    row with a collective."""
+    if m[M_REC_LAYERS] > 0.0 or (m[M_SWA_LAYERS] > 0.0 and m[M_ATTN_LAYERS] - m[M_SWA_LAYERS] > 0.0):
+        return False
+    if ops[OP_ATTN, OP_STEPS] > 0.0:
+        return False
+    q = 1.0 + w[W_DRAFT]
+    plan[DP_SEQS] = decode_seqs(w)
+    plan[DP_Q] = q
+    plan[DP_WINDOW] = m[M_WINDOW] if m[M_SWA_LAYERS] > 0.0 else 0.0
+    plan[DP_TOP_K] = m[M_SPARSE_TOPK]
+    plan[DP_IDX_DIM] = m[M_IDX_DIM]
+    plan[DP_IDX_HEADS] = m[M_IDX_HEADS]
+    plan[DP_PER_KEY], plan[DP_CACHED], plan[DP_KVB], plan[DP_NEW] = softmax_terms(m, w, q, q <= 16.0)
+    plan[DP_FLOPS_PER_S], plan[DP_BYTES_PER_S] = op_rates(OP_ATTN, hw)
+    plan[DP_COUNT] = ops[OP_ATTN, OP_COUNT]
+    plan[DP_KERNEL_S] = hw[H_KERNEL_OVERHEAD]
+    plan[DP_PP] = w[W_PP]
+    plan[DP_BATCH] = w[W_BATCH]
+    plan[DP_STEP_S] = hw[H_STEP_OVERHEAD]
+    plan[DP_SEQ_S] = hw[H_SEQ_OVERHEAD]
+    plan[DP_ACCEPT] = w[W_ACCEPT] if w[W_ACCEPT] > 0.0 else 1.0
+    return True
+
+
+@kernel
+def decode_seconds(c0, others, seqs, q, window, top_k, idx_dim, idx_heads, per_key, cached, kvb, new,
+                   flops_per_s, bytes_per_s, count, kernel_s, pp, b, step_s, seq_s, accept):
+    """:func:`decode_step_at` at context ``c0`` (> 0) from the ``DP_*`` entries of
+    :func:`decode_attention_plan`, in that order, bit for bit (the same functions price it)."""
+    t = 0.0
+    if count > 0.0:
+        flops, hbm = softmax_at(seqs, q, c0, window, top_k, idx_dim, idx_heads, per_key, cached, kvb, new)
+        t, _ = roofline_seconds(count, flops, hbm, 0.0, flops_per_s, bytes_per_s, kernel_s)
+    return step_seconds(others, t, pp, b, step_s, seq_s, accept)
 
 
 @kernel

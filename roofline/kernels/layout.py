@@ -293,6 +293,28 @@ G_CHIPS = 3  # chips of one replica (throughput per chip divides by it)
 G_ATTN_DP = 4  # data-parallel attention groups of one replica (MoE with ep > tp), each with its share
 G_SIZE = 5
 
+# ---- what a decode step's attention row needs at every context (``inference.decode_attention_plan``) ----
+DP_SEQS = 0  # sequences in the pass
+DP_Q = 1  # new tokens per sequence (1 + draft tokens)
+DP_WINDOW = 2  # sliding window (0: none)
+DP_TOP_K = 3  # sparse attention's keys per query (0: dense)
+DP_IDX_DIM = 4  # sparse attention's indexer width
+DP_IDX_HEADS = 5  # and its heads
+DP_PER_KEY = 6  # FLOPs per visited key (``forward.softmax_terms``)
+DP_CACHED = 7  # K/V values cached per token
+DP_KVB = 8  # bytes per cached value
+DP_NEW = 9  # bytes per sequence of the new tokens
+DP_FLOPS_PER_S = 10  # attention's achievable FLOP/s (``roofline.op_rates``)
+DP_BYTES_PER_S = 11  # attention's achievable HBM bytes/s
+DP_COUNT = 12  # attention rows in the pass
+DP_KERNEL_S = 13  # seconds per kernel launch
+DP_PP = 14  # pipeline stages
+DP_BATCH = 15  # sequences of the step (W_BATCH)
+DP_STEP_S = 16  # engine seconds per step
+DP_SEQ_S = 17  # engine seconds per sequence per step
+DP_ACCEPT = 18  # tokens emitted per sequence per step
+DP_SIZE = 19
+
 # ---- figures stored per configuration ----------------------------------------------------------------
 S_TPOT = 0  # static: seconds per output token
 S_TTFT = 1  # static: seconds to first token (prefill of the whole batch)

@@ -37,21 +37,11 @@ def collective_time(nbytes, steps, scale_out, hw):
 
 
 @kernel
-def op_time(ops, i, hw):
-    """Time of op row ``i`` (all its occurrences) and the limit that bound it.
-
-    Roofline: each of compute (FLOPs ÷ achievable FLOP/s), memory (HBM bytes ÷ achievable bytes/s) and
-    network (link bytes ÷ achievable link bytes/s, plus the collective's latency) is a lower bound on
-    the op's time; the op takes the largest. Ops of one pass run one after another, so pass times add.
-    Attention runs at ``H_ATTN_PEAK`` (the 16-bit peak: fused attention kernels compute in 16 bits even
-    when the GEMMs run in fp8 or fp4) and at its own fraction ``H_ATTN_EFF`` where one is set; the routed
-    experts' ops at ``H_EXPERT_EFF`` of the GEMM and HBM fractions; the other ops at ``H_PEAK_FLOPS``.
-
-    Returns ``(seconds, bound)`` with bound one of BOUND_COMPUTE, BOUND_MEMORY, BOUND_NETWORK.
-    """
-    count = ops[i, OP_COUNT]
-    if count <= 0.0:
-        return 0.0, BOUND_MEMORY
+def op_rates(i, hw):
+    """(achievable FLOP/s, achievable HBM bytes/s) of op row ``i``: attention at ``H_ATTN_PEAK`` (the 16-bit
+    peak: fused attention kernels compute in 16 bits even when the GEMMs run in fp8 or fp4) and at its own
+    fraction ``H_ATTN_EFF`` where one is set; the routed experts' ops at ``H_EXPERT_EFF`` of the GEMM and HBM
+    fractions; the other ops at ``H_PEAK_FLOPS``."""
     peak = hw[H_PEAK_FLOPS]
     eff_c = hw[H_EFF_COMPUTE]
     eff_m = hw[H_EFF_HBM]
@@ -63,23 +53,49 @@ def op_time(ops, i, hw):
     elif (i == OP_EXPERT_UP or i == OP_EXPERT_ACT or i == OP_EXPERT_DOWN) and hw[H_EXPERT_EFF] > 0.0:
         eff_c = eff_c * hw[H_EXPERT_EFF]
         eff_m = eff_m * hw[H_EXPERT_EFF]
+    return peak * eff_c, hw[H_HBM_BW] * eff_m
+
+
+@kernel
+def roofline_seconds(count, flops, hbm, t_n, flops_per_s, bytes_per_s, kernel_s):
+    """Time of ``count`` occurrences of an op of ``flops`` and ``hbm`` bytes at the rates of :func:`op_rates`,
+    whose collective takes ``t_n`` seconds: each of compute, memory and network is a lower bound; the op
+    takes the largest plus ``kernel_s`` per launch. Returns ``(seconds, bound)``."""
     t_c = 0.0
-    if ops[i, OP_FLOPS] > 0.0:
-        t_c = ops[i, OP_FLOPS] / (peak * eff_c)
+    if flops > 0.0:
+        t_c = flops / flops_per_s
     t_m = 0.0
-    if ops[i, OP_HBM] > 0.0:
-        t_m = ops[i, OP_HBM] / (hw[H_HBM_BW] * eff_m)
+    if hbm > 0.0:
+        t_m = hbm / bytes_per_s
+    if t_c == 0.0 and t_m == 0.0 and t_n == 0.0:
+        return 0.0, BOUND_MEMORY  # nothing to do (a collective over one chip): no kernel runs
+    if t_n >= t_c and t_n >= t_m and t_n > 0.0:
+        return count * (t_n + kernel_s), BOUND_NETWORK
+    if t_c >= t_m:
+        return count * (t_c + kernel_s), BOUND_COMPUTE
+    return count * (t_m + kernel_s), BOUND_MEMORY
+
+
+@kernel
+def op_time(ops, i, hw):
+    """Time of op row ``i`` (all its occurrences) and the limit that bound it.
+
+    Roofline: each of compute (FLOPs ÷ achievable FLOP/s), memory (HBM bytes ÷ achievable bytes/s) and
+    network (link bytes ÷ achievable link bytes/s, plus the collective's latency) is a lower bound on
+    the op's time; the op takes the largest. Ops of a pass run one after another, so pass times add.
+    The rates per row: :func:`op_rates`.
+
+    Returns ``(seconds, bound)`` with bound one of BOUND_COMPUTE, BOUND_MEMORY, BOUND_NETWORK.
+    """
+    count = ops[i, OP_COUNT]
+    if count <= 0.0:
+        return 0.0, BOUND_MEMORY
+    flops_per_s, bytes_per_s = op_rates(i, hw)
     t_n = 0.0
     if ops[i, OP_STEPS] > 0.0:
         t_n = collective_time(ops[i, OP_LINK], ops[i, OP_STEPS], ops[i, OP_SCALE_OUT] > 0.0, hw)
-    if t_c == 0.0 and t_m == 0.0 and t_n == 0.0:
-        return 0.0, BOUND_MEMORY  # nothing to do (a collective over one chip): no kernel runs
-    k = hw[H_KERNEL_OVERHEAD]
-    if t_n >= t_c and t_n >= t_m and t_n > 0.0:
-        return count * (t_n + k), BOUND_NETWORK
-    if t_c >= t_m:
-        return count * (t_c + k), BOUND_COMPUTE
-    return count * (t_m + k), BOUND_MEMORY
+    return roofline_seconds(count, ops[i, OP_FLOPS], ops[i, OP_HBM], t_n, flops_per_s, bytes_per_s,
+                            hw[H_KERNEL_OVERHEAD])
 
 
 @kernel

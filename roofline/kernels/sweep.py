@@ -35,12 +35,14 @@ import numpy as np
 
 from roofline._jit import borrow, kernel
 from roofline.kernels.inference import (
-    decode_other_ops, decode_step_at, mean_decode_context, memory_without_cache, prefill_time,
+    decode_attention_plan, decode_other_ops, decode_seconds, decode_step_at, mean_decode_context,
+    memory_without_cache, prefill_time,
 )
 from roofline.kernels.layout import (
-    G_ATTN_DP, G_CHIPS, G_HW, G_KEY, G_MODEL, H_HBM_BYTES, H_MEM_FRACTION, L_BEST, L_MAX_TPOT, L_MAX_TTFT,
-    L_PARETO, REC_FIGURES, REC_INDEX, REC_X, REC_Y, S_MEM, S_TPOT, S_TTFT, V_CAP, V_RPS, V_SIZE, V_TPOT, V_TTFT,
-    W_BATCH, W_INPUT, W_OUTPUT,
+    DP_ACCEPT, DP_BATCH, DP_BYTES_PER_S, DP_CACHED, DP_COUNT, DP_FLOPS_PER_S, DP_IDX_DIM, DP_IDX_HEADS, DP_KERNEL_S,
+    DP_KVB, DP_NEW, DP_PER_KEY, DP_PP, DP_Q, DP_SEQS, DP_SEQ_S, DP_STEP_S, DP_TOP_K, DP_WINDOW, G_ATTN_DP, G_CHIPS,
+    G_HW, G_KEY, G_MODEL, H_HBM_BYTES, H_MEM_FRACTION, L_BEST, L_MAX_TPOT, L_MAX_TTFT, L_PARETO, REC_FIGURES, REC_INDEX,
+    REC_X, REC_Y, S_MEM, S_TPOT, S_TTFT, V_CAP, V_RPS, V_SIZE, V_TPOT, V_TTFT, W_BATCH, W_INPUT, W_OUTPUT,
 )
 from roofline.kernels.serving import replica_at_concurrency
 from roofline.kernels.shapes import kv_bytes_per_chip
@@ -120,7 +122,8 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
 
     Only what changes along an axis is priced inside it: the decode step's rows but attention once per row
     (batch), the prefill and the memory but the KV cache once per input length, and per configuration the
-    attention row at its context and the KV cache at its final context. The figures are those of the
+    attention row at its context (from the parts of it that are the same at every context of the row:
+    ``decode_attention_plan``) and the KV cache at its final context. The figures are those of the
     single-estimate kernels to the last bit (tested).
 
     Parameters
@@ -139,9 +142,10 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
     reduction : (best, front, count)
         best (n_keys, REC_SIZE) updated in place (index -1: none yet); front, count (n_keys, cap,
         REC_SIZE) float64 and (n_keys,) int64: the Pareto fronts so far.
-    scratch : (ops, priced, w, figures, prefill_ops, prefill_priced)
-        (N_OPS, OP_COLS), (N_OPS, 2), (W_SIZE,), (S_SIZE,), (N_OPS, OP_COLS), (N_OPS, 2) float64: the
-        decode step's op table stays filled over a row while the prefill's has its own.
+    scratch : (ops, priced, w, figures, prefill_ops, prefill_priced, plan)
+        (N_OPS, OP_COLS), (N_OPS, 2), (W_SIZE,), (S_SIZE,), (N_OPS, OP_COLS), (N_OPS, 2), (DP_SIZE,) float64:
+        the decode step's op table stays filled over a row while the prefill's has its own; ``plan`` holds
+        the decode attention's parts that are the same at every context of a row.
 
     Returns the front array (reallocated when a front outgrew it).
     """
@@ -164,6 +168,7 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
     figures = borrow(scratch[3])
     prefill_ops = borrow(scratch[4])
     prefill_priced = borrow(scratch[5])
+    plan = borrow(scratch[6])
     nb = batches.shape[0]
     ni = inputs.shape[0]
     no = outputs.shape[0]
@@ -185,9 +190,26 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
         w[W_OUTPUT] = outputs[0]
         # every op of a decode step but attention is the same at every context: priced once per row
         others = decode_other_ops(m, w, hw, mean_decode_context(inputs[0], outputs[0]), ops, priced)
+        planned = decode_attention_plan(m, w, hw, ops, plan)
+        # the plan as scalars: the loops below read no array but the axes and write only their output
+        p_seqs, p_q, p_window, p_top_k = plan[DP_SEQS], plan[DP_Q], plan[DP_WINDOW], plan[DP_TOP_K]
+        p_idx_dim, p_idx_heads, p_per_key = plan[DP_IDX_DIM], plan[DP_IDX_HEADS], plan[DP_PER_KEY]
+        p_cached, p_kvb, p_new, p_count = plan[DP_CACHED], plan[DP_KVB], plan[DP_NEW], plan[DP_COUNT]
+        p_fps, p_bps, p_kernel = plan[DP_FLOPS_PER_S], plan[DP_BYTES_PER_S], plan[DP_KERNEL_S]
+        p_pp, p_b, p_step, p_seq, p_accept = (plan[DP_PP], plan[DP_BATCH], plan[DP_STEP_S], plan[DP_SEQ_S],
+                                              plan[DP_ACCEPT])
         for ii in range(ni):
             w[W_INPUT] = inputs[ii]
             w[W_OUTPUT] = outputs[0]
+            if decode_only and planned:  # the tight loop: one decode step per output length
+                if keep:
+                    base = (r * ni + ii) * no
+                    for io in range(no):
+                        out[S_TPOT, base + io] = decode_seconds(
+                            mean_decode_context(inputs[ii], outputs[io]), others, p_seqs, p_q, p_window, p_top_k,
+                            p_idx_dim, p_idx_heads, p_per_key, p_cached, p_kvb, p_new, p_fps, p_bps, p_count,
+                            p_kernel, p_pp, p_b, p_step, p_seq, p_accept)
+                continue
             ttft = np.nan
             fixed_mem = 0.0
             if not decode_only:
@@ -195,7 +217,13 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
                 fixed_mem = memory_without_cache(m, w)
             for io in range(no):
                 index = (r * ni + ii) * no + io
-                tpot = decode_step_at(m, w, hw, mean_decode_context(inputs[ii], outputs[io]), others, ops, priced)
+                c0 = mean_decode_context(inputs[ii], outputs[io])
+                if planned:
+                    tpot = decode_seconds(c0, others, p_seqs, p_q, p_window, p_top_k, p_idx_dim, p_idx_heads,
+                                          p_per_key, p_cached, p_kvb, p_new, p_fps, p_bps, p_count, p_kernel, p_pp,
+                                          p_b, p_step, p_seq, p_accept)
+                else:
+                    tpot = decode_step_at(m, w, hw, c0, others, ops, priced)
                 if decode_only:
                     if keep:
                         out[S_TPOT, index] = tpot

@@ -33,8 +33,8 @@ MAX_KEPT_CONFIGS = 200_000_000
 #: static kernel (measured 2026-11-30, one thread) ran decode-only sweeps 1.1x and full sweeps 2.2x as fast
 #: (the prefill inlined too) but took eight minutes to compile instead of 41 s; the serving kernel, with
 #: three engine steps per configuration, compiles as plain calls.
-_INLINE = {"sweep_static": frozenset({"decode_step_at", "mean_decode_context", "kv_bytes_per_chip", "is_feasible",
-                                      "keep_best", "front_insert"}),
+_INLINE = {"sweep_static": frozenset({"decode_step_at", "decode_seconds", "mean_decode_context",
+                                      "kv_bytes_per_chip", "is_feasible", "keep_best", "front_insert"}),
            "sweep_serving": False}
 #: Up to this many configurations a sweep runs as plain Python unless numba is asked for (``use_numba=True``):
 #: a second or two on a 2-core machine (the README's sweeps, 1,584 to 8,192 configurations, take 0.3-2.3 s),
@@ -148,7 +148,7 @@ def run_grid(grid: Grid, *, engine: str | None = None, max_num_tokens: int | Non
                        scratch + (np.zeros(L.W_SIZE), np.zeros(L.C_SIZE)))
         else:
             front = fn(tables, axes, lo, hi, decode_only, limits, out, (best, front, count),
-                       scratch + (np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2))))
+                       scratch + (np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)), np.zeros(L.DP_SIZE)))
         return lo, hi, best, front, count
 
     start = time.perf_counter()
