@@ -133,29 +133,28 @@ def test_plain_python_static_sweep_equals_the_single_estimate_exactly():
         assert s["memory_bytes_per_chip"][k] == K.memory_per_chip(p.m, p.w(wl.batch)), (k, wl)
 
 
-@pytest.mark.parametrize("model, planned", [
-    ("Llama-3.1-8B", True), ("DeepSeek-V3", True), ("DeepSeek-V3.2", True), ("Mistral-7B", True),
-    ("gpt-oss-120b", False), ("Qwen3.5-397B-A17B", False)])
-def test_the_decode_attention_plan_prices_every_context_as_the_step_does(model, planned):
-    """``decode_seconds`` from the plan (one attention kind: full, MLA, sparse or sliding) equals
-    ``decode_step_at`` bit for bit at every context and draft length; a mix of kinds is not planned."""
+@pytest.mark.parametrize("model", ["Llama-3.1-8B", "DeepSeek-V3", "DeepSeek-V3.2", "Mistral-7B", "gpt-oss-120b",
+                                   "Qwen3.5-397B-A17B", "Llama-4-Maverick"])
+def test_the_decode_attention_plan_prices_every_context_as_the_step_does(model):
+    """``decode_seconds`` from the plan (full, MLA, sparse or sliding attention, and mixes of them with
+    recurrent layers) equals ``decode_step_at`` bit for bit at every context, across the window, and with
+    draft tokens."""
     for wl in (Workload(batch=24, input_len=3000, output_len=200, tp=8),
                Workload(batch=5, input_len=3000, output_len=200, tp=8, pp=2, draft_tokens=3, accepted_tokens=2.2)):
         p = Packed(load_chip("H200"), load_model(model), wl)
         w = p.w(wl.batch)
         ops, priced, plan = np.zeros((KL.N_OPS, KL.OP_COLS)), np.zeros((KL.N_OPS, 2)), np.zeros(KL.DP_SIZE)
         others = K.decode_other_ops(p.m, w, p.hw, 1.0, ops, priced)
-        assert K.decode_attention_plan(p.m, w, p.hw, ops, plan) == planned
-        if planned:
-            for c0 in (1.0, 100.5, 4095.0, 4097.0, 130000.0):
-                assert K.decode_seconds(c0, others, *plan) == K.decode_step_at(p.m, w, p.hw, c0, others, ops, priced)
+        assert K.decode_attention_plan(p.m, w, p.hw, ops, plan)
+        for c0 in (1.0, 100.5, 127.0, 129.0, 4095.0, 4097.0, 8193.0, 130000.0):
+            assert K.decode_seconds(c0, others, *plan) == K.decode_step_at(p.m, w, p.hw, c0, others, ops, priced)
 
 
 @pytest.mark.parametrize("model", ["DeepSeek-V3", "DeepSeek-V3.2", "Mistral-7B", "gpt-oss-120b", "Qwen3.5-397B-A17B"])
 def test_every_attention_kind_sweeps_to_the_single_estimate_exactly(model):
     """The decode attention planned once per row (``decode_attention_plan``: MLA's latent, a sparse indexer, a
-    sliding window) or, for a mix of kinds (full + SWA, full + GDN), priced per context as the estimate does:
-    the same bits plain and compiled, and as the single estimate."""
+    sliding window, a mix of kinds: full + SWA, full + GDN): the same bits plain and compiled, and as the
+    single estimate."""
     axes = dict(chips="H200", models=model, batch="1,40", input_len="100,5000", output_len="1,64,3000", tp="8",
                 pp="1,2", weight_dtype="fp8")
     slow = sweep(**axes, use_numba=False)

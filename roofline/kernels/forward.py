@@ -90,20 +90,8 @@ def attended_keys(q, c0, window):
 
 
 @kernel
-def softmax_cost(m, w, seqs, q, c0, window, top_k):
-    """(FLOPs, HBM bytes) per chip of one softmax-attention layer for ``seqs`` sequences attending with
-    ``q`` new tokens after ``c0`` cached ones: QK^T and PV (2 FLOPs per multiply-add each) over the visited
-    keys (capped by ``window`` when sliding, by ``top_k`` per query when sparse, 0 = neither); the cache read
-    once (at most the window; at most top_k entries per query), the new K/V written, Q read and the output
-    written. Sparse layers add the indexer over every cached key. The parts that do not depend on the
-    context: :func:`softmax_terms` (a sweep computes them once for many contexts)."""
-    per_key, cached, kvb, new = softmax_terms(m, w, q, q <= 16.0 and c0 > 0.0)
-    return softmax_at(seqs, q, c0, window, top_k, m[M_IDX_DIM], m[M_IDX_HEADS], per_key, cached, kvb, new)
-
-
-@kernel
 def softmax_terms(m, w, q, absorbed):
-    """What :func:`softmax_cost` asks of the model and layout alone: FLOPs per visited key, K/V values
+    """What :func:`softmax_at` asks of the model and layout alone: FLOPs per visited key, K/V values
     cached per token, their bytes, and the bytes per sequence of the new tokens (their K/V written, Q read
     and the output written). ``absorbed``: MLA's decode form (few new tokens after a cache: attention over
     the latent) rather than prefill's (keys and values decompressed per head)."""
@@ -129,8 +117,12 @@ def softmax_terms(m, w, q, absorbed):
 
 @kernel
 def softmax_at(seqs, q, c0, window, top_k, idx_dim, idx_heads, per_key, cached, kvb, new):
-    """:func:`softmax_cost` at context ``c0`` from its :func:`softmax_terms` (and the sparse indexer's width and
-    heads), on scalars alone."""
+    """(FLOPs, HBM bytes) per chip of one softmax-attention layer for ``seqs`` sequences attending with
+    ``q`` new tokens after ``c0`` cached ones, from its :func:`softmax_terms` (and the sparse indexer's width
+    and heads), on scalars alone: QK^T and PV (2 FLOPs per multiply-add each) over the visited keys (capped by
+    ``window`` when sliding, by ``top_k`` per query when sparse, 0 = neither); the cache read once (at most
+    the window; at most top_k entries per query), the new K/V written, Q read and the output written. Sparse
+    layers add the indexer over every cached key."""
     keys = attended_keys(q, c0, window if window > 0.0 else top_k)
     read = cached_tokens(c0 + q, window)
     if top_k > 0.0:
@@ -166,29 +158,42 @@ def recurrent_cost(m, w, seqs, q):
 def attention_cost(m, w, seqs, q, c0):
     """(FLOPs, HBM bytes) per chip of the mean token-mixer block for ``seqs`` sequences with ``q`` new
     tokens after ``c0`` cached ones: full, sliding-window or sparse attention and recurrent layers, weighted
-    by their blocks (one kind: that kind's cost)."""
-    a = m[M_ATTN_LAYERS]
+    by their blocks (one kind: that kind's cost). What does not depend on the context is worked out first
+    (:func:`softmax_terms`, :func:`recurrent_cost`), then :func:`attention_at` (a sweep keeps the first part
+    for many contexts)."""
     swa = m[M_SWA_LAYERS]
     rec = m[M_REC_LAYERS]
-    full = a - swa
-    top_k = m[M_SPARSE_TOPK]
+    per_key, cached, kvb, new = softmax_terms(m, w, q, q <= 16.0 and c0 > 0.0)
+    rec_flops = 0.0
+    rec_hbm = 0.0
+    if rec > 0.0:
+        rec_flops, rec_hbm = recurrent_cost(m, w, seqs, q)
+    return attention_at(seqs, q, c0, m[M_ATTN_LAYERS] - swa, swa, rec, m[M_WINDOW], m[M_SPARSE_TOPK], m[M_IDX_DIM],
+                        m[M_IDX_HEADS], per_key, cached, kvb, new, rec_flops, rec_hbm)
+
+
+@kernel
+def attention_at(seqs, q, c0, full, swa, rec, window, top_k, idx_dim, idx_heads, per_key, cached, kvb, new,
+                 rec_flops, rec_hbm):
+    """:func:`attention_cost` at context ``c0`` from the blocks of each kind (full or sparse, sliding,
+    recurrent), the softmax terms and a recurrent layer's (FLOPs, bytes), on scalars alone."""
     if rec <= 0.0 and (swa <= 0.0 or full <= 0.0):
-        return softmax_cost(m, w, seqs, q, c0, m[M_WINDOW] if swa > 0.0 else 0.0, top_k)
+        return softmax_at(seqs, q, c0, window if swa > 0.0 else 0.0, top_k, idx_dim, idx_heads, per_key, cached,
+                          kvb, new)
     flops = 0.0
     hbm = 0.0
     if full > 0.0:
-        f, b = softmax_cost(m, w, seqs, q, c0, 0.0, top_k)
+        f, b = softmax_at(seqs, q, c0, 0.0, top_k, idx_dim, idx_heads, per_key, cached, kvb, new)
         flops += full * f
         hbm += full * b
     if swa > 0.0:
-        f, b = softmax_cost(m, w, seqs, q, c0, m[M_WINDOW], 0.0)
+        f, b = softmax_at(seqs, q, c0, window, 0.0, idx_dim, idx_heads, per_key, cached, kvb, new)
         flops += swa * f
         hbm += swa * b
     if rec > 0.0:
-        f, b = recurrent_cost(m, w, seqs, q)
-        flops += rec * f
-        hbm += rec * b
-    return flops / (a + rec), hbm / (a + rec)
+        flops += rec * rec_flops
+        hbm += rec * rec_hbm
+    return flops / (full + swa + rec), hbm / (full + swa + rec)
 
 
 @kernel

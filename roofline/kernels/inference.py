@@ -4,14 +4,14 @@ the largest batch that fits. The op table is :func:`roofline.kernels.forward.fil
 """
 
 from roofline._jit import kernel
-from roofline.kernels.forward import attention_cost, fill_pass, softmax_at, softmax_terms
+from roofline.kernels.forward import attention_at, attention_cost, fill_pass, recurrent_cost, softmax_terms
 from roofline.kernels.layout import (
-    DP_ACCEPT, DP_BATCH, DP_BYTES_PER_S, DP_CACHED, DP_COUNT, DP_FLOPS_PER_S, DP_IDX_DIM, DP_IDX_HEADS,
-    DP_KERNEL_S, DP_KVB, DP_NEW, DP_PER_KEY, DP_PP, DP_Q, DP_SEQ_S, DP_SEQS, DP_STEP_S, DP_TOP_K, DP_WINDOW,
-    H_HBM_BYTES, H_KERNEL_OVERHEAD, H_MEM_FRACTION, H_REQUEST_OVERHEAD, H_SEQ_OVERHEAD, H_STEP_OVERHEAD,
-    H_UP_DOMAIN, M_ATTN_LAYERS, M_IDX_DIM, M_IDX_HEADS, M_LAYERS, M_REC_LAYERS, M_SPARSE_TOPK, M_SWA_LAYERS,
-    M_WINDOW, N_OPS, OP_ATTN,
-    OP_COUNT, OP_FLOPS, OP_HBM, OP_STEPS, W_ACCEPT, W_BATCH, W_DRAFT, W_INPUT, W_OUTPUT, W_PP,
+    DP_ACCEPT, DP_BATCH, DP_BYTES_PER_S, DP_CACHED, DP_COUNT, DP_FLOPS_PER_S, DP_FULL, DP_IDX_DIM, DP_IDX_HEADS,
+    DP_KERNEL_S, DP_KVB, DP_NEW, DP_PER_KEY, DP_PP, DP_Q, DP_REC, DP_REC_FLOPS, DP_REC_HBM, DP_SEQS, DP_SEQ_S,
+    DP_STEP_S, DP_SWA, DP_TOP_K, DP_WINDOW, H_HBM_BYTES, H_KERNEL_OVERHEAD, H_MEM_FRACTION, H_REQUEST_OVERHEAD,
+    H_SEQ_OVERHEAD, H_STEP_OVERHEAD, H_UP_DOMAIN, M_ATTN_LAYERS, M_IDX_DIM, M_IDX_HEADS, M_LAYERS, M_REC_LAYERS,
+    M_SPARSE_TOPK, M_SWA_LAYERS, M_WINDOW, N_OPS, OP_ATTN, OP_COUNT, OP_FLOPS, OP_HBM, OP_STEPS, W_ACCEPT, W_BATCH,
+    W_DRAFT, W_INPUT, W_OUTPUT, W_PP,
 )
 from roofline.kernels.roofline import op_rates, op_time, price_ops, roofline_seconds
 from roofline.kernels.shapes import kv_bytes_per_chip, weight_bytes_per_chip, workspace_bytes_per_chip
@@ -116,20 +116,25 @@ def decode_attention_plan(m, w, hw, ops, plan):
     """Fill ``plan`` (``DP_SIZE``) with what :func:`decode_step_at` takes the same at every context, for
     ``ops`` filled by :func:`decode_other_ops`; :func:`decode_seconds` then prices a context from it with
     the very same arithmetic (a sweep loads the plan into scalars once per row). Returns False (nothing
-    planned) for a layer mix (:func:`roofline.kernels.forward.attention_cost` weighs kinds) or an attention
-    row with a collective."""
-    if m[M_REC_LAYERS] > 0.0 or (m[M_SWA_LAYERS] > 0.0 and m[M_ATTN_LAYERS] - m[M_SWA_LAYERS] > 0.0):
-        return False
+    planned) for an attention row with a collective (none has one today)."""
     if ops[OP_ATTN, OP_STEPS] > 0.0:
         return False
     q = 1.0 + w[W_DRAFT]
-    plan[DP_SEQS] = decode_seqs(w)
+    seqs = decode_seqs(w)
+    plan[DP_SEQS] = seqs
     plan[DP_Q] = q
-    plan[DP_WINDOW] = m[M_WINDOW] if m[M_SWA_LAYERS] > 0.0 else 0.0
+    plan[DP_FULL] = m[M_ATTN_LAYERS] - m[M_SWA_LAYERS]
+    plan[DP_SWA] = m[M_SWA_LAYERS]
+    plan[DP_REC] = m[M_REC_LAYERS]
+    plan[DP_WINDOW] = m[M_WINDOW]
     plan[DP_TOP_K] = m[M_SPARSE_TOPK]
     plan[DP_IDX_DIM] = m[M_IDX_DIM]
     plan[DP_IDX_HEADS] = m[M_IDX_HEADS]
     plan[DP_PER_KEY], plan[DP_CACHED], plan[DP_KVB], plan[DP_NEW] = softmax_terms(m, w, q, q <= 16.0)
+    plan[DP_REC_FLOPS] = 0.0
+    plan[DP_REC_HBM] = 0.0
+    if m[M_REC_LAYERS] > 0.0:
+        plan[DP_REC_FLOPS], plan[DP_REC_HBM] = recurrent_cost(m, w, seqs, q)
     plan[DP_FLOPS_PER_S], plan[DP_BYTES_PER_S] = op_rates(OP_ATTN, hw)
     plan[DP_COUNT] = ops[OP_ATTN, OP_COUNT]
     plan[DP_KERNEL_S] = hw[H_KERNEL_OVERHEAD]
@@ -142,13 +147,22 @@ def decode_attention_plan(m, w, hw, ops, plan):
 
 
 @kernel
-def decode_seconds(c0, others, seqs, q, window, top_k, idx_dim, idx_heads, per_key, cached, kvb, new,
-                   flops_per_s, bytes_per_s, count, kernel_s, pp, b, step_s, seq_s, accept):
+def decode_seconds(c0, others, seqs, q, full, swa, rec, window, top_k, idx_dim, idx_heads, per_key, cached, kvb,
+                   new, rec_flops, rec_hbm, flops_per_s, bytes_per_s, count, kernel_s, pp, b, step_s, seq_s, accept):
     """:func:`decode_step_at` at context ``c0`` (> 0) from the ``DP_*`` entries of
     :func:`decode_attention_plan`, in that order, bit for bit (the same functions price it)."""
+    flops, hbm = attention_at(seqs, q, c0, full, swa, rec, window, top_k, idx_dim, idx_heads, per_key, cached, kvb,
+                              new, rec_flops, rec_hbm)
+    return step_from_attention_row(flops, hbm, others, flops_per_s, bytes_per_s, count, kernel_s, pp, b, step_s,
+                                   seq_s, accept)
+
+
+@kernel
+def step_from_attention_row(flops, hbm, others, flops_per_s, bytes_per_s, count, kernel_s, pp, b, step_s, seq_s,
+                            accept):
+    """The decode step (:func:`step_seconds`) once its attention row's FLOPs and bytes are known."""
     t = 0.0
     if count > 0.0:
-        flops, hbm = softmax_at(seqs, q, c0, window, top_k, idx_dim, idx_heads, per_key, cached, kvb, new)
         t, _ = roofline_seconds(count, flops, hbm, 0.0, flops_per_s, bytes_per_s, kernel_s)
     return step_seconds(others, t, pp, b, step_s, seq_s, accept)
 

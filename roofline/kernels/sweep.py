@@ -34,15 +34,17 @@ configuration index, then the K figures the kernel stores per configuration.
 import numpy as np
 
 from roofline._jit import borrow, kernel
+from roofline.kernels.forward import softmax_at
 from roofline.kernels.inference import (
     decode_attention_plan, decode_other_ops, decode_seconds, decode_step_at, mean_decode_context,
-    memory_without_cache, prefill_time,
+    memory_without_cache, prefill_time, step_from_attention_row,
 )
 from roofline.kernels.layout import (
-    DP_ACCEPT, DP_BATCH, DP_BYTES_PER_S, DP_CACHED, DP_COUNT, DP_FLOPS_PER_S, DP_IDX_DIM, DP_IDX_HEADS, DP_KERNEL_S,
-    DP_KVB, DP_NEW, DP_PER_KEY, DP_PP, DP_Q, DP_SEQS, DP_SEQ_S, DP_STEP_S, DP_TOP_K, DP_WINDOW, G_ATTN_DP, G_CHIPS,
-    G_HW, G_KEY, G_MODEL, H_HBM_BYTES, H_MEM_FRACTION, L_BEST, L_MAX_TPOT, L_MAX_TTFT, L_PARETO, REC_FIGURES, REC_INDEX,
-    REC_X, REC_Y, S_MEM, S_TPOT, S_TTFT, V_CAP, V_RPS, V_SIZE, V_TPOT, V_TTFT, W_BATCH, W_INPUT, W_OUTPUT,
+    DP_ACCEPT, DP_BATCH, DP_BYTES_PER_S, DP_CACHED, DP_COUNT, DP_FLOPS_PER_S, DP_FULL, DP_IDX_DIM, DP_IDX_HEADS,
+    DP_KERNEL_S, DP_KVB, DP_NEW, DP_PER_KEY, DP_PP, DP_Q, DP_REC, DP_REC_FLOPS, DP_REC_HBM, DP_SEQS, DP_SEQ_S,
+    DP_STEP_S, DP_SWA, DP_TOP_K, DP_WINDOW, G_ATTN_DP, G_CHIPS, G_HW, G_KEY, G_MODEL, H_HBM_BYTES, H_MEM_FRACTION,
+    L_BEST, L_MAX_TPOT, L_MAX_TTFT, L_PARETO, REC_FIGURES, REC_INDEX, REC_X, REC_Y, S_MEM, S_TPOT, S_TTFT, V_CAP, V_RPS,
+    V_SIZE, V_TPOT, V_TTFT, W_BATCH, W_INPUT, W_OUTPUT,
 )
 from roofline.kernels.serving import replica_at_concurrency
 from roofline.kernels.shapes import kv_bytes_per_chip
@@ -193,22 +195,37 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
         planned = decode_attention_plan(m, w, hw, ops, plan)
         # the plan as scalars: the loops below read no array but the axes and write only their output
         p_seqs, p_q, p_window, p_top_k = plan[DP_SEQS], plan[DP_Q], plan[DP_WINDOW], plan[DP_TOP_K]
+        p_full, p_swa, p_rec = plan[DP_FULL], plan[DP_SWA], plan[DP_REC]
+        p_rec_flops, p_rec_hbm = plan[DP_REC_FLOPS], plan[DP_REC_HBM]
         p_idx_dim, p_idx_heads, p_per_key = plan[DP_IDX_DIM], plan[DP_IDX_HEADS], plan[DP_PER_KEY]
         p_cached, p_kvb, p_new, p_count = plan[DP_CACHED], plan[DP_KVB], plan[DP_NEW], plan[DP_COUNT]
         p_fps, p_bps, p_kernel = plan[DP_FLOPS_PER_S], plan[DP_BYTES_PER_S], plan[DP_KERNEL_S]
         p_pp, p_b, p_step, p_seq, p_accept = (plan[DP_PP], plan[DP_BATCH], plan[DP_STEP_S], plan[DP_SEQ_S],
                                               plan[DP_ACCEPT])
+        # one kind of attention (forward.attention_at's first case): its softmax layer alone, the window if sliding
+        one_kind = p_rec <= 0.0 and (p_swa <= 0.0 or p_full <= 0.0)
+        p_win = p_window if p_swa > 0.0 else 0.0
         for ii in range(ni):
             w[W_INPUT] = inputs[ii]
             w[W_OUTPUT] = outputs[0]
-            if decode_only and planned:  # the tight loop: one decode step per output length
+            if decode_only and planned and one_kind:  # the tight loops: one decode step per output length
+                if keep:
+                    base = (r * ni + ii) * no
+                    for io in range(no):
+                        flops, hbm = softmax_at(p_seqs, p_q, mean_decode_context(inputs[ii], outputs[io]), p_win,
+                                                p_top_k, p_idx_dim, p_idx_heads, p_per_key, p_cached, p_kvb, p_new)
+                        out[S_TPOT, base + io] = step_from_attention_row(flops, hbm, others, p_fps, p_bps, p_count,
+                                                                         p_kernel, p_pp, p_b, p_step, p_seq, p_accept)
+                continue
+            if decode_only and planned:
                 if keep:
                     base = (r * ni + ii) * no
                     for io in range(no):
                         out[S_TPOT, base + io] = decode_seconds(
-                            mean_decode_context(inputs[ii], outputs[io]), others, p_seqs, p_q, p_window, p_top_k,
-                            p_idx_dim, p_idx_heads, p_per_key, p_cached, p_kvb, p_new, p_fps, p_bps, p_count,
-                            p_kernel, p_pp, p_b, p_step, p_seq, p_accept)
+                            mean_decode_context(inputs[ii], outputs[io]), others, p_seqs, p_q, p_full, p_swa, p_rec,
+                            p_window, p_top_k, p_idx_dim, p_idx_heads, p_per_key, p_cached, p_kvb, p_new,
+                            p_rec_flops, p_rec_hbm, p_fps, p_bps, p_count, p_kernel, p_pp, p_b, p_step, p_seq,
+                            p_accept)
                 continue
             ttft = np.nan
             fixed_mem = 0.0
@@ -219,9 +236,10 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
                 index = (r * ni + ii) * no + io
                 c0 = mean_decode_context(inputs[ii], outputs[io])
                 if planned:
-                    tpot = decode_seconds(c0, others, p_seqs, p_q, p_window, p_top_k, p_idx_dim, p_idx_heads,
-                                          p_per_key, p_cached, p_kvb, p_new, p_fps, p_bps, p_count, p_kernel, p_pp,
-                                          p_b, p_step, p_seq, p_accept)
+                    tpot = decode_seconds(c0, others, p_seqs, p_q, p_full, p_swa, p_rec, p_window, p_top_k,
+                                          p_idx_dim, p_idx_heads, p_per_key, p_cached, p_kvb, p_new, p_rec_flops,
+                                          p_rec_hbm, p_fps, p_bps, p_count, p_kernel, p_pp, p_b, p_step, p_seq,
+                                          p_accept)
                 else:
                     tpot = decode_step_at(m, w, hw, c0, others, ops, priced)
                 if decode_only:

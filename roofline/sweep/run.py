@@ -33,7 +33,7 @@ MAX_KEPT_CONFIGS = 200_000_000
 #: static kernel (measured 2026-11-30, one thread) ran decode-only sweeps 1.1x and full sweeps 2.2x as fast
 #: (the prefill inlined too) but took eight minutes to compile instead of 41 s; the serving kernel, with
 #: three engine steps per configuration, compiles as plain calls.
-_INLINE = {"sweep_static": frozenset({"decode_step_at", "decode_seconds", "mean_decode_context",
+_INLINE = {"sweep_static": frozenset({"decode_seconds", "softmax_at", "step_from_attention_row", "mean_decode_context",
                                       "kv_bytes_per_chip", "is_feasible", "keep_best", "front_insert"}),
            "sweep_serving": False}
 #: Up to this many configurations a sweep runs as plain Python unless numba is asked for (``use_numba=True``):
