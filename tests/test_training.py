@@ -11,6 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from roofline.errors import RooflineError
+from roofline.kernels import layout as L
 from roofline.kernels import train_memory as KM
 from roofline.loaders.chips import load_chip
 from roofline.loaders.models import load_model
@@ -123,11 +124,18 @@ def test_planner_choice_is_at_least_as_fast_as_every_fitting_layout(chip, model,
             assert best.step_time_s <= est.step_time_s * (1 + 1e-12)
 
 
-def test_compiled_and_plain_kernels_agree():
+@pytest.mark.parametrize("model, wl", [
+    ("Llama-3.1-70B", TrainingWorkload(num_chips=256)),
+    # context parallelism's all-to-all and all-gather exchanges (tests/test_training_cp.py)
+    ("Llama-3.1-8B", TrainingWorkload(num_chips=64, seq_len=65536, cp_comm_type="a2a")),
+    ("Llama-3.1-8B", TrainingWorkload(num_chips=64, seq_len=65536, cp_comm_type="all_gather")),
+])
+def test_compiled_and_plain_kernels_agree(model, wl):
     pytest.importorskip("numba")
-    chip, model = load_chip("H100-SXM"), load_model("Llama-3.1-70B")
+    chip, model = load_chip("H100-SXM"), load_model(model)
     ctx = TrainingContext.build(chip, model, "bf16")
-    packed = np.stack([pack_layout(c, 80) for c in candidate_layouts(chip, model, TrainingWorkload(num_chips=256))])
+    packed = np.stack([pack_layout(c, model.num_layers) for c in candidate_layouts(chip, model, wl)])
+    assert wl.cp_comm_type == "p2p" or (packed[:, L.T_CP] > 1).any()
     plain, ran_plain = sweep_layouts(ctx, packed, use_numba=False)
     fast, ran_fast = sweep_layouts(ctx, packed, use_numba=True)
     assert not ran_plain and ran_fast

@@ -10,17 +10,13 @@ fails ``test_a2a_and_all_gather_move_what_they_exchange``.
 
 import json
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from roofline import load_chip, load_model
 from roofline.cli import main
 from roofline.errors import RooflineError
-from roofline.kernels import layout as L
-from roofline.pack import pack_layout
-from roofline.training.estimate import TrainingContext, estimate_training
-from roofline.training.planner import candidate_layouts, sweep_layouts
+from roofline.training.estimate import estimate_training
 from roofline.workload import TrainingWorkload
 
 H100 = load_chip("H100")
@@ -81,15 +77,3 @@ def test_the_planner_keeps_the_exchange_and_its_rule():
                                      "131072", "--cp-comm-type", "a2a"]).output
     assert "--cp-comm-type a2a" in text.splitlines()[-1]
 
-
-@pytest.mark.parametrize("kind", ["a2a", "all_gather"])
-def test_compiled_and_plain_planners_price_every_exchange_alike(kind):
-    pytest.importorskip("numba")
-    ctx = TrainingContext.build(H100, M8B, "bf16")
-    wl = TrainingWorkload(num_chips=64, seq_len=65536, cp_comm_type=kind)
-    packed = np.stack([pack_layout(c, 32) for c in candidate_layouts(H100, M8B, wl)])
-    assert (packed[:, L.T_CP] > 1).any()  # context-parallel layouts among them
-    plain, _ = sweep_layouts(ctx, packed, use_numba=False)
-    fast, ran_fast = sweep_layouts(ctx, packed, use_numba=True)
-    assert ran_fast
-    np.testing.assert_allclose(fast, plain, rtol=1e-12, atol=0)
