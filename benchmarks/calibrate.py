@@ -388,8 +388,6 @@ def calibrate(skip_training: bool = False) -> dict:
                                    f"the usable aggregated {eng} runs of serving.csv, all chips and models together")}
     engines["generic"] = {"values": {k: float(np.mean(full["costs"][:, j])) for j, k in enumerate(S.COSTS)},
                           "source": "benchmarks/calibrate.py: the mean of the fitted vllm, sglang and trtllm values"}
-    for d in engines.values():
-        d["sources"] = {k: UNFITTED_SOURCE if k in S.UNFITTED_COSTS else d["source"] for k in S.COSTS}
     training = {}
     if not skip_training:
         fits, training = train_all()
@@ -447,6 +445,11 @@ def _rewrite(path: Path, tables: dict[str, dict[str, tuple]]) -> None:
     path.write_text(text)
 
 
+def cost_source(engine: dict, key: str) -> str:
+    """The source line of an engine's cost in profiles/engines.toml: the fit's, or why it is not fitted."""
+    return UNFITTED_SOURCE if key in S.UNFITTED_COSTS else engine["source"]
+
+
 def _round(v: float) -> float:
     return float(f"{v:.6g}")
 
@@ -468,7 +471,7 @@ def write(result: dict) -> None:
             lines.update({k: (_round(v[k]), _source(n["training"], k)) for k in TRAINING})
         eff[fam] = lines
     _rewrite(EFFICIENCY_TOML, eff)
-    _rewrite(ENGINES_TOML, {e: {k: (_round(x), d["sources"][k]) for k, x in d["values"].items()}
+    _rewrite(ENGINES_TOML, {e: {k: (_round(x), cost_source(d, k)) for k, x in d["values"].items()}
                             for e, d in result["engines"].items()})
     result = {**result, "digest": input_digest()}
     RESULTS.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")

@@ -44,7 +44,7 @@ def test_the_profiles_hold_the_fitted_values():
     for name, fitted in RESULT["engines"].items():
         for key, value in fitted["values"].items():
             assert engines[name][key]["value"] == calibrate._round(value), (name, key)
-            assert engines[name][key]["source"] == fitted["sources"][key]
+            assert engines[name][key]["source"] == calibrate.cost_source(fitted, key)
             if key in serving_fit.UNFITTED_COSTS:
                 assert value == 0.0, (name, key)
 

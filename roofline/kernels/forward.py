@@ -173,11 +173,18 @@ def attention_cost(m, w, seqs, q, c0):
 
 
 @kernel
+def one_kind(full, swa, rec):
+    """Whether the token mixers are of one kind (full or sparse attention, or sliding alone): the mean block
+    then costs what one softmax layer of that kind does (:func:`attention_at`)."""
+    return rec <= 0.0 and (swa <= 0.0 or full <= 0.0)
+
+
+@kernel
 def attention_at(seqs, q, c0, full, swa, rec, window, top_k, idx_dim, idx_heads, per_key, cached, kvb, new,
                  rec_flops, rec_hbm):
     """:func:`attention_cost` at context ``c0`` from the blocks of each kind (full or sparse, sliding,
     recurrent), the softmax terms and a recurrent layer's (FLOPs, bytes), on scalars alone."""
-    if rec <= 0.0 and (swa <= 0.0 or full <= 0.0):
+    if one_kind(full, swa, rec):
         return softmax_at(seqs, q, c0, window if swa > 0.0 else 0.0, top_k, idx_dim, idx_heads, per_key, cached,
                           kvb, new)
     flops = 0.0

@@ -10,7 +10,7 @@ from roofline.kernels.layout import (
     DP_KERNEL_S, DP_KVB, DP_NEW, DP_PER_KEY, DP_PP, DP_Q, DP_REC, DP_REC_FLOPS, DP_REC_HBM, DP_SEQS, DP_SEQ_S,
     DP_STEP_S, DP_SWA, DP_TOP_K, DP_WINDOW, H_HBM_BYTES, H_KERNEL_OVERHEAD, H_MEM_FRACTION, H_REQUEST_OVERHEAD,
     H_SEQ_OVERHEAD, H_STEP_OVERHEAD, H_UP_DOMAIN, M_ATTN_LAYERS, M_IDX_DIM, M_IDX_HEADS, M_LAYERS, M_REC_LAYERS,
-    M_SPARSE_TOPK, M_SWA_LAYERS, M_WINDOW, N_OPS, OP_ATTN, OP_COUNT, OP_FLOPS, OP_HBM, OP_STEPS, W_ACCEPT, W_BATCH,
+    M_SPARSE_TOPK, M_SWA_LAYERS, M_WINDOW, N_OPS, OP_ATTN, OP_COUNT, OP_FLOPS, OP_HBM, W_ACCEPT, W_BATCH,
     W_DRAFT, W_INPUT, W_OUTPUT, W_PP,
 )
 from roofline.kernels.roofline import op_rates, op_time, price_ops, roofline_seconds
@@ -63,7 +63,7 @@ def decode_other_ops(m, w, hw, c0, ops, priced):
     """Fill ``ops`` with the pass of one decode step (:func:`decode_step_time`) at context ``c0`` and price
     every row into ``priced``; returns the seconds of every row but attention. None of those rows depends on
     the context (a decode step has ``c0`` > 0, which is all the other rows ask of it; tested), so a sweep
-    calls this once per batch and :func:`decode_step_at` per context."""
+    calls this once per batch (with :func:`decode_attention_plan`) and :func:`decode_seconds` per context."""
     pp = w[W_PP]
     q = 1.0 + w[W_DRAFT]
     if pp <= 1.0:
@@ -115,10 +115,8 @@ def step_seconds(others, t, pp, b, step_s, seq_s, accept):
 def decode_attention_plan(m, w, hw, ops, plan):
     """Fill ``plan`` (``DP_SIZE``) with what :func:`decode_step_at` takes the same at every context, for
     ``ops`` filled by :func:`decode_other_ops`; :func:`decode_seconds` then prices a context from it with
-    the very same arithmetic (a sweep loads the plan into scalars once per row). Returns False (nothing
-    planned) for an attention row with a collective (none has one today)."""
-    if ops[OP_ATTN, OP_STEPS] > 0.0:
-        return False
+    the very same arithmetic (a sweep loads the plan into scalars once per row). The attention row moves no
+    link bytes (``fill_pass``), so its network time is 0 at every context."""
     q = 1.0 + w[W_DRAFT]
     seqs = decode_seqs(w)
     plan[DP_SEQS] = seqs
@@ -143,7 +141,6 @@ def decode_attention_plan(m, w, hw, ops, plan):
     plan[DP_STEP_S] = hw[H_STEP_OVERHEAD]
     plan[DP_SEQ_S] = hw[H_SEQ_OVERHEAD]
     plan[DP_ACCEPT] = w[W_ACCEPT] if w[W_ACCEPT] > 0.0 else 1.0
-    return True
 
 
 @kernel

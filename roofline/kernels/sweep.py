@@ -34,9 +34,9 @@ configuration index, then the K figures the kernel stores per configuration.
 import numpy as np
 
 from roofline._jit import borrow, kernel
-from roofline.kernels.forward import softmax_at
+from roofline.kernels.forward import one_kind, softmax_at
 from roofline.kernels.inference import (
-    decode_attention_plan, decode_other_ops, decode_seconds, decode_step_at, mean_decode_context,
+    decode_attention_plan, decode_other_ops, decode_seconds, mean_decode_context,
     memory_without_cache, prefill_time, step_from_attention_row,
 )
 from roofline.kernels.layout import (
@@ -192,7 +192,7 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
         w[W_OUTPUT] = outputs[0]
         # every op of a decode step but attention is the same at every context: priced once per row
         others = decode_other_ops(m, w, hw, mean_decode_context(inputs[0], outputs[0]), ops, priced)
-        planned = decode_attention_plan(m, w, hw, ops, plan)
+        decode_attention_plan(m, w, hw, ops, plan)
         # the plan as scalars: the loops below read no array but the axes and write only their output
         p_seqs, p_q, p_window, p_top_k = plan[DP_SEQS], plan[DP_Q], plan[DP_WINDOW], plan[DP_TOP_K]
         p_full, p_swa, p_rec = plan[DP_FULL], plan[DP_SWA], plan[DP_REC]
@@ -202,23 +202,21 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
         p_fps, p_bps, p_kernel = plan[DP_FLOPS_PER_S], plan[DP_BYTES_PER_S], plan[DP_KERNEL_S]
         p_pp, p_b, p_step, p_seq, p_accept = (plan[DP_PP], plan[DP_BATCH], plan[DP_STEP_S], plan[DP_SEQ_S],
                                               plan[DP_ACCEPT])
-        # one kind of attention (forward.attention_at's first case): its softmax layer alone, the window if sliding
-        one_kind = p_rec <= 0.0 and (p_swa <= 0.0 or p_full <= 0.0)
+        # one kind of token mixer: the tight loop prices its softmax layer alone (forward.attention_at's first case)
+        single = one_kind(p_full, p_swa, p_rec)
         p_win = p_window if p_swa > 0.0 else 0.0
         for ii in range(ni):
             w[W_INPUT] = inputs[ii]
             w[W_OUTPUT] = outputs[0]
-            if decode_only and planned and one_kind:  # the tight loops: one decode step per output length
-                if keep:
+            if decode_only:  # the tight loops: one decode step per output length
+                if keep and single:
                     base = (r * ni + ii) * no
                     for io in range(no):
                         flops, hbm = softmax_at(p_seqs, p_q, mean_decode_context(inputs[ii], outputs[io]), p_win,
                                                 p_top_k, p_idx_dim, p_idx_heads, p_per_key, p_cached, p_kvb, p_new)
                         out[S_TPOT, base + io] = step_from_attention_row(flops, hbm, others, p_fps, p_bps, p_count,
                                                                          p_kernel, p_pp, p_b, p_step, p_seq, p_accept)
-                continue
-            if decode_only and planned:
-                if keep:
+                elif keep:
                     base = (r * ni + ii) * no
                     for io in range(no):
                         out[S_TPOT, base + io] = decode_seconds(
@@ -227,25 +225,14 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
                             p_rec_flops, p_rec_hbm, p_fps, p_bps, p_count, p_kernel, p_pp, p_b, p_step, p_seq,
                             p_accept)
                 continue
-            ttft = np.nan
-            fixed_mem = 0.0
-            if not decode_only:
-                ttft = prefill_time(m, w, hw, prefill_ops, prefill_priced)  # no output length in it
-                fixed_mem = memory_without_cache(m, w)
+            ttft = prefill_time(m, w, hw, prefill_ops, prefill_priced)  # no output length in it
+            fixed_mem = memory_without_cache(m, w)
             for io in range(no):
                 index = (r * ni + ii) * no + io
-                c0 = mean_decode_context(inputs[ii], outputs[io])
-                if planned:
-                    tpot = decode_seconds(c0, others, p_seqs, p_q, p_full, p_swa, p_rec, p_window, p_top_k,
-                                          p_idx_dim, p_idx_heads, p_per_key, p_cached, p_kvb, p_new, p_rec_flops,
-                                          p_rec_hbm, p_fps, p_bps, p_count, p_kernel, p_pp, p_b, p_step, p_seq,
-                                          p_accept)
-                else:
-                    tpot = decode_step_at(m, w, hw, c0, others, ops, priced)
-                if decode_only:
-                    if keep:
-                        out[S_TPOT, index] = tpot
-                    continue
+                tpot = decode_seconds(mean_decode_context(inputs[ii], outputs[io]), others, p_seqs, p_q, p_full,
+                                      p_swa, p_rec, p_window, p_top_k, p_idx_dim, p_idx_heads, p_per_key, p_cached,
+                                      p_kvb, p_new, p_rec_flops, p_rec_hbm, p_fps, p_bps, p_count, p_kernel, p_pp, p_b,
+                                      p_step, p_seq, p_accept)
                 mem = fixed_mem + kv_bytes_per_chip(m, w, inputs[ii] + outputs[io])
                 if keep:
                     out[S_TPOT, index] = tpot

@@ -156,11 +156,12 @@ def cp_exchange(m, hw, t, la, attn_bwd, cops):
     tokens = t[T_MB] * t[T_SEQ] / cp
     kv = kv_heads_per_chip(m, tp)
     hd = m[M_HEAD_DIM]
+    kv_chunk = tokens * 2.0 * kv * hd * 2.0  # this chip's K and V, 16-bit
     cp_out = 0.0 if tp * cp <= hw[H_UP_DOMAIN] else 1.0
     mode = t[T_CP_COMM]
     full_recompute = t[T_RECOMPUTE] > 1.5
     if mode < 0.5:
-        set_send(cops, 0, tokens * 2.0 * kv * hd * 2.0, cp_out, 1.0)
+        set_send(cops, 0, kv_chunk, cp_out, 1.0)
         ring = (cp - 1.0) * comm_time(cops, hw)
         fwd = exposed(ring, la)
         return fwd + exposed(2.0 * ring, attn_bwd) + (fwd if full_recompute else 0.0)
@@ -168,7 +169,7 @@ def cp_exchange(m, hw, t, la, attn_bwd, cops):
         set_alltoall(cops, 0, tokens * (2.0 * m[M_HEADS] / tp + 2.0 * kv) * hd * 2.0, cp, cp_out, 1.0)
         fwd = comm_time(cops, hw)
         return fwd + fwd + (fwd if full_recompute else 0.0)
-    set_allgather(cops, 0, tokens * 2.0 * kv * hd * 2.0, cp, cp_out, 1.0)
+    set_allgather(cops, 0, kv_chunk, cp, cp_out, 1.0)
     fwd = comm_time(cops, hw)
     return fwd + 2.0 * fwd + (fwd if full_recompute else 0.0)
 

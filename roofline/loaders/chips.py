@@ -29,6 +29,10 @@ def load_chip(name_or_path: str | Path) -> Chip:
         path = Path(s)
     else:
         path = CHIPS.resolve(s, "chip")
+    return _chip_file(path)
+
+
+def _chip_file(path: Path) -> Chip:
     return chip_from_dict(read_toml(path, "chip profile"), path.stem, str(path))
 
 
@@ -36,7 +40,7 @@ def load_chip(name_or_path: str | Path) -> Chip:
 def _shipped_chip(path: Path) -> Chip:
     """A shipped profile, parsed once per process (the files inside the package do not change; a chip is
     frozen, so every caller may share it)."""
-    return chip_from_dict(read_toml(path, "chip profile"), path.stem, str(path))
+    return _chip_file(path)
 
 
 def chip_from_dict(data: dict, default_name: str = "custom", where: str = "chip") -> Chip:

@@ -197,9 +197,9 @@ def _serving_lines(srv) -> list[str]:
     return lines
 
 
-#: What each part of a training step is, for the breakdown table (keys of ``TrainingEstimate.breakdown``).
 #: How the layout line names each context-parallel exchange (``--cp-comm-type``).
 CP_COMM_NAMES = {"p2p": "ring K/V exchange", "a2a": "all-to-all of heads", "all_gather": "K/V all-gathered"}
+#: What each part of a training step is, for the breakdown table (keys of ``TrainingEstimate.breakdown``).
 STEP_PARTS = {
     "compute": "GEMMs, attention and element-wise ops (recompute included)",
     "tp_comm": "tensor-parallel collectives, exposed",
