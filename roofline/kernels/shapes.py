@@ -332,7 +332,14 @@ def cache_parts(m, w):
 def kv_bytes_per_chip(m, w, ctx):
     """KV-cache (and recurrent-state) bytes on one chip for ``w[W_BATCH]`` sequences of ``ctx`` tokens."""
     grow, windowed, fixed = cache_parts(m, w)
-    return w[W_BATCH] * (grow * ctx + windowed * cached_tokens(ctx, m[M_WINDOW]) + fixed)
+    return kv_bytes_from_parts(w[W_BATCH], grow, windowed, fixed, ctx, m[M_WINDOW])
+
+
+@kernel
+def kv_bytes_from_parts(b, grow, windowed, fixed, ctx, window):
+    """:func:`kv_bytes_per_chip` of ``b`` sequences from the :func:`cache_parts` of the same chip (a sweep
+    takes the parts once per row)."""
+    return b * (grow * ctx + windowed * cached_tokens(ctx, window) + fixed)
 
 
 @kernel

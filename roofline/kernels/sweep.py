@@ -37,17 +37,17 @@ from roofline._jit import borrow, kernel
 from roofline.kernels.forward import one_kind, softmax_at
 from roofline.kernels.inference import (
     decode_attention_plan, decode_other_ops, decode_seconds, mean_decode_context,
-    memory_without_cache, prefill_time, step_from_attention_row,
+    prefill_time, step_from_attention_row,
 )
 from roofline.kernels.layout import (
     DP_ACCEPT, DP_BATCH, DP_BYTES_PER_S, DP_CACHED, DP_COUNT, DP_FLOPS_PER_S, DP_FULL, DP_IDX_DIM, DP_IDX_HEADS,
     DP_KERNEL_S, DP_KVB, DP_NEW, DP_PER_KEY, DP_PP, DP_Q, DP_REC, DP_REC_FLOPS, DP_REC_HBM, DP_SEQS, DP_SEQ_S,
     DP_STEP_S, DP_SWA, DP_TOP_K, DP_WINDOW, G_ATTN_DP, G_CHIPS, G_HW, G_KEY, G_MODEL, H_HBM_BYTES, H_MEM_FRACTION,
-    L_BEST, L_MAX_TPOT, L_MAX_TTFT, L_PARETO, REC_FIGURES, REC_INDEX, REC_X, REC_Y, S_MEM, S_TPOT, S_TTFT, V_CAP, V_RPS,
-    V_SIZE, V_TPOT, V_TTFT, W_BATCH, W_INPUT, W_OUTPUT,
+    L_BEST, L_MAX_TPOT, L_MAX_TTFT, L_PARETO, M_WINDOW, REC_FIGURES, REC_INDEX, REC_X, REC_Y, S_MEM, S_TPOT, S_TTFT,
+    V_CAP, V_RPS, V_SIZE, V_TPOT, V_TTFT, W_BATCH, W_INPUT, W_OUTPUT,
 )
 from roofline.kernels.serving import replica_at_concurrency
-from roofline.kernels.shapes import kv_bytes_per_chip
+from roofline.kernels.shapes import cache_parts, kv_bytes_from_parts, weight_bytes_per_chip, workspace_bytes_per_chip
 
 
 @kernel
@@ -205,6 +205,11 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
         # one kind of token mixer: the tight loop prices its softmax layer alone (forward.attention_at's first case)
         single = one_kind(p_full, p_swa, p_rec)
         p_win = p_window if p_swa > 0.0 else 0.0
+        if not decode_only:  # the memory but the KV cache's growth is the same along the input and output axes
+            weights = weight_bytes_per_chip(m, w)
+            grow, windowed, fixed = cache_parts(m, w)
+            batch = w[W_BATCH]
+            window = m[M_WINDOW]
         for ii in range(ni):
             w[W_INPUT] = inputs[ii]
             w[W_OUTPUT] = outputs[0]
@@ -226,14 +231,21 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
                             p_accept)
                 continue
             ttft = prefill_time(m, w, hw, prefill_ops, prefill_priced)  # no output length in it
-            fixed_mem = memory_without_cache(m, w)
+            fixed_mem = weights + workspace_bytes_per_chip(m, w)  # inference.memory_without_cache
             for io in range(no):
                 index = (r * ni + ii) * no + io
-                tpot = decode_seconds(mean_decode_context(inputs[ii], outputs[io]), others, p_seqs, p_q, p_full,
-                                      p_swa, p_rec, p_window, p_top_k, p_idx_dim, p_idx_heads, p_per_key, p_cached,
-                                      p_kvb, p_new, p_rec_flops, p_rec_hbm, p_fps, p_bps, p_count, p_kernel, p_pp, p_b,
-                                      p_step, p_seq, p_accept)
-                mem = fixed_mem + kv_bytes_per_chip(m, w, inputs[ii] + outputs[io])
+                ctx = mean_decode_context(inputs[ii], outputs[io])
+                if single:
+                    flops, hbm = softmax_at(p_seqs, p_q, ctx, p_win, p_top_k, p_idx_dim, p_idx_heads, p_per_key,
+                                            p_cached, p_kvb, p_new)
+                    tpot = step_from_attention_row(flops, hbm, others, p_fps, p_bps, p_count, p_kernel, p_pp, p_b,
+                                                   p_step, p_seq, p_accept)
+                else:
+                    tpot = decode_seconds(ctx, others, p_seqs, p_q, p_full, p_swa, p_rec, p_window, p_top_k,
+                                          p_idx_dim, p_idx_heads, p_per_key, p_cached, p_kvb, p_new, p_rec_flops,
+                                          p_rec_hbm, p_fps, p_bps, p_count, p_kernel, p_pp, p_b, p_step, p_seq,
+                                          p_accept)
+                mem = fixed_mem + kv_bytes_from_parts(batch, grow, windowed, fixed, inputs[ii] + outputs[io], window)
                 if keep:
                     out[S_TPOT, index] = tpot
                     out[S_TTFT, index] = ttft
