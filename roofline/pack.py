@@ -100,6 +100,7 @@ def pack_workload(wl, max_tokens_per_pass: int, batch: int | None = None) -> np.
     w[L.W_EP] = wl.ep
     w[L.W_DRAFT] = wl.draft_tokens
     w[L.W_ACCEPT] = wl.accept
+    w[L.W_ATTN_DP] = wl.attn_dp
     return w
 
 

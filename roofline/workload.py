@@ -49,6 +49,7 @@ class Workload:
     ep: int = attrs.field(default=1, validator=positive_int("ep"))
     draft_tokens: int = attrs.field(default=0, validator=nonnegative_int("draft_tokens"))
     accepted_tokens: float | None = attrs.field(default=None)
+    dp_attention: int = attrs.field(default=1, validator=positive_int("dp_attention"))
 
     def __attrs_post_init__(self):
         a = self.accepted_tokens
@@ -68,7 +69,11 @@ class Workload:
 
     @property
     def attn_dp(self) -> int:
-        """Attention data-parallel groups per replica: ep / tp when experts spread beyond the TP group."""
+        """Attention data-parallel groups per replica: ``dp_attention`` when set (each MoE layer gathers the
+        groups' tokens and splits every expert over all their chips), else ep / tp when experts spread beyond
+        the TP group (whole experts, an all-to-all per MoE layer)."""
+        if self.dp_attention > 1:
+            return self.dp_attention
         tp = self.tp or 1
         return self.ep // tp if self.ep > tp else 1
 
@@ -86,7 +91,7 @@ class Workload:
 
     @property
     def num_chips(self) -> int:
-        return max(self.tp or 1, self.ep) * self.pp
+        return max((self.tp or 1) * self.dp_attention, self.ep) * self.pp
 
 
 def valid_tp_sizes(model: Model, limit: int | None = None) -> list[int]:
@@ -128,6 +133,16 @@ def check_layout(chip: Chip, model: Model, wl: Workload) -> None:
         if (wl.ep <= tp and tp % wl.ep) or (wl.ep > tp and wl.ep % tp):
             raise RooflineError(f"ep={wl.ep} and tp={tp}: one must divide the other (ep <= tp spreads experts over "
                                 f"the TP group; ep > tp adds data-parallel attention groups); e.g. --ep {tp}")
+    if wl.dp_attention > 1:
+        if not model.is_moe:
+            raise RooflineError(f"dp_attention={wl.dp_attention}: {model.name} has no experts; use --attn-dp 1 "
+                                f"(data-parallel attention groups share MoE layers; for a dense model run replicas)")
+        if wl.ep > 1 or (wl.tp or 1) > 1:
+            raise RooflineError(f"dp_attention={wl.dp_attention} with tp={wl.tp or 1} and ep={wl.ep}: data-parallel "
+                                f"attention with experts split over the groups is expressed for one chip per group "
+                                f"and no expert parallelism (SGLang --enable-dp-attention --tp N --dp N); use --tp 1 "
+                                f"--ep 1, or --ep {wl.dp_attention * (wl.tp or 1)} for whole experts and an "
+                                f"all-to-all instead")
     if wl.pp > model.num_layers:
         raise RooflineError(f"pp={wl.pp} exceeds the {model.num_layers} layers of {model.name}; "
                             f"use at most --pp {model.num_layers}")

@@ -205,8 +205,8 @@ def test_the_stored_disaggregated_accuracy_is_what_the_tool_gives_today():
             assert predicted == pytest.approx(stored["predicted"][row["row_id"]], rel=1e-5), row["row_id"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16's targets are not met yet: out of sample TPOT median 12.4 % "
-                                       "(target 12 %), TTFT 38.7 % (target 35 %)")
+@pytest.mark.xfail(strict=True, reason="issue 16's targets are not met yet: out of sample TPOT median 13.2 % "
+                                       "(target 12 %), TTFT 41.0 % (target 35 %)")
 def test_disaggregated_out_of_sample_meets_issue_16_targets():
     stored = json.loads(_accuracy().OUT.read_text())["leave_one_model_out"]
     assert stored["tpot"]["median_abs_error_pct"] <= 12.0
@@ -214,10 +214,12 @@ def test_disaggregated_out_of_sample_meets_issue_16_targets():
 
 
 def test_disaggregated_out_of_sample_accuracy_holds():
-    """Regression bounds just above today's leave-one-model-out figures (issue 16's targets are above)."""
+    """Regression bounds just above today's leave-one-model-out figures (issue 16's targets are below them).
+    The 197 + 197 rows include the 28 + 28 whose pools split the experts over data-parallel attention groups
+    (expressed since ``Workload.dp_attention``); on the 169 + 169 before them the figures were 12.4 / 38.7 %."""
     stored = json.loads(_accuracy().OUT.read_text())["leave_one_model_out"]
-    assert stored["tpot"]["median_abs_error_pct"] <= 13.5
-    assert stored["ttft"]["median_abs_error_pct"] <= 40.0
+    assert stored["tpot"]["median_abs_error_pct"] <= 14.0
+    assert stored["ttft"]["median_abs_error_pct"] <= 42.5
     assert abs(stored["tpot"]["bias_pct"]) <= 10.0
 
 

@@ -19,7 +19,7 @@ from roofline.workload import Workload
 
 SERVING_ONLY = ("num_requests", "seed", "random_range_ratio")
 INFERENCE_ONLY = ("batch", "input_len", "output_len", "weight_dtype", "kv_dtype", "concurrency", "request_rate",
-                  "engine", "max_num_tokens", *SERVING_ONLY, "max_tpot_ms", "max_ttft_ms", "ops", "ep",
+                  "engine", "max_num_tokens", *SERVING_ONLY, "max_tpot_ms", "max_ttft_ms", "ops", "ep", "attn_dp",
                   "draft_tokens", "accepted_tokens", "disagg", *DISAGG_ONLY)
 
 
@@ -76,6 +76,9 @@ def _concurrency(value: str | None) -> int | str | None:
 @click.option("--ep", type=click.IntRange(min=1), default=1, show_default=True,
               help="Serving expert-parallel size (MoE): <= TP spreads experts over the TP group; > TP adds "
                    "data-parallel attention groups (ep/tp) and an all-to-all per MoE layer.")
+@click.option("--attn-dp", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Serving data-parallel attention groups of one chip each sharing the MoE layers, every expert "
+                   "split over all of them (SGLang --enable-dp-attention --tp N --dp N); needs --tp 1 --ep 1.")
 @click.option("--draft-tokens", type=click.IntRange(min=0), default=0, show_default=True,
               help="Speculative decoding / MTP: extra tokens verified per sequence per decode step.")
 @click.option("--accepted-tokens", type=float, default=None,
@@ -92,7 +95,8 @@ def _concurrency(value: str | None) -> int | str | None:
 @click.pass_context
 def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, weight_dtype, kv_dtype,
              concurrency, request_rate, engine, max_num_tokens, num_requests, seed, random_range_ratio, max_tpot_ms,
-             max_ttft_ms, ep, draft_tokens, accepted_tokens, fmt, ops, reference, price_per_hour, disagg, **train):
+             max_ttft_ms, ep, attn_dp, draft_tokens, accepted_tokens, fmt, ops, reference, price_per_hour, disagg,
+             **train):
     """Estimate serving and training speed, memory and fit for one chip and model.
 
     Training layout choices not given are made by the planner (fastest layout that fits, plain Python).
@@ -118,7 +122,7 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
     if mode != "training":
         wl = Workload(batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp or 1,
                       weight_dtype=weight_dtype, kv_dtype=kv_dtype, ep=ep, draft_tokens=draft_tokens,
-                      accepted_tokens=accepted_tokens)
+                      accepted_tokens=accepted_tokens, dp_attention=attn_dp)
         if disagg:
             split = {**pools(train, c), "engine": engine, "max_num_tokens": max_num_tokens,
                      "concurrency": concurrency, "request_rate": request_rate, "num_requests": num_requests,

@@ -210,7 +210,10 @@ def _pool_options(role: str, workers: bool) -> list:
         opts += [click.option(f"--{role}-workers", type=click.IntRange(min=1), default=1, show_default=True,
                               help=f"Disaggregated: {role} workers."),
                  click.option(f"--{role}-batch", type=click.IntRange(min=1), default=None,
-                              help=f"Disaggregated: {role} {what}.")]
+                              help=f"Disaggregated: {role} {what}."),
+                 click.option(f"--{role}-attn-dp", type=click.IntRange(min=1), default=None,
+                              help=f"Disaggregated: {role} data-parallel attention groups sharing split experts "
+                                   f"(as --attn-dp; default 1).")]
     return opts
 
 
@@ -220,7 +223,7 @@ DISAGG_FLAG = click.option("--disagg", is_flag=True,
                                 "cache sent between them (--prefill-* and --decode-* options).")
 disagg_estimate_options = group(DISAGG_FLAG, *_pool_options("prefill", True), *_pool_options("decode", True))
 disagg_plan_options = group(DISAGG_FLAG, *_pool_options("prefill", False), *_pool_options("decode", False))
-POOL_KEYS = ("chip", "tp", "pp", "ep", "workers", "batch")
+POOL_KEYS = ("chip", "tp", "pp", "ep", "workers", "batch", "attn_dp")
 DISAGG_ONLY = tuple(f"{role}_{key}" for role in ("prefill", "decode") for key in POOL_KEYS)
 
 
@@ -243,5 +246,5 @@ def pools(params: dict, chip: Chip) -> dict:
     for role in ("prefill", "decode"):
         get = {k: params.get(f"{role}_{k}") for k in POOL_KEYS}
         out[role] = Pool(pool_chip(params, role, chip), tp=get["tp"], pp=get["pp"] or 1, ep=get["ep"] or 1,
-                         workers=get["workers"] or 1, batch=get["batch"])
+                         workers=get["workers"] or 1, batch=get["batch"], dp_attention=get["attn_dp"] or 1)
     return out

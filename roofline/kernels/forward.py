@@ -301,6 +301,14 @@ def fill_moe(m, w, domain, tokens, moe_layers, decoding, ops):
         ops[i, OP_COUNT] = count
     set_memory_op(ops, OP_EXPERT_ACT, (routed * (n_in + 1.0) * f + tokens * (n_in + 1.0) * shared) * ab, count)
     ep = w[W_EP]
+    if split > 1.0 and group > 1.0:
+        # data-parallel attention groups sharing split experts (SGLang's DP attention with TP MoE): each
+        # MoE layer all-gathers the groups' hidden states and reduce-scatters its partial sums back (a ring
+        # reduce-scatter moves the bytes of the ring all-gather), over the scale-up link while it holds them
+        out = 1.0 if group * tp * w[W_PP] > domain else 0.0
+        set_allgather(ops, OP_EP_DISPATCH, tokens * h * ab, group, out, count)
+        set_allgather(ops, OP_EP_COMBINE, tokens * h * ab, group, out, count)
+        return
     a2a = count if ep > tp else 0.0
     dispatch_bytes = 1.0 if wb <= 1.0 else ab  # fp8 dispatch with 8-bit weights (DeepEP), else 16-bit
     copies = k  # copies of a token that leave its chip

@@ -106,6 +106,7 @@ W_MAX_TOKENS = 8  # tokens per forward pass the workspace is sized for
 W_EP = 9  # expert-parallel size (experts spread over this many chips)
 W_DRAFT = 10  # speculative tokens verified per sequence per decode step, beyond the first
 W_ACCEPT = 11  # mean tokens emitted per sequence per decode step (1 without speculation)
+W_ATTN_DP = 12  # data-parallel attention groups (1: none; ep / tp when ep > tp; Workload.dp_attention)
 W_SIZE = 16
 
 # ---- op table ----------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from roofline._jit import kernel
 from roofline.kernels.layout import (
     M_ATTN_LAYERS, M_EXPERTS, M_FFN, M_GATED, M_HIDDEN, M_IDX_DIM, M_LAYERS, M_MLP_BIAS, M_MLP_LAYERS, M_MOE_FFN,
     M_MOE_FRAC, M_MOE_LAYERS, M_NORM_PARAMS, M_POS_ROWS, M_REC_LAYERS, M_ROUTER_BIAS, M_SANDWICH, M_SHARED_FFN,
-    M_SHARED_GATE, M_SPARSE_TOPK, M_SWA_LAYERS, M_TIED, M_TOPK, M_VOCAB, M_WINDOW, W_ACT_BYTES, W_BATCH, W_EP,
-    W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_TP, W_WEIGHT_BYTES,
+    M_SHARED_GATE, M_SPARSE_TOPK, M_SWA_LAYERS, M_TIED, M_TOPK, M_VOCAB, M_WINDOW, W_ACT_BYTES, W_ATTN_DP, W_BATCH,
+    W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_TP, W_WEIGHT_BYTES,
 )
 from roofline.kernels.mixers import (
     attention_in_params, attention_out_width, attention_small_params, kv_values_per_token, mixer_in_params,
@@ -26,10 +26,15 @@ from roofline.kernels.mixers import (
 def expert_split(m, w):
     """(routed experts held by each chip, ways each expert is split, MoE-group tokens per attention-group
     token). ep <= tp: experts spread over ep of the TP ranks, each split tp/ep ways, the group is the TP
-    group. ep > tp: whole experts, ceil(E / ep) per chip, and ep / tp attention groups feed each MoE layer."""
+    group. ep > tp: whole experts, ceil(E / ep) per chip, and ep / tp attention groups feed each MoE layer.
+    ``W_ATTN_DP`` groups beyond ep / tp (``Workload.dp_attention``, with ep 1): every expert on every chip
+    of the groups, split tp x groups ways, and the groups' tokens gathered into each MoE layer."""
     tp = w[W_TP]
     ep = w[W_EP] if w[W_EP] >= 1.0 else 1.0
     e = m[M_EXPERTS]
+    dp = w[W_ATTN_DP]
+    if dp > 1.0 and ep < tp * dp:
+        return e / ep, tp * dp / ep, dp
     if ep <= tp:
         return e / ep, tp / ep, 1.0
     return -(-e // ep), 1.0, ep / tp

@@ -43,8 +43,9 @@ from roofline.workload import Workload, check_layout, with_engine_kv
 
 @attrs.frozen
 class Pool:
-    """One pool's chip and layout: ``workers`` workers of ``max(tp, ep) x pp`` chips each. ``tp`` None is the
-    smallest TP at which the model fits; ``batch`` None is the default of the module docstring."""
+    """One pool's chip and layout: ``workers`` workers of ``max(tp x dp_attention, ep) x pp`` chips each.
+    ``tp`` None is the smallest TP at which the model fits; ``batch`` None is the default of the module
+    docstring; ``dp_attention`` as ``Workload.dp_attention``."""
 
     chip: Chip
     tp: int | None = None
@@ -52,6 +53,7 @@ class Pool:
     ep: int = 1
     workers: int = 1
     batch: int | None = None
+    dp_attention: int = 1
 
 
 #: Workers one pool may have (the simulation keeps a row of slots per decode worker).
@@ -101,7 +103,8 @@ def _workload(role: str, pool: Pool, model: Model, base: Workload) -> Workload:
     _whole(role, "ep", pool.ep)
     _whole(role, "workers", pool.workers, most=MAX_POOL_WORKERS)
     _whole(role, "batch", pool.batch, optional=True)
-    wl = attrs.evolve(base, tp=pool.tp, pp=pool.pp, ep=pool.ep)
+    _whole(role, "attn_dp", pool.dp_attention)
+    wl = attrs.evolve(base, tp=pool.tp, pp=pool.pp, ep=pool.ep, dp_attention=pool.dp_attention)
     try:
         check_layout(pool.chip, model, wl)
         if wl.tp is None:

@@ -34,8 +34,8 @@ def disagg_case(row: dict, chip: Chip, model: Model, kv_when_blank: str = "engin
         raise RowError(f"engine={cell(row, 'engine')!r} is not one of {', '.join(ENGINES)}")
     pools = {}
     for role in ("prefill", "decode"):
-        tp, pp, ep = serving_layout(row, model, prefix=f"{role}_")
-        pools[role] = Pool(chip, tp=tp, pp=pp, ep=ep, workers=positive_cell(row, f"{role}_workers"),
+        tp, pp, ep, dp = serving_layout(row, model, prefix=f"{role}_")
+        pools[role] = Pool(chip, tp=tp, pp=pp, ep=ep, dp_attention=dp, workers=positive_cell(row, f"{role}_workers"),
                            batch=positive_cell(row, f"{role}_batch"))
     wd, kv = row_dtypes(row, kv_when_blank, model, engine, chip)
     kwargs = dict(prefill=pools["prefill"], decode=pools["decode"], input_len=positive_cell(row, "input_len"),

@@ -204,27 +204,32 @@ def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = 
     return rates[metric]
 
 
-def serving_layout(row: dict, model: Model, prefix: str = "") -> tuple[int, int, int]:
-    """(tp, pp, ep) of an aggregated serving row in this tool's convention: attention TP ``tp`` inside each
-    of ``attn_dp`` data-parallel attention groups, the MoE layers over ``moe_tp x moe_ep = tp x attn_dp``
-    chips. ep <= tp splits each expert ``tp / ep`` ways inside the TP group (``attn_dp`` 1); ep > tp keeps
-    experts whole (``moe_tp`` 1) with ``ep / tp`` attention groups."""
+def serving_layout(row: dict, model: Model, prefix: str = "") -> tuple[int, int, int, int]:
+    """(tp, pp, ep, dp_attention) of a serving row (or of its pool ``prefix``) in this tool's convention:
+    attention TP ``tp`` inside each of ``attn_dp`` data-parallel attention groups, the MoE layers over
+    ``moe_tp x moe_ep = tp x attn_dp`` chips. ep <= tp splits each expert ``tp / ep`` ways inside the TP group
+    (``attn_dp`` 1); ep > tp keeps experts whole (``moe_tp`` 1) with ``ep / tp`` attention groups; one chip per
+    group with every expert split over all of them (``moe_tp`` = ``attn_dp``, ``moe_ep`` 1) is
+    ``Workload.dp_attention`` (SGLang's DP attention with TP MoE)."""
     tp, pp = positive_cell(row, prefix + "tp", 1), positive_cell(row, prefix + "pp", 1)
     attn_dp = positive_cell(row, prefix + "attn_dp", 1)
     if not model.is_moe:
         if attn_dp != 1:
             raise RowError(f"attn_dp={attn_dp} with a dense model: data-parallel attention replicas are not "
                            f"expressed in one worker")
-        return tp, pp, 1
+        return tp, pp, 1, 1
     moe_tp, moe_ep = positive_cell(row, prefix + "moe_tp", 1), positive_cell(row, prefix + "moe_ep", 1)
     if moe_tp * moe_ep != tp * attn_dp:
         raise RowError(f"moe_tp x moe_ep = {moe_tp}x{moe_ep} is not tp x attn_dp = {tp}x{attn_dp}")
     if attn_dp == 1 and tp % moe_ep == 0:
-        return tp, pp, moe_ep
+        return tp, pp, moe_ep, 1
     if moe_tp == 1:
-        return tp, pp, moe_ep
-    raise RowError(f"attn_dp={attn_dp} with moe_tp={moe_tp}: experts split across data-parallel attention groups "
-                   f"are not expressed (this tool keeps experts whole when ep > tp)")
+        return tp, pp, moe_ep, 1
+    if tp == 1 and moe_ep == 1:
+        return tp, pp, 1, attn_dp
+    raise RowError(f"attn_dp={attn_dp} with tp={tp}, moe_tp={moe_tp} and moe_ep={moe_ep}: experts split across "
+                   f"data-parallel attention groups are expressed for one chip per group without expert "
+                   f"parallelism only")
 
 
 def serving_case(row: dict, chip: Chip, model: Model, kv_when_blank: str = "engine",
@@ -242,10 +247,10 @@ def serving_case(row: dict, chip: Chip, model: Model, kv_when_blank: str = "engi
     engine = (engines or ENGINES).get(row_engine(row))
     if engine is None:
         raise RowError(f"engine={cell(row, 'engine')!r} is not one of {', '.join(ENGINES)}")
-    tp, pp, ep = serving_layout(row, model)
+    tp, pp, ep, dp = serving_layout(row, model)
     wd, kv = row_dtypes(row, kv_when_blank, model, engine, chip)
     wl = Workload(batch=1, input_len=positive_cell(row, "input_len"), output_len=positive_cell(row, "output_len"),
-                  tp=tp, pp=pp, weight_dtype=wd, kv_dtype=kv, ep=ep)
+                  tp=tp, pp=pp, weight_dtype=wd, kv_dtype=kv, ep=ep, dp_attention=dp)
     try:
         check_layout(chip, model, wl)
     except RooflineError as exc:

@@ -1,0 +1,123 @@
+"""Data-parallel attention with the experts split over the groups (``Workload.dp_attention``, ``--attn-dp``):
+SGLang's ``--enable-dp-attention --tp N --dp N``. Each chip runs attention for its own sequences; each MoE
+layer gathers every group's tokens, runs its 1/N slice of every expert and scatters the sums back."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from roofline.cli import main
+from roofline.errors import RooflineError
+from roofline.kernels import forward as F
+from roofline.kernels import layout as L
+from roofline.kernels import shapes as S
+from roofline.loaders.chips import load_chip
+from roofline.loaders.models import load_model
+from roofline.passes import Packed
+from roofline.validate.predict import serving_layout
+from roofline.validate.schema import RowError
+from roofline.workload import Workload, check_layout
+
+EXPERT_ROWS = (L.OP_EXPERT_UP, L.OP_EXPERT_DOWN, L.OP_EXPERT_ACT)
+
+
+def decode_ops(model, wl, batch, context=1000.0):
+    """The op table of one decode step of ``batch`` sequences (the replica's) and the packed workload row."""
+    p = Packed(load_chip("B200"), model, wl)
+    w = p.w(batch)
+    ops = np.zeros((L.N_OPS, L.OP_COLS))
+    F.fill_pass(p.m, w, 8.0, 1.0, context, float(model.num_layers), 1.0, 1.0, 0.0, ops)
+    return p, w, ops
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(["DeepSeek-V3", "Qwen3-235B-A22B", "Qwen3-30B-A3B"]), st.sampled_from([2, 4, 8]),
+       st.integers(1, 64))
+def test_the_experts_see_what_they_see_under_tp_over_the_same_chips(name, n, per_group):
+    """N groups of b sequences sharing experts split N ways: each chip's expert GEMMs are those of TP N
+    over the same N x b sequences (the same tokens meet the same expert slices); only attention differs."""
+    model = load_model(name)
+    _, w_dp, dp = decode_ops(model, Workload(tp=1, dp_attention=n, weight_dtype="fp8"), n * per_group)
+    _, w_tp, tp = decode_ops(model, Workload(tp=n, weight_dtype="fp8"), n * per_group)
+    assert w_dp[L.W_BATCH] == per_group and w_tp[L.W_BATCH] == n * per_group
+    for row in EXPERT_ROWS:
+        assert dp[row, L.OP_FLOPS] == pytest.approx(tp[row, L.OP_FLOPS], rel=1e-12)
+        assert dp[row, L.OP_COUNT] == tp[row, L.OP_COUNT]
+    for row in (L.OP_EXPERT_UP, L.OP_EXPERT_DOWN):  # the same expert weights read, activations per chip
+        assert dp[row, L.OP_HBM] == pytest.approx(tp[row, L.OP_HBM], rel=1e-12)
+
+
+def test_memory_holds_one_slice_of_every_expert_and_whole_attention():
+    model = load_model("DeepSeek-V3")
+    dp, _, _ = decode_ops(model, Workload(tp=1, dp_attention=8, weight_dtype="fp8"), 64)
+    tp, _, _ = decode_ops(model, Workload(tp=8, weight_dtype="fp8"), 64)
+    one, _, _ = decode_ops(model, Workload(tp=1, weight_dtype="fp8"), 64)
+    routed_dp, _ = S.moe_layer_params_per_chip(dp.m, dp.w(64))
+    routed_tp, _ = S.moe_layer_params_per_chip(tp.m, tp.w(64))
+    routed_one, _ = S.moe_layer_params_per_chip(one.m, one.w(64))
+    assert routed_dp == pytest.approx(routed_tp, rel=1e-12) == pytest.approx(routed_one / 8, rel=1e-12)
+    # the rest of the model is whole on every chip: the difference to TP 1 is 7/8 of the routed experts
+    weights = {k: S.weight_bytes_per_chip(p.m, p.w(64)) for k, p in (("dp", dp), ("one", one), ("tp", tp))}
+    moe_layers = dp.m[L.M_MOE_LAYERS]
+    assert weights["one"] - weights["dp"] == pytest.approx(moe_layers * 7 / 8 * routed_one * 1.0, rel=1e-9)
+    assert weights["tp"] < weights["dp"] < weights["one"]
+
+
+def test_each_moe_layer_gathers_and_scatters_the_groups_tokens():
+    model = load_model("DeepSeek-V3")
+    p, w, ops = decode_ops(model, Workload(tp=1, dp_attention=8, weight_dtype="fp8"), 64)
+    tokens_bytes = w[L.W_BATCH] * model.hidden_size * w[L.W_ACT_BYTES]  # one decode token per sequence
+    for row in (L.OP_EP_DISPATCH, L.OP_EP_COMBINE):  # ring all-gather / reduce-scatter over 8 chips
+        assert ops[row, L.OP_LINK] == pytest.approx(7 * tokens_bytes, rel=1e-12)
+        assert ops[row, L.OP_STEPS] == 7 and ops[row, L.OP_COUNT] == p.m[L.M_MOE_LAYERS]
+    _, _, plain = decode_ops(model, Workload(tp=1, weight_dtype="fp8"), 8)
+    assert plain[L.OP_EP_DISPATCH, L.OP_COUNT] == 0 and plain[L.OP_EP_COMBINE, L.OP_COUNT] == 0
+
+
+def test_layouts_it_does_not_express_are_refused_with_the_fix():
+    chip = load_chip("B200")
+    with pytest.raises(RooflineError, match="dp_attention=2: Llama-3.1-8B has no experts; use --attn-dp 1"):
+        check_layout(chip, load_model("8B"), Workload(tp=1, dp_attention=2))
+    for wl in (Workload(tp=2, dp_attention=4), Workload(tp=1, ep=4, dp_attention=4)):
+        with pytest.raises(RooflineError, match=r"dp_attention=4 with tp=\d and ep=\d: .*use --tp 1 --ep 1"):
+            check_layout(chip, load_model("DeepSeek-V3"), wl)
+    assert Workload(tp=1, dp_attention=8).num_chips == 8 and Workload(tp=1, dp_attention=8, pp=2).num_chips == 16
+
+
+def test_serving_rows_with_experts_split_over_attention_groups_are_expressed():
+    model = load_model("DeepSeek-R1")
+    row = {"tp": "1", "pp": "1", "attn_dp": "8", "moe_tp": "8", "moe_ep": "1"}
+    assert serving_layout(row, model) == (1, 1, 1, 8)
+    assert serving_layout(dict(row, moe_tp="1", moe_ep="8"), model) == (1, 1, 8, 1)  # whole experts: ep 8
+    with pytest.raises(RowError, match="attn_dp=4 with tp=2, moe_tp=8 and moe_ep=1"):
+        serving_layout(dict(row, tp="2", attn_dp="4"), model)
+
+
+def test_cli_estimate_reports_the_groups_and_refuses_what_it_cannot_run():
+    args = ["estimate", "--chip", "B200", "--model", "DeepSeek-R1", "--mode", "inference", "--weight-dtype", "fp8",
+            "--tp", "1", "--attn-dp", "8", "--batch", "64"]
+    r = CliRunner().invoke(main, [*args, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    inf = json.loads(r.output)["inference"]
+    assert (inf["attn_dp"], inf["num_chips"], inf["tp"], inf["ep"], inf["fits"]) == (8, 8, 1, 1, True)
+    text = CliRunner().invoke(main, args).output
+    assert "in each of 8 data-parallel attention groups, every expert split over all 8 chips = 8 chip(s)" in text
+    bad = CliRunner().invoke(main, [*args[:-4], "--tp", "2", "--attn-dp", "4"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert bad.output.strip().splitlines()[-1].startswith("roofline: error: dp_attention=4 with tp=2 and ep=1")
+
+
+def test_cli_disagg_pools_take_attention_groups():
+    args = ["estimate", "--chip", "B200", "--model", "DeepSeek-R1", "--mode", "inference", "--weight-dtype", "fp8",
+            "--disagg", "--prefill-tp", "1", "--prefill-attn-dp", "8", "--decode-tp", "1", "--decode-ep", "8",
+            "--concurrency", "64", "--input-len", "2048", "--output-len", "64", "--num-requests", "64",
+            "--format", "json"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    pools = json.loads(r.output)["inference"]["disagg"]
+    prefill = pools["prefill"] if "prefill" in pools else pools["pools"]["prefill"]
+    assert (prefill["attn_dp"], prefill["chips_per_worker"]) == (8, 8)
