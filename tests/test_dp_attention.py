@@ -121,3 +121,20 @@ def test_cli_disagg_pools_take_attention_groups():
     pools = json.loads(r.output)["inference"]["disagg"]
     prefill = pools["prefill"] if "prefill" in pools else pools["pools"]["prefill"]
     assert (prefill["attn_dp"], prefill["chips_per_worker"]) == (8, 8)
+
+
+def test_the_serving_planner_searches_attention_groups_and_prices_them_as_the_estimate_does():
+    from roofline.serving.inflight import closed_form_serving
+    from roofline.serving.planner import plan_serving
+
+    chip, model = load_chip("H200"), load_model("DeepSeek-R1")
+    plan = plan_serving(chip, model, num_chips=8, weight_dtype="fp8", engine="sglang", top=20)
+    grouped = [s for s in plan.top if s.attn_dp > 1]
+    assert grouped and all(s.tp == 1 and s.ep == 1 and s.chips_per_replica == s.attn_dp * s.pp for s in grouped)
+    s = grouped[0]
+    e = closed_form_serving(chip, model, Workload(tp=1, pp=s.pp, dp_attention=s.attn_dp, weight_dtype="fp8"),
+                            engine="sglang", concurrency=s.concurrency)
+    assert e.tpot_s == pytest.approx(s.tpot_s, rel=1e-9) and e.ttft_s == pytest.approx(s.ttft_s, rel=1e-9)
+    # a TP or EP the user fixes leaves the groups out
+    assert all(t.attn_dp == 1 for t in plan_serving(chip, model, num_chips=8, weight_dtype="fp8", engine="sglang",
+                                                    ep=8, top=20).top)

@@ -40,7 +40,7 @@ def render_plan(plan: Plan) -> str:
 
 def render_serving_plan(plan: ServingPlan) -> str:
     """The top layouts of a serving plan, most tokens/s per chip first, and how the search went."""
-    rows = [[str(i), str(s.tp), str(s.pp), str(s.ep), f"{s.concurrency:,}", f"{s.replicas:,}",
+    rows = [[str(i), str(s.tp), str(s.pp), str(s.ep), str(s.attn_dp), f"{s.concurrency:,}", f"{s.replicas:,}",
              str(s.chips_per_replica), seconds(s.ttft_s), seconds(s.tpot_s), rate(s.output_tokens_per_s_per_user),
              rate(s.output_tokens_per_s_per_chip), rate(s.output_tokens_per_s)] for i, s in enumerate(plan.top, 1)]
     b = plan.best
@@ -52,7 +52,7 @@ def render_serving_plan(plan: ServingPlan) -> str:
         f"{plan.input_len:,} in + {plan.output_len:,} out tokens, weights {plan.weight_dtype}, KV {plan.kv_dtype}"
         + (f"; {targets}" if targets else ""),
         "",
-        table(["rank", "tp", "pp", "ep", "in flight", "replicas", "chips", "TTFT", "TPOT", "tok/s/user",
+        table(["rank", "tp", "pp", "ep", "attn dp", "in flight", "replicas", "chips", "TTFT", "TPOT", "tok/s/user",
                "tok/s/chip", "tok/s total"], rows),
         "",
         f"Searched {plan.layouts:,} layouts x concurrency ({plan.candidates:,} configurations); {plan.feasible:,} "
@@ -62,7 +62,7 @@ def render_serving_plan(plan: ServingPlan) -> str:
         + (f"; {b.num_chips - b.replicas * b.chips_per_replica:,} chips idle." if b.num_chips % b.chips_per_replica
            else "."),
         f"Details of the best: roofline estimate --mode inference --tp {b.tp} --pp {b.pp}"
-        + (f" --ep {b.ep}" if b.ep > 1 else "")
+        + (f" --ep {b.ep}" if b.ep > 1 else "") + (f" --attn-dp {b.attn_dp}" if b.attn_dp > 1 else "")
         + f" --input-len {plan.input_len} --output-len {plan.output_len} --weight-dtype {plan.weight_dtype} "
         f"--kv-dtype {plan.kv_dtype} --engine {plan.engine} --concurrency {b.concurrency} (with --chip, --model)",
     ]

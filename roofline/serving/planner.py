@@ -4,10 +4,11 @@ A fleet of ``num_chips`` chips runs identical replicas of ``tp x pp`` chips (``m
 expert parallelism beyond TP); chips left over by the last whole replica stay idle and count in the
 per-chip figure. Each replica is an in-flight-batching engine (``roofline estimate --concurrency``)
 with C requests in flight. The planner prices every layout (TP dividing the heads within the scale-up
-domain, PP up to :data:`MAX_PP` stages, EP for mixture-of-experts models) at every concurrency of
-:func:`concurrency_grid` with the compiled serving sweep, keeps per layout the concurrency with the
-highest tokens/s that meets the TPOT and TTFT targets without queueing (C within the engine's KV
-capacity), and ranks the layouts by the fleet's output tokens/s per chip.
+domain, PP up to :data:`MAX_PP` stages, EP for mixture-of-experts models, and for them too data-parallel
+attention over split experts, ``Workload.dp_attention``, in groups of one chip up to the scale-up domain)
+at every concurrency of :func:`concurrency_grid` with the compiled serving sweep, keeps per layout the
+concurrency with the highest tokens/s that meets the TPOT and TTFT targets without queueing (C within the
+engine's KV capacity), and ranks the layouts by the fleet's output tokens/s per chip.
 """
 
 from __future__ import annotations
@@ -62,11 +63,15 @@ def plan_serving(chip: Chip, model: Model, *, num_chips: int, max_tpot_s: float 
     pps = [pp] if pp else list(range(1, min(model.num_layers, MAX_PP, num_chips) + 1))
     eps = [ep] if ep else ([e for e in (1, 2, 4, 8, 16, 32, 64, 128, 256) if e <= min(model.num_experts, num_chips)]
                            if model.is_moe else [1])
+    # data-parallel attention over split experts (one chip per group, ep 1): powers of two within the domain
+    dps = ([1] + [d for d in (2, 4, 8, 16, 32, 64) if d <= min(num_chips, chip.scale_up_domain)]
+           if model.is_moe and not tp and not ep else [1])
     where = f"{model.name} on {num_chips:,} x {chip.name}"
     if not tps:
         raise RooflineError(f"num_chips={num_chips}: no tensor-parallel size of {model.name} fits in {num_chips} "
                             f"chips; give more chips")
-    common = dict(input_len=input_len, output_len=output_len, tp=tps, pp=pps, ep=eps, weight_dtype=weight_dtype,
+    common = dict(input_len=input_len, output_len=output_len, tp=tps, pp=pps, ep=eps, attn_dp=dps,
+                  weight_dtype=weight_dtype,
                   kv_dtype=kv_dtype, key="group", max_chips=num_chips,
                   engine=engine)
     try:
@@ -86,7 +91,7 @@ def plan_serving(chip: Chip, model: Model, *, num_chips: int, max_tpot_s: float 
     if not len(found):
         raise _unmet(grid, engine, max_num_tokens, max_tpot_s, max_ttft_s, where, use_numba)
     layouts = [_layout(grid, best[g], num_chips, output_len) for g in found]
-    layouts.sort(key=lambda s: (-s.output_tokens_per_s_per_chip, s.chips_per_replica, s.tp, s.pp, s.ep))
+    layouts.sort(key=lambda s: (-s.output_tokens_per_s_per_chip, s.chips_per_replica, s.tp, s.pp, s.ep, s.attn_dp))
     return ServingPlan(best=layouts[0], top=tuple(layouts[:top]), chip=chip, model=model, engine=engine,
                        input_len=input_len, output_len=output_len, weight_dtype=weight_dtype,
                        kv_dtype=str(grid.g_kv[0]), max_tpot_s=max_tpot_s, max_ttft_s=max_ttft_s,
@@ -99,17 +104,18 @@ def _layout(grid, record: np.ndarray, num_chips: int, output_len: int) -> Servin
     g, b = int(g[0]), int(b[0])
     fig = record[L.REC_FIGURES:]
     return layout_from_figures(int(grid.g_tp[g]), int(grid.g_pp[g]), int(grid.g_ep[g]), int(grid.batches[b]),
-                               int(grid.g_chips[g]), num_chips, fig, output_len)
+                               int(grid.g_chips[g]), num_chips, fig, output_len, attn_dp=int(grid.g_dp[g]))
 
 
 def layout_from_figures(tp: int, pp: int, ep: int, concurrency: int, chips_per_replica: int, num_chips: int,
-                        fig: np.ndarray, output_len: int) -> ServingLayout:
+                        fig: np.ndarray, output_len: int, attn_dp: int = 1) -> ServingLayout:
     """A replica layout of a ``num_chips`` fleet at ``concurrency``, from its ``V_*`` serving figures."""
     return ServingLayout(
         tp=tp, pp=pp, ep=ep, concurrency=concurrency, replicas=num_chips // chips_per_replica,
         chips_per_replica=chips_per_replica, num_chips=num_chips, ttft_s=float(fig[L.V_TTFT]),
         tpot_s=float(fig[L.V_TPOT]), requests_per_s_per_replica=float(fig[L.V_RPS]),
-        kv_capacity=int(fig[L.V_CAP]), prefill_bound=bool(fig[L.V_PREFILL_BOUND] > 0.5), output_len=output_len)
+        kv_capacity=int(fig[L.V_CAP]), prefill_bound=bool(fig[L.V_PREFILL_BOUND] > 0.5), output_len=output_len,
+        attn_dp=attn_dp)
 
 
 def _unmet(grid, engine, max_num_tokens, max_tpot_s, max_ttft_s, where, use_numba) -> RooflineError:

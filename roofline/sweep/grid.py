@@ -42,6 +42,7 @@ class Grid:
     g_tp: np.ndarray
     g_pp: np.ndarray
     g_ep: np.ndarray
+    g_dp: np.ndarray  # Workload.dp_attention
     g_weight: np.ndarray
     g_kv: np.ndarray
     g_chips: np.ndarray
@@ -65,7 +66,7 @@ class Grid:
         return np.unravel_index(index, (self.n_groups, len(self.batches), len(self.inputs), len(self.outputs)))
 
 
-def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=None, pp=1, ep=1,
+def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=None, pp=1, ep=1, attn_dp=1,
                weight_dtype="bf16", kv_dtype=None, key: str = "chip_model", max_chips: int | None = None,
                engine: str | None = None) -> Grid:
     """Load, validate and pack every group of the sweep (the hardware vectors carry the fixed costs of
@@ -74,7 +75,8 @@ def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=Non
     A group the chip and model cannot run (a TP that does not divide the heads, a dtype the chip lacks,
     more stages than layers, an EP the model has no experts for) is left out with the reason in
     ``skipped``; TP sizes of the default (every valid size within the scale-up domain) are left out
-    silently, as are layouts of more than ``max_chips`` chips. ``key``: ``"chip_model"`` (reductions per
+    silently, as are layouts of more than ``max_chips`` chips and, unless ``tp`` is given, the
+    ``attn_dp`` values (``Workload.dp_attention``) a layout cannot take. ``key``: ``"chip_model"`` (reductions per
     chip and model) or ``"group"`` (one key per group).
     """
     chip_list = [c if isinstance(c, Chip) else load_chip(c) for c in parse_names(chips, "chips")]
@@ -84,12 +86,13 @@ def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=Non
     outputs = parse_axis(output_len, "output_len")
     pps = parse_axis(pp, "pp")
     eps = parse_axis(ep, "ep")
+    dps = parse_axis(attn_dp, "attn_dp")
     tps = None if tp is None else parse_axis(tp, "tp")
     wdts = [check("weight_dtype", d, WEIGHT_DTYPES) for d in parse_names(weight_dtype, "weight_dtype")]
     kvs = [None if d is None else check("kv_dtype", d, KV_DTYPES) for d in parse_names(kv_dtype, "kv_dtype")]
     # the largest value of each axis through the workload's own checks (the kernels see the others only)
     Workload(batch=max(batches), input_len=max(inputs), output_len=max(outputs), tp=max(tps) if tps else None,
-             pp=max(pps), ep=max(eps))
+             pp=max(pps), ep=max(eps), dp_attention=max(dps))
     ms, hws, hw_chip, ws, groups, meta, skipped = [], [], [], [], [], [], []
     for ci, chip in enumerate(chip_list):
         for mi, model in enumerate(model_list):
@@ -112,20 +115,21 @@ def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=Non
                     tp_list = tps or valid_tp_sizes(model, limit=chip.scale_up_domain)
                     for t in tp_list:
                         for s in pps:
-                            for e in eps:
-                                wl = attrs.evolve(base, tp=t, pp=s, ep=e)
+                            for e, d in ((e, d) for e in eps for d in dps):
+                                wl = attrs.evolve(base, tp=t, pp=s, ep=e, dp_attention=d)
                                 try:
                                     check_layout(chip, model, wl)
                                 except RooflineError as exc:
-                                    if tps is not None or e > 1 or s > 1:
-                                        skipped.append(f"{chip.name} {model.name} tp={t} pp={s} ep={e}: {exc}")
+                                    if tps is not None or ((e > 1 or s > 1) and d == 1):
+                                        skipped.append(f"{chip.name} {model.name} tp={t} pp={s} ep={e}"
+                                                       + (f" attn_dp={d}" if d > 1 else "") + f": {exc}")
                                     continue
                                 if max_chips is not None and wl.num_chips > max_chips:
                                     continue
                                 ws.append(pack_workload(wl, p.eff.max_tokens_per_pass, 1))
                                 key_value = ci * len(model_list) + mi if key == "chip_model" else len(groups)
                                 groups.append(pack_group(m_row, hw_row, key_value, wl))
-                                meta.append((ci, mi, t, s, e, wd, wl.kv, wl.num_chips, p.usable(), wl))
+                                meta.append((ci, mi, t, s, e, wd, wl.kv, wl.num_chips, p.usable(), d, wl))
     if not groups:
         raise RooflineError(f"sweep: no combination can run; {skipped[0] if skipped else 'check the axes'}")
     # W_BATCH of each replica batch, as pack_workload gives it: the sequences of one data-parallel
@@ -147,5 +151,5 @@ def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=Non
         g_tp=np.array(cols[2], dtype=np.int64), g_pp=np.array(cols[3], dtype=np.int64),
         g_ep=np.array(cols[4], dtype=np.int64), g_weight=np.array(cols[5]), g_kv=np.array(cols[6]),
         g_chips=np.array(cols[7], dtype=np.int64), g_usable=np.array(cols[8], dtype=np.float64),
-        skipped=tuple(skipped),
+        g_dp=np.array(cols[9], dtype=np.int64), skipped=tuple(skipped),
     )

@@ -32,8 +32,8 @@ How each row is expressed (the conventions are the sources', stated in SCHEMA.md
   vLLM and SGLang the model's 16-bit format, TensorRT-LLM the format the checkpoint declares); "weights"
   (8-bit with fp8 weights) and explicit formats remain as sensitivity studies.
 * **Serving runs** (``serving.csv``, aggregated): the row's engine simulated with a closed-loop client at
-  the row's concurrency; ``tp``, ``attn_dp``, ``moe_tp`` and ``moe_ep`` give this tool's tp and ep
-  (:func:`roofline.validate.predict.serving_layout`). Disaggregated runs
+  the row's concurrency; ``tp``, ``attn_dp``, ``moe_tp`` and ``moe_ep`` give this tool's tp, ep and
+  ``dp_attention`` (:func:`roofline.validate.predict.serving_layout`). Disaggregated runs
   (``serving_mode = disagg``): both pools as stated (workers, layouts read by the same rule from the
   ``prefill_*`` and ``decode_*`` columns, batches per attention group) on the row's chip, simulated under
   the closed-loop client at the row's concurrency (:mod:`roofline.validate.disagg`).
