@@ -138,3 +138,38 @@ def test_the_serving_planner_searches_attention_groups_and_prices_them_as_the_es
     # a TP or EP the user fixes leaves the groups out
     assert all(t.attn_dp == 1 for t in plan_serving(chip, model, num_chips=8, weight_dtype="fp8", engine="sglang",
                                                     ep=8, top=20).top)
+
+
+def test_the_disaggregated_planner_offers_pools_of_attention_groups():
+    from roofline.results.disagg import PoolLayout
+    from roofline.serving.disagg_plan import _pools
+
+    chip = load_chip("H200")
+    moe = {(p.tp, p.ep, p.dp_attention) for p in _pools(chip, load_model("DeepSeek-R1"), None, None, None)}
+    assert {(1, 1, 2), (1, 1, 4), (1, 1, 8)} <= moe and not any(d > chip.scale_up_domain for *_, d in moe)
+    assert all(p.dp_attention == 1 for p in _pools(chip, load_model("DeepSeek-R1"), None, None, 8))
+    assert all(p.dp_attention == 1 for p in _pools(chip, load_model("70B"), None, None, None))
+    layout = dict(role="decode", chip="H200", pp=1, workers=1, chips_per_worker=8, batch=8,
+                  capacity_requests_per_s=1.0)
+    assert PoolLayout(tp=1, ep=1, attn_dp=8, **layout).dp_attention == 8  # groups over split experts
+    assert PoolLayout(tp=1, ep=8, attn_dp=8, **layout).dp_attention == 1  # groups from ep > tp
+
+
+@pytest.mark.parametrize("use_numba", [False, True])
+def test_a_sweep_over_attention_groups_prices_each_as_the_single_estimate(use_numba):
+    from roofline.serving.static import estimate_inference
+    from roofline.sweep.run import sweep
+
+    chip, model = load_chip("H200"), load_model("Qwen3-30B-A3B")
+    s = sweep(chip, model, tp=1, attn_dp="1,2,8", batch="8,64", input_len="1k,4k", output_len="16,256",
+              weight_dtype="fp8", use_numba=use_numba)
+    assert s["fits"].all()
+    assert sorted(set(s["attn_dp"].tolist())) == [1, 2, 8] and len(s["attn_dp"]) == 24
+    for k in range(len(s["attn_dp"])):
+        wl = Workload(batch=int(s["batch"][k]), input_len=int(s["input_len"][k]), output_len=int(s["output_len"][k]),
+                      tp=1, dp_attention=int(s["attn_dp"][k]), weight_dtype="fp8")
+        e = estimate_inference(chip, model, wl)
+        assert s["chips"][k] == int(s["attn_dp"][k])
+        assert s["tpot_s"][k] == pytest.approx(e.tpot_s, rel=1e-9)
+        assert s["ttft_s"][k] == pytest.approx(e.ttft_s, rel=1e-9)
+        assert s["memory_bytes_per_chip"][k] == pytest.approx(e.memory_per_chip_bytes, rel=1e-9)

@@ -30,6 +30,8 @@ AXIS = "a value, a list 1,8,64, a range 1:64, a geometric range 1:1024:x2 or a s
               help="Tensor-parallel sizes. Default: every size dividing the heads within the scale-up domain.")
 @click.option("--pp", default="1", show_default=True, metavar="AXIS", help="Pipeline-parallel sizes.")
 @click.option("--ep", default="1", show_default=True, metavar="AXIS", help="Expert-parallel sizes (MoE models).")
+@click.option("--attn-dp", default="1", show_default=True, metavar="AXIS",
+              help="Data-parallel attention groups of one chip sharing split experts (MoE models, --tp 1 --ep 1).")
 @click.option("--weight-dtype", default="bf16", show_default=True, metavar="LIST",
               help=f"Weight formats, comma-separated ({', '.join(WEIGHT_DTYPES)}).")
 @click.option("--kv-dtype", default=None, metavar="LIST",
@@ -53,8 +55,8 @@ AXIS = "a value, a list 1,8,64, a range 1:64, a geometric range 1:1024:x2 or a s
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="Write to this file (atomically). Default: standard output.")
-def sweep(chips, models, batch, input_len, output_len, tp, pp, ep, weight_dtype, kv_dtype, engine, max_num_tokens,
-          decode_only, best, pareto, max_tpot_ms, max_ttft_ms, fmt, output):
+def sweep(chips, models, batch, input_len, output_len, tp, pp, ep, attn_dp, weight_dtype, kv_dtype, engine,
+          max_num_tokens, decode_only, best, pareto, max_tpot_ms, max_ttft_ms, fmt, output):
     """Price every combination of the axes (compiled, on every core) and print one row per configuration.
 
     A small sweep (up to 20,000 configurations; 10,000 with an in-flight engine) runs as plain Python,
@@ -75,7 +77,7 @@ def sweep(chips, models, batch, input_len, output_len, tp, pp, ep, weight_dtype,
     try:
         with compile_notices():
             result = api.sweep(chips, models, batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp,
-                               ep=ep, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+                               ep=ep, attn_dp=attn_dp, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
                                engine=None if engine == "static" else engine, max_num_tokens=max_num_tokens,
                                decode_only=decode_only, reduce="best" if best else "pareto" if pareto else None,
                                max_tpot_s=milliseconds(max_tpot_ms), max_ttft_s=milliseconds(max_ttft_ms),

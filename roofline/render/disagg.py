@@ -59,7 +59,8 @@ def render_disagg_plan(plan: DisaggPlan, timing: bool = True) -> str:
         dollars = plan.aggregated_dollars(name)
         rows.append([f"all {name}", f"aggregated: {layout.replicas} x {layout.chips_per_replica} (tp {layout.tp}"
                      + (f", pp {layout.pp}" if layout.pp > 1 else "") + (f", ep {layout.ep}" if layout.ep > 1 else "")
-                     + ")", "", f"{layout.concurrency * layout.replicas:,}", seconds(layout.ttft_s),
+                     + (f", attn dp {layout.attn_dp}" if layout.attn_dp > 1 else "") + ")", "",
+                     f"{layout.concurrency * layout.replicas:,}", seconds(layout.ttft_s),
                      seconds(layout.tpot_s), rate(layout.output_tokens_per_s_per_chip),
                      "-" if dollars is None else rate(dollars)])
     b = plan.best
@@ -81,8 +82,12 @@ def render_disagg_plan(plan: DisaggPlan, timing: bool = True) -> str:
         f"targets (as the verdict, closed form). Prices: {prices}." + (f" {plan.search_s:.1f} s." if timing else ""),
         f"Details of the best: roofline estimate --mode inference --disagg --prefill-chip {b.prefill.chip} "
         f"--prefill-tp {b.prefill.tp} --prefill-ep {b.prefill.ep} --prefill-workers {b.prefill.workers} "
-        f"--prefill-batch {b.prefill.batch} --decode-chip {b.decode.chip} --decode-tp {b.decode.tp} --decode-ep "
-        f"{b.decode.ep} --decode-workers {b.decode.workers} --decode-batch {b.decode.batch} --concurrency "
+        f"--prefill-batch {b.prefill.batch} "
+        + (f"--prefill-attn-dp {b.prefill.dp_attention} " if b.prefill.dp_attention > 1 else "")
+        + f"--decode-chip {b.decode.chip} --decode-tp {b.decode.tp} --decode-ep "
+        f"{b.decode.ep} --decode-workers {b.decode.workers} --decode-batch {b.decode.batch} "
+        + (f"--decode-attn-dp {b.decode.dp_attention} " if b.decode.dp_attention > 1 else "")
+        + "--concurrency "
         f"{b.concurrency} --input-len {plan.input_len} --output-len {plan.output_len} --weight-dtype "
         f"{plan.weight_dtype} --engine {plan.engine} (with --chip, --model)",
     ]

@@ -26,6 +26,11 @@ class PoolLayout:
     def num_chips(self) -> int:
         return self.workers * self.chips_per_worker
 
+    @property
+    def dp_attention(self) -> int:
+        """The pool's ``Workload.dp_attention``: its attention groups unless they come from ep > tp."""
+        return self.attn_dp if self.ep <= self.tp else 1
+
     def to_dict(self) -> dict:
         d = attrs.asdict(self)
         d["num_chips"] = self.num_chips

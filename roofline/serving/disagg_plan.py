@@ -84,6 +84,8 @@ def _pools(chip: Chip, model: Model, tp: int | None, pp: int | None, ep: int | N
             if (e <= t and t % e) or (e > t and e % t):
                 continue
             out.append(Pool(chip, tp=t, pp=pp or 1, ep=e))
+    if model.is_moe and not tp and not ep:  # data-parallel attention over split experts, one chip per group
+        out += [Pool(chip, tp=1, pp=pp or 1, dp_attention=d) for d in EP_SIZES if 1 < d <= chip.scale_up_domain]
     return out
 
 
@@ -117,9 +119,11 @@ def simulated(model: Model, point: DisaggPoint, prefill_chip: Chip, decode_chip:
     TTFT and TPOT meet ``targets``, else at the largest lower concurrency that does (bisection); None when
     not even one user does."""
     pools = dict(prefill=Pool(prefill_chip, tp=point.prefill.tp, pp=point.prefill.pp, ep=point.prefill.ep,
-                              workers=point.prefill.workers, batch=point.prefill.batch),
+                              workers=point.prefill.workers, batch=point.prefill.batch,
+                              dp_attention=point.prefill.dp_attention),
                  decode=Pool(decode_chip, tp=point.decode.tp, pp=point.decode.pp, ep=point.decode.ep,
-                             workers=point.decode.workers, batch=point.decode.batch))
+                             workers=point.decode.workers, batch=point.decode.batch,
+                             dp_attention=point.decode.dp_attention))
 
     def sim(users):
         e = estimate_disagg(model, concurrency=users, use_numba=use_numba, **pools, **run)

@@ -10,8 +10,8 @@ import numpy as np
 from roofline.kernels import layout as L
 from roofline.sweep.grid import Grid
 
-AXIS_COLUMNS = ("chip", "model", "tp", "pp", "ep", "weight_dtype", "kv_dtype", "batch", "input_len", "output_len",
-                "chips")
+AXIS_COLUMNS = ("chip", "model", "tp", "pp", "ep", "attn_dp", "weight_dtype", "kv_dtype", "batch", "input_len",
+                "output_len", "chips")
 
 STATIC_COLUMNS = ("ttft_s", "tpot_s", "memory_bytes_per_chip", "usable_bytes_per_chip", "fits",
                   "output_tokens_per_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user")
@@ -26,7 +26,7 @@ class SweepResult(Mapping):
     """Named columns of a sweep, one numpy array per column and one row per configuration.
 
     Columns are built on first access (a sweep of 10^7 rows does not spend memory on columns nobody
-    reads). Axis columns: ``chip``, ``model``, ``tp``, ``pp``, ``ep``, ``weight_dtype``, ``kv_dtype``,
+    reads). Axis columns: ``chip``, ``model``, ``tp``, ``pp``, ``ep``, ``attn_dp``, ``weight_dtype``, ``kv_dtype``,
     ``batch``, ``input_len``, ``output_len``, ``chips`` (of one replica); then the figures of the kind
     of sweep (``STATIC_COLUMNS``, ``DECODE_COLUMNS`` or ``SERVING_COLUMNS``), SI units in the names.
     ``unmet`` lists the (chip, model) pairs of a reduction with no feasible configuration.
@@ -86,6 +86,7 @@ class SweepResult(Mapping):
             "chip": lambda: np.array([c.name for c in grid.chips])[grid.g_chip[g]],
             "model": lambda: np.array([m.name for m in grid.models])[grid.g_model[g]],
             "tp": lambda: grid.g_tp[g], "pp": lambda: grid.g_pp[g], "ep": lambda: grid.g_ep[g],
+            "attn_dp": lambda: grid.g_dp[g],
             "weight_dtype": lambda: grid.g_weight[g], "kv_dtype": lambda: grid.g_kv[g],
             "batch": lambda: grid.batches[b].astype(np.int64), "input_len": lambda: grid.inputs[i].astype(np.int64),
             "output_len": lambda: grid.outputs[o].astype(np.int64), "chips": lambda: grid.g_chips[g],

@@ -182,7 +182,8 @@ def run_grid(grid: Grid, *, engine: str | None = None, max_num_tokens: int | Non
     return result
 
 
-def sweep(chips, models, *, batch=1, input_len=2048, output_len=256, tp=None, pp=1, ep=1, weight_dtype="bf16",
+def sweep(chips, models, *, batch=1, input_len=2048, output_len=256, tp=None, pp=1, ep=1, attn_dp=1,
+          weight_dtype="bf16",
           kv_dtype=None, engine: str | None = None, max_num_tokens: int | None = None, decode_only: bool = False,
           reduce: str | None = None, max_tpot_s: float | None = None, max_ttft_s: float | None = None,
           use_numba: bool | None = None, threads: int | None = None,
@@ -193,11 +194,11 @@ def sweep(chips, models, *, batch=1, input_len=2048, output_len=256, tp=None, pp
     ----------
     chips, models
         Names, aliases, profile files or loaded values; a string may list several, comma-separated.
-    batch, input_len, output_len, tp, pp, ep
+    batch, input_len, output_len, tp, pp, ep, attn_dp
         Whole numbers: an int, a sequence, or a string such as ``"1,8,64"``, ``"1:64"``,
         ``"1:1024:x2"`` or ``"1k,8k,32k"`` (k = 1024). ``tp=None``: every TP size that divides the
         attention heads within the chip's scale-up domain. ``batch`` is sequences per replica (with an
-        engine: requests in flight).
+        engine: requests in flight). ``attn_dp``: ``Workload.dp_attention`` (MoE models at tp 1, ep 1).
     weight_dtype, kv_dtype
         Formats (one or several); ``kv_dtype=None`` keeps the cache in the activations' 16-bit format.
     engine, max_num_tokens
@@ -236,7 +237,7 @@ def sweep(chips, models, *, batch=1, input_len=2048, output_len=256, tp=None, pp
         raise RooflineError(f"max_num_tokens={max_num_tokens!r} needs an engine and must be at least 1")
     start = time.perf_counter()
     grid = build_grid(chips, models, batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp, ep=ep,
-                      weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine)
+                      attn_dp=attn_dp, weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine)
     raw = run_grid(grid, engine=engine, max_num_tokens=max_num_tokens, decode_only=decode_only, reduce=reduce,
                    max_tpot_s=max_tpot_s, max_ttft_s=max_ttft_s, use_numba=use_numba, threads=threads,
                    progress=progress)
