@@ -173,3 +173,14 @@ def test_a_sweep_over_attention_groups_prices_each_as_the_single_estimate(use_nu
         assert s["tpot_s"][k] == pytest.approx(e.tpot_s, rel=1e-9)
         assert s["ttft_s"][k] == pytest.approx(e.ttft_s, rel=1e-9)
         assert s["memory_bytes_per_chip"][k] == pytest.approx(e.memory_per_chip_bytes, rel=1e-9)
+
+
+def test_pool_text_says_which_kind_of_attention_groups():
+    from roofline.render.disagg import _pool
+    from roofline.results.disagg import PoolLayout
+
+    layout = dict(role="decode", chip="H200", pp=1, workers=2, chips_per_worker=8, batch=8,
+                  capacity_requests_per_s=1.0)
+    split = "2 x 8 H200 (tp 1 (8 attention groups over split experts))"
+    assert _pool(PoolLayout(tp=1, ep=1, attn_dp=8, **layout)) == split
+    assert _pool(PoolLayout(tp=1, ep=8, attn_dp=8, **layout)) == "2 x 8 H200 (tp 1, ep 8 (8 attention groups))"

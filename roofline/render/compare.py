@@ -51,7 +51,9 @@ def render_compare(cmp: Comparison) -> str:
     section(f"Serving within {targets} ({st['engine']} engine)")
     line("tokens/s per chip", pt(lambda p: rate(p.output_tokens_per_s_per_chip)))
     line("replicas x (TP x PP) of chips", pt(lambda p: f"{p.replicas} x ({p.tp} x {p.pp}"
-                                              + (f", EP {p.ep}" if p.ep > 1 else "") + f") of {p.num_chips}"))
+                                              + (f", EP {p.ep}" if p.ep > 1 else "")
+                                              + (f", {p.attn_dp} attention groups" if p.attn_dp > 1 else "")
+                                              + f") of {p.num_chips}"))
     line("users per replica", pt(lambda p: f"{p.concurrency:,}"))
     line("TTFT / TPOT (means)", pt(lambda p: f"{seconds(p.ttft_s)} / {seconds(p.tpot_s)}"))
     line("bound", lambda r: "-" if r.serving is None or r.serving.point is None

@@ -8,7 +8,8 @@ from roofline.results.disagg import DisaggEstimate, DisaggPlan, DisaggPoint, Poo
 
 def _pool(p: PoolLayout) -> str:
     layout = f"tp {p.tp}" + (f", pp {p.pp}" if p.pp > 1 else "") + (f", ep {p.ep}" if p.ep > 1 else "") \
-        + (f" ({p.attn_dp} attention groups)" if p.attn_dp > 1 else "")
+        + (f" ({p.attn_dp} attention groups" + (" over split experts)" if p.dp_attention > 1 else ")")
+           if p.attn_dp > 1 else "")
     return f"{p.workers} x {p.chips_per_worker} {p.chip} ({layout})"
 
 
