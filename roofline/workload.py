@@ -137,12 +137,11 @@ def check_layout(chip: Chip, model: Model, wl: Workload) -> None:
         if not model.is_moe:
             raise RooflineError(f"dp_attention={wl.dp_attention}: {model.name} has no experts; use --attn-dp 1 "
                                 f"(data-parallel attention groups share MoE layers; for a dense model run replicas)")
-        if wl.ep > 1 or (wl.tp or 1) > 1:
-            raise RooflineError(f"dp_attention={wl.dp_attention} with tp={wl.tp or 1} and ep={wl.ep}: data-parallel "
-                                f"attention with experts split over the groups is expressed for one chip per group "
-                                f"and no expert parallelism (SGLang --enable-dp-attention --tp N --dp N); use --tp 1 "
-                                f"--ep 1, or --ep {wl.dp_attention * (wl.tp or 1)} for whole experts and an "
-                                f"all-to-all instead")
+        if wl.ep > 1:
+            raise RooflineError(f"dp_attention={wl.dp_attention} with ep={wl.ep}: data-parallel attention groups "
+                                f"split every expert over all their chips, without expert parallelism (SGLang "
+                                f"--enable-dp-attention); use --ep 1, or --attn-dp 1 --ep "
+                                f"{wl.dp_attention * (wl.tp or 1)} for whole experts and an all-to-all instead")
     if wl.pp > model.num_layers:
         raise RooflineError(f"pp={wl.pp} exceeds the {model.num_layers} layers of {model.name}; "
                             f"use at most --pp {model.num_layers}")

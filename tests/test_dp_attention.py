@@ -35,14 +35,14 @@ def decode_ops(model, wl, batch, context=1000.0):
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.sampled_from(["DeepSeek-V3", "Qwen3-235B-A22B", "Qwen3-30B-A3B"]), st.sampled_from([2, 4, 8]),
-       st.integers(1, 64))
-def test_the_experts_see_what_they_see_under_tp_over_the_same_chips(name, n, per_group):
-    """N groups of b sequences sharing experts split N ways: each chip's expert GEMMs are those of TP N
-    over the same N x b sequences (the same tokens meet the same expert slices); only attention differs."""
+@given(st.sampled_from(["DeepSeek-V3", "Qwen3-235B-A22B", "Qwen3-30B-A3B"]), st.sampled_from([1, 2]),
+       st.sampled_from([2, 4, 8]), st.integers(1, 64))
+def test_the_experts_see_what_they_see_under_tp_over_the_same_chips(name, t, n, per_group):
+    """N groups of TP t with b sequences each, sharing experts split t x N ways: each chip's expert GEMMs
+    are those of TP t x N over the same N x b sequences (the same tokens meet the same expert slices)."""
     model = load_model(name)
-    _, w_dp, dp = decode_ops(model, Workload(tp=1, dp_attention=n, weight_dtype="fp8"), n * per_group)
-    _, w_tp, tp = decode_ops(model, Workload(tp=n, weight_dtype="fp8"), n * per_group)
+    _, w_dp, dp = decode_ops(model, Workload(tp=t, dp_attention=n, weight_dtype="fp8"), n * per_group)
+    _, w_tp, tp = decode_ops(model, Workload(tp=t * n, weight_dtype="fp8"), n * per_group)
     assert w_dp[L.W_BATCH] == per_group and w_tp[L.W_BATCH] == n * per_group
     for row in EXPERT_ROWS:
         assert dp[row, L.OP_FLOPS] == pytest.approx(tp[row, L.OP_FLOPS], rel=1e-12)
@@ -74,6 +74,12 @@ def test_each_moe_layer_gathers_and_scatters_the_groups_tokens():
     for row in (L.OP_EP_DISPATCH, L.OP_EP_COMBINE):  # ring all-gather / reduce-scatter over 8 chips
         assert ops[row, L.OP_LINK] == pytest.approx(7 * tokens_bytes, rel=1e-12)
         assert ops[row, L.OP_STEPS] == 7 and ops[row, L.OP_COUNT] == p.m[L.M_MOE_LAYERS]
+    # TP 2 inside each of 4 groups: the ring joins one chip of each group; the MLP rows' TP all-reduce sums
+    # the two ranks' partial sums inside the group
+    p, w, ops = decode_ops(model, Workload(tp=2, dp_attention=4, weight_dtype="fp8"), 64)
+    tokens_bytes = w[L.W_BATCH] * model.hidden_size * w[L.W_ACT_BYTES]
+    assert ops[L.OP_EP_COMBINE, L.OP_LINK] == pytest.approx(3 * tokens_bytes, rel=1e-12)
+    assert ops[L.OP_AR_MLP, L.OP_LINK] == pytest.approx(tokens_bytes, rel=1e-12)  # 2 (n - 1) / n, n = 2
     _, _, plain = decode_ops(model, Workload(tp=1, weight_dtype="fp8"), 8)
     assert plain[L.OP_EP_DISPATCH, L.OP_COUNT] == 0 and plain[L.OP_EP_COMBINE, L.OP_COUNT] == 0
 
@@ -82,10 +88,10 @@ def test_layouts_it_does_not_express_are_refused_with_the_fix():
     chip = load_chip("B200")
     with pytest.raises(RooflineError, match="dp_attention=2: Llama-3.1-8B has no experts; use --attn-dp 1"):
         check_layout(chip, load_model("8B"), Workload(tp=1, dp_attention=2))
-    for wl in (Workload(tp=2, dp_attention=4), Workload(tp=1, ep=4, dp_attention=4)):
-        with pytest.raises(RooflineError, match=r"dp_attention=4 with tp=\d and ep=\d: .*use --tp 1 --ep 1"):
-            check_layout(chip, load_model("DeepSeek-V3"), wl)
-    assert Workload(tp=1, dp_attention=8).num_chips == 8 and Workload(tp=1, dp_attention=8, pp=2).num_chips == 16
+    with pytest.raises(RooflineError, match=r"dp_attention=4 with ep=4: .*use --ep 1, or --attn-dp 1 --ep 8"):
+        check_layout(chip, load_model("DeepSeek-V3"), Workload(tp=2, ep=4, dp_attention=4))
+    check_layout(chip, load_model("DeepSeek-V3"), Workload(tp=2, dp_attention=4))  # TP inside each group
+    assert Workload(tp=1, dp_attention=8).num_chips == 8 and Workload(tp=2, dp_attention=4, pp=2).num_chips == 16
 
 
 def test_serving_rows_with_experts_split_over_attention_groups_are_expressed():
@@ -93,8 +99,9 @@ def test_serving_rows_with_experts_split_over_attention_groups_are_expressed():
     row = {"tp": "1", "pp": "1", "attn_dp": "8", "moe_tp": "8", "moe_ep": "1"}
     assert serving_layout(row, model) == (1, 1, 1, 8)
     assert serving_layout(dict(row, moe_tp="1", moe_ep="8"), model) == (1, 1, 8, 1)  # whole experts: ep 8
-    with pytest.raises(RowError, match="attn_dp=4 with tp=2, moe_tp=8 and moe_ep=1"):
-        serving_layout(dict(row, tp="2", attn_dp="4"), model)
+    assert serving_layout(dict(row, tp="2", attn_dp="4"), model) == (2, 1, 1, 4)
+    with pytest.raises(RowError, match="attn_dp=8 with moe_tp=4 and moe_ep=2: experts both split and spread"):
+        serving_layout(dict(row, moe_tp="4", moe_ep="2"), model)
 
 
 def test_cli_estimate_reports_the_groups_and_refuses_what_it_cannot_run():
@@ -106,9 +113,9 @@ def test_cli_estimate_reports_the_groups_and_refuses_what_it_cannot_run():
     assert (inf["attn_dp"], inf["num_chips"], inf["tp"], inf["ep"], inf["fits"]) == (8, 8, 1, 1, True)
     text = CliRunner().invoke(main, args).output
     assert "in each of 8 data-parallel attention groups, every expert split over all 8 chips = 8 chip(s)" in text
-    bad = CliRunner().invoke(main, [*args[:-4], "--tp", "2", "--attn-dp", "4"])
+    bad = CliRunner().invoke(main, [*args[:-4], "--ep", "8", "--attn-dp", "4"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
-    assert bad.output.strip().splitlines()[-1].startswith("roofline: error: dp_attention=4 with tp=2 and ep=1")
+    assert bad.output.strip().splitlines()[-1].startswith("roofline: error: dp_attention=4 with ep=8: ")
 
 
 def test_cli_disagg_pools_take_attention_groups():
@@ -130,11 +137,11 @@ def test_the_serving_planner_searches_attention_groups_and_prices_them_as_the_es
     chip, model = load_chip("H200"), load_model("DeepSeek-R1")
     plan = plan_serving(chip, model, num_chips=8, weight_dtype="fp8", engine="sglang", top=20)
     grouped = [s for s in plan.top if s.attn_dp > 1]
-    assert grouped and all(s.tp == 1 and s.ep == 1 and s.chips_per_replica == s.attn_dp * s.pp for s in grouped)
-    s = grouped[0]
-    e = closed_form_serving(chip, model, Workload(tp=1, pp=s.pp, dp_attention=s.attn_dp, weight_dtype="fp8"),
-                            engine="sglang", concurrency=s.concurrency)
-    assert e.tpot_s == pytest.approx(s.tpot_s, rel=1e-9) and e.ttft_s == pytest.approx(s.ttft_s, rel=1e-9)
+    assert grouped and all(s.ep == 1 and s.chips_per_replica == s.tp * s.attn_dp * s.pp for s in grouped)
+    for s in grouped[:3]:
+        e = closed_form_serving(chip, model, Workload(tp=s.tp, pp=s.pp, dp_attention=s.attn_dp, weight_dtype="fp8"),
+                                engine="sglang", concurrency=s.concurrency)
+        assert e.tpot_s == pytest.approx(s.tpot_s, rel=1e-9) and e.ttft_s == pytest.approx(s.ttft_s, rel=1e-9)
     # a TP or EP the user fixes leaves the groups out
     assert all(t.attn_dp == 1 for t in plan_serving(chip, model, num_chips=8, weight_dtype="fp8", engine="sglang",
                                                     ep=8, top=20).top)

@@ -77,8 +77,8 @@ def _concurrency(value: str | None) -> int | str | None:
               help="Serving expert-parallel size (MoE): <= TP spreads experts over the TP group; > TP adds "
                    "data-parallel attention groups (ep/tp) and an all-to-all per MoE layer.")
 @click.option("--attn-dp", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Serving data-parallel attention groups of one chip each sharing the MoE layers, every expert "
-                   "split over all of them (SGLang --enable-dp-attention --tp N --dp N); needs --tp 1 --ep 1.")
+              help="Serving data-parallel attention groups of --tp chips each sharing the MoE layers, every "
+                   "expert split over all their chips (SGLang --enable-dp-attention); needs --ep 1.")
 @click.option("--draft-tokens", type=click.IntRange(min=0), default=0, show_default=True,
               help="Speculative decoding / MTP: extra tokens verified per sequence per decode step.")
 @click.option("--accepted-tokens", type=float, default=None,

@@ -31,7 +31,7 @@ AXIS = "a value, a list 1,8,64, a range 1:64, a geometric range 1:1024:x2 or a s
 @click.option("--pp", default="1", show_default=True, metavar="AXIS", help="Pipeline-parallel sizes.")
 @click.option("--ep", default="1", show_default=True, metavar="AXIS", help="Expert-parallel sizes (MoE models).")
 @click.option("--attn-dp", default="1", show_default=True, metavar="AXIS",
-              help="Data-parallel attention groups of one chip sharing split experts (MoE models, --tp 1 --ep 1).")
+              help="Data-parallel attention groups sharing split experts (MoE models, --ep 1).")
 @click.option("--weight-dtype", default="bf16", show_default=True, metavar="LIST",
               help=f"Weight formats, comma-separated ({', '.join(WEIGHT_DTYPES)}).")
 @click.option("--kv-dtype", default=None, metavar="LIST",

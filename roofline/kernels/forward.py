@@ -303,8 +303,10 @@ def fill_moe(m, w, domain, tokens, moe_layers, decoding, ops):
     ep = w[W_EP]
     if split > 1.0 and group > 1.0:
         # data-parallel attention groups sharing split experts (SGLang's DP attention with TP MoE): each
-        # MoE layer all-gathers the groups' hidden states and reduce-scatters its partial sums back (a ring
-        # reduce-scatter moves the bytes of the ring all-gather), over the scale-up link while it holds them
+        # MoE layer all-gathers the groups' hidden states (a ring over the chips of one TP rank, one per
+        # group) and reduce-scatters its partial sums back over the same ring (the bytes of the all-gather);
+        # the TP all-reduce of the MLP rows then sums them inside each group; over the scale-up link while
+        # it holds the groups
         out = 1.0 if group * tp * w[W_PP] > domain else 0.0
         set_allgather(ops, OP_EP_DISPATCH, tokens * h * ab, group, out, count)
         set_allgather(ops, OP_EP_COMBINE, tokens * h * ab, group, out, count)

@@ -27,8 +27,8 @@ def expert_split(m, w):
     """(routed experts held by each chip, ways each expert is split, MoE-group tokens per attention-group
     token). ep <= tp: experts spread over ep of the TP ranks, each split tp/ep ways, the group is the TP
     group. ep > tp: whole experts, ceil(E / ep) per chip, and ep / tp attention groups feed each MoE layer.
-    ``W_ATTN_DP`` groups beyond ep / tp (``Workload.dp_attention``, with ep 1): every expert on every chip
-    of the groups, split tp x groups ways, and the groups' tokens gathered into each MoE layer."""
+    ``W_ATTN_DP`` groups beyond ep / tp (``Workload.dp_attention``, ep 1): every expert on every chip of the
+    groups, split tp x groups ways, and the groups' tokens gathered into each MoE layer."""
     tp = w[W_TP]
     ep = w[W_EP] if w[W_EP] >= 1.0 else 1.0
     e = m[M_EXPERTS]

@@ -117,7 +117,7 @@ def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
         + (f", EP {wl.ep}" + (f" ({wl.attn_dp} data-parallel attention groups)" if wl.attn_dp > 1 else "")
            if wl.ep > 1 else "")
         + (f" in each of {wl.dp_attention} data-parallel attention groups, every expert split over all "
-           f"{wl.tp * wl.dp_attention} chips" if wl.dp_attention > 1 else "")
+           f"{(wl.tp or 1) * wl.dp_attention} chips" if wl.dp_attention > 1 else "")
         + f" = {inf.num_chips} chip(s); weights {wl.weight_dtype} "
         f"(computes in {dt}), KV {wl.kv}; batch {wl.batch}, {wl.input_len} in / {wl.output_len} out"
         + (f"; speculative: {wl.draft_tokens} draft token(s), {wl.accept:g} accepted per step"

@@ -27,7 +27,7 @@ class ServingLayout:
     kv_capacity: int  # sequences one replica's KV cache holds
     prefill_bound: bool
     output_len: int
-    attn_dp: int = 1  # Workload.dp_attention: attention groups of one chip sharing split experts
+    attn_dp: int = 1  # Workload.dp_attention: attention groups of tp chips sharing split experts
 
     @property
     def output_tokens_per_s(self) -> float:

@@ -5,8 +5,8 @@ expert parallelism beyond TP); chips left over by the last whole replica stay id
 per-chip figure. Each replica is an in-flight-batching engine (``roofline estimate --concurrency``)
 with C requests in flight. The planner prices every layout (TP dividing the heads within the scale-up
 domain, PP up to :data:`MAX_PP` stages, EP for mixture-of-experts models, and for them too data-parallel
-attention over split experts, ``Workload.dp_attention``, in groups of one chip up to the scale-up domain)
-at every concurrency of :func:`concurrency_grid` with the compiled serving sweep, keeps per layout the
+attention over split experts, ``Workload.dp_attention``, in powers of two of groups up to the scale-up
+domain) at every concurrency of :func:`concurrency_grid` with the compiled serving sweep, keeps per layout the
 concurrency with the highest tokens/s that meets the TPOT and TTFT targets without queueing (C within the
 engine's KV capacity), and ranks the layouts by the fleet's output tokens/s per chip.
 """
@@ -63,7 +63,7 @@ def plan_serving(chip: Chip, model: Model, *, num_chips: int, max_tpot_s: float 
     pps = [pp] if pp else list(range(1, min(model.num_layers, MAX_PP, num_chips) + 1))
     eps = [ep] if ep else ([e for e in (1, 2, 4, 8, 16, 32, 64, 128, 256) if e <= min(model.num_experts, num_chips)]
                            if model.is_moe else [1])
-    # data-parallel attention over split experts (one chip per group, ep 1): powers of two within the domain
+    # data-parallel attention over split experts (ep 1): powers of two of groups within the domain
     dps = ([1] + [d for d in (2, 4, 8, 16, 32, 64) if d <= min(num_chips, chip.scale_up_domain)]
            if model.is_moe and not tp and not ep else [1])
     where = f"{model.name} on {num_chips:,} x {chip.name}"

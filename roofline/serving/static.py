@@ -28,10 +28,7 @@ def choose_tp(chip: Chip, model: Model, wl: Workload) -> int:
 
 
 def _tp_options(chip: Chip, model: Model, wl: Workload) -> list[int]:
-    """Valid TP sizes within the scale-up domain that also fit the expert-parallel size (TP 1 alone with
-    ``dp_attention``: one chip per attention group, workload.check_layout)."""
-    if wl.dp_attention > 1:
-        return [1]
+    """Valid TP sizes within the scale-up domain that also fit the expert-parallel size."""
     return [tp for tp in valid_tp_sizes(model, limit=chip.scale_up_domain)
             if wl.ep == 1 or wl.ep % tp == 0 or tp % wl.ep == 0]
 

@@ -198,7 +198,7 @@ def sweep(chips, models, *, batch=1, input_len=2048, output_len=256, tp=None, pp
         Whole numbers: an int, a sequence, or a string such as ``"1,8,64"``, ``"1:64"``,
         ``"1:1024:x2"`` or ``"1k,8k,32k"`` (k = 1024). ``tp=None``: every TP size that divides the
         attention heads within the chip's scale-up domain. ``batch`` is sequences per replica (with an
-        engine: requests in flight). ``attn_dp``: ``Workload.dp_attention`` (MoE models at tp 1, ep 1).
+        engine: requests in flight). ``attn_dp``: ``Workload.dp_attention`` (MoE models, ep 1).
     weight_dtype, kv_dtype
         Formats (one or several); ``kv_dtype=None`` keeps the cache in the activations' 16-bit format.
     engine, max_num_tokens

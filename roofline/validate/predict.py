@@ -208,9 +208,9 @@ def serving_layout(row: dict, model: Model, prefix: str = "") -> tuple[int, int,
     """(tp, pp, ep, dp_attention) of a serving row (or of its pool ``prefix``) in this tool's convention:
     attention TP ``tp`` inside each of ``attn_dp`` data-parallel attention groups, the MoE layers over
     ``moe_tp x moe_ep = tp x attn_dp`` chips. ep <= tp splits each expert ``tp / ep`` ways inside the TP group
-    (``attn_dp`` 1); ep > tp keeps experts whole (``moe_tp`` 1) with ``ep / tp`` attention groups; one chip per
-    group with every expert split over all of them (``moe_tp`` = ``attn_dp``, ``moe_ep`` 1) is
-    ``Workload.dp_attention`` (SGLang's DP attention with TP MoE)."""
+    (``attn_dp`` 1); ep > tp keeps experts whole (``moe_tp`` 1) with ``ep / tp`` attention groups; every expert
+    split over all the groups' chips (``moe_ep`` 1) is ``Workload.dp_attention`` (SGLang's DP attention with
+    TP MoE)."""
     tp, pp = positive_cell(row, prefix + "tp", 1), positive_cell(row, prefix + "pp", 1)
     attn_dp = positive_cell(row, prefix + "attn_dp", 1)
     if not model.is_moe:
@@ -225,11 +225,10 @@ def serving_layout(row: dict, model: Model, prefix: str = "") -> tuple[int, int,
         return tp, pp, moe_ep, 1
     if moe_tp == 1:
         return tp, pp, moe_ep, 1
-    if tp == 1 and moe_ep == 1:
+    if moe_ep == 1:
         return tp, pp, 1, attn_dp
-    raise RowError(f"attn_dp={attn_dp} with tp={tp}, moe_tp={moe_tp} and moe_ep={moe_ep}: experts split across "
-                   f"data-parallel attention groups are expressed for one chip per group without expert "
-                   f"parallelism only")
+    raise RowError(f"attn_dp={attn_dp} with moe_tp={moe_tp} and moe_ep={moe_ep}: experts both split and spread "
+                   f"across data-parallel attention groups are not expressed")
 
 
 def serving_case(row: dict, chip: Chip, model: Model, kv_when_blank: str = "engine",
