@@ -234,17 +234,10 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
             fixed_mem = weights + workspace_bytes_per_chip(m, w)  # inference.memory_without_cache
             for io in range(no):
                 index = (r * ni + ii) * no + io
-                ctx = mean_decode_context(inputs[ii], outputs[io])
-                if single:
-                    flops, hbm = softmax_at(p_seqs, p_q, ctx, p_win, p_top_k, p_idx_dim, p_idx_heads, p_per_key,
-                                            p_cached, p_kvb, p_new)
-                    tpot = step_from_attention_row(flops, hbm, others, p_fps, p_bps, p_count, p_kernel, p_pp, p_b,
-                                                   p_step, p_seq, p_accept)
-                else:
-                    tpot = decode_seconds(ctx, others, p_seqs, p_q, p_full, p_swa, p_rec, p_window, p_top_k,
-                                          p_idx_dim, p_idx_heads, p_per_key, p_cached, p_kvb, p_new, p_rec_flops,
-                                          p_rec_hbm, p_fps, p_bps, p_count, p_kernel, p_pp, p_b, p_step, p_seq,
-                                          p_accept)
+                tpot = decode_seconds(mean_decode_context(inputs[ii], outputs[io]), others, p_seqs, p_q, p_full,
+                                      p_swa, p_rec, p_window, p_top_k, p_idx_dim, p_idx_heads, p_per_key, p_cached,
+                                      p_kvb, p_new, p_rec_flops, p_rec_hbm, p_fps, p_bps, p_count, p_kernel, p_pp, p_b,
+                                      p_step, p_seq, p_accept)
                 mem = fixed_mem + kv_bytes_from_parts(batch, grow, windowed, fixed, inputs[ii] + outputs[io], window)
                 if keep:
                     out[S_TPOT, index] = tpot

@@ -50,6 +50,7 @@ from roofline.serving.disagg import (
     Pool, base_workload, decode_side, decode_step_s, estimate_disagg, kv_transfer_s, link_between, prefill_pass_s,
     prefill_side,
 )
+from roofline.serving.planner import EP_SIZES, attention_groups
 from roofline.serving.simulate import REQUESTS_PER_USER
 from roofline.serving.target import Targets, verdict_point
 from roofline.workload import valid_tp_sizes
@@ -58,8 +59,6 @@ from roofline.workload import valid_tp_sizes
 VERIFIED = 3
 #: Workers searched per pool at most.
 MAX_WORKERS = 16
-#: Expert-parallel sizes searched for mixture-of-experts pools.
-EP_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 def wait_s(arrivals: float, servers: int, service_s: float) -> float:
@@ -84,8 +83,9 @@ def _pools(chip: Chip, model: Model, tp: int | None, pp: int | None, ep: int | N
             if (e <= t and t % e) or (e > t and e % t):
                 continue
             out.append(Pool(chip, tp=t, pp=pp or 1, ep=e))
-    if model.is_moe and not tp and not ep:  # data-parallel attention over split experts, one chip per group
-        out += [Pool(chip, tp=1, pp=pp or 1, dp_attention=d) for d in EP_SIZES if 1 < d <= chip.scale_up_domain]
+    # data-parallel attention over split experts, one chip per group
+    out += [Pool(chip, tp=1, pp=pp or 1, dp_attention=d) for d in attention_groups(chip, model, bool(tp or ep))
+            if d > 1]
     return out
 
 

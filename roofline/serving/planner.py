@@ -30,6 +30,19 @@ MAX_PP = 64
 #: Requests in flight per replica searched at most.
 MAX_CONCURRENCY = 16384
 
+#: Expert-parallel sizes searched for mixture-of-experts models, and the counts of data-parallel attention
+#: groups (:func:`attention_groups`).
+EP_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+def attention_groups(chip: Chip, model: Model, fixed: bool) -> list[int]:
+    """Counts of data-parallel attention groups over split experts (``Workload.dp_attention``) a planner
+    searches: 1, and for a mixture-of-experts model whose TP and EP the user left open (``fixed`` False)
+    the powers of two of :data:`EP_SIZES` within the scale-up domain."""
+    if not model.is_moe or fixed:
+        return [1]
+    return [d for d in EP_SIZES if d <= chip.scale_up_domain]
+
 
 def concurrency_grid(limit: int) -> list[int]:
     """Every concurrency up to 64, then steps of 1/64 of the value (about 1.6 %), up to ``limit``."""
@@ -61,11 +74,8 @@ def plan_serving(chip: Chip, model: Model, *, num_chips: int, max_tpot_s: float 
     start = time.perf_counter()
     tps = [tp] if tp else [t for t in valid_tp_sizes(model, limit=chip.scale_up_domain) if t <= num_chips]
     pps = [pp] if pp else list(range(1, min(model.num_layers, MAX_PP, num_chips) + 1))
-    eps = [ep] if ep else ([e for e in (1, 2, 4, 8, 16, 32, 64, 128, 256) if e <= min(model.num_experts, num_chips)]
-                           if model.is_moe else [1])
-    # data-parallel attention over split experts (ep 1): powers of two of groups within the domain
-    dps = ([1] + [d for d in (2, 4, 8, 16, 32, 64) if d <= min(num_chips, chip.scale_up_domain)]
-           if model.is_moe and not tp and not ep else [1])
+    eps = [ep] if ep else ([e for e in EP_SIZES if e <= min(model.num_experts, num_chips)] if model.is_moe else [1])
+    dps = [d for d in attention_groups(chip, model, bool(tp or ep)) if d <= num_chips]
     where = f"{model.name} on {num_chips:,} x {chip.name}"
     if not tps:
         raise RooflineError(f"num_chips={num_chips}: no tensor-parallel size of {model.name} fits in {num_chips} "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import attrs
 import numpy as np
 
@@ -115,7 +117,7 @@ def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=Non
                     tp_list = tps or valid_tp_sizes(model, limit=chip.scale_up_domain)
                     for t in tp_list:
                         for s in pps:
-                            for e, d in ((e, d) for e in eps for d in dps):
+                            for e, d in itertools.product(eps, dps):
                                 wl = attrs.evolve(base, tp=t, pp=s, ep=e, dp_attention=d)
                                 try:
                                     check_layout(chip, model, wl)
