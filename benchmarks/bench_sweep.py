@@ -86,11 +86,17 @@ def machine() -> dict:
             "numba": numba.__version__, "roofline": roofline.__version__}
 
 
-def timed(fn, runs: int) -> float:
-    """Median seconds of ``runs`` calls of ``fn`` after one warm-up call."""
+def timed(fn, runs: int, before=None) -> float:
+    """Median seconds of ``runs`` calls of ``fn`` after one warm-up call; ``before()`` runs untimed ahead of
+    each call (to free the previous call's result, which a fresh process would not hold: freeing hundreds of
+    megabytes takes time of its own)."""
+    if before:
+        before()
     fn()
     times = []
     for _ in range(runs):
+        if before:
+            before()
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
@@ -110,7 +116,8 @@ def plain_rate(decode_only: bool) -> float:
 def machine_limit(size: int, figures: int, threads: int) -> float:
     """Configurations/s of a trivial compiled kernel of the sweep's shape: the same rows x inputs x outputs
     loop over the same grid, split over the same threads, writing ``figures`` float64 per configuration (a
-    sum of the axis values: no pricing). What this machine can do at all for a sweep kept in memory."""
+    sum of the axis values: no pricing) into an output allocated per call, as the sweep's is (its pages are
+    first touched by the writes). What this machine can do at all for a sweep kept in memory."""
     import numba
     from concurrent.futures import ThreadPoolExecutor
 
@@ -127,15 +134,17 @@ def machine_limit(size: int, figures: int, threads: int) -> float:
                         out[f, index] = v + f
 
     grid = build_grid(**GROUPS, **SIZES[size])
-    out = np.empty((figures, grid.n_configs))
     bounds = np.linspace(0, grid.n_rows, 4 * threads + 1).astype(np.int64)
+    last = {}
 
     def run():
+        out = np.empty((figures, grid.n_configs))
         with ThreadPoolExecutor(max_workers=threads) as pool:
             list(pool.map(lambda k: trivial(grid.batches, grid.inputs, grid.outputs, bounds[k], bounds[k + 1], out),
                           range(len(bounds) - 1)))
+        last["out"] = out
 
-    return grid.n_configs / timed(run, 3)
+    return grid.n_configs / timed(run, 3, before=last.clear)
 
 
 def serving_rate(size: int, runs: int) -> dict:
@@ -146,7 +155,7 @@ def serving_rate(size: int, runs: int) -> dict:
     def once():
         last["s"] = roofline.sweep(**axes, engine="vllm")
 
-    seconds = timed(once, runs)
+    seconds = timed(once, runs, before=last.clear)
     return {"kind": "serving (vllm)", "configurations": last["s"].configurations, "seconds": seconds,
             "configs_per_s": last["s"].configurations / seconds, "threads": last["s"].threads}
 
@@ -199,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             def once(last=last, axes=axes, decode_only=decode_only):
                 last["s"] = roofline.sweep(**axes, decode_only=decode_only)
 
-            seconds = timed(once, runs)
+            seconds = timed(once, runs, before=last.clear)
             s = last["s"]
             assert s.configurations == size, (size, s.configurations)
             rate = size / seconds

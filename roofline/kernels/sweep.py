@@ -118,6 +118,35 @@ def front_insert(front, count, key, x, y, index, figures):
 
 
 @kernel
+def decode_row(plan, others, input_len, outputs, tpots):
+    """``tpots[io]`` := the TPOT at ``input_len`` and each of ``outputs`` (:func:`decode_seconds` at the mean
+    decode context) from the row's ``plan`` (:func:`decode_attention_plan`) and its other rows' seconds.
+
+    The innermost loop of a sweep, kept apart so that it compiles to straight-line code over contiguous
+    arrays (the compiler then prices several output lengths at once): one kind of token mixer prices its
+    softmax layer alone (``forward.attention_at``'s first case), a mix goes through ``decode_seconds``; the
+    same bits either way."""
+    seqs, q, full, swa, rec = plan[DP_SEQS], plan[DP_Q], plan[DP_FULL], plan[DP_SWA], plan[DP_REC]
+    window, top_k, idx_dim, idx_heads = plan[DP_WINDOW], plan[DP_TOP_K], plan[DP_IDX_DIM], plan[DP_IDX_HEADS]
+    per_key, cached, kvb, new = plan[DP_PER_KEY], plan[DP_CACHED], plan[DP_KVB], plan[DP_NEW]
+    rec_flops, rec_hbm = plan[DP_REC_FLOPS], plan[DP_REC_HBM]
+    fps, bps, count, kernel_s = plan[DP_FLOPS_PER_S], plan[DP_BYTES_PER_S], plan[DP_COUNT], plan[DP_KERNEL_S]
+    pp, b, step_s, seq_s, accept = plan[DP_PP], plan[DP_BATCH], plan[DP_STEP_S], plan[DP_SEQ_S], plan[DP_ACCEPT]
+    if one_kind(full, swa, rec):
+        win = window if swa > 0.0 else 0.0
+        for io in range(outputs.shape[0]):
+            flops, hbm = softmax_at(seqs, q, mean_decode_context(input_len, outputs[io]), win, top_k, idx_dim,
+                                    idx_heads, per_key, cached, kvb, new)
+            tpots[io] = step_from_attention_row(flops, hbm, others, fps, bps, count, kernel_s, pp, b, step_s, seq_s,
+                                                accept)
+    else:
+        for io in range(outputs.shape[0]):
+            tpots[io] = decode_seconds(mean_decode_context(input_len, outputs[io]), others, seqs, q, full, swa, rec,
+                                       window, top_k, idx_dim, idx_heads, per_key, cached, kvb, new, rec_flops,
+                                       rec_hbm, fps, bps, count, kernel_s, pp, b, step_s, seq_s, accept)
+
+
+@kernel
 def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction, scratch):
     """Price the rows ``[row_lo, row_hi)`` as ``roofline estimate`` does: TTFT the prefill of the whole
     batch, TPOT the decode step at the mean context, memory per chip at the final context.
@@ -126,7 +155,9 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
     (batch), the prefill and the memory but the KV cache once per input length, and per configuration the
     attention row at its context (from the parts of it that are the same at every context of the row:
     ``decode_attention_plan``) and the KV cache at its final context. The figures are those of the
-    single-estimate kernels to the last bit (tested).
+    single-estimate kernels to the last bit (tested). Each input length's TPOTs and memories are priced in
+    loops of their own (:func:`decode_row`) before the reductions read them, so that those loops stay
+    straight-line code the compiler can run several configurations at a time.
 
     Parameters
     ----------
@@ -140,14 +171,17 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
         Price only the decode step (no TTFT, memory or reductions): ``out`` is (1, n) then.
     limits : (L_SIZE,) float64
     out : (S_SIZE, n_configs) or (S_SIZE, 0) float64
-        Figures per configuration (``S_*`` rows), written at the configuration index; empty: not kept.
+        Figures per configuration (``S_*`` rows), written at the configuration index; empty: not kept. The
+        TTFT, which has no output length in it, is written once per (row, input length), at ``r * ni + ii``
+        of its row (the rest of that row is never written, so its memory is never touched).
     reduction : (best, front, count)
         best (n_keys, REC_SIZE) updated in place (index -1: none yet); front, count (n_keys, cap,
         REC_SIZE) float64 and (n_keys,) int64: the Pareto fronts so far.
-    scratch : (ops, priced, w, figures, prefill_ops, prefill_priced, plan)
-        (N_OPS, OP_COLS), (N_OPS, 2), (W_SIZE,), (S_SIZE,), (N_OPS, OP_COLS), (N_OPS, 2), (DP_SIZE,) float64:
-        the decode step's op table stays filled over a row while the prefill's has its own; ``plan`` holds
-        the decode attention's parts that are the same at every context of a row.
+    scratch : (ops, priced, w, figures, prefill_ops, prefill_priced, plan, rows)
+        (N_OPS, OP_COLS), (N_OPS, 2), (W_SIZE,), (S_SIZE,), (N_OPS, OP_COLS), (N_OPS, 2), (DP_SIZE,),
+        (2, no) float64: the decode step's op table stays filled over a row while the prefill's has its own;
+        ``plan`` holds the decode attention's parts that are the same at every context of a row; ``rows`` the
+        TPOTs and memories of one input length when ``out`` keeps none.
 
     Returns the front array (reallocated when a front outgrew it).
     """
@@ -171,6 +205,7 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
     prefill_ops = borrow(scratch[4])
     prefill_priced = borrow(scratch[5])
     plan = borrow(scratch[6])
+    rows = borrow(scratch[7])
     nb = batches.shape[0]
     ni = inputs.shape[0]
     no = outputs.shape[0]
@@ -193,18 +228,6 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
         # every op of a decode step but attention is the same at every context: priced once per row
         others = decode_other_ops(m, w, hw, mean_decode_context(inputs[0], outputs[0]), ops, priced)
         decode_attention_plan(m, w, hw, ops, plan)
-        # the plan as scalars: the loops below read no array but the axes and write only their output
-        p_seqs, p_q, p_window, p_top_k = plan[DP_SEQS], plan[DP_Q], plan[DP_WINDOW], plan[DP_TOP_K]
-        p_full, p_swa, p_rec = plan[DP_FULL], plan[DP_SWA], plan[DP_REC]
-        p_rec_flops, p_rec_hbm = plan[DP_REC_FLOPS], plan[DP_REC_HBM]
-        p_idx_dim, p_idx_heads, p_per_key = plan[DP_IDX_DIM], plan[DP_IDX_HEADS], plan[DP_PER_KEY]
-        p_cached, p_kvb, p_new, p_count = plan[DP_CACHED], plan[DP_KVB], plan[DP_NEW], plan[DP_COUNT]
-        p_fps, p_bps, p_kernel = plan[DP_FLOPS_PER_S], plan[DP_BYTES_PER_S], plan[DP_KERNEL_S]
-        p_pp, p_b, p_step, p_seq, p_accept = (plan[DP_PP], plan[DP_BATCH], plan[DP_STEP_S], plan[DP_SEQ_S],
-                                              plan[DP_ACCEPT])
-        # one kind of token mixer: the tight loop prices its softmax layer alone (forward.attention_at's first case)
-        single = one_kind(p_full, p_swa, p_rec)
-        p_win = p_window if p_swa > 0.0 else 0.0
         if not decode_only:  # the memory but the KV cache's growth is the same along the input and output axes
             weights = weight_bytes_per_chip(m, w)
             grow, windowed, fixed = cache_parts(m, w)
@@ -213,37 +236,25 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
         for ii in range(ni):
             w[W_INPUT] = inputs[ii]
             w[W_OUTPUT] = outputs[0]
-            if decode_only:  # the tight loops: one decode step per output length
-                if keep and single:
-                    base = (r * ni + ii) * no
-                    for io in range(no):
-                        flops, hbm = softmax_at(p_seqs, p_q, mean_decode_context(inputs[ii], outputs[io]), p_win,
-                                                p_top_k, p_idx_dim, p_idx_heads, p_per_key, p_cached, p_kvb, p_new)
-                        out[S_TPOT, base + io] = step_from_attention_row(flops, hbm, others, p_fps, p_bps, p_count,
-                                                                         p_kernel, p_pp, p_b, p_step, p_seq, p_accept)
-                elif keep:
-                    base = (r * ni + ii) * no
-                    for io in range(no):
-                        out[S_TPOT, base + io] = decode_seconds(
-                            mean_decode_context(inputs[ii], outputs[io]), others, p_seqs, p_q, p_full, p_swa, p_rec,
-                            p_window, p_top_k, p_idx_dim, p_idx_heads, p_per_key, p_cached, p_kvb, p_new,
-                            p_rec_flops, p_rec_hbm, p_fps, p_bps, p_count, p_kernel, p_pp, p_b, p_step, p_seq,
-                            p_accept)
+            base = (r * ni + ii) * no
+            # the tight loops: TPOT (and the memory) of every output length into the output's row (or, with
+            # nothing kept, a scratch row the reductions read); no branch in them but the attention's own
+            tpots = out[S_TPOT, base:base + no] if keep else rows[0]
+            decode_row(plan, others, inputs[ii], outputs, tpots)
+            if decode_only:
                 continue
             ttft = prefill_time(m, w, hw, prefill_ops, prefill_priced)  # no output length in it
             fixed_mem = weights + workspace_bytes_per_chip(m, w)  # inference.memory_without_cache
+            mems = out[S_MEM, base:base + no] if keep else rows[1]
             for io in range(no):
-                index = (r * ni + ii) * no + io
-                tpot = decode_seconds(mean_decode_context(inputs[ii], outputs[io]), others, p_seqs, p_q, p_full,
-                                      p_swa, p_rec, p_window, p_top_k, p_idx_dim, p_idx_heads, p_per_key, p_cached,
-                                      p_kvb, p_new, p_rec_flops, p_rec_hbm, p_fps, p_bps, p_count, p_kernel, p_pp, p_b,
-                                      p_step, p_seq, p_accept)
-                mem = fixed_mem + kv_bytes_from_parts(batch, grow, windowed, fixed, inputs[ii] + outputs[io], window)
-                if keep:
-                    out[S_TPOT, index] = tpot
-                    out[S_TTFT, index] = ttft
-                    out[S_MEM, index] = mem
-                if want_best or want_front:
+                mems[io] = fixed_mem + kv_bytes_from_parts(batch, grow, windowed, fixed, inputs[ii] + outputs[io],
+                                                           window)
+            if keep:
+                out[S_TTFT, r * ni + ii] = ttft  # one per input length: the row's first n / no entries
+            if want_best or want_front:
+                for io in range(no):
+                    tpot = tpots[io]
+                    mem = mems[io]
                     x = b / tpot / chips
                     y = 1.0 / tpot
                     if is_feasible(x, y, tpot, ttft, mem <= usable, limits):
@@ -251,9 +262,9 @@ def sweep_static(grid, axes, row_lo, row_hi, decode_only, limits, out, reduction
                         figures[S_TTFT] = ttft
                         figures[S_MEM] = mem
                         if want_best:
-                            keep_best(best, key, x, y, index, figures)
+                            keep_best(best, key, x, y, base + io, figures)
                         if want_front:
-                            front = front_insert(front, count, key, x, y, index, figures)
+                            front = front_insert(front, count, key, x, y, base + io, figures)
     return front
 
 

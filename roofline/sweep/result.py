@@ -104,7 +104,9 @@ class SweepResult(Mapping):
             tokens = batch / tpot
             values = {"tpot_s": tpot}
             if self.kind == "static":
-                values.update(ttft_s=fig[L.S_TTFT], memory_bytes_per_chip=fig[L.S_MEM],
+                # the kernel keeps one TTFT per (group, batch, input length) (kernels.sweep.sweep_static)
+                ttft = fig[L.S_TTFT] if self._index is not None else self._figures[L.S_TTFT, index // len(grid.outputs)]
+                values.update(ttft_s=ttft, memory_bytes_per_chip=fig[L.S_MEM],
                               usable_bytes_per_chip=grid.g_usable[g], fits=fig[L.S_MEM] <= grid.g_usable[g])
         values.update(output_tokens_per_s=tokens, output_tokens_per_s_per_chip=tokens / grid.g_chips[g],
                       output_tokens_per_s_per_user=1.0 / tpot)

@@ -27,14 +27,15 @@ PARALLEL_MIN_CONFIGS = 1 << 15
 CHUNK_CONFIGS = 1 << 20
 #: Configurations whose figures a sweep keeps in memory (24-40 bytes each); reductions have no limit.
 MAX_KEPT_CONFIGS = 200_000_000
-#: What each sweep kernel inlines: the calls of its innermost loop (one configuration), each with everything
-#: it calls, so that a configuration costs no call; the calls made once per batch or input length (the
-#: decode step's other rows, the prefill, the memory) stay calls and compile once each. Inlining the whole
-#: static kernel (measured 2026-11-30, one thread) ran decode-only sweeps 1.1x and full sweeps 2.2x as fast
-#: (the prefill inlined too) but took eight minutes to compile instead of 41 s; the serving kernel, with
-#: three engine steps per configuration, compiles as plain calls.
-_INLINE = {"sweep_static": frozenset({"decode_seconds", "softmax_at", "step_from_attention_row", "mean_decode_context",
-                                      "kv_bytes_per_chip", "is_feasible", "keep_best", "front_insert"}),
+#: What each sweep kernel inlines: the calls of its innermost loops, each with everything it calls, so that a
+#: configuration costs no call, and the prefill (once per input length), whose row-invariant parts the
+#: compiler then hoists out of the input loop; the calls made once per batch (the decode step's other rows,
+#: the attention plan) stay calls and compile once each. Measured 2026-11-30 (one thread, the 1e7 full sweep
+#: of benchmarks/bench_sweep.py): the prefill inlined ran the full sweep 1.4x as fast (0.31 s against 0.44 s)
+#: and took the kernel's cold compile from 21 s to 56 s. Inlining the whole static kernel took eight minutes
+#: to compile. The serving kernel, with three engine steps per configuration, compiles as plain calls.
+_INLINE = {"sweep_static": frozenset({"decode_row", "mean_decode_context", "kv_bytes_from_parts", "is_feasible",
+                                      "keep_best", "front_insert", "prefill_time"}),
            "sweep_serving": False}
 #: Up to this many configurations a sweep runs as plain Python unless numba is asked for (``use_numba=True``):
 #: a second or two on a 2-core machine (the README's sweeps, 1,584 to 8,192 configurations, take 0.3-2.3 s),
@@ -120,7 +121,7 @@ def run_grid(grid: Grid, *, engine: str | None = None, max_num_tokens: int | Non
                             f"{MAX_KEPT_CONFIGS:,}); ask for reduce='best' or 'pareto' (--best, --pareto) or "
                             f"shorten an axis")
     limits = pack_limits(max_tpot_s, max_ttft_s, reduce)
-    out = np.empty((size, n if keep else 0))  # both kernels write every figure of every configuration
+    out = np.empty((size, n if keep else 0))  # every figure of every configuration (static TTFT: per input length)
     kernel = sweep_serving if serving else sweep_static
     if use_numba is None and n <= PLAIN_MAX_CONFIGS[kernel.__name__]:
         use_numba = False
@@ -148,7 +149,8 @@ def run_grid(grid: Grid, *, engine: str | None = None, max_num_tokens: int | Non
                        scratch + (np.zeros(L.W_SIZE), np.zeros(L.C_SIZE)))
         else:
             front = fn(tables, axes, lo, hi, decode_only, limits, out, (best, front, count),
-                       scratch + (np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)), np.zeros(L.DP_SIZE)))
+                       scratch + (np.zeros((L.N_OPS, L.OP_COLS)), np.zeros((L.N_OPS, 2)), np.zeros(L.DP_SIZE),
+                                  np.zeros((2, len(grid.outputs)))))
         return lo, hi, best, front, count
 
     start = time.perf_counter()
