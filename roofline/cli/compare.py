@@ -6,7 +6,7 @@ import attrs
 import click
 
 from roofline import api
-from roofline.cli.group import as_json, compile_notices
+from roofline.cli.group import as_json
 from roofline.cli.options import (
     ENGINE, INPUT_LEN, KV_DTYPE, OUTPUT_LEN, WEIGHT_DTYPE, chip_list, counts, group, prices, reference_chip,
     text_json_or_csv,
@@ -65,11 +65,10 @@ def compare(chips, model_name, input_len, output_len, weight_dtype, kv_dtype, en
         if len(pair) != 2 or not all(n.strip() for n in pair):
             raise click.BadParameter(f"{mixed!r} is not two chips as PREFILL:DECODE, e.g. H100:H20",
                                      param_hint="--mixed")
-        with compile_notices():
-            plan = api.plan_disagg(model_name, pair[0].strip(), pair[1].strip(), num_chips=max(num_chips, 2),
-                                   targets=Targets(max_tpot_ms / 1e3, max_ttft_ms / 1e3), input_len=input_len,
-                                   output_len=output_len, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
-                                   engine=engine, top=1)
+        plan = api.plan_disagg(model_name, pair[0].strip(), pair[1].strip(), num_chips=max(num_chips, 2),
+                               targets=Targets(max_tpot_ms / 1e3, max_ttft_ms / 1e3), input_len=input_len,
+                               output_len=output_len, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+                               engine=engine, top=1)
         result = attrs.evolve(result, mixed=plan)
     if fmt == "csv":
         click.echo(csv_text(per_record(result.to_dict(), "chips")), nl=False)

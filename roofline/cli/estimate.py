@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from roofline import api
-from roofline.cli.group import as_json, compile_notices
+from roofline.cli.group import as_json
 from roofline.cli.options import (
     CHIP, DISAGG_ONLY, ENGINE, INPUT_LEN, KV_DTYPE, MAX_NUM_TOKENS, MODEL, OUTPUT_LEN, TRAINING_ONLY, WEIGHT_DTYPE,
     disagg_estimate_options, given, milliseconds, pools, positive_ms, prices, reference_chip, refuse_other_mode,
@@ -136,11 +136,10 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
     # should the model fit no layout on them, returns a note instead of failing the serving estimate.
     if mode == "training" or (mode == "both" and given(ctx, TRAINING_ONLY + ("tp", "pp"))):
         training = training_workload(c, dict(train, tp=tp, pp=pp))
-    with compile_notices():
-        result = api.estimate(c, m, wl, serving=serving, training=training, days=train["days"], mode=mode,
-                              reference=reference_chip(reference), max_tpot_s=milliseconds(max_tpot_ms),
-                              max_ttft_s=milliseconds(max_ttft_ms), price_per_hour=prices(price_per_hour),
-                              disagg=split)
+    result = api.estimate(c, m, wl, serving=serving, training=training, days=train["days"], mode=mode,
+                          reference=reference_chip(reference), max_tpot_s=milliseconds(max_tpot_ms),
+                          max_ttft_s=milliseconds(max_ttft_ms), price_per_hour=prices(price_per_hour),
+                          disagg=split)
     if fmt == "csv":
         click.echo(csv_text([flatten(result.to_dict())]), nl=False)
     else:

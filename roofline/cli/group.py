@@ -18,7 +18,7 @@ EXIT_USAGE = 2
 @contextlib.contextmanager
 def compile_notices():
     """Within: a :class:`~roofline.errors.Notice` from the library (a compile ahead, a request beyond the
-    model's context) is one line on stderr, before the wait."""
+    model's context) is one line on stderr, before the wait. The group runs every command within it."""
     with warnings.catch_warnings():
         warnings.simplefilter("always", Notice)
         shown = warnings.showwarning
@@ -57,7 +57,8 @@ class _Group(click.Group):
 
     def main(self, args=None, prog_name=None, **extra):
         try:
-            rv = super().main(args=args, prog_name=prog_name or "roofline", standalone_mode=False, **extra)
+            with compile_notices():  # every command: a notice from the library is one line, before the wait
+                rv = super().main(args=args, prog_name=prog_name or "roofline", standalone_mode=False, **extra)
         except click.UsageError as exc:
             command = exc.ctx.command_path if exc.ctx else "roofline"
             fail(f"{exc.format_message()} (see `{command} --help`)")

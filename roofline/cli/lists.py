@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from roofline import api
-from roofline.cli.group import as_json, compile_notices
+from roofline.cli.group import as_json
 from roofline.cli.options import text_or_json
 from roofline.render.listing import render_chips, render_models, render_validation
 from roofline.results.figures import ChipFigures, ModelFigures
@@ -22,8 +22,7 @@ from roofline.validate.schema import KV_WHEN_BLANK
 @text_or_json
 def validate(data, kv_dtype_when_blank, fmt):
     """Run every usable measured row through the estimator and report the errors."""
-    with compile_notices():
-        result = api.validate(list(data) or None, kv_when_blank=kv_dtype_when_blank)
+    result = api.validate(list(data) or None, kv_when_blank=kv_dtype_when_blank)
     click.echo(as_json(result.to_dict()) if fmt == "json" else render_validation(result))
 
 

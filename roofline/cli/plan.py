@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from roofline import api
-from roofline.cli.group import as_json, compile_notices
+from roofline.cli.group import as_json
 from roofline.cli.options import (
     CHIP, ENGINE, INPUT_LEN, KV_DTYPE, MAX_NUM_TOKENS, MAX_TPOT_MS, MAX_TTFT_MS, MODEL, OUTPUT_LEN, TRAINING_ONLY,
     WEIGHT_DTYPE, disagg_plan_options, group, milliseconds, pool_chip, prices, refuse_other_mode, text_or_json,
@@ -70,14 +70,13 @@ def plan(ctx, chip, model_name, mode, tp, pp, price_per_hour, top, fmt, **option
                                    "--decode-tp (and -pp, -ep) instead")
         targets = Targets(milliseconds(s["max_tpot_ms"]) or DEFAULT_MAX_TPOT_S,
                           milliseconds(s["max_ttft_ms"]) or DEFAULT_MAX_TTFT_S)
-        with compile_notices():
-            result = api.plan_disagg(m, pool_chip(s, "prefill", c), pool_chip(s, "decode", c),
-                                     num_chips=s["num_chips"], targets=targets, input_len=s["input_len"],
-                                     output_len=s["output_len"], weight_dtype=s["weight_dtype"], kv_dtype=s["kv_dtype"],
-                                     engine=s["engine"], max_num_tokens=s["max_num_tokens"],
-                                     top=min(top, 3), prices=pair,
-                                     **{f"{r}_{k}": s[f"{r}_{k}"] for r in ("prefill", "decode")
-                                                         for k in ("tp", "pp", "ep")})
+        result = api.plan_disagg(m, pool_chip(s, "prefill", c), pool_chip(s, "decode", c),
+                                 num_chips=s["num_chips"], targets=targets, input_len=s["input_len"],
+                                 output_len=s["output_len"], weight_dtype=s["weight_dtype"], kv_dtype=s["kv_dtype"],
+                                 engine=s["engine"], max_num_tokens=s["max_num_tokens"],
+                                 top=min(top, 3), prices=pair,
+                                 **{f"{r}_{k}": s[f"{r}_{k}"] for r in ("prefill", "decode")
+                                                     for k in ("tp", "pp", "ep")})
         click.echo(as_json(result.to_dict()) if fmt == "json" else render_disagg_plan(result))
         return
     if mode == "inference":

@@ -7,7 +7,6 @@ import sys
 import click
 
 from roofline import api
-from roofline.cli.group import compile_notices
 from roofline.cli.options import MAX_NUM_TOKENS, milliseconds, positive_ms
 from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
 from roofline.loaders.engines import ENGINES
@@ -75,13 +74,12 @@ def sweep(chips, models, batch, input_len, output_len, tp, pp, ep, attn_dp, weig
         max_ttft_ms = DEFAULT_MAX_TTFT_S * 1e3 if max_ttft_ms is None else max_ttft_ms
     bar = render.ProgressBar(sys.stderr)
     try:
-        with compile_notices():
-            result = api.sweep(chips, models, batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp,
-                               ep=ep, attn_dp=attn_dp, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
-                               engine=None if engine == "static" else engine, max_num_tokens=max_num_tokens,
-                               decode_only=decode_only, reduce="best" if best else "pareto" if pareto else None,
-                               max_tpot_s=milliseconds(max_tpot_ms), max_ttft_s=milliseconds(max_ttft_ms),
-                               progress=bar)
+        result = api.sweep(chips, models, batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp,
+                           ep=ep, attn_dp=attn_dp, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+                           engine=None if engine == "static" else engine, max_num_tokens=max_num_tokens,
+                           decode_only=decode_only, reduce="best" if best else "pareto" if pareto else None,
+                           max_tpot_s=milliseconds(max_tpot_ms), max_ttft_s=milliseconds(max_ttft_ms),
+                           progress=bar)
     finally:
         bar.close()
     for line in result.skipped:

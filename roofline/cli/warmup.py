@@ -6,7 +6,6 @@ import importlib.util
 
 import click
 
-from roofline.cli.group import compile_notices
 from roofline.errors import RooflineError
 
 
@@ -19,6 +18,5 @@ def warmup():
                             "compiled sweeps and planners")
     from roofline.warmup import warmup as run  # the kernels' modules load only for this command
 
-    with compile_notices():
-        for name, cached, seconds in run():
-            click.echo(f"{name:<16} {'loaded from the cache' if cached else 'compiled'} in {seconds:.1f} s")
+    for name, cached, seconds in run():
+        click.echo(f"{name:<16} {'loaded from the cache' if cached else 'compiled'} in {seconds:.1f} s")
