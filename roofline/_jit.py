@@ -96,7 +96,9 @@ def compiled(fn, inline: bool | frozenset = False):
     ``inline=True`` compiles every kernel that ``fn`` calls, recursively, inline into ``fn``; a set of kernel
     names inlines only those of ``fn``'s direct callees (each with everything it calls): the calls a loop
     makes per iteration, while the calls it makes once per outer iteration stay calls and compile once each.
-    Compile a given kernel one way only: numba's disk cache keys a function by its code, not by this option.
+    Compile a given kernel one way only: numba's disk cache keys a function by its code, not by this option
+    (the sweep kernels' sets, ``roofline.kernels.sweep.INLINE``, are in a kernel source, part of the cache
+    folder's name, so that changing one compiles afresh).
     """
     if isinstance(inline, frozenset):
         return _twin(fn, False, False, inline)

@@ -50,6 +50,20 @@ from roofline.kernels.serving import replica_at_concurrency
 from roofline.kernels.shapes import cache_parts, kv_bytes_from_parts, weight_bytes_per_chip, workspace_bytes_per_chip
 
 
+#: What each sweep kernel inlines: the calls of its innermost loops, each with everything it calls, so that a
+#: configuration costs no call, and the prefill (once per input length), whose row-invariant parts the
+#: compiler then hoists out of the input loop; the calls made once per batch (the decode step's other rows,
+#: the attention plan) stay calls and compile once each. Measured 2026-11-30 (one thread, the 1e7 full sweep
+#: of benchmarks/bench_sweep.py): the prefill inlined ran the full sweep 1.4x as fast (0.31 s against 0.44 s)
+#: and took the kernel's cold compile from 21 s to 56 s; inlining the once-per-batch calls as well ran it 1.2x as
+#: fast again but took 155 s to compile, and the whole static kernel eight minutes. The serving kernel, with
+#: three engine steps per configuration, compiles as plain calls. Kept here, beside the kernels, because numba's
+#: disk cache keys a compiled kernel by its code alone: this file's source is part of the cache folder's name
+#: (``_jit.cache_dir``), so a change to these sets compiles afresh instead of loading the other variant.
+INLINE = {"sweep_static": frozenset({"decode_row", "mean_decode_context", "kv_bytes_from_parts", "is_feasible",
+                                      "keep_best", "front_insert", "prefill_time"}),
+           "sweep_serving": False}
+
 @kernel
 def is_feasible(x, y, tpot, ttft, fits, limits):
     """Finite, positive, fitting and within the TPOT and TTFT limits."""

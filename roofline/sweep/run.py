@@ -14,7 +14,7 @@ from roofline._jit import choose
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
 from roofline.kernels.serving import engine_kv_capacity
-from roofline.kernels.sweep import front_insert, keep_best, sweep_serving, sweep_static
+from roofline.kernels.sweep import INLINE, front_insert, keep_best, sweep_serving, sweep_static
 from roofline.loaders.engines import ENGINES
 from roofline.pack import pack_engine, pack_limits
 from roofline.sweep.grid import Grid, build_grid
@@ -27,16 +27,6 @@ PARALLEL_MIN_CONFIGS = 1 << 15
 CHUNK_CONFIGS = 1 << 20
 #: Configurations whose figures a sweep keeps in memory (24-40 bytes each); reductions have no limit.
 MAX_KEPT_CONFIGS = 200_000_000
-#: What each sweep kernel inlines: the calls of its innermost loops, each with everything it calls, so that a
-#: configuration costs no call, and the prefill (once per input length), whose row-invariant parts the
-#: compiler then hoists out of the input loop; the calls made once per batch (the decode step's other rows,
-#: the attention plan) stay calls and compile once each. Measured 2026-11-30 (one thread, the 1e7 full sweep
-#: of benchmarks/bench_sweep.py): the prefill inlined ran the full sweep 1.4x as fast (0.31 s against 0.44 s)
-#: and took the kernel's cold compile from 21 s to 56 s. Inlining the whole static kernel took eight minutes
-#: to compile. The serving kernel, with three engine steps per configuration, compiles as plain calls.
-_INLINE = {"sweep_static": frozenset({"decode_row", "mean_decode_context", "kv_bytes_from_parts", "is_feasible",
-                                      "keep_best", "front_insert", "prefill_time"}),
-           "sweep_serving": False}
 #: Up to this many configurations a sweep runs as plain Python unless numba is asked for (``use_numba=True``):
 #: a second or two on a 2-core machine (the README's sweeps, 1,584 to 8,192 configurations, take 0.3-2.3 s),
 #: about what importing numba and loading a compiled kernel from the cache costs, and far less than compiling
@@ -125,7 +115,7 @@ def run_grid(grid: Grid, *, engine: str | None = None, max_num_tokens: int | Non
     kernel = sweep_serving if serving else sweep_static
     if use_numba is None and n <= PLAIN_MAX_CONFIGS[kernel.__name__]:
         use_numba = False
-    fn, ran_compiled = choose(kernel, use_numba, inline=_INLINE[kernel.__name__])
+    fn, ran_compiled = choose(kernel, use_numba, inline=INLINE[kernel.__name__])
     if serving:
         policy = _policies(grid, engine, max_num_tokens)
     n_threads = _threads(threads) if ran_compiled and n >= PARALLEL_MIN_CONFIGS else 1
