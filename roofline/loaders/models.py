@@ -14,7 +14,6 @@ import attrs
 from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
 from roofline.errors import RooflineError, closest
 from roofline.loaders.files import Registry, is_path, positive_number, read_toml, string_list, text
-from roofline.loaders.hf_config import fields_from_hf_config
 from roofline.model import BOOL_FIELDS, INT_FIELDS, MIX_FIELDS, MLA_FIELDS, MOE_FIELDS, Model, architecture_problem
 from roofline.quantity import MAX_COUNT, show
 
@@ -161,4 +160,6 @@ def _from_hf(path: Path) -> Model:
             raise RooflineError(f"model: cannot read {str(quant_path)!r} ({exc}); fix or remove the file") from None
         if not isinstance(quant, dict):
             raise RooflineError(f"model: {str(quant_path)!r} must hold a JSON object (a ModelOpt quantisation config)")
+    from roofline.loaders.hf_config import fields_from_hf_config  # only for a config.json: not on every start-up
+
     return model_from_dict(fields_from_hf_config(cfg, str(name), quant), where=f"config.json {str(path)!r}")

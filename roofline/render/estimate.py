@@ -7,7 +7,6 @@ import textwrap
 from roofline.chip import Chip
 from roofline.dtypes import BYTES
 from roofline.model import Model
-from roofline.render.disagg import disagg_lines
 from roofline.render.text import chip_line, count, duration, gb, mix_summary, ops_table, rate, seconds, share, table
 from roofline.results.estimate import Estimate
 from roofline.results.training import TrainingEstimate
@@ -157,6 +156,8 @@ def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
     if srv is not None:
         out += ["", *_serving_lines(srv)]
     if est.disagg is not None:
+        from roofline.render.disagg import disagg_lines  # only a disaggregated estimate loads it
+
         out += ["", *disagg_lines(est.disagg)]
     if show_ops:
         link = est.chip.scale_up_label

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from roofline.chip import Chip
 from roofline.model import Model
-from roofline.results.disagg import DisaggEstimate
 from roofline.results.figures import ChipFigures, ModelFigures
 from roofline.results.inference import InferenceEstimate, ServingEstimate
 from roofline.results.training import TrainingEstimate
 from roofline.results.verdict import Verdict
 from roofline.workload import Workload
+
+if TYPE_CHECKING:  # an annotation only: a single estimate does not load the disaggregated results
+    from roofline.results.disagg import DisaggEstimate
 
 
 @attrs.frozen
