@@ -139,7 +139,9 @@ def decode_row(plan, others, input_len, outputs, tpots):
     The innermost loop of a sweep, kept apart so that it compiles to straight-line code over contiguous
     arrays (the compiler then prices several output lengths at once): one kind of token mixer prices its
     softmax layer alone (``forward.attention_at``'s first case), a mix goes through ``decode_seconds``; the
-    same bits either way."""
+    same bits either way. The first loop restates that case rather than calling ``decode_seconds`` because the
+    compiler does not take the kind test out of the loop: through ``decode_seconds`` alone the 1e7 sweeps of
+    benchmarks/bench_sweep.py ran 1.3x (decode-only) and 1.1x (full) slower (one thread, 2026-11-30)."""
     seqs, q, full, swa, rec = plan[DP_SEQS], plan[DP_Q], plan[DP_FULL], plan[DP_SWA], plan[DP_REC]
     window, top_k, idx_dim, idx_heads = plan[DP_WINDOW], plan[DP_TOP_K], plan[DP_IDX_DIM], plan[DP_IDX_HEADS]
     per_key, cached, kvb, new = plan[DP_PER_KEY], plan[DP_CACHED], plan[DP_KVB], plan[DP_NEW]
