@@ -192,6 +192,7 @@ def test_plan_keeps_fixed_choices_and_prints_a_table():
     (["--mode", "training", "--recompute", "some"], ["--recompute", "some"]),
     (["--mode", "training", "--dtype", "fp4"], ["--dtype", "fp4"]),
     (["--mode", "train"], ["--mode", "train"]),
+    (["--mode", "training", "--ep", "8"], ["ep=8", "no experts", "ep=1"]),
 ])
 def test_bad_training_input_is_one_line_exit_2(args, needles):
     r = run_cli("estimate", "--chip", "H100", "--model", "70B", *args)
@@ -200,6 +201,42 @@ def test_bad_training_input_is_one_line_exit_2(args, needles):
     assert len(lines) == 1 and lines[0].startswith("roofline: error:"), r.output
     for n in needles:
         assert n in lines[0], n
+
+
+#: A complete layout of 256 chips for Mixtral-8x7B, all but its expert parallelism.
+MOE_LAYOUT = ["--chip", "H100", "--model", "mixtral-8x7b", "--num-chips", "256", "--tp", "1", "--pp", "1", "--dp",
+              "256", "--micro-batch", "1", "--recompute", "none", "--zero", "1", "--virtual-pp", "1"]
+
+
+def test_training_expert_parallelism_from_the_command_line():
+    """--ep sets the training EP (experts over ep of the DP ranks): the MoE all-to-alls appear in the exposed
+    collectives, the figures are the library's for that layout, and the text names it."""
+    runs = {ep: run_json("estimate", "--mode", "training", *MOE_LAYOUT, "--ep", str(ep))["training"] for ep in (1, 8)}
+    assert runs[1]["ep"] == 1 and runs[8]["ep"] == 8
+    assert runs[1]["breakdown"]["tp_comm"] == 0 < runs[8]["breakdown"]["tp_comm"]  # tp 1: only the all-to-all
+    lib = estimate("H100", "mixtral-8x7b", training=TrainingWorkload(num_chips=256, tp=1, pp=1, dp=256, micro_batch=1,
+                                                                       recompute="none", zero=1, virtual_pp=1, ep=8))
+    assert lib.training.step_time_s == pytest.approx(runs[8]["step_time_s"], rel=1e-12)
+    text = run_cli("estimate", "--mode", "training", *MOE_LAYOUT, "--ep", "8").output
+    assert "experts over EP 8 of the DP ranks" in text and "MoE all-to-alls over EP" in text
+    # mode both: --ep applies to both halves, as --tp and --pp do
+    both = run_json("estimate", *MOE_LAYOUT[:4], "--tp", "2", "--ep", "2")
+    assert both["inference"]["ep"] == 2 and both["training"]["ep"] == 2
+    bad = run_cli("estimate", "--mode", "training", *MOE_LAYOUT, "--ep", "3")
+    assert bad.exit_code == 2 and "ep=3 does not divide dp=256" in bad.output and len(bad.output.splitlines()) == 1
+
+
+def test_plan_fixes_the_training_ep_and_its_details_command_reproduces_the_best():
+    r = run_cli("plan", *MOE_LAYOUT[:6], "--ep", "4", "--top", "3")
+    assert r.exit_code == 0, r.output
+    rows = [ln.split() for ln in r.output.splitlines() if ln[:1].isdigit()]
+    assert rows and all(row[5] == "4" for row in rows)
+    best = run_json("plan", *MOE_LAYOUT[:6], "--ep", "4", "--top", "1")["training"]
+    details = next(ln for ln in r.output.splitlines() if ln.startswith("Details of the best: "))
+    args = details.removeprefix("Details of the best: roofline ").removesuffix(" (with --chip, --model)").split()
+    assert "--ep" in args and args[args.index("--ep") + 1] == "4"
+    again = run_json(*args, *MOE_LAYOUT[:4])["training"]
+    assert again["ep"] == 4 and again["step_time_s"] == pytest.approx(best["step_time_s"], rel=1e-12)
 
 
 def test_plan_bad_input_is_one_line_exit_2():

@@ -5,7 +5,8 @@ instead of taking the larger fails ``test_peak_takes_the_larger_of_logits_and_wo
 ``test_every_measured_layout_fits``; 8 bytes per logit fails the latter; dropping the first stage's extra
 in-flight micro-batches fails ``test_stages_hold_the_schedules_micro_batches``; keeping the sharded 16-bit
 parameters at ZeRO-3 fails ``test_zero_stages_shard_the_state_as_stated``; fp8 casts priced at 2 bytes per
-element fail ``test_fp8_casts_are_read_once_written_twice``.
+element fail ``test_fp8_casts_are_read_once_written_twice``; sharding the routed experts' optimizer state over
+dp rather than dp / ep fails ``test_expert_state_shards_over_the_expert_data_parallel_ranks``.
 """
 
 import math
@@ -54,12 +55,36 @@ def test_zero_stages_shard_the_state_as_stated(zero):
     wl = _wl(zero=zero)
     t = pack_layout(wl, LLAMA.num_layers)
     params = 6.7e9
-    got = KM.state_bytes(ctx.m, ctx.x, t, _w(ctx, wl), params)
+    got = KM.state_bytes(ctx.m, ctx.x, t, _w(ctx, wl), params, LLAMA.num_layers)
     n = 8
     gathered = 2 * KM.linear_params_per_chip(ctx.m, 1.0) * 2
     expected = {0: params * (2 + 4 + 12), 1: params * (2 + 4) + params * 12 / n,
                 2: params * 2 + params * 16 / n, 3: gathered + params * 16 / n}[zero]
     assert got == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("zero", [0, 1, 2])
+def test_expert_state_shards_over_the_expert_data_parallel_ranks(zero):
+    """With ep > 1 the routed experts' gradients and optimizer state shard over the dp / ep ranks holding the
+    same experts, the rest over dp: the state is that closed form on the per-chip parameter counts."""
+    mixtral = load_model("mixtral-8x7b")
+    ctx = TrainingContext.build(H100, mixtral, "bf16")
+    wl = _wl(num_chips=64, dp=64, global_batch=256, zero=zero, ep=8)
+    t = pack_layout(wl, mixtral.num_layers)
+    w = KT.np.zeros(L.W_SIZE)
+    KT.set_param_counting(t, w)
+    params = KM.stage_weight_bytes(ctx.m, w, mixtral.num_layers, 1.0, 1.0)
+    routed = mixtral.num_layers * KM.moe_layer_params_per_chip(ctx.m, w)[0]
+    # 8 experts over ep 8: one whole expert per chip, 3 x hidden x moe_ffn parameters in each layer
+    assert routed == pytest.approx(mixtral.num_layers * 3 * 4096 * 14336, rel=1e-12)
+    other = params - routed
+    n, n_e = 64, 64 / 8
+    expected = {0: params * (2 + 4 + 12), 1: params * (2 + 4) + other * 12 / n + routed * 12 / n_e,
+                2: params * 2 + other * 16 / n + routed * 16 / n_e}[zero]
+    assert KM.state_bytes(ctx.m, ctx.x, t, w, params, mixtral.num_layers) == pytest.approx(expected, rel=1e-12)
+    # and through the whole estimate: more memory than sharding everything over dp would give
+    est = estimate_training(H100, mixtral, wl)
+    assert est.state_bytes_per_chip == pytest.approx(expected, rel=1e-12)
 
 
 def test_peak_takes_the_larger_of_logits_and_working_set():
@@ -147,7 +172,7 @@ def test_the_last_stage_holds_the_logits():
     logits = 8192 * 256_000 * 6.0
     assert logits > per_layer
     k = big.num_layers / 2
-    first = KM.state_bytes(ctx.m, ctx.x, t, w, KM.stage_weight_bytes(ctx.m, w, k, 1.0, 0.0)) + (k + 1) * per_layer
-    last = KM.state_bytes(ctx.m, ctx.x, t, w, KM.stage_weight_bytes(ctx.m, w, k, 0.0, 1.0)) + k * per_layer + logits
+    first = KM.state_bytes(ctx.m, ctx.x, t, w, KM.stage_weight_bytes(ctx.m, w, k, 1.0, 0.0), k) + (k + 1) * per_layer
+    last = KM.state_bytes(ctx.m, ctx.x, t, w, KM.stage_weight_bytes(ctx.m, w, k, 0.0, 1.0), k) + k * per_layer + logits
     assert last > first
     assert res[L.R_MEM] == pytest.approx(last, rel=1e-12)

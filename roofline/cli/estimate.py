@@ -19,7 +19,7 @@ from roofline.workload import Workload
 
 SERVING_ONLY = ("num_requests", "seed", "random_range_ratio")
 INFERENCE_ONLY = ("batch", "input_len", "output_len", "weight_dtype", "kv_dtype", "concurrency", "request_rate",
-                  "engine", "max_num_tokens", *SERVING_ONLY, "max_tpot_ms", "max_ttft_ms", "ops", "ep", "attn_dp",
+                  "engine", "max_num_tokens", *SERVING_ONLY, "max_tpot_ms", "max_ttft_ms", "ops", "attn_dp",
                   "draft_tokens", "accepted_tokens", "disagg", *DISAGG_ONLY)
 
 
@@ -73,9 +73,11 @@ def _concurrency(value: str | None) -> int | str | None:
 @click.option("--max-ttft-ms", type=float, default=None, callback=positive_ms,
               help="Target mean time to first token (milliseconds), as --max-tpot-ms. Default for the verdict: "
                    "2000.")
-@click.option("--ep", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Serving expert-parallel size (MoE): <= TP spreads experts over the TP group; > TP adds "
-                   "data-parallel attention groups (ep/tp) and an all-to-all per MoE layer.")
+@click.option("--ep", type=click.IntRange(min=1), default=None,
+              help="Expert-parallel size (MoE; serving and training). Serving: <= TP spreads experts over the TP "
+                   "group, > TP adds data-parallel attention groups (ep/tp) and an all-to-all per MoE layer; "
+                   "default 1. Training: experts spread over ep of the data-parallel ranks (ep divides --dp); "
+                   "default the planner's choice.")
 @click.option("--attn-dp", type=click.IntRange(min=1), default=1, show_default=True,
               help="Serving data-parallel attention groups of --tp chips each sharing the MoE layers, every "
                    "expert split over all their chips (SGLang --enable-dp-attention); needs --ep 1.")
@@ -121,7 +123,7 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
     wl = serving = training = split = None
     if mode != "training":
         wl = Workload(batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp or 1,
-                      weight_dtype=weight_dtype, kv_dtype=kv_dtype, ep=ep, draft_tokens=draft_tokens,
+                      weight_dtype=weight_dtype, kv_dtype=kv_dtype, ep=ep or 1, draft_tokens=draft_tokens,
                       accepted_tokens=accepted_tokens, dp_attention=attn_dp)
         if disagg:
             split = {**pools(train, c), "engine": engine, "max_num_tokens": max_num_tokens,
@@ -132,10 +134,10 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
                        "max_num_tokens": max_num_tokens, "num_requests": num_requests, "seed": seed,
                        "random_range_ratio": random_range_ratio, "max_tpot_s": milliseconds(max_tpot_ms),
                        "max_ttft_s": milliseconds(max_ttft_ms)}
-    # In mode both with no training option (nor --tp/--pp) the library picks the training defaults and,
+    # In mode both with no training option (nor --tp/--pp/--ep) the library picks the training defaults and,
     # should the model fit no layout on them, returns a note instead of failing the serving estimate.
-    if mode == "training" or (mode == "both" and given(ctx, TRAINING_ONLY + ("tp", "pp"))):
-        training = training_workload(c, dict(train, tp=tp, pp=pp))
+    if mode == "training" or (mode == "both" and given(ctx, TRAINING_ONLY + ("tp", "pp", "ep"))):
+        training = training_workload(c, dict(train, tp=tp, pp=pp, ep=ep))
     result = api.estimate(c, m, wl, serving=serving, training=training, days=train["days"], mode=mode,
                           reference=reference_chip(reference), max_tpot_s=milliseconds(max_tpot_ms),
                           max_ttft_s=milliseconds(max_ttft_ms), price_per_hour=prices(price_per_hour),

@@ -137,6 +137,8 @@ def training_workload(chip: Chip, params: dict) -> TrainingWorkload:
                                      "last_stage_layers")}
     if params["zero"] is not None:
         fields["zero"] = int(params["zero"])
+    if params.get("ep") is not None:
+        fields["ep"] = params["ep"]
     if params["tokens"] is not None:
         fields["tokens"] = params["tokens"]
     return TrainingWorkload(dtype=params["train_dtype"] or chip.half_dtype, **fields)

@@ -20,12 +20,10 @@ from roofline.render.plans import render_plan, render_serving_plan
 
 #: Options of ``plan --mode inference`` (the serving request, engine and latency targets).
 serving_options = group(
-    click.option("--ep", type=click.IntRange(min=1), default=None,
-                 help="Serving: fix the expert-parallel size (MoE). Default: searched."),
     INPUT_LEN, OUTPUT_LEN, WEIGHT_DTYPE, KV_DTYPE, ENGINE, MAX_NUM_TOKENS, MAX_TPOT_MS, MAX_TTFT_MS,
 )
 DISAGG_PLAN_ONLY = tuple(f"{role}_{key}" for role in ("prefill", "decode") for key in ("chip", "tp", "pp", "ep"))
-SERVING_ONLY = ("ep", "input_len", "output_len", "weight_dtype", "kv_dtype", "engine", "max_num_tokens",
+SERVING_ONLY = ("input_len", "output_len", "weight_dtype", "kv_dtype", "engine", "max_num_tokens",
                 "max_tpot_ms", "max_ttft_ms", "disagg", *DISAGG_PLAN_ONLY)
 TRAINING_ONLY_HERE = tuple(n for n in TRAINING_ONLY if n != "num_chips")
 
@@ -37,6 +35,9 @@ TRAINING_ONLY_HERE = tuple(n for n in TRAINING_ONLY if n != "num_chips")
               help="Plan a training job, or a serving fleet (best layout and load within latency targets).")
 @click.option("--tp", type=click.IntRange(min=1), default=None, help="Fix the tensor-parallel size.")
 @click.option("--pp", type=click.IntRange(min=1), default=None, help="Fix the pipeline-parallel size.")
+@click.option("--ep", type=click.IntRange(min=1), default=None,
+              help="Fix the expert-parallel size (MoE; training: experts over ep of the data-parallel ranks; "
+                   "serving: as in estimate). Default: searched.")
 @training_options
 @serving_options
 @disagg_plan_options
@@ -46,7 +47,7 @@ TRAINING_ONLY_HERE = tuple(n for n in TRAINING_ONLY if n != "num_chips")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Layouts to list.")
 @text_or_json
 @click.pass_context
-def plan(ctx, chip, model_name, mode, tp, pp, price_per_hour, top, fmt, **options):
+def plan(ctx, chip, model_name, mode, tp, pp, ep, price_per_hour, top, fmt, **options):
     """Search every training layout of --num-chips chips and list the fastest that fit; with --mode
     inference, the serving layouts (TP, PP, EP, requests in flight, replicas) with the most output
     tokens/s per chip within --max-tpot-ms and --max-ttft-ms.
@@ -65,7 +66,7 @@ def plan(ctx, chip, model_name, mode, tp, pp, price_per_hour, top, fmt, **option
             raise click.BadParameter(f"{price_per_hour!r}: give one price (both pools) or two (prefill, decode)",
                                      param_hint="--price-per-hour")
         pair = (given_prices[0], given_prices[-1])
-        if tp or pp or s["ep"]:
+        if tp or pp or ep:
             raise click.UsageError("--tp, --pp and --ep fix an aggregated layout; with --disagg give --prefill-tp, "
                                    "--decode-tp (and -pp, -ep) instead")
         targets = Targets(milliseconds(s["max_tpot_ms"]) or DEFAULT_MAX_TPOT_S,
@@ -80,12 +81,12 @@ def plan(ctx, chip, model_name, mode, tp, pp, price_per_hour, top, fmt, **option
         click.echo(as_json(result.to_dict()) if fmt == "json" else render_disagg_plan(result))
         return
     if mode == "inference":
-        result = api.plan_serving(c, m, num_chips=s["num_chips"], tp=tp, pp=pp, ep=s["ep"], top=top,
+        result = api.plan_serving(c, m, num_chips=s["num_chips"], tp=tp, pp=pp, ep=ep, top=top,
                                   max_tpot_s=milliseconds(s["max_tpot_ms"]), max_ttft_s=milliseconds(s["max_ttft_ms"]),
                                   input_len=s["input_len"], output_len=s["output_len"],
                                   weight_dtype=s["weight_dtype"], kv_dtype=s["kv_dtype"], engine=s["engine"],
                                   max_num_tokens=s["max_num_tokens"])
         click.echo(as_json(result.to_dict()) if fmt == "json" else render_serving_plan(result))
         return
-    result = api.plan(c, m, training_workload(c, dict(s, tp=tp, pp=pp)), top=top, days=s["days"])
+    result = api.plan(c, m, training_workload(c, dict(s, tp=tp, pp=pp, ep=ep)), top=top, days=s["days"])
     click.echo(as_json(result.to_dict()) if fmt == "json" else render_plan(result))

@@ -74,6 +74,9 @@ from roofline.kernels.shapes import busiest_expert_load, cached_tokens, dense_fr
 #: (``chunk_size`` 128 in the Nemotron-H configs).
 DELTA_CHUNK = 64.0
 SSD_CHUNK = 128.0
+#: The op rows :func:`fill_moe` sets.
+MOE_ROWS = (OP_ROUTER, OP_SHARED_UP, OP_SHARED_DOWN, OP_EXPERT_UP, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EP_DISPATCH,
+            OP_EP_COMBINE)
 
 
 @kernel
@@ -275,6 +278,10 @@ def fill_moe(m, w, domain, tokens, moe_layers, decoding, ops):
     ab = w[W_ACT_BYTES]
     wb = w[W_WEIGHT_BYTES]
     count = moe_layers if m[M_EXPERTS] > 0.0 else 0.0
+    if count <= 0.0:  # a dense model (or no MoE layer in the pass): every MoE row is empty
+        for i in MOE_ROWS:
+            set_memory_op(ops, i, 0.0, 0.0)
+        return
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
     e = m[M_EXPERTS] if m[M_EXPERTS] > 0.0 else 1.0
     k = m[M_TOPK]

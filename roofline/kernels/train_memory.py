@@ -4,7 +4,9 @@ Conventions (mixed-precision Adam; the peak of one optimizer step on the most lo
 
 * **State**: 16-bit parameters (``X_PARAM_BYTES``), fp32 gradients (``X_GRAD_BYTES``), fp32 master
   weights + two moments (``X_OPT_BYTES`` = 12). ZeRO-1 shards the optimizer state over dp·cp, ZeRO-2 also
-  the gradients. ZeRO-3 as PyTorch FSDP runs it: the sharded fp32 master is the parameter, so the 16-bit
+  the gradients; with expert parallelism over ``ep`` of those ranks, the routed experts' state shards over the
+  dp·cp / ep ranks that hold the same experts (Megatron-LM's expert data-parallel group), the rest over dp·cp.
+  ZeRO-3 as PyTorch FSDP runs it: the sharded fp32 master is the parameter, so the 16-bit
   parameters exist only for the two blocks gathered at a time (the one computing and the one prefetched),
   never more than the unsharded weights.
 * **Activations**: :func:`activation_bytes_per_layer` per layer, times the stage's layers and the
@@ -22,13 +24,16 @@ Conventions (mixed-precision Adam; the peak of one optimizer step on the most lo
 
 from roofline._jit import kernel
 from roofline.kernels.layout import (
-    H_HBM_BYTES, M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_LAYERS, M_MOE_FFN, M_MOE_FRAC,
-    M_SHARED_FFN, M_TOPK, M_VOCAB, R_ACT, R_FITS, R_MEM, R_STATE, T_CP, T_DP, T_DROPOUT, T_FIRST, T_FLASH, T_GB,
-    T_LAST, T_MB, T_PP, T_RECOMPUTE, T_SEQ, T_SP, T_TP, T_VPP, T_ZERO, X_GRAD_BYTES, X_MEM_FRACTION, X_OPT_BYTES,
-    X_PARAM_BYTES,
+    H_HBM_BYTES, M_EXPERTS, M_FFN, M_GATED, M_HEADS, M_HEAD_DIM, M_HIDDEN, M_LAYERS, M_MOE_FFN, M_MOE_FRAC,
+    M_MOE_LAYERS, M_SHARED_FFN, M_TOPK, M_VOCAB, R_ACT, R_FITS, R_MEM, R_STATE, T_CP, T_DP, T_DROPOUT, T_EP, T_FIRST,
+    T_FLASH, T_GB, T_LAST, T_MB, T_PP, T_RECOMPUTE, T_SEQ, T_SP, T_TP, T_VPP, T_ZERO, X_GRAD_BYTES, X_MEM_FRACTION,
+    X_OPT_BYTES, X_PARAM_BYTES,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
-from roofline.kernels.shapes import block_weight_bytes, linear_params_per_chip, stage_bytes_of, stage_weight_bytes
+from roofline.kernels.shapes import (
+    block_weight_bytes, kind_share, linear_params_per_chip, moe_layer_params_per_chip, stage_bytes_of,
+    stage_weight_bytes,
+)
 
 #: Bytes per logit while the loss is computed: the 16-bit logits and the fp32 copy the cross-entropy
 #: works in (its gradient written into the same buffer).
@@ -87,17 +92,24 @@ def inflight(pp, vpp, micro, stage):
 
 
 @kernel
-def state_bytes(m, x, t, w, params):
-    """Training state on one chip of a stage holding ``params`` parameters, by ZeRO stage."""
+def state_bytes(m, x, t, w, params, k):
+    """Training state on one chip of a stage of ``k`` blocks holding ``params`` parameters, by ZeRO stage."""
     n = t[T_DP] * t[T_CP]
     zero = t[T_ZERO]
     state = params * x[X_PARAM_BYTES]
     if zero > 2.5 and n > 1.0:
         gathered = 2.0 * linear_params_per_chip(m, t[T_TP]) * x[X_PARAM_BYTES]
         state = gathered if gathered < state else state
-    state += params * x[X_GRAD_BYTES] / (n if zero > 1.5 else 1.0)
-    state += params * x[X_OPT_BYTES] / (n if zero > 0.5 else 1.0)
-    return state
+    grad_n = n if zero > 1.5 else 1.0
+    opt_n = n if zero > 0.5 else 1.0
+    if t[T_EP] <= 1.0 or grad_n * opt_n <= 1.0:
+        return state + params * x[X_GRAD_BYTES] / grad_n + params * x[X_OPT_BYTES] / opt_n
+    routed = kind_share(m, k, m[M_MOE_LAYERS]) * moe_layer_params_per_chip(m, w)[0]
+    other = params - routed
+    grad_e = grad_n / t[T_EP] if zero > 1.5 else 1.0
+    opt_e = opt_n / t[T_EP]
+    return (state + other * x[X_GRAD_BYTES] / grad_n + routed * x[X_GRAD_BYTES] / grad_e
+            + other * x[X_OPT_BYTES] / opt_n + routed * x[X_OPT_BYTES] / opt_e)
 
 
 @kernel
@@ -116,7 +128,7 @@ def fill_memory(m, hw, x, t, w, res):
     logits = t[T_MB] * t[T_SEQ] / t[T_CP] * m[M_VOCAB] / t[T_TP] * LOGIT_BYTES
     best = -1.0
     if pp <= 1.0:
-        state = state_bytes(m, x, t, w, stage_weight_bytes(m, w, layers, 1.0, 1.0))
+        state = state_bytes(m, x, t, w, stage_weight_bytes(m, w, layers, 1.0, 1.0), layers)
         act = layers * per_layer
         best = state + act + (work if work > logits else logits)
         res[R_STATE] = state
@@ -140,7 +152,7 @@ def fill_memory(m, hw, x, t, w, res):
                 k = k_end if even else last
                 stage = pp - 1.0
             params = stage_bytes_of(m, parts, k, 1.0 if kind == 0 else 0.0, 1.0 if kind == 2 else 0.0)
-            state = state_bytes(m, x, t, w, params)
+            state = state_bytes(m, x, t, w, params, k)
             act = k * inflight(pp, vpp, micro, stage) * per_layer
             peak = work if kind < 2 or work > logits else logits
             total = state + act + peak

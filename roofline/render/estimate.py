@@ -219,13 +219,18 @@ def render_training(est: TrainingEstimate, model: Model, chip: Chip) -> str:
     wl, eff, step = est.workload, est.efficiency, est.step_time_s
     parts = dict(est.breakdown)
     bound = max(parts, key=parts.get)
+    what = dict(STEP_PARTS)
+    if (wl.ep or 1) > 1:
+        what["tp_comm"] = "tensor-parallel collectives and the MoE all-to-alls over EP, exposed"
     tokens_per_step = wl.batch() * wl.seq_len
     out = [
         f"Training  {model.name} on {wl.num_chips:,} x {chip.name}, {wl.dtype} matmuls at dense "
         f"{est.peak_flops_per_s / 1e12:,.0f} TFLOP/s per chip, budget {count(wl.tokens)} tokens",
         f"Layout    TP {wl.tp} x PP {wl.pp} x DP {wl.dp} x CP {wl.cp}"
         + (f" ({CP_COMM_NAMES[wl.cp_comm_type]})" if wl.cp > 1 else "")
-        + f" = {wl.num_chips:,} chips; micro-batch "
+        + f" = {wl.num_chips:,} chips"
+        + (f", experts over EP {wl.ep} of the DP ranks" if (wl.ep or 1) > 1 else "")
+        + "; micro-batch "
         f"{wl.micro_batch}, global batch {wl.batch():,} sequences of {wl.seq_len:,} tokens "
         f"({count(tokens_per_step)} tokens/step)",
         *([f"          pipeline stages: first {est.stages[0]}, {wl.pp - 2} x {est.stages[1]} in the middle, last "
@@ -240,7 +245,7 @@ def render_training(est: TrainingEstimate, model: Model, chip: Chip) -> str:
         f"fits: {'yes' if est.fits else 'NO: use more chips, more recompute, a higher ZeRO stage or more TP/PP'}",
         "",
         table(["step part", "time", "% of step", "what"],
-              [[k, seconds(v) if v > 0 else "0", share(v, step), STEP_PARTS.get(k, "")] for k, v in parts.items()]
+              [[k, seconds(v) if v > 0 else "0", share(v, step), what.get(k, "")] for k, v in parts.items()]
               + [["step", seconds(step), share(step, step), "sum of the parts"]], left=(0, 3)),
         "",
         table(["", "value"], [

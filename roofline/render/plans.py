@@ -30,6 +30,9 @@ def render_plan(plan: Plan) -> str:
         f"Details of the best: roofline estimate --mode training --num-chips {wl.num_chips} --tp {wl.tp} "
         f"--pp {wl.pp} --dp {wl.dp} --cp {wl.cp} "
         + (f"--cp-comm-type {wl.cp_comm_type} " if wl.cp_comm_type != "p2p" else "")
+        + (f"--ep {wl.ep or 1} " if model.is_moe else "")
+        + (f"--first-stage-layers {wl.first_stage_layers} " if wl.first_stage_layers else "")
+        + (f"--last-stage-layers {wl.last_stage_layers} " if wl.last_stage_layers else "")
         + f"--micro-batch {wl.micro_batch} --global-batch {wl.batch()} "
         f"--seq-len {wl.seq_len} --recompute {wl.recompute} --zero {wl.zero} --virtual-pp {wl.virtual_pp} "
         f"--dtype {wl.dtype} (with --chip, --model)",
