@@ -329,6 +329,10 @@ def check_training(chip: Chip, model: Model, wl: TrainingWorkload) -> None:
         if wl.ep * (tp or 1) > model.num_experts:
             raise RooflineError(f"ep={wl.ep} x tp={tp or 1} exceeds the {model.num_experts} experts of {model.name}; "
                                 f"use a smaller ep")
+        if model.num_experts % wl.ep:
+            raise RooflineError(f"ep={wl.ep} does not divide the {model.num_experts} experts of {model.name} (each "
+                                f"rank holds the same number, as Megatron-LM requires); use an ep that divides "
+                                f"{model.num_experts}")
     if cp > 1 and wl.seq_len % (2 * cp):
         raise RooflineError(f"cp={cp}: seq_len={wl.seq_len} must split into 2 x cp equal chunks (load-balanced "
                             f"ring attention); use a cp whose double divides {wl.seq_len}")

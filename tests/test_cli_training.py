@@ -226,6 +226,20 @@ def test_training_expert_parallelism_from_the_command_line():
     assert bad.exit_code == 2 and "ep=3 does not divide dp=256" in bad.output and len(bad.output.splitlines()) == 1
 
 
+@pytest.mark.parametrize("command, args, needles", [
+    ("estimate", ["--mode", "training", "--ep", "3"], ["ep=3 does not divide the 8 experts", "Megatron-LM"]),
+    ("estimate", ["--mode", "training", "--ep", "8", "--tp", "2"], ["ep=8 x tp=2 exceeds the 8 experts"]),
+    ("plan", ["--num-chips", "12", "--ep", "8"], ["num_chips=12", "ep=8 dividing dp", "--ep"]),
+    ("estimate", ["--mode", "training", "--num-chips", "12", "--ep", "8"], ["ep=8 dividing dp", "--ep"]),
+])
+def test_bad_training_ep_is_one_line_exit_2(command, args, needles):
+    r = run_cli(command, "--chip", "H100", "--model", "mixtral-8x7b", *args)
+    assert r.exit_code == 2, r.output
+    assert len(r.output.strip().splitlines()) == 1 and r.output.startswith("roofline: error:"), r.output
+    for n in needles:
+        assert n in r.output, n
+
+
 def test_plan_fixes_the_training_ep_and_its_details_command_reproduces_the_best():
     r = run_cli("plan", *MOE_LAYOUT[:6], "--ep", "4", "--top", "3")
     assert r.exit_code == 0, r.output

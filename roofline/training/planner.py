@@ -113,10 +113,9 @@ def candidate_fields(chip: Chip, model: Model, wl: TrainingWorkload) -> list[tup
                 vpps = _divisors(chunks_of(model.num_layers, pp, wl.first_stage_layers, wl.last_stage_layers))
             else:
                 vpps = [1]
-            if wl.ep is not None:
-                eps = [wl.ep]
-            elif model.is_moe:
-                eps = [e for e in (1, 2, 4, 8, 16, 32, 64, 128, 256) if dp % e == 0 and e * tp <= model.num_experts]
+            if model.is_moe:  # a given ep, else powers of two; each spreads whole experts evenly over dp ranks
+                eps = [e for e in ([wl.ep] if wl.ep is not None else (1, 2, 4, 8, 16, 32, 64, 128, 256))
+                       if dp % e == 0 and e * tp <= model.num_experts and model.num_experts % e == 0]
             else:
                 eps = [1]
             for v, e in itertools.product(vpps, eps):
@@ -236,10 +235,12 @@ def plan_training(chip: Chip, model: Model, workload: TrainingWorkload | None = 
     start = time.perf_counter()
     cands = candidate_fields(chip, model, wl)
     if not cands:
+        fixed_ep = wl.ep is not None and wl.ep > 1
         raise RooflineError(f"num_chips={wl.num_chips}: no valid layout for {model.name} (tp within "
-                            f"{chip.scale_up_domain} dividing {model.num_heads} heads, pp dividing "
-                            f"{model.num_layers} layers, global batch divisible by dp x micro_batch); "
-                            f"change --num-chips or --global-batch")
+                            f"{chip.scale_up_domain} dividing {model.num_heads} heads, pp up to "
+                            f"{model.num_layers} layers, global batch divisible by dp x micro_batch"
+                            + (f", ep={wl.ep} dividing dp" if fixed_ep else "") + "); change --num-chips or "
+                            "--global-batch" + (" or --ep" if fixed_ep else ""))
     ctx = TrainingContext.build(chip, model, wl.dtype)
     packed = pack_layout_choices(wl, model.num_layers, cands, layout_of)
     quick = fastest_only and top == 1
