@@ -21,7 +21,8 @@ Conventions (stated once here):
 * **Rank order** TP (innermost), CP, DP, PP (Megatron-LM's default): a group stays inside the scale-up
   domain when its stride x size fits in it; DP (with CP, gradients are reduced over dp·cp) is
   hierarchical: a scale-up part over ``domain/tp`` ranks and a scale-out part, pipelined like NCCL's
-  rings (the slower of the two sets the time).
+  rings (the slower of the two sets the time); with expert parallelism the routed experts' part goes over
+  their expert data-parallel group instead (:mod:`roofline.kernels.train_dp`).
 * **Overlap policy** (max, not sum, where the frameworks overlap): DP gradient reduction overlaps the
   backward of one micro-batch (ZeRO-0/1: once per step; ZeRO-2: reduce-scatter every micro-batch);
   the parameter all-gather after the optimizer (ZeRO-1/2) overlaps the first forward; ZeRO-3 gathers
@@ -46,13 +47,13 @@ from roofline.kernels.layout import (
     OP_SHARED_UP, R_BUBBLE, R_COMPUTE, R_CP, R_DP, R_HW_FLOPS, R_MICRO, R_MODEL_FLOPS, R_OPT, R_PP, R_SIZE, R_STEP,
     R_TP, T_CP, T_CP_COMM, T_DP, T_EP, T_FIRST, T_FLASH, T_GB, T_LAST, T_MB, T_MM_BYTES, T_PP, T_RECOMPUTE, T_SEQ,
     T_SP, T_TP, T_VPP, T_ZERO, W_ACCEPT, W_ACT_BYTES, W_BATCH, W_DRAFT, W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP,
-    W_SIZE, W_TP, W_WEIGHT_BYTES, X_ATTN_EFF, X_ATTN_PEAK, X_GEMM16_EFF, X_OPT_TRAFFIC, X_PARAM_BYTES, X_REDUCE_BYTES,
-    X_STEP_OVERHEAD, X_SUSTAINED,
+    W_SIZE, W_TP, W_WEIGHT_BYTES, X_ATTN_EFF, X_ATTN_PEAK, X_GEMM16_EFF, X_OPT_TRAFFIC, X_STEP_OVERHEAD, X_SUSTAINED,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
 from roofline.kernels.roofline import op_time, set_allgather, set_allreduce, set_alltoall, set_gemm, set_send
-from roofline.kernels.shapes import active_linear_params, block_weight_bytes, stage_bytes_of, weight_bytes_per_chip
+from roofline.kernels.shapes import active_linear_params
 from roofline.kernels.train_casts import WEIGHT_CAST_BYTES, cast_bytes_per_token
+from roofline.kernels.train_dp import comm_time, dp_traffic, stage_params
 from roofline.kernels.train_memory import fill_memory
 
 # Korthikanti et al. 2022, Table 2: bytes per (s·b·h) kept for backward by one layer, 16-bit values
@@ -110,28 +111,6 @@ def fill_training_layer(m, t, domain, ops, w):
     ops[OP_FINAL_NORM, OP_HBM] /= sp_div
     tp_out = 1.0 if tp > domain else 0.0
     set_allreduce(ops, OP_GATHER_LOGITS, tokens * 4.0, tp, tp_out, 3.0)
-
-
-@kernel
-def comm_time(cops, hw):
-    """Seconds of comm row 0 (the only row set): op_time on a one-row table."""
-    t, _ = op_time(cops, 0, hw)
-    return t
-
-
-@kernel
-def dp_shard_time(nbytes, pieces, n_in, n_out, hw, cops):
-    """Seconds of a hierarchical reduce-scatter (or all-gather) of ``nbytes`` over n_in x n_out ranks,
-    issued as ``pieces`` collectives (one per layer: FSDP units, gradient buckets): per piece a
-    scale-up part over n_in ranks and a scale-out part over n_out, pipelined (the slower sets it)."""
-    if n_in * n_out <= 1.0:
-        return 0.0
-    piece = nbytes / pieces
-    set_allgather(cops, 0, piece / n_in, n_in, 0.0, pieces)
-    t_up = comm_time(cops, hw) if n_in > 1.0 else 0.0
-    set_allgather(cops, 0, piece / (n_in * n_out), n_out, 1.0, pieces)
-    t_out = comm_time(cops, hw) if n_out > 1.0 else 0.0
-    return t_up if t_up > t_out else t_out
 
 
 @kernel
@@ -302,24 +281,12 @@ def step_from_layer(m, hw, x, t, scratch, res):
     if cp > 1.0:
         res[R_CP] = micro * stage_layers * cp_exchange(m, hw, t, la, attn_bwd, cops)
 
-    # data parallel over dp·cp ranks (hierarchical), per ZeRO stage and the overlap policy
+    # data parallel over dp·cp ranks (hierarchical; routed experts over their expert data-parallel group), per
+    # ZeRO stage and the overlap policy
     set_param_counting(t, w)
-    params = weight_bytes_per_chip(m, w)
-    if pp > 1.0 and first > 0.0:  # uneven stages: the stage holding the most parameters
-        parts = block_weight_bytes(m, w)
-        params = max(stage_bytes_of(m, parts, first, 1.0, 0.0), stage_bytes_of(m, parts, last, 0.0, 1.0))
-        if pp > 2.0:
-            mid = stage_bytes_of(m, parts, (layers - first - last) / (pp - 2.0), 0.0, 0.0)
-            params = params if params > mid else mid
-    n = dp * cp
-    per_domain = domain // tp
-    if per_domain < 1.0:
-        per_domain = 1.0
-    n_in = n if n < per_domain else per_domain
-    n_out = -(-n // n_in)
+    params, routed = stage_params(m, w, pp, first, last)
     zero = t[T_ZERO]
-    rs_g = dp_shard_time(params * x[X_REDUCE_BYTES], stage_layers, n_in, n_out, hw, cops)
-    ag_w = dp_shard_time(params * x[X_PARAM_BYTES], stage_layers, n_in, n_out, hw, cops)
+    rs_g, ag_w, opt_params = dp_traffic(t, x, hw, domain, stage_layers, params, routed, cops)
     if zero < 0.5:
         dp_t = exposed(2.0 * rs_g, bwd_mb)
     elif zero < 1.5:
@@ -331,7 +298,6 @@ def step_from_layer(m, hw, x, t, scratch, res):
     res[R_DP] = dp_t
 
     # optimizer: memory-bound sweep over this chip's share of the state
-    opt_params = params / n if zero > 0.5 else params
     opt_bytes = opt_params * x[X_OPT_TRAFFIC] + (params * WEIGHT_CAST_BYTES if fp8 else 0.0)
     res[R_OPT] = opt_bytes / (hw[H_HBM_BW] * hw[H_EFF_HBM]) + x[X_STEP_OVERHEAD]
 
