@@ -34,7 +34,7 @@ NJIT_OPTIONS = {"cache": True, "fastmath": False, "error_model": "numpy", "nogil
 #: About how long the first compile of each entry kernel takes on a 2-core machine, quoted by the line a
 #: command prints before compiling: benchmarks/results/bench_compile.json (2026-11-30, load 1.0, empty cache,
 #: each kernel alone): price_layouts 20.4 s, sweep_static 46.0 s (the prefill inlined for speed:
-#: sweep/run.py's _INLINE), sweep_serving 4.5 s, simulate 3.9 s, simulate_disagg 4.4 s; a whole first large
+#: ``roofline.kernels.sweep.INLINE``), sweep_serving 4.5 s, simulate 3.9 s, simulate_disagg 4.4 s; a whole first large
 #: sweep (compile, load and run) took 56.5 s. Rounded up, with room for a busier machine.
 COMPILE_SECONDS = {"price_layouts": 30, "sweep_static": 50, "sweep_serving": 10, "simulate": 10,
                    "simulate_disagg": 10}

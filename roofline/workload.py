@@ -94,6 +94,10 @@ class Workload:
         return max((self.tp or 1) * self.dp_attention, self.ep) * self.pp
 
 
+#: Expert-parallel sizes (and counts of data-parallel attention groups) the planners search.
+EP_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
 def valid_tp_sizes(model: Model, limit: int | None = None) -> list[int]:
     """TP sizes that divide the attention heads and tile the K/V heads (split or replicated)."""
     out = []
@@ -297,6 +301,25 @@ def cp_heads_split(model: Model, tp: int, cp: int, cp_comm_type: str) -> bool:
     return model.num_heads % (tp * cp) == 0 and model.num_kv_heads % (tp * cp) == 0
 
 
+def training_ep_problem(model: Model, ep: int, tp: int | None, dp: int | None) -> str | None:
+    """Why training ``model`` with expert parallelism ``ep`` over ``dp`` data-parallel ranks at ``tp`` cannot be
+    (one line naming the fix), or None: the experts spread whole and evenly over ep of the dp ranks
+    (Megatron-LM requires ep to divide the experts) and over at most one chip each of ep x tp. ``tp``/``dp``
+    None: not chosen yet (the planner's search checks them)."""
+    if ep <= 1:
+        return None
+    if not model.is_moe:
+        return f"ep={ep}: {model.name} has no experts; use ep=1"
+    if dp is not None and dp % ep:
+        return f"ep={ep} does not divide dp={dp} (experts spread over data-parallel ranks); use an ep that divides {dp}"
+    if ep * (tp or 1) > model.num_experts:
+        return f"ep={ep} x tp={tp or 1} exceeds the {model.num_experts} experts of {model.name}; use a smaller ep"
+    if model.num_experts % ep:
+        return (f"ep={ep} does not divide the {model.num_experts} experts of {model.name} (each rank holds the same "
+                f"number, as Megatron-LM requires); use an ep that divides {model.num_experts}")
+    return None
+
+
 def check_training(chip: Chip, model: Model, wl: TrainingWorkload) -> None:
     """Raise the project error for a dtype, layout or batch this chip and model cannot train with."""
     if not chip.has(wl.dtype):
@@ -321,18 +344,9 @@ def check_training(chip: Chip, model: Model, wl: TrainingWorkload) -> None:
                             f"num_chips={wl.num_chips}; make the product {wl.num_chips} "
                             f"(e.g. --dp {max(1, wl.num_chips // (tp * pp * cp))})")
     if wl.ep is not None and wl.ep > 1:
-        if not model.is_moe:
-            raise RooflineError(f"ep={wl.ep}: {model.name} has no experts; use ep=1")
-        if dp is not None and dp % wl.ep:
-            raise RooflineError(f"ep={wl.ep} does not divide dp={dp} (experts spread over data-parallel ranks); "
-                                f"use an ep that divides {dp}")
-        if wl.ep * (tp or 1) > model.num_experts:
-            raise RooflineError(f"ep={wl.ep} x tp={tp or 1} exceeds the {model.num_experts} experts of {model.name}; "
-                                f"use a smaller ep")
-        if model.num_experts % wl.ep:
-            raise RooflineError(f"ep={wl.ep} does not divide the {model.num_experts} experts of {model.name} (each "
-                                f"rank holds the same number, as Megatron-LM requires); use an ep that divides "
-                                f"{model.num_experts}")
+        problem = training_ep_problem(model, wl.ep, tp, dp)
+        if problem:
+            raise RooflineError(problem)
     if cp > 1 and wl.seq_len % (2 * cp):
         raise RooflineError(f"cp={cp}: seq_len={wl.seq_len} must split into 2 x cp equal chunks (load-balanced "
                             f"ring attention); use a cp whose double divides {wl.seq_len}")

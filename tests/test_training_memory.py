@@ -20,6 +20,7 @@ from roofline.kernels import layout as L
 from roofline.kernels import train_casts as KC
 from roofline.kernels import train_memory as KM
 from roofline.kernels import training as KT
+from roofline.kernels.shapes import moe_layer_params_per_chip
 from roofline.pack import pack_layout
 from roofline.training.estimate import TrainingContext, estimate_training, price_layout
 from roofline.validate.run import validate
@@ -74,7 +75,7 @@ def test_expert_state_shards_over_the_expert_data_parallel_ranks(zero):
     w = KT.np.zeros(L.W_SIZE)
     KT.set_param_counting(t, w)
     params = KM.stage_weight_bytes(ctx.m, w, mixtral.num_layers, 1.0, 1.0)
-    routed = mixtral.num_layers * KM.moe_layer_params_per_chip(ctx.m, w)[0]
+    routed = mixtral.num_layers * moe_layer_params_per_chip(ctx.m, w)[0]
     # 8 experts over ep 8: one whole expert per chip, 3 x hidden x moe_ffn parameters in each layer
     assert routed == pytest.approx(mixtral.num_layers * 3 * 4096 * 14336, rel=1e-12)
     other = params - routed

@@ -64,6 +64,7 @@ INLINE = {"sweep_static": frozenset({"decode_row", "mean_decode_context", "kv_by
                                       "keep_best", "front_insert", "prefill_time"}),
            "sweep_serving": False}
 
+
 @kernel
 def is_feasible(x, y, tpot, ttft, fits, limits):
     """Finite, positive, fitting and within the TPOT and TTFT limits."""

@@ -53,6 +53,22 @@ def dp_group(n, stride, domain):
 
 
 @kernel
+def stage_routed(m, w, k):
+    """Routed expert parameters on one chip of a stage of ``k`` blocks (``w`` as for :func:`stage_params`)."""
+    return kind_share(m, k, m[M_MOE_LAYERS]) * moe_layer_params_per_chip(m, w)[0]
+
+
+@kernel
+def sharded(params, routed, per_param, n, ep):
+    """Bytes (``per_param`` each) of one chip's shard of ``params`` parameters sharded over ``n`` ranks, the
+    ``routed`` expert parameters among them over the n / ``ep`` ranks holding the same experts; ``n`` 1: the
+    whole."""
+    if ep <= 1.0 or n <= 1.0:
+        return params * per_param / n
+    return (params - routed) * per_param / n + routed * per_param / (n / ep)
+
+
+@kernel
 def stage_params(m, w, pp, first, last):
     """(parameters, routed expert parameters) on one chip of the stage holding the most parameters, in the
     units ``w`` counts in (``training.set_param_counting``: bytes of one); ``first``/``last`` the uneven
@@ -78,7 +94,7 @@ def stage_params(m, w, pp, first, last):
             if mid > params:
                 k = middle
                 params = mid
-    return params, kind_share(m, k, m[M_MOE_LAYERS]) * moe_layer_params_per_chip(m, w)[0]
+    return params, stage_routed(m, w, k)
 
 
 @kernel
@@ -88,16 +104,16 @@ def dp_traffic(t, x, hw, domain, pieces, params, routed, cops):
     tp = t[T_TP]
     n = t[T_DP] * t[T_CP]
     ep = t[T_EP]
-    shard = t[T_ZERO] > 0.5
+    opt = sharded(params, routed, 1.0, n if t[T_ZERO] > 0.5 else 1.0, ep)
     n_in, n_out = dp_group(n, tp, domain)
     if ep <= 1.0:
         rs = dp_shard_time(params * x[X_REDUCE_BYTES], pieces, n_in, n_out, hw, cops)
         ag = dp_shard_time(params * x[X_PARAM_BYTES], pieces, n_in, n_out, hw, cops)
-        return rs, ag, params / n if shard else params
+        return rs, ag, opt
     other = params - routed
     e_in, e_out = dp_group(n / ep, tp * ep, domain)
     rs = (dp_shard_time(other * x[X_REDUCE_BYTES], pieces, n_in, n_out, hw, cops)
           + dp_shard_time(routed * x[X_REDUCE_BYTES], pieces, e_in, e_out, hw, cops))
     ag = (dp_shard_time(other * x[X_PARAM_BYTES], pieces, n_in, n_out, hw, cops)
           + dp_shard_time(routed * x[X_PARAM_BYTES], pieces, e_in, e_out, hw, cops))
-    return rs, ag, other / n + routed / (n / ep) if shard else params
+    return rs, ag, opt

@@ -25,15 +25,13 @@ Conventions (mixed-precision Adam; the peak of one optimizer step on the most lo
 from roofline._jit import kernel
 from roofline.kernels.layout import (
     H_HBM_BYTES, M_EXPERTS, M_FFN, M_GATED, M_HEADS, M_HEAD_DIM, M_HIDDEN, M_LAYERS, M_MOE_FFN, M_MOE_FRAC,
-    M_MOE_LAYERS, M_SHARED_FFN, M_TOPK, M_VOCAB, R_ACT, R_FITS, R_MEM, R_STATE, T_CP, T_DP, T_DROPOUT, T_EP, T_FIRST,
+    M_SHARED_FFN, M_TOPK, M_VOCAB, R_ACT, R_FITS, R_MEM, R_STATE, T_CP, T_DP, T_DROPOUT, T_EP, T_FIRST,
     T_FLASH, T_GB, T_LAST, T_MB, T_PP, T_RECOMPUTE, T_SEQ, T_SP, T_TP, T_VPP, T_ZERO, X_GRAD_BYTES, X_MEM_FRACTION,
     X_OPT_BYTES, X_PARAM_BYTES,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
-from roofline.kernels.shapes import (
-    block_weight_bytes, kind_share, linear_params_per_chip, moe_layer_params_per_chip, stage_bytes_of,
-    stage_weight_bytes,
-)
+from roofline.kernels.shapes import block_weight_bytes, linear_params_per_chip, stage_bytes_of, stage_weight_bytes
+from roofline.kernels.train_dp import sharded, stage_routed
 
 #: Bytes per logit while the loss is computed: the 16-bit logits and the fp32 copy the cross-entropy
 #: works in (its gradient written into the same buffer).
@@ -100,16 +98,10 @@ def state_bytes(m, x, t, w, params, k):
     if zero > 2.5 and n > 1.0:
         gathered = 2.0 * linear_params_per_chip(m, t[T_TP]) * x[X_PARAM_BYTES]
         state = gathered if gathered < state else state
-    grad_n = n if zero > 1.5 else 1.0
-    opt_n = n if zero > 0.5 else 1.0
-    if t[T_EP] <= 1.0 or grad_n * opt_n <= 1.0:
-        return state + params * x[X_GRAD_BYTES] / grad_n + params * x[X_OPT_BYTES] / opt_n
-    routed = kind_share(m, k, m[M_MOE_LAYERS]) * moe_layer_params_per_chip(m, w)[0]
-    other = params - routed
-    grad_e = grad_n / t[T_EP] if zero > 1.5 else 1.0
-    opt_e = opt_n / t[T_EP]
-    return (state + other * x[X_GRAD_BYTES] / grad_n + routed * x[X_GRAD_BYTES] / grad_e
-            + other * x[X_OPT_BYTES] / opt_n + routed * x[X_OPT_BYTES] / opt_e)
+    ep = t[T_EP]
+    routed = stage_routed(m, w, k) if ep > 1.0 else 0.0
+    return (state + sharded(params, routed, x[X_GRAD_BYTES], n if zero > 1.5 else 1.0, ep)
+            + sharded(params, routed, x[X_OPT_BYTES], n if zero > 0.5 else 1.0, ep))
 
 
 @kernel

@@ -219,8 +219,9 @@ def render_training(est: TrainingEstimate, model: Model, chip: Chip) -> str:
     wl, eff, step = est.workload, est.efficiency, est.step_time_s
     parts = dict(est.breakdown)
     bound = max(parts, key=parts.get)
+    ep = wl.ep or 1  # the planner's choice, 1 for a dense model
     what = dict(STEP_PARTS)
-    if (wl.ep or 1) > 1:
+    if ep > 1:
         what["tp_comm"] = "tensor-parallel collectives and the MoE all-to-alls over EP, exposed"
     tokens_per_step = wl.batch() * wl.seq_len
     out = [
@@ -229,7 +230,7 @@ def render_training(est: TrainingEstimate, model: Model, chip: Chip) -> str:
         f"Layout    TP {wl.tp} x PP {wl.pp} x DP {wl.dp} x CP {wl.cp}"
         + (f" ({CP_COMM_NAMES[wl.cp_comm_type]})" if wl.cp > 1 else "")
         + f" = {wl.num_chips:,} chips"
-        + (f", experts over EP {wl.ep} of the DP ranks" if (wl.ep or 1) > 1 else "")
+        + (f", experts over EP {ep} of the DP ranks" if ep > 1 else "")
         + "; micro-batch "
         f"{wl.micro_batch}, global batch {wl.batch():,} sequences of {wl.seq_len:,} tokens "
         f"({count(tokens_per_step)} tokens/step)",

@@ -50,10 +50,10 @@ from roofline.serving.disagg import (
     Pool, base_workload, decode_side, decode_step_s, estimate_disagg, kv_transfer_s, link_between, prefill_pass_s,
     prefill_side,
 )
-from roofline.serving.planner import EP_SIZES, attention_groups
+from roofline.serving.planner import attention_groups
 from roofline.serving.simulate import REQUESTS_PER_USER
 from roofline.serving.target import Targets, verdict_point
-from roofline.workload import valid_tp_sizes
+from roofline.workload import EP_SIZES, valid_tp_sizes
 
 #: Deployments of the closed-form ranking checked by simulation (the plan lists these).
 VERIFIED = 3

@@ -22,7 +22,7 @@ from roofline.errors import RooflineError
 from roofline.kernels import layout as L
 from roofline.model import Model
 from roofline.results.serving_plan import ServingLayout, ServingPlan
-from roofline.workload import valid_tp_sizes
+from roofline.workload import EP_SIZES, valid_tp_sizes
 
 #: Pipeline stages searched at most (every count from 1).
 MAX_PP = 64
@@ -30,15 +30,11 @@ MAX_PP = 64
 #: Requests in flight per replica searched at most.
 MAX_CONCURRENCY = 16384
 
-#: Expert-parallel sizes searched for mixture-of-experts models, and the counts of data-parallel attention
-#: groups (:func:`attention_groups`).
-EP_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-
 
 def attention_groups(chip: Chip, model: Model, fixed: bool) -> list[int]:
     """Counts of data-parallel attention groups over split experts (``Workload.dp_attention``) a planner
     searches: 1, and for a mixture-of-experts model whose TP and EP the user left open (``fixed`` False)
-    the powers of two of :data:`EP_SIZES` within the scale-up domain."""
+    the powers of two of :data:`roofline.workload.EP_SIZES` within the scale-up domain."""
     if not model.is_moe or fixed:
         return [1]
     return [d for d in EP_SIZES if d <= chip.scale_up_domain]

@@ -40,7 +40,9 @@ from roofline.stages import chunks_of
 from roofline.training.estimate import (
     TrainingContext, estimate_from_result, estimate_training, layout_memory, price_layout, with_days,
 )
-from roofline.workload import RECOMPUTE_MODES, TrainingWorkload, check_training, cp_heads_split, valid_tp_sizes
+from roofline.workload import (
+    EP_SIZES, RECOMPUTE_MODES, TrainingWorkload, check_training, cp_heads_split, training_ep_problem, valid_tp_sizes,
+)
 
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
 
@@ -113,9 +115,9 @@ def candidate_fields(chip: Chip, model: Model, wl: TrainingWorkload) -> list[tup
                 vpps = _divisors(chunks_of(model.num_layers, pp, wl.first_stage_layers, wl.last_stage_layers))
             else:
                 vpps = [1]
-            if model.is_moe:  # a given ep, else powers of two; each spreads whole experts evenly over dp ranks
-                eps = [e for e in ([wl.ep] if wl.ep is not None else (1, 2, 4, 8, 16, 32, 64, 128, 256))
-                       if dp % e == 0 and e * tp <= model.num_experts and model.num_experts % e == 0]
+            if model.is_moe:  # a given ep, else the powers of two, wherever check_training would take them
+                eps = [e for e in ([wl.ep] if wl.ep is not None else EP_SIZES)
+                       if training_ep_problem(model, e, tp, dp) is None]
             else:
                 eps = [1]
             for v, e in itertools.product(vpps, eps):
