@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from roofline.analysis.reference import verdict_runs
+from roofline.checkpoint import checkpoint_weight_dtype, on_chip
 from roofline.chip import Chip, check_price
 from roofline.errors import ContextNotice, RooflineError, closest
 from roofline.loaders.chips import CHIPS, load_chip
@@ -104,7 +105,8 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
     Parameters
     ----------
     workload
-        The serving workload (batch, lengths, formats, tp/pp); ``None`` is ``Workload()``.
+        The serving workload (batch, lengths, formats, tp/pp); ``None`` is ``Workload()`` with the
+        checkpoint's weight format (:func:`roofline.checkpoint.checkpoint_weight_dtype`).
     serving
         Keys ``engine``, ``concurrency`` (int or "max"), ``request_rate``, ``max_num_tokens``,
         ``num_requests``, ``seed``, ``random_range_ratio``, ``max_ttft_s``, ``max_tpot_s``: adds the step-level
@@ -157,7 +159,8 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
     inf = srv = dis = None
     if mode in ("inference", "both"):
         engine = ENGINES.get((serving or {}).get("engine") or "generic")
-        wl = with_engine_kv(workload or Workload(), m, engine.kv_auto) if engine else workload or Workload()
+        wl = workload or Workload(weight_dtype=checkpoint_weight_dtype(m))
+        wl = on_chip(with_engine_kv(wl, m, engine.kv_auto) if engine else wl, m, c)
         inf = estimate_inference(c, m, wl, engine)
         if inf.context_exceeds_model:
             warnings.warn(f"{wl.input_len:,} + {wl.output_len:,} tokens exceed the {inf.context_tokens:,}-token "

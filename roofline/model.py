@@ -60,6 +60,7 @@ import numbers
 
 import attrs
 
+from roofline.dtypes import WEIGHT_DTYPES, WEIGHT_ONLY_FALLBACK
 from roofline.errors import RooflineError
 from roofline.layer_mix import MIX_FIELDS, mix_problem
 from roofline.kernels import mixers, shapes
@@ -172,6 +173,11 @@ class Model:
     #: (weight dtype, KV-cache dtype) pairs: the KV format the published checkpoint of that weight format
     #: declares (hf_quant_config.json ``kv_cache_quant_algo``, or quantization_config ``kv_cache_scheme``)
     checkpoint_kv: tuple[tuple[str, str], ...] = ()
+    #: The weight format the checkpoint stores (a config.json's quantization_config or hf_quant_config.json,
+    #: :mod:`roofline.loaders.hf_quant`), when it is one this tool prices: the default ``--weight-dtype``.
+    #: ``checkpoint_format`` says what the checkpoint declares, in words, even when it is not priced.
+    checkpoint_dtype: str | None = None
+    checkpoint_format: str = ""
 
     def __attrs_post_init__(self) -> None:
         problem = architecture_problem(self)
@@ -296,8 +302,13 @@ class Model:
         return float(mixers.state_bytes_per_layer(pack_model(self), 1.0, act_bytes) * self.recurrent_layers)
 
     def declared_kv(self, weight_dtype: str) -> str | None:
-        """The KV-cache format the published checkpoint of ``weight_dtype`` declares, or None."""
-        return dict(self.checkpoint_kv).get(weight_dtype)
+        """The KV-cache format the published checkpoint of ``weight_dtype`` declares, or None; the weight-only
+        fallback of the checkpoint's own format (``dtypes.WEIGHT_ONLY_FALLBACK``) is that checkpoint."""
+        table = dict(self.checkpoint_kv)
+        if weight_dtype not in table and self.checkpoint_dtype is not None \
+                and WEIGHT_ONLY_FALLBACK.get(self.checkpoint_dtype) == weight_dtype:
+            return table.get(self.checkpoint_dtype)
+        return table.get(weight_dtype)
 
 
 def architecture_problem(m) -> str | None:
@@ -326,6 +337,8 @@ def architecture_problem(m) -> str | None:
             return f"{f}={getattr(m, f)!r} must be true or false"
     if m.norm not in ("rms", "layer"):
         return f"norm={m.norm!r} must be 'rms' or 'layer'"
+    if m.checkpoint_dtype is not None and m.checkpoint_dtype not in WEIGHT_DTYPES:
+        return f"checkpoint_dtype={m.checkpoint_dtype!r} must be one of {', '.join(WEIGHT_DTYPES)}, or left out"
     if m.moe_layer_freq < 1:
         return f"moe_layer_freq={m.moe_layer_freq} must be at least 1 (1 = every layer after first_dense_layers)"
     problem = mix_problem(m)

@@ -42,6 +42,7 @@ from roofline.analysis.probes import (
     compute_bound_batch, decode_point, link_halving, prefill_point, serving_layout, tp_scaling,
 )
 from roofline.analysis.reference import serving_point
+from roofline.checkpoint import checkpoint_weight_dtype, on_chip
 from roofline.chip import Chip
 from roofline.errors import RooflineError
 from roofline.loaders.chips import load_chip
@@ -86,7 +87,8 @@ def serving_summary(chip: Chip, model: Model, wl: Workload, targets: Targets, en
 
 def chip_row(chip: Chip, model: Model, wl: Workload, *, num_chips: int, tokens: float | None, targets: Targets,
              engine: str, concurrency: int | None, price: float | None, use_numba: bool | None) -> ChipRow:
-    """Every figure of one chip (no ratios yet)."""
+    """Every figure of one chip (no ratios yet); the checkpoint's format as the chip runs it (``on_chip``)."""
+    wl = on_chip(wl, model, chip)
     serving = train = None
     serving_note = training_note = ""
     try:
@@ -207,7 +209,7 @@ def compare(chips: Sequence[Chip | str], model: Model | str, *, reference: Chip 
         tokens = TrainingWorkload(tokens=tokens).tokens  # validated, "15T" accepted
     ref = reference if isinstance(reference, Chip) else load_chip(reference)
     m = model if isinstance(model, Model) else load_model(model)
-    wl = attrs.evolve(workload or Workload(), batch=1)
+    wl = attrs.evolve(workload or Workload(weight_dtype=checkpoint_weight_dtype(m)), batch=1)
     targets = Targets(float(max_tpot_s), float(max_ttft_s))
     kw = {"num_chips": num_chips, "tokens": tokens, "targets": targets, "engine": engine,
           "concurrency": concurrency, "use_numba": use_numba}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import attrs
 
+from roofline.checkpoint import on_chip
 from roofline.chip import Chip
 from roofline.errors import RooflineError
 from roofline.model import Model
@@ -68,6 +69,7 @@ def serving_point(chip: Chip, model: Model, base: Workload, targets: Targets, en
                   tp: int | None = None) -> tuple[OperatingPoint | None, str]:
     """``chip`` at its best serving layout within ``targets`` (``tp`` fixed when given; ``None`` and the
     reason when it cannot)."""
+    base = on_chip(base, model, chip)
     if not chip.has(base.compute_dtype):
         return None, f"{chip.name} has no {base.compute_dtype} compute"
     try:
@@ -79,7 +81,7 @@ def serving_point(chip: Chip, model: Model, base: Workload, targets: Targets, en
 
 def reference_batch1(ref: Chip, est: Estimate) -> tuple[InferenceEstimate | None, str]:
     """The reference at this estimate's batch-1 layout, or its smallest TP that holds a sequence."""
-    wl = est.inference.workload
+    wl = on_chip(est.inference.workload, est.model, ref)
     if not ref.has(wl.compute_dtype):
         return None, f"{ref.name} has no {wl.compute_dtype} compute: no batch-1 ratios"
     tries = [(wl, ""), (attrs.evolve(wl, tp=None), f"{ref.name} serves batch 1 at its smallest TP that fits "

@@ -6,11 +6,13 @@ import attrs
 import click
 
 from roofline import api
+from roofline.checkpoint import checkpoint_weight_dtype
 from roofline.cli.group import as_json
 from roofline.cli.options import (
     ENGINE, INPUT_LEN, KV_DTYPE, OUTPUT_LEN, WEIGHT_DTYPE, chip_list, counts, group, prices, reference_chip,
     text_json_or_csv,
 )
+from roofline.loaders.models import load_model
 from roofline.render.compare import render_compare
 from roofline.render.csv_table import csv_text, per_record
 from roofline.render.plots import DEFAULT_COUNTS, check_output
@@ -54,7 +56,9 @@ def compare(chips, model_name, input_len, output_len, weight_dtype, kv_dtype, en
             max_ttft_ms, num_chips, tokens, reference, price_per_hour, mixed, fmt):
     """Compare chips side by side: serving within latency targets, training, NVLink scaling, energy, cost,
     export-control figures, ratios against --reference and a verdict per chip."""
-    result = api.compare(chip_list(chips), model_name, reference=reference_chip(reference), num_chips=num_chips,
+    model = load_model(model_name)
+    weight_dtype = weight_dtype or checkpoint_weight_dtype(model)
+    result = api.compare(chip_list(chips), model, reference=reference_chip(reference), num_chips=num_chips,
                          max_tpot_s=max_tpot_ms / 1e3, max_ttft_s=max_ttft_ms / 1e3,
                          price_per_hour=prices(price_per_hour), engine=engine, concurrency=concurrency,
                          workload=Workload(input_len=input_len, output_len=output_len, weight_dtype=weight_dtype,
@@ -65,7 +69,7 @@ def compare(chips, model_name, input_len, output_len, weight_dtype, kv_dtype, en
         if len(pair) != 2 or not all(n.strip() for n in pair):
             raise click.BadParameter(f"{mixed!r} is not two chips as PREFILL:DECODE, e.g. H100:H20",
                                      param_hint="--mixed")
-        plan = api.plan_disagg(model_name, pair[0].strip(), pair[1].strip(), num_chips=max(num_chips, 2),
+        plan = api.plan_disagg(model, pair[0].strip(), pair[1].strip(), num_chips=max(num_chips, 2),
                                targets=Targets(max_tpot_ms / 1e3, max_ttft_ms / 1e3), input_len=input_len,
                                output_len=output_len, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
                                engine=engine, top=1)
@@ -91,7 +95,9 @@ def plot(kind, chips, model_name, input_len, output_len, weight_dtype, kv_dtype,
     batch. scaling: time to train against the number of chips. Needs matplotlib (pip install 'roofline[plot]').
     """
     check_output(output)
-    wl = Workload(input_len=input_len, output_len=output_len, weight_dtype=weight_dtype, kv_dtype=kv_dtype)
+    model = load_model(model_name)
+    wl = Workload(input_len=input_len, output_len=output_len,
+                  weight_dtype=weight_dtype or checkpoint_weight_dtype(model), kv_dtype=kv_dtype)
     if kind == "roofline":
         options = {"workload": wl, "tp": tp, "num_chips": num_chips, "tokens": tokens}
     elif kind == "batch":
@@ -99,5 +105,5 @@ def plot(kind, chips, model_name, input_len, output_len, weight_dtype, kv_dtype,
                    "concurrency": concurrency}
     else:
         options = {"counts": counts(counts_text) or DEFAULT_COUNTS, "tokens": tokens}
-    path = api.plot(kind, chip_list(chips), model_name, output, **options)
+    path = api.plot(kind, chip_list(chips), model, output, **options)
     click.echo(f"wrote {path}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from roofline import api
+from roofline.checkpoint import checkpoint_weight_dtype
 from roofline.cli.group import as_json
 from roofline.cli.options import (
     CHIP, DISAGG_ONLY, ENGINE, INPUT_LEN, KV_DTYPE, MAX_NUM_TOKENS, MODEL, OUTPUT_LEN, TRAINING_ONLY, WEIGHT_DTYPE,
@@ -123,7 +124,8 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
     wl = serving = training = split = None
     if mode != "training":
         wl = Workload(batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp or 1,
-                      weight_dtype=weight_dtype, kv_dtype=kv_dtype, ep=ep or 1, draft_tokens=draft_tokens,
+                      weight_dtype=weight_dtype or checkpoint_weight_dtype(m), kv_dtype=kv_dtype, ep=ep or 1,
+                      draft_tokens=draft_tokens,
                       accepted_tokens=accepted_tokens, dp_attention=attn_dp)
         if disagg:
             split = {**pools(train, c), "engine": engine, "max_num_tokens": max_num_tokens,

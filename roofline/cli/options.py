@@ -47,9 +47,10 @@ INPUT_LEN = click.option("--input-len", type=click.IntRange(min=1), default=2048
                          help="Prompt tokens per request.")
 OUTPUT_LEN = click.option("--output-len", type=click.IntRange(min=1), default=256, show_default=True,
                           help="Generated tokens per request.")
-WEIGHT_DTYPE = click.option("--weight-dtype", type=click.Choice(WEIGHT_DTYPES, case_sensitive=False), default="bf16",
-                            show_default=True,
-                            help="Weight format (int8/int4 are weight-only: they compute in 16-bit).")
+WEIGHT_DTYPE = click.option("--weight-dtype", type=click.Choice(WEIGHT_DTYPES, case_sensitive=False), default=None,
+                            help="Weight format (int8/int4 are weight-only: they compute in 16-bit). Default: the "
+                                 "format the model's config.json declares (quantization_config, "
+                                 "hf_quant_config.json), else bf16.")
 KV_DTYPE = click.option("--kv-dtype", type=click.Choice(KV_DTYPES, case_sensitive=False), default=None,
                         help="KV-cache format. Default: 16-bit like the activations.")
 ENGINE = click.option("--engine", type=click.Choice(list(ENGINES)), default="generic", show_default=True,

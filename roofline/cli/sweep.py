@@ -31,8 +31,9 @@ AXIS = "a value, a list 1,8,64, a range 1:64, a geometric range 1:1024:x2 or a s
 @click.option("--ep", default="1", show_default=True, metavar="AXIS", help="Expert-parallel sizes (MoE models).")
 @click.option("--attn-dp", default="1", show_default=True, metavar="AXIS",
               help="Data-parallel attention groups sharing split experts (MoE models, --ep 1).")
-@click.option("--weight-dtype", default="bf16", show_default=True, metavar="LIST",
-              help=f"Weight formats, comma-separated ({', '.join(WEIGHT_DTYPES)}).")
+@click.option("--weight-dtype", default=None, metavar="LIST",
+              help=f"Weight formats, comma-separated ({', '.join(WEIGHT_DTYPES)}). Default: each model's checkpoint "
+                   f"format (its config.json's quantization_config), else bf16.")
 @click.option("--kv-dtype", default=None, metavar="LIST",
               help=f"KV-cache formats ({', '.join(KV_DTYPES)}). Default: 16-bit like the activations.")
 @click.option("--engine", type=click.Choice(["static", *ENGINES]), default=None,

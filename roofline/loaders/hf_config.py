@@ -97,9 +97,11 @@ hyper-connections, low-rank output projection), minimax_m3 and minimax_m3_vl (bl
 nemotron-nas (per-layer block_configs), gemma4 (separate global-attention head shapes, K = V sharing).
 
 Multimodal configs (``text_config``): the text model only; ``source`` says the vision tower is ignored.
-Quantised checkpoints: ``attention_16bit`` is true when the config's ``quantization_config``
-(``modules_to_not_convert`` / ``ignore``) or the ``hf_quant_config.json`` beside it (``exclude_modules``) keeps
-the token mixers (``self_attn``, ``linear_attn``, ``attn``) of every mixer block unquantised.
+Quantised checkpoints: their declared weight and KV-cache formats are read by :mod:`roofline.loaders.hf_quant`
+(the default ``--weight-dtype`` is the checkpoint's). ``attention_16bit`` is true when the config's
+``quantization_config`` (``modules_to_not_convert`` / ``ignore``) or the ``hf_quant_config.json`` beside it
+(``exclude_modules``) keeps the token mixers (``self_attn``, ``linear_attn``, ``attn``) of every mixer block
+unquantised.
 
 Heads: ``head_dim`` is honoured where the family has it (llama, mistral, qwen2, mixtral, qwen2_moe, qwen3_moe), else
 hidden_size / heads; an absent or null ``num_key_value_heads`` means no GQA (= heads). (transformers'
@@ -117,6 +119,7 @@ from __future__ import annotations
 
 from roofline.loaders import hf_families as fam
 from roofline.loaders import hf_layernorm
+from roofline.loaders.hf_quant import checkpoint_fields
 from roofline.loaders.hf_fields import (
     MISSING, count, fail, flag, optional_int, required_int, rotary_base, sliding_window,
 )
@@ -327,8 +330,10 @@ def fields_from_hf_config(cfg: dict, name: str, quant: dict | None = None) -> di
         moe_intermediate_size, shared_expert_intermediate_size, shared_expert_gate, router_bias,
         first_dense_layers, moe_layer_freq, q_lora_rank, kv_lora_rank, qk_nope_head_dim,
         qk_rope_head_dim, v_head_dim``, then the layer-mix keys a family sets (``_EXTRA_ORDER``;
-        ``attention_16bit`` only when true). Counts are ints (dimensions in elements, lengths in tokens);
-        ``aliases`` is an empty tuple; ``family`` is the config's ``model_type``.
+        ``attention_16bit`` only when true), then for a quantised checkpoint ``checkpoint_format`` and, when
+        the format is one this tool prices, ``checkpoint_dtype`` and ``checkpoint_kv``
+        (:func:`roofline.loaders.hf_quant.checkpoint_fields`). Counts are ints (dimensions in elements, lengths
+        in tokens); ``aliases`` is an empty tuple; ``family`` is the config's ``model_type``.
 
     Raises
     ------
@@ -365,4 +370,5 @@ def fields_from_hf_config(cfg: dict, name: str, quant: dict | None = None) -> di
     result = {"name": name, "aliases": (), "family": model_type, "source": source}
     result.update((key, fields[key]) for key in _FIELD_ORDER)
     result.update((key, fields[key]) for key in _EXTRA_ORDER if key in fields)
+    result.update(checkpoint_fields(text, quant))
     return result

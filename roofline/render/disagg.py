@@ -32,6 +32,7 @@ def disagg_lines(d: DisaggEstimate) -> list[str]:
             ["request latency", seconds(d.request_latency_s), "", "", ""]]),
         table(["", "prefill pool", "decode pool", "deployment"], [
             ["chips", f"{d.prefill.num_chips:,}", f"{d.decode.num_chips:,}", f"{d.num_chips:,}"],
+            ["weights", d.prefill.weight_dtype, d.decode.weight_dtype, ""],
             ["capacity, requests/s", rate(d.prefill.capacity_requests_per_s), rate(d.decode.capacity_requests_per_s),
              rate(d.capacity_requests_per_s)],
             ["busy", f"{d.prefill_utilization:.0%}", f"{d.decode_utilization:.0%}", ""],

@@ -17,6 +17,7 @@ import numpy as np
 
 from roofline.analysis.compare import DEFAULT_MAX_TPOT_S
 from roofline.analysis.economics import plan_best, training_base, training_scaling
+from roofline.checkpoint import on_chip
 from roofline.serving.inflight import closed_form_serving
 from roofline.analysis.probes import batch_curve, decode_point, largest_batch_within, prefill_point, serving_layout
 from roofline.chip import Chip
@@ -120,7 +121,8 @@ def roofline_figure(chips: Sequence[Chip | str], model: Model | str, workload: W
         ax.annotate(f"critical\n{ci:,.0f} FLOP/B", (ci, chip.peak(dtype) / 1e12 * 1.15), ha="center", fontsize=8)
         title = f"{chip.name}: HBM {bw / 1e12:.2f} TB/s, {dtype} {chip.peak(dtype) / 1e12:,.0f} TFLOP/s"
         try:
-            cwl = wl if chip.has(wl.compute_dtype) else attrs.evolve(wl, weight_dtype=dtype)
+            cwl = on_chip(wl, m, chip)
+            cwl = cwl if chip.has(cwl.compute_dtype) else attrs.evolve(cwl, weight_dtype=dtype)
             try:
                 inf = estimate_inference(chip, m, serving_layout(chip, m, cwl, tp))
             except RooflineError:  # does not fit at the common TP: the fewest chips that hold it

@@ -21,6 +21,7 @@ class PoolLayout:
     capacity_requests_per_s: float  # what the pool serves flat out (closed form, see roofline.serving.disagg)
     link: str = ""  # prefill: the link its KV caches cross to the decode pool
     limit: str = "batch"  # what sets ``batch``: "batch" (given or the engine's budget) or "kv_cache" (decode)
+    weight_dtype: str = ""  # the format the pool's chip runs the weights in (roofline.checkpoint.on_chip)
 
     @property
     def num_chips(self) -> int:

@@ -61,6 +61,8 @@ class ModelFigures:
             "vocab_size": model.vocab_size,
             "sliding_window": model.sliding_window,
             "kv_dtype": kv_dtype,
+            "checkpoint_dtype": model.checkpoint_dtype,
+            "checkpoint_format": model.checkpoint_format,
             "kv_bytes_per_token": model.kv_bytes_per_token(BYTES[kv_dtype]),
             "layer_mix": model.layer_mix,
             "sliding_layers": model.swa_layers,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
+from roofline.checkpoint import checkpoint_weight_dtype, on_chip
 from roofline.chip import Chip
 from roofline.engines import Engine
 from roofline.errors import RooflineError
@@ -104,7 +105,8 @@ def _workload(role: str, pool: Pool, model: Model, base: Workload) -> Workload:
     _whole(role, "workers", pool.workers, most=MAX_POOL_WORKERS)
     _whole(role, "batch", pool.batch, optional=True)
     _whole(role, "attn_dp", pool.dp_attention)
-    wl = attrs.evolve(base, tp=pool.tp, pp=pool.pp, ep=pool.ep, dp_attention=pool.dp_attention)
+    wl = on_chip(attrs.evolve(base, tp=pool.tp, pp=pool.pp, ep=pool.ep, dp_attention=pool.dp_attention), model,
+                 pool.chip)
     try:
         check_layout(pool.chip, model, wl)
         if wl.tp is None:
@@ -255,16 +257,18 @@ def _layout(role: str, packed: Packed, workers: int, batch: int, capacity: float
     wl = packed.wl
     return PoolLayout(role=role, chip=packed.chip.name, tp=wl.tp, pp=wl.pp, ep=wl.ep, attn_dp=wl.attn_dp,
                       workers=workers, chips_per_worker=wl.num_chips, batch=batch, capacity_requests_per_s=capacity,
-                      link=link, limit=limit)
+                      link=link, limit=limit, weight_dtype=wl.weight_dtype)
 
 
 def estimate_disagg(model: Model, prefill: Pool, decode: Pool, *, input_len: int = 2048, output_len: int = 256,
-                    weight_dtype: str = "bf16", kv_dtype: str | None = None, engine: str = "generic",
+                    weight_dtype: str | None = None, kv_dtype: str | None = None, engine: str = "generic",
                     max_num_tokens: int | None = None, concurrency: int | None = None,
                     request_rate: float | None = None, num_requests: int | None = None, seed: int = 0,
                     random_range_ratio: float = 0.0, use_numba: bool | None = None) -> DisaggEstimate:
     """Serve ``model`` with ``prefill`` and ``decode`` pools under a benchmark client (closed loop of
-    ``concurrency`` users, default: as many as the decode pool holds; or Poisson ``request_rate``)."""
+    ``concurrency`` users, default: as many as the decode pool holds; or Poisson ``request_rate``);
+    ``weight_dtype`` None is the checkpoint's."""
+    weight_dtype = weight_dtype or checkpoint_weight_dtype(model)
     dep = deployment(model, prefill, decode, input_len=input_len, output_len=output_len, weight_dtype=weight_dtype,
                      kv_dtype=kv_dtype, engine=engine, max_num_tokens=max_num_tokens)
     cap_p, cap_d = pool_capacities(dep)

@@ -42,6 +42,7 @@ import time
 
 import attrs
 
+from roofline.checkpoint import checkpoint_weight_dtype
 from roofline.chip import Chip
 from roofline.errors import RooflineError
 from roofline.model import Model
@@ -152,18 +153,19 @@ def simulated(model: Model, point: DisaggPoint, prefill_chip: Chip, decode_chip:
 
 def plan_disagg(model: Model, prefill_chip: Chip, decode_chip: Chip, *, num_chips: int = 1024,
                 targets: Targets | None = None, input_len: int = 2048, output_len: int = 256,
-                weight_dtype: str = "bf16", kv_dtype: str | None = None, engine: str = "generic",
+                weight_dtype: str | None = None, kv_dtype: str | None = None, engine: str = "generic",
                 max_num_tokens: int | None = None, prefill_tp: int | None = None, prefill_pp: int | None = None,
                 prefill_ep: int | None = None, decode_tp: int | None = None, decode_pp: int | None = None,
                 decode_ep: int | None = None, top: int = 3,
                 prices: tuple[float | None, float | None] = (None, None), use_numba: bool | None = None) -> DisaggPlan:
     """Search the disaggregated deployments of at most ``num_chips`` chips (module docstring); the project
     error when none meets the targets. ``prices``: dollars per chip-hour of (prefill, decode) chips, None for
-    the profiles' prices."""
+    the profiles' prices; ``weight_dtype`` None is the checkpoint's."""
     if isinstance(num_chips, bool) or not isinstance(num_chips, int) or num_chips < 2:
         raise RooflineError(f"num_chips={num_chips!r} must be a whole number of at least 2 (one chip per pool)")
     start = time.perf_counter()
     targets = targets or Targets()
+    weight_dtype = weight_dtype or checkpoint_weight_dtype(model)
     base = base_workload(input_len, output_len, weight_dtype, kv_dtype)
     decodes = _decode_options(model, _pools(decode_chip, model, decode_tp, decode_pp, decode_ep), base, engine,
                               max_num_tokens, targets)
@@ -214,9 +216,9 @@ def plan_disagg(model: Model, prefill_chip: Chip, decode_chip: Chip, *, num_chip
                 dollars = (x * cp * price_p + y * cd * price_d) if price_p and price_d else None
                 points.append(DisaggPoint(
                     prefill=PoolLayout("prefill", prefill_chip.name, p.wl.tp, p.wl.pp, p.wl.ep, p.wl.attn_dp, x, cp,
-                                       batch, x * k / t_p, link),
+                                       batch, x * k / t_p, link, weight_dtype=p.wl.weight_dtype),
                     decode=PoolLayout("decode", decode_chip.name, d.wl.tp, d.wl.pp, d.wl.ep, d.wl.attn_dp, y, cd, b,
-                                      lam, limit="batch" if b < slots else "kv_cache"),
+                                      lam, limit="batch" if b < slots else "kv_cache", weight_dtype=d.wl.weight_dtype),
                     concurrency=max(1, round(lam * (ttft + steps * tpot))), ttft_s=ttft, tpot_s=tpot,
                     requests_per_s=lam, output_len=output_len,
                     output_tokens_per_dollar=lam * output_len * 3600.0 / dollars if dollars else None))

@@ -17,12 +17,13 @@ import time
 
 import numpy as np
 
+from roofline.checkpoint import checkpoint_weight_dtype, on_chip
 from roofline.chip import Chip
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
 from roofline.model import Model
 from roofline.results.serving_plan import ServingLayout, ServingPlan
-from roofline.workload import EP_SIZES, valid_tp_sizes
+from roofline.workload import EP_SIZES, Workload, valid_tp_sizes
 
 #: Pipeline stages searched at most (every count from 1).
 MAX_PP = 64
@@ -52,10 +53,11 @@ def concurrency_grid(limit: int) -> list[int]:
 
 def plan_serving(chip: Chip, model: Model, *, num_chips: int, max_tpot_s: float | None = None,
                  max_ttft_s: float | None = None, input_len: int = 2048, output_len: int = 256,
-                 weight_dtype: str = "bf16", kv_dtype: str | None = None, engine: str = "generic",
+                 weight_dtype: str | None = None, kv_dtype: str | None = None, engine: str = "generic",
                  max_num_tokens: int | None = None, tp: int | None = None, pp: int | None = None,
                  ep: int | None = None, top: int = 10, use_numba: bool | None = None) -> ServingPlan:
-    """Search the serving layouts of ``num_chips`` chips; ``tp``, ``pp`` and ``ep`` given stay fixed.
+    """Search the serving layouts of ``num_chips`` chips; ``tp``, ``pp`` and ``ep`` given stay fixed;
+    ``weight_dtype`` None is the checkpoint's (:func:`roofline.checkpoint.checkpoint_weight_dtype`).
 
     Raises the project error when no layout fits on ``num_chips`` chips, or when none meets the targets
     (with the lowest TPOT any layout reaches, and its TTFT).
@@ -68,6 +70,8 @@ def plan_serving(chip: Chip, model: Model, *, num_chips: int, max_tpot_s: float 
     if not isinstance(top, (int, np.integer)) or top < 1:
         raise RooflineError(f"top={top!r} must be a positive whole number")
     start = time.perf_counter()
+    weight_dtype = on_chip(Workload(weight_dtype=weight_dtype or checkpoint_weight_dtype(model)), model,
+                           chip).weight_dtype
     tps = [tp] if tp else [t for t in valid_tp_sizes(model, limit=chip.scale_up_domain) if t <= num_chips]
     pps = [pp] if pp else list(range(1, min(model.num_layers, MAX_PP, num_chips) + 1))
     eps = [ep] if ep else ([e for e in EP_SIZES if e <= min(model.num_experts, num_chips)] if model.is_moe else [1])

@@ -7,6 +7,7 @@ import itertools
 import attrs
 import numpy as np
 
+from roofline.checkpoint import checkpoint_weight_dtype, on_chip
 from roofline.chip import Chip
 from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES, check
 from roofline.errors import RooflineError
@@ -69,7 +70,7 @@ class Grid:
 
 
 def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=None, pp=1, ep=1, attn_dp=1,
-               weight_dtype="bf16", kv_dtype=None, key: str = "chip_model", max_chips: int | None = None,
+               weight_dtype=None, kv_dtype=None, key: str = "chip_model", max_chips: int | None = None,
                engine: str | None = None) -> Grid:
     """Load, validate and pack every group of the sweep (the hardware vectors carry the fixed costs of
     ``engine``, default the generic one, as every estimate does).
@@ -78,7 +79,8 @@ def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=Non
     more stages than layers, an EP the model has no experts for) is left out with the reason in
     ``skipped``; TP sizes of the default (every valid size within the scale-up domain) are left out
     silently, as are layouts of more than ``max_chips`` chips and, unless ``tp`` is given, the
-    ``attn_dp`` values (``Workload.dp_attention``) a layout cannot take. ``key``: ``"chip_model"`` (reductions per
+    ``attn_dp`` values (``Workload.dp_attention``) a layout cannot take. ``weight_dtype`` None: each model's
+    checkpoint format (:func:`roofline.checkpoint.checkpoint_weight_dtype`). ``key``: ``"chip_model"`` (reductions per
     chip and model) or ``"group"`` (one key per group).
     """
     chip_list = [c if isinstance(c, Chip) else load_chip(c) for c in parse_names(chips, "chips")]
@@ -90,7 +92,8 @@ def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=Non
     eps = parse_axis(ep, "ep")
     dps = parse_axis(attn_dp, "attn_dp")
     tps = None if tp is None else parse_axis(tp, "tp")
-    wdts = [check("weight_dtype", d, WEIGHT_DTYPES) for d in parse_names(weight_dtype, "weight_dtype")]
+    given = None if weight_dtype is None else [check("weight_dtype", d, WEIGHT_DTYPES)
+                                                 for d in parse_names(weight_dtype, "weight_dtype")]
     kvs = [None if d is None else check("kv_dtype", d, KV_DTYPES) for d in parse_names(kv_dtype, "kv_dtype")]
     # the largest value of each axis through the workload's own checks (the kernels see the others only)
     Workload(batch=max(batches), input_len=max(inputs), output_len=max(outputs), tp=max(tps) if tps else None,
@@ -99,9 +102,14 @@ def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=Non
     for ci, chip in enumerate(chip_list):
         for mi, model in enumerate(model_list):
             m_row = hw_row = None
-            for wd in wdts:
+            seen = set()  # two formats the chip runs alike (a checkpoint's fp4 and int4 on Hopper) priced once
+            for wd in given or [checkpoint_weight_dtype(model)]:
                 for kv in kvs:
-                    base = Workload(input_len=inputs[0], output_len=outputs[0], weight_dtype=wd, kv_dtype=kv)
+                    base = on_chip(Workload(input_len=inputs[0], output_len=outputs[0], weight_dtype=wd,
+                                            kv_dtype=kv), model, chip)
+                    if (base.weight_dtype, kv) in seen:
+                        continue
+                    seen.add((base.weight_dtype, kv))
                     try:
                         check_layout(chip, model, base)
                     except RooflineError as exc:
@@ -131,7 +139,7 @@ def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=Non
                                 ws.append(pack_workload(wl, p.eff.max_tokens_per_pass, 1))
                                 key_value = ci * len(model_list) + mi if key == "chip_model" else len(groups)
                                 groups.append(pack_group(m_row, hw_row, key_value, wl))
-                                meta.append((ci, mi, t, s, e, wd, wl.kv, wl.num_chips, p.usable(), d, wl))
+                                meta.append((ci, mi, t, s, e, wl.weight_dtype, wl.kv, wl.num_chips, p.usable(), d, wl))
     if not groups:
         raise RooflineError(f"sweep: no combination can run; {skipped[0] if skipped else 'check the axes'}")
     # W_BATCH of each replica batch, as pack_workload gives it: the sequences of one data-parallel

@@ -175,7 +175,7 @@ def run_grid(grid: Grid, *, engine: str | None = None, max_num_tokens: int | Non
 
 
 def sweep(chips, models, *, batch=1, input_len=2048, output_len=256, tp=None, pp=1, ep=1, attn_dp=1,
-          weight_dtype="bf16",
+          weight_dtype=None,
           kv_dtype=None, engine: str | None = None, max_num_tokens: int | None = None, decode_only: bool = False,
           reduce: str | None = None, max_tpot_s: float | None = None, max_ttft_s: float | None = None,
           use_numba: bool | None = None, threads: int | None = None,
@@ -192,7 +192,8 @@ def sweep(chips, models, *, batch=1, input_len=2048, output_len=256, tp=None, pp
         attention heads within the chip's scale-up domain. ``batch`` is sequences per replica (with an
         engine: requests in flight). ``attn_dp``: ``Workload.dp_attention`` (MoE models, ep 1).
     weight_dtype, kv_dtype
-        Formats (one or several); ``kv_dtype=None`` keeps the cache in the activations' 16-bit format.
+        Formats (one or several); ``weight_dtype=None`` is each model's checkpoint format (else bf16),
+        ``kv_dtype=None`` keeps the cache in the activations' 16-bit format.
     engine, max_num_tokens
         ``None``: static batches, as ``roofline estimate``. An engine name: in-flight batching, as
         ``roofline estimate --concurrency``, with its token budget unless ``max_num_tokens`` is given.

@@ -7,6 +7,7 @@ from concurrent.futures import Executor, Future
 
 import attrs
 
+from roofline.checkpoint import runs_as
 from roofline.chip import Chip
 from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
 from roofline.engines import Engine
@@ -20,7 +21,9 @@ from roofline.training.estimate import estimate_training
 from roofline.validate.schema import (
     INFERENCE_METRICS, SERVING_METRICS, TRAINING_METRICS, RowError, cell, megatron_2021, positive_cell, whole_cell,
 )
-from roofline.workload import RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload, Workload, check_layout, with_engine_kv
+from roofline.workload import (
+    RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload, Workload, check_layout, with_engine_kv,
+)
 
 #: Validation simulates about a thousand benchmarks: compiled, as a sweep is (the first run compiles the
 #: simulator once and says so); one estimate stays in plain Python.
@@ -105,8 +108,9 @@ def row_dtypes(row: dict, kv_when_blank: str, model: Model, engine: Engine,
 
     fp4 weights on a ``chip`` without fp4 tensor cores (Hopper) run as a weight-only 4-bit format: the
     engines dequantise them to 16 bit in the GEMM (vLLM's Marlin and Triton MXFP4 MoE kernels on Hopper), which
-    is roofline's ``int4`` (0.5 bytes stored, 16-bit compute) — the format ``estimate`` suggests for fp4 on
-    such a chip."""
+    is roofline's ``int4`` (0.5 bytes stored, 16-bit compute); fp8 on a chip without fp8 likewise runs as
+    ``int8``. The same rule (:func:`roofline.checkpoint.runs_as`) gives ``estimate`` its default format for a
+    quantised checkpoint on such a chip."""
     wd = cell(row, "weight_dtype") or cell(row, "precision")
     if wd not in WEIGHT_DTYPES:
         raise RowError(f"weight_dtype={wd!r} is not one of {', '.join(WEIGHT_DTYPES)}")
@@ -117,9 +121,7 @@ def row_dtypes(row: dict, kv_when_blank: str, model: Model, engine: Engine,
         kv = ("fp8" if wd == "fp8" else None) if kv_when_blank == "weights" else kv_when_blank
     if kv is not None and kv not in KV_DTYPES:
         raise RowError(f"kv_dtype={kv!r} is not one of {', '.join(KV_DTYPES)}")
-    if wd == "fp4" and chip is not None and not chip.has("fp4"):
-        wd = "int4"
-    return wd, kv
+    return (wd if chip is None else runs_as(wd, chip)), kv
 
 
 def predict_inference(row: dict, chip: Chip, model: Model, kv_when_blank: str = "engine",

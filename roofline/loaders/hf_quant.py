@@ -1,0 +1,94 @@
+"""The storage formats a quantised checkpoint declares: its weight format and its KV-cache format.
+
+Read from the ``quantization_config`` of ``config.json`` (or of its ``text_config``) and from ModelOpt's
+``hf_quant_config.json`` beside it (``quantization``). The weight format, in this tool's names:
+
+* ``quant_method`` ``fp8`` (DeepSeek, Qwen and MiniMax FP8 releases: e4m3 block-scaled) -> fp8;
+  ``mxfp4`` (gpt-oss) -> fp4;
+* ModelOpt / TensorRT-LLM ``quant_algo`` ``FP8``, ``FP8_PER_CHANNEL_PER_TOKEN``, ``FP8_BLOCK_SCALES`` -> fp8;
+  ``NVFP4``, ``MXFP4`` -> fp4; the weight-only ``W4A16``, ``W4A16_AWQ``, ``W4A16_GPTQ`` -> int4 and ``W8A16``,
+  ``W8A16_GPTQ`` -> int8;
+* ``compressed-tensors`` ``config_groups`` whose groups all store one weight format: float 8 bits -> fp8,
+  float 4 bits -> fp4; integer 4 / 8 bits with no activation quantisation (weight-only) -> int4 / int8;
+* ``awq`` and ``gptq`` with ``bits`` 4 / 8 -> int4 / int8 (weight-only).
+
+Anything else that is declared (ModelOpt ``MIXED_PRECISION``, weight-only NVFP4, ``bitsandbytes``, integer
+weights with quantised activations, groups of different formats...) is *not priced*: the checkpoint's
+format is recorded in words and the user must choose ``--weight-dtype`` (the estimate never substitutes one
+silently). The KV-cache format: ModelOpt ``kv_cache_quant_algo`` ``FP8`` -> fp8, or ``kv_cache_scheme``
+(``"FP8"``, or float / integer 8 bits) -> fp8 / int8; engines whose ``kv_cache_dtype = auto`` follows the
+checkpoint use it (``Model.checkpoint_kv``).
+"""
+
+from __future__ import annotations
+
+_ALGO = {"FP8": "fp8", "FP8_PER_CHANNEL_PER_TOKEN": "fp8", "FP8_BLOCK_SCALES": "fp8", "NVFP4": "fp4",
+         "MXFP4": "fp4", "W4A16": "int4", "W4A16_AWQ": "int4", "W4A16_GPTQ": "int4", "W8A16": "int8",
+         "W8A16_GPTQ": "int8"}
+_METHOD = {"fp8": "fp8", "mxfp4": "fp4"}
+_BITS = {4: "int4", 8: "int8"}
+
+
+def _group_format(group) -> str | None:
+    """The weight format of one compressed-tensors config group, or None when it is not one we price."""
+    if not isinstance(group, dict) or not isinstance(group.get("weights"), dict):
+        return None
+    w, a = group["weights"], group.get("input_activations")
+    bits, kind = w.get("num_bits"), w.get("type")
+    if kind == "float":
+        return {8: "fp8", 4: "fp4"}.get(bits)
+    if kind == "int" and a is None:
+        return _BITS.get(bits)
+    return None
+
+
+def _weight_format(q: dict) -> tuple[str | None, str]:
+    """(our weight dtype or None, the declaration in words) of one quantisation description."""
+    algo, method = q.get("quant_algo"), q.get("quant_method")
+    if isinstance(algo, str):
+        return _ALGO.get(algo.upper()), f"quant_algo {algo}"
+    if method == "compressed-tensors" or "config_groups" in q:
+        groups = q.get("config_groups")
+        found = {_group_format(g) for g in groups.values()} if isinstance(groups, dict) and groups else {None}
+        return (found.pop() if len(found) == 1 else None), "compressed-tensors config_groups"
+    if method in ("awq", "gptq"):
+        return _BITS.get(q.get("bits")), f"quant_method {method} bits {q.get('bits')}"
+    if isinstance(method, str):
+        return _METHOD.get(method), f"quant_method {method}"
+    return None, "a quantization_config without quant_method or quant_algo"
+
+
+def _kv_format(q: dict) -> str | None:
+    algo = q.get("kv_cache_quant_algo")
+    if isinstance(algo, str):
+        return {"FP8": "fp8", "INT8": "int8"}.get(algo.upper())
+    scheme = q.get("kv_cache_scheme")
+    if isinstance(scheme, str):
+        return {"FP8": "fp8", "INT8": "int8"}.get(scheme.upper())
+    if isinstance(scheme, dict) and scheme.get("num_bits") == 8:
+        return {"float": "fp8", "int": "int8"}.get(scheme.get("type"))
+    return None
+
+
+def checkpoint_fields(cfg: dict, quant: dict | None) -> dict:
+    """The model fields of the checkpoint's declared formats: ``checkpoint_format`` (the declaration, in
+    words), ``checkpoint_dtype`` (the weight format in this tool's names, when it prices it) and
+    ``checkpoint_kv`` (its KV-cache format by weight format); empty for an unquantised checkpoint.
+    ModelOpt's hf_quant_config.json, where present, is the description that is read."""
+    described = quant.get("quantization") if isinstance(quant, dict) else None
+    if isinstance(described, dict):
+        q, where = described, "hf_quant_config.json"
+    else:
+        text = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else {}
+        q = cfg.get("quantization_config") or text.get("quantization_config")
+        where = "config.json quantization_config"
+    if not isinstance(q, dict):
+        return {}
+    dtype, words = _weight_format(q)
+    out = {"checkpoint_format": f"{where}: {words}"}
+    if dtype is not None:
+        out["checkpoint_dtype"] = dtype
+        kv = _kv_format(q)
+        if kv is not None:
+            out["checkpoint_kv"] = {dtype: kv}
+    return out
