@@ -57,8 +57,8 @@ PURE_DP = ["--tp", "1", "--pp", "1", "--dp", "1024", "--micro-batch", "1", "--re
 
 @pytest.mark.parametrize("chip, model", [(c, "8B") for c in CHIPS.names()] + [("H200", m) for m in MODELS.names()])
 def test_every_profile_trains(chip, model):
-    """Every profile trains, except a layer mix with recurrent or sparse token mixers (issue 17), which is
-    refused with the reason: one line, exit 2 (sliding-window mixes train: tests/test_training_swa.py)."""
+    """Every profile trains, except a layer mix with recurrent token mixers (issue 17), which is refused with
+    the reason: one line, exit 2 (sliding-window and sparse attention train: tests/test_training_mix.py)."""
     args = ("estimate", "--chip", chip, "--model", model, "--mode", "training", *PURE_DP)
     if training_mix_problem(load_model(model)):
         r = CliRunner().invoke(main, list(args))

@@ -41,14 +41,14 @@ from roofline._jit import kernel
 from roofline.kernels.forward import attended_keys, fill_pass
 from roofline.kernels.layout import (
     H_EFF_COMPUTE, H_EFF_HBM, H_HBM_BW, H_PEAK_FLOPS, H_SIZE, H_UP_DOMAIN, M_ATTN_LAYERS, M_HEADS, M_HEAD_DIM,
-    M_HIDDEN, M_LAYERS, M_SWA_LAYERS, M_VOCAB, M_WINDOW, N_OPS, OP_AR_ATTN, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM,
-    OP_COLS, OP_EMBED, OP_EP_COMBINE, OP_EP_DISPATCH, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM,
-    OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, OP_MLP_ACT, OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ,
-    OP_QKV, OP_ROUTER, OP_SHARED_DOWN, OP_SHARED_UP, R_BUBBLE, R_COMPUTE, R_CP, R_DP, R_HW_FLOPS, R_MICRO,
-    R_MODEL_FLOPS, R_OPT, R_PP, R_SIZE, R_STEP, R_TP, T_CP, T_CP_COMM, T_DP, T_EP, T_FIRST, T_FLASH, T_GB, T_LAST,
-    T_MB, T_MM_BYTES, T_PP, T_RECOMPUTE, T_SEQ, T_SP, T_TP, T_VPP, T_ZERO, W_ACCEPT, W_ACT_BYTES, W_BATCH, W_DRAFT,
-    W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_SIZE, W_TP, W_WEIGHT_BYTES, X_ATTN_EFF, X_ATTN_PEAK,
-    X_GEMM16_EFF, X_OPT_TRAFFIC, X_STEP_OVERHEAD, X_SUSTAINED,
+    M_HIDDEN, M_IDX_DIM, M_IDX_HEADS, M_LAYERS, M_SPARSE_TOPK, M_SWA_LAYERS, M_VOCAB, M_WINDOW, N_OPS, OP_AR_ATTN,
+    OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COLS, OP_EMBED, OP_EP_COMBINE, OP_EP_DISPATCH, OP_EXPERT_ACT,
+    OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, OP_MLP_ACT,
+    OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ, OP_QKV, OP_ROUTER, OP_SHARED_DOWN, OP_SHARED_UP, R_BUBBLE,
+    R_COMPUTE, R_CP, R_DP, R_HW_FLOPS, R_MICRO, R_MODEL_FLOPS, R_OPT, R_PP, R_SIZE, R_STEP, R_TP, T_CP, T_CP_COMM,
+    T_DP, T_EP, T_FIRST, T_FLASH, T_GB, T_LAST, T_MB, T_MM_BYTES, T_PP, T_RECOMPUTE, T_SEQ, T_SP, T_TP, T_VPP,
+    T_ZERO, W_ACCEPT, W_ACT_BYTES, W_BATCH, W_DRAFT, W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_SIZE, W_TP,
+    W_WEIGHT_BYTES, X_ATTN_EFF, X_ATTN_PEAK, X_GEMM16_EFF, X_OPT_TRAFFIC, X_STEP_OVERHEAD, X_SUSTAINED,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
 from roofline.kernels.roofline import op_time, set_allgather, set_allreduce, set_alltoall, set_gemm, set_send
@@ -105,7 +105,7 @@ def fill_training_layer(m, t, domain, ops, w):
         keys = q * s
         ops[OP_ATTN, OP_HBM] = (tokens * 2.0 * kv_dim * ab + 2.0 * tokens * heads * hd * ab
                                 + UNFUSED_SCORE_PASSES_FWD * b * heads * q * s * ab)
-    ops[OP_ATTN, OP_FLOPS] = 4.0 * hd * heads * keys * b
+    ops[OP_ATTN, OP_FLOPS] = 4.0 * hd * heads * keys * b + indexer_flops(m, s) / cp * b
     v = m[M_VOCAB] / tp
     set_gemm(ops, OP_LM_HEAD, tokens, h, v, ab, ab, 1.0)
     ops[OP_LM_HEAD, OP_HBM] += tokens * v * 4.0 * 2.0
@@ -117,15 +117,31 @@ def fill_training_layer(m, t, domain, ops, w):
 @kernel
 def layer_keys(m, s):
     """Key visits of one attention layer over a sequence of ``s`` tokens, the mean over the model's attention
-    layers: a sliding-window layer visits at most ``M_WINDOW`` keys per query, a full one every earlier key
-    (gpt-oss alternates them, Gemma 3 has five windowed to one full). Every layer is priced alike at this
-    mean: attention is compute-bound at training lengths, where the time is linear in the key visits."""
+    layers: a sliding-window layer visits at most ``M_WINDOW`` keys per query, a full one every earlier key,
+    a sparse one (DSA) at most ``M_SPARSE_TOPK`` per query (gpt-oss alternates windowed and full layers, Gemma 3
+    has five windowed to one full). Every layer is priced alike at this mean: attention is compute-bound at
+    training lengths, where the time is linear in the key visits."""
     window = m[M_WINDOW]
     n_attn = m[M_ATTN_LAYERS]
-    n_swa = m[M_SWA_LAYERS]
-    if window <= 0.0 or n_attn <= 0.0 or n_swa >= n_attn:
+    n_swa = m[M_SWA_LAYERS] if window > 0.0 else 0.0
+    full = attended_keys(s, 0.0, m[M_SPARSE_TOPK])
+    if n_attn <= 0.0 or n_swa <= 0.0:
+        return full
+    if n_swa >= n_attn:
         return attended_keys(s, 0.0, window)
-    return (n_swa * attended_keys(s, 0.0, window) + (n_attn - n_swa) * attended_keys(s, 0.0, 0.0)) / n_attn
+    return (n_swa * attended_keys(s, 0.0, window) + (n_attn - n_swa) * full) / n_attn
+
+
+@kernel
+def indexer_flops(m, s):
+    """FLOPs over a sequence of ``s`` tokens of a sparse-attention (DSA) model's lightning indexer, the mean per
+    attention layer: each query's indexer heads score every earlier key, 2 FLOPs per multiply-add, on every
+    TP rank (as serving prices it, :func:`roofline.kernels.forward.softmax_at`); 0 without sparse layers."""
+    if m[M_SPARSE_TOPK] <= 0.0 or m[M_ATTN_LAYERS] <= 0.0:
+        return 0.0
+    n_swa = m[M_SWA_LAYERS] if m[M_WINDOW] > 0.0 else 0.0
+    share = (m[M_ATTN_LAYERS] - n_swa) / m[M_ATTN_LAYERS]
+    return share * 2.0 * m[M_IDX_HEADS] * m[M_IDX_DIM] * attended_keys(s, 0.0, 0.0)
 
 
 @kernel
@@ -326,12 +342,12 @@ def step_from_layer(m, hw, x, t, scratch, res):
     # over the global batch, no recompute. Executed FLOPs (HFU) add FlashAttention's backward recompute
     # (+0.5x attention), the masked half of unfused attention, and the recompute mode's forward work.
     heads_hd = 4.0 * m[M_HEAD_DIM] * m[M_HEADS]
-    attn_seq = heads_hd * layer_keys(m, s)
+    attn_seq = heads_hd * layer_keys(m, s) + indexer_flops(m, s)
     linear_seq = 2.0 * active_linear_params(m) * s
     head_seq = 2.0 * m[M_HIDDEN] * m[M_VOCAB] * s
     seqs_per_chip = t[T_GB] / (tp * pp * dp * cp)
     model = 3.0 * seqs_per_chip * (layers * (linear_seq + attn_seq) + head_seq)
-    attn_run = attn_seq if flash else heads_hd * s * s
+    attn_run = attn_seq if flash else heads_hd * s * s + indexer_flops(m, s)
     hw_f = 3.0 * seqs_per_chip * (layers * (linear_seq + attn_run) + head_seq)
     if flash:
         hw_f += 0.5 * seqs_per_chip * layers * attn_run

@@ -68,13 +68,13 @@ class TrainingContext:
 
 def training_mix_problem(model: Model) -> str | None:
     """Why training ``model`` cannot be estimated yet, or None: the training kernels price blocks that are
-    alike but for their attention window (sliding-window and full attention layers mixed are priced at their
-    mean key visits, ``kernels.training.layer_keys``); recurrent and sparse token mixers and blocks without a
-    mixer or an MLP are priced by serving only."""
-    if not (model.recurrent_layers or model.sparse_top_k or model.mixer_free_layers or model.mlp_free_layers):
+    alike but for their attention's key visits (sliding-window, full and sparse attention layers are priced at
+    their mean, ``kernels.training.layer_keys``, with a sparse model's indexer); recurrent token mixers and
+    blocks without a mixer or an MLP are priced by serving only."""
+    if not (model.recurrent_layers or model.mixer_free_layers or model.mlp_free_layers):
         return None
-    kinds = [k for k in model.layer_mix
-             if k not in ("full attention", "dense MLP", "MoE MLP") and not k.startswith("sliding-window")]
+    kinds = [k for k in model.layer_mix if k not in ("full attention", "sparse attention", "dense MLP", "MoE MLP")
+             and not k.startswith("sliding-window")]
     return (f"model {model.name}: training estimates of a layer mix ({', '.join(kinds)}) are not modelled yet, "
             f"only serving; use --mode inference")
 
