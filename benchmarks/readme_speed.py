@@ -37,7 +37,9 @@ def speed_block() -> str:
     tests = _load("bench_tests") if (RESULTS / "bench_tests.json").exists() else None
     rows = []
     largest = max(r["configurations"] for r in sweep["rows"])
-    for kind, target in (("decode-only", 1e8), ("full", 5e7)):
+    targets = sweep["targets"]
+    for kind, key in (("decode-only", "decode_configs_per_s"), ("full", "full_configs_per_s")):
+        target = targets[key]["target"]
         r = next(r for r in sweep["rows"] if r["kind"] == kind and r["configurations"] == largest)
         what = "decode-only sweep" if kind == "decode-only" else "full sweep (TTFT, TPOT, memory)"
         limit = f"; {r['fraction_of_limit']:.0%} of this machine's limit" if "fraction_of_limit" in r else ""
