@@ -35,7 +35,7 @@ def checkpoint_weight_dtype(model: Model) -> str:
     """The weight format of a serving estimate that does not name one: the format the model's checkpoint
     stores (``Model.checkpoint_dtype``: a config.json's quantization_config or hf_quant_config.json; each
     chip runs it as :func:`on_chip` says), else bf16. A checkpoint that declares a format this tool does not
-    price (mixed formats, weight-only NVFP4, bitsandbytes...) has no default: the caller must choose."""
+    price (mixed formats, bitsandbytes...) has no default: the caller must choose."""
     if model.checkpoint_dtype is not None:
         return model.checkpoint_dtype
     if model.checkpoint_format:

@@ -76,9 +76,14 @@ def test_every_config_declares_what_its_files_say(folder):
       "config_groups": {"g": {"weights": {"num_bits": 8, "type": "int"},
                               "input_activations": {"num_bits": 8, "type": "int"}}}}, None),
     ({"quant_method": "compressed-tensors",  # two groups of different formats
-      "config_groups": {"a": {"weights": {"num_bits": 8, "type": "float"}},
-                        "b": {"weights": {"num_bits": 4, "type": "float"}}}}, None),
-    ({"quant_algo": "W4A16_NVFP4"}, None),  # weight-only NVFP4: our fp4 computes in fp4
+      "config_groups": {"a": {"weights": {"num_bits": 8, "type": "float"}, "input_activations": {"type": "float"}},
+                        "b": {"weights": {"num_bits": 4, "type": "float"}, "input_activations": None}}}, None),
+    ({"quant_algo": "W4A16_NVFP4"}, "int4"),  # weight-only NVFP4: 4-bit stored, 16-bit compute
+    ({"quant_method": "compressed-tensors",  # NVFP4 weights and activations: fp4 compute
+      "config_groups": {"g": {"weights": {"num_bits": 4, "type": "float"},
+                              "input_activations": {"num_bits": 4, "type": "float"}}}}, "fp4"),
+    ({"quant_method": "compressed-tensors",  # FP8 weights, 16-bit activations: weight-only 8-bit
+      "config_groups": {"g": {"weights": {"num_bits": 8, "type": "float"}, "input_activations": None}}}, "int8"),
 ])
 def test_declared_formats_map_or_are_named(q, expected):
     """A format this tool prices maps to its name; any other is named in words with no dtype (never a

@@ -6,14 +6,16 @@ Read from the ``quantization_config`` of ``config.json`` (or of its ``text_confi
 * ``quant_method`` ``fp8`` (DeepSeek, Qwen and MiniMax FP8 releases: e4m3 block-scaled) -> fp8;
   ``mxfp4`` (gpt-oss) -> fp4;
 * ModelOpt / TensorRT-LLM ``quant_algo`` ``FP8``, ``FP8_PER_CHANNEL_PER_TOKEN``, ``FP8_BLOCK_SCALES`` -> fp8;
-  ``NVFP4``, ``MXFP4`` -> fp4; the weight-only ``W4A16``, ``W4A16_AWQ``, ``W4A16_GPTQ`` -> int4 and ``W8A16``,
-  ``W8A16_GPTQ`` -> int8;
-* ``compressed-tensors`` ``config_groups`` whose groups all store one weight format: float 8 bits -> fp8,
-  float 4 bits -> fp4; integer 4 / 8 bits with no activation quantisation (weight-only) -> int4 / int8;
+  ``NVFP4``, ``MXFP4`` -> fp4; the weight-only ``W4A16``, ``W4A16_AWQ``, ``W4A16_GPTQ``, ``W4A16_NVFP4``,
+  ``W4A16_MXFP4`` -> int4 and ``W8A16``, ``W8A16_GPTQ`` -> int8 (roofline's weight-only formats: the bytes
+  stored, 16-bit compute, whether the stored numbers are integers or floats);
+* ``compressed-tensors`` ``config_groups`` whose groups all store one weight format: float 8 / 4 bits with
+  quantised activations -> fp8 / fp4; 8 / 4 bits, integer or float, with no activation quantisation
+  (weight-only) -> int8 / int4;
 * ``awq`` and ``gptq`` with ``bits`` 4 / 8 -> int4 / int8 (weight-only).
 
-Anything else that is declared (ModelOpt ``MIXED_PRECISION``, weight-only NVFP4, ``bitsandbytes``, integer
-weights with quantised activations, groups of different formats...) is *not priced*: the checkpoint's
+Anything else that is declared (ModelOpt ``MIXED_PRECISION``, ``bitsandbytes``, integer weights with
+quantised activations, groups of different formats...) is *not priced*: the checkpoint's
 format is recorded in words and the user must choose ``--weight-dtype`` (the estimate never substitutes one
 silently). The KV-cache format: ModelOpt ``kv_cache_quant_algo`` ``FP8`` -> fp8, or ``kv_cache_scheme``
 (``"FP8"``, or float / integer 8 bits) -> fp8 / int8; engines whose ``kv_cache_dtype = auto`` follows the
@@ -23,8 +25,8 @@ checkpoint use it (``Model.checkpoint_kv``).
 from __future__ import annotations
 
 _ALGO = {"FP8": "fp8", "FP8_PER_CHANNEL_PER_TOKEN": "fp8", "FP8_BLOCK_SCALES": "fp8", "NVFP4": "fp4",
-         "MXFP4": "fp4", "W4A16": "int4", "W4A16_AWQ": "int4", "W4A16_GPTQ": "int4", "W8A16": "int8",
-         "W8A16_GPTQ": "int8"}
+         "MXFP4": "fp4", "W4A16": "int4", "W4A16_AWQ": "int4", "W4A16_GPTQ": "int4", "W4A16_NVFP4": "int4",
+         "W4A16_MXFP4": "int4", "W8A16": "int8", "W8A16_GPTQ": "int8"}
 _METHOD = {"fp8": "fp8", "mxfp4": "fp4"}
 _BITS = {4: "int4", 8: "int8"}
 
@@ -35,11 +37,11 @@ def _group_format(group) -> str | None:
         return None
     w, a = group["weights"], group.get("input_activations")
     bits, kind = w.get("num_bits"), w.get("type")
-    if kind == "float":
-        return {8: "fp8", 4: "fp4"}.get(bits)
-    if kind == "int" and a is None:
+    if kind not in ("float", "int"):
+        return None
+    if a is None:  # weight-only: dequantised to 16 bit in the GEMM
         return _BITS.get(bits)
-    return None
+    return {8: "fp8", 4: "fp4"}.get(bits) if kind == "float" else None
 
 
 def _weight_format(q: dict) -> tuple[str | None, str]:
