@@ -80,9 +80,12 @@ TRAINING_CSV = ROOT / "profiles" / "measurements" / "training.csv"
 MICROBENCH_CSV = ROOT / "profiles" / "measurements" / "microbench.csv"
 FAMILIES = ("default", "hopper", "ampere", "blackwell")
 TRAINING = ("training_sustained_fraction", "training_attention_fraction", "training_step_overhead_s")
-#: A family is fitted only with more rows than values to fit; with fewer it is a family without training rows
-#: (:func:`transfer_training`), in the product and in every fold alike.
+#: A family's training values are fitted only with more rows than values to fit, in the product and in every
+#: fold alike: all three with at least MIN_TRAINING_ROWS rows; with fewer, but at least two, the sustained
+#: fraction alone (it scales every GEMM and attention of a step), the other two as a family without training
+#: rows gets them (:func:`fit_sustained`); with fewer still, all three so (:func:`transfer_training`).
 MIN_TRAINING_ROWS = len(TRAINING) + 1
+MIN_SUSTAINED_ROWS = 2
 #: Family-level fixed costs of a pass: serving's fixed costs are the engine's, so these stay 0.
 FAMILY_COSTS = ("kernel_overhead_s", "step_overhead_s")
 FITTED_KEYS = (*S.FRACTIONS, *TRAINING, *FAMILY_COSTS, *S.COSTS)
@@ -245,6 +248,33 @@ def fit_training(fam: str, ids: set[str], fixed: dict) -> dict:
             "objective": obj, "rows": len(ids)}
 
 
+def fit_sustained(fam: str, ids: set[str], base: dict) -> dict:
+    """The sustained fraction of ``fam`` fitted on its few rows ``ids`` (the same median |ln error| and grid
+    steps as :func:`fit_training`), its attention fraction and step overhead those of ``base`` (what a family
+    without training rows gets)."""
+    def run(s):
+        vals = {**{k: base[k] for k in TRAINING}, "training_sustained_fraction": float(s)}
+        rows = _training_errors({fam: vals}, ids)
+        return statistics.median(abs(math.log(r.predicted / r.measured)) for r in rows), float(s)
+
+    coarse = [run(s) for s in np.round(np.arange(0.40, 1.001, 0.05), 3)]
+    s0 = min(coarse)[1]
+    fine = [run(s) for s in np.round(np.clip(np.arange(s0 - 0.04, s0 + 0.041, 0.01), 0.01, 1.0), 3)]
+    obj, s = min(coarse + fine)
+    return {**{k: base[k] for k in TRAINING}, "training_sustained_fraction": s, "objective": obj,
+            "rows": len(ids), "fitted": "training_sustained_fraction"}
+
+
+def fit_families(rows_by_family: dict[str, set[str]]) -> dict:
+    """Every family's training values by the row rule of MIN_TRAINING_ROWS (families with too few rows to fit
+    anything are left out: they get :func:`transfer_training`)."""
+    full = {fam: fit_training(fam, ids, {}) for fam, ids in sorted(rows_by_family.items())
+            if len(ids) >= MIN_TRAINING_ROWS}
+    partial = {fam: fit_sustained(fam, ids, transfer_training(full, fam)) for fam, ids in sorted(rows_by_family.items())
+               if MIN_SUSTAINED_ROWS <= len(ids) < MIN_TRAINING_ROWS and full}
+    return {**full, **partial}
+
+
 def _training_errors(values: dict[str, dict], ids: set[str] | None = None) -> list:
     over = {fam: {k: v[k] for k in TRAINING} for fam, v in values.items() if all(k in v for k in TRAINING)}
     return [r for r in validate([TRAINING_CSV], efficiency_overrides=over).rows if ids is None or r.row_id in ids]
@@ -257,8 +287,7 @@ def _stats_rows(rows) -> dict:
 
 def train_all() -> tuple[dict, dict]:
     with_rows = sorted(_training_rows())
-    fits = {fam: fit_training(fam, ids, {}) for fam, ids in sorted(_training_rows().items())
-            if len(ids) >= MIN_TRAINING_ROWS}
+    fits = fit_families(_training_rows())
     _, rows = read_rows(TRAINING_CSV)
     sources = sorted({source_name(r["source"]) for r in rows if r["usable"] == "yes"})
     in_sample = _training_errors({fam: fits.get(fam) or transfer_training(fits, fam) for fam in with_rows})
@@ -268,8 +297,7 @@ def train_all() -> tuple[dict, dict]:
     oos = []
     for src in sources:
         fold_ids = _training_rows(lambda r, s=src: source_name(r["source"]) != s)
-        fold = {fam: fit_training(fam, ids, {}) for fam, ids in sorted(fold_ids.items())
-                if len(ids) >= MIN_TRAINING_ROWS}
+        fold = fit_families(fold_ids)
         held_ids = {r["row_id"] for r in rows if r["usable"] == "yes" and source_name(r["source"]) == src}
         fill = {fam: fold.get(fam) or transfer_training(fold, fam) for fam in with_rows}
         held = _training_errors(fill, held_ids)
@@ -293,8 +321,13 @@ def train_all() -> tuple[dict, dict]:
     return fits, report
 
 
+def _full(fits: dict) -> dict:
+    """The families whose three training values were all fitted (not :func:`fit_sustained`'s)."""
+    return {fam: f for fam, f in fits.items() if "fitted" not in f}
+
+
 def _mean_training(fits: dict) -> dict:
-    return {k: round(statistics.mean(f[k] for f in fits.values()), 3) for k in TRAINING}
+    return {k: round(statistics.mean(f[k] for f in _full(fits).values()), 3) for k in TRAINING}
 
 
 def attention_references() -> dict[str, float]:
@@ -311,10 +344,11 @@ def attention_references() -> dict[str, float]:
 
 def transfer_training(fits: dict, fam: str) -> dict:
     """The training values of a family without training rows (in the product, and for the left-out family
-    of a fold): the mean of the fitted families, except the attention fraction when the family has a
+    of a fold): the mean of the fully fitted families, except the attention fraction when the family has a
     FlashAttention microbenchmark: the fitted families' mean share of their own microbenchmark, times its
     (fused attention's efficiency differs between chips as the kernel benchmark does: 58 % of peak on A100,
     33 % on H100)."""
+    fits = _full(fits)
     out = _mean_training(fits)
     refs = attention_references()
     known = [f for f in fits if f in refs]
@@ -395,12 +429,16 @@ def calibrate(skip_training: bool = False) -> dict:
             if fam in fits:
                 values[fam].update({k: fits[fam][k] for k in TRAINING})
                 rows = fits[fam]["rows"]
-                notes[fam]["training"] = f"fitted jointly over the {rows} usable {fam} rows of training.csv"
+                notes[fam]["training"] = (f"fitted jointly over the {rows} usable {fam} rows of training.csv"
+                                          if "fitted" not in fits[fam] else
+                                          f"sustained fraction fitted over the {rows} usable {fam} rows of "
+                                          f"training.csv (too few for three values); the others as a family "
+                                          f"without training rows")
             else:
                 values[fam].update(transfer_training(fits, fam))
                 ref = fam in attention_references()
                 notes[fam]["training"] = (f"no training rows for this family: mean of the fitted "
-                                          f"{' and '.join(sorted(fits))} values"
+                                          f"{' and '.join(sorted(_full(fits)))} values"
                                           + ("; attention: their mean share of their FlashAttention-2 "
                                              "microbenchmark times this family's" if ref else ""))
     return {"digest": input_digest(), "values": values, "notes": notes, "engines": engines,
