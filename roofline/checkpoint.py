@@ -20,15 +20,27 @@ def runs_as(weight_dtype: str, chip: Chip) -> str:
     return fallback if fallback is not None and not chip.has(weight_dtype) else weight_dtype
 
 
-def on_chip(wl: Workload, model: Model, chip: Chip) -> Workload:
-    """``wl`` as ``chip`` runs it: weights in the model's checkpoint format (``Model.checkpoint_dtype``) or
-    in its weight-only fallback run as the chip runs that checkpoint (:func:`runs_as`), as the engines do;
-    any other format is left as asked (a chip without it is refused by :func:`roofline.workload.check_layout`)."""
+def as_run(model: Model, weight_dtype: str, chip: Chip) -> str:
+    """The weight format ``chip`` prices ``weight_dtype`` in: the model's checkpoint format
+    (``Model.checkpoint_dtype``) or its weight-only fallback as the chip runs that checkpoint
+    (:func:`runs_as`), as the engines do; any other format as asked (a chip without it is refused by
+    :func:`roofline.workload.check_layout`)."""
     stored = model.checkpoint_dtype
-    if stored is None or wl.weight_dtype not in (stored, WEIGHT_ONLY_FALLBACK.get(stored)):
-        return wl
-    run = runs_as(stored, chip)
+    if stored is None or weight_dtype not in (stored, WEIGHT_ONLY_FALLBACK.get(stored)):
+        return weight_dtype
+    return runs_as(stored, chip)
+
+
+def on_chip(wl: Workload, model: Model, chip: Chip) -> Workload:
+    """``wl`` with its weight format as ``chip`` runs it (:func:`as_run`)."""
+    run = as_run(model, wl.weight_dtype, chip)
     return wl if run == wl.weight_dtype else attrs.evolve(wl, weight_dtype=run)
+
+
+def weight_only_run(model: Model, weight_dtype: str) -> bool:
+    """Whether ``weight_dtype`` is the model's checkpoint format run weight-only (its fallback)."""
+    stored = model.checkpoint_dtype
+    return stored is not None and WEIGHT_ONLY_FALLBACK.get(stored) == weight_dtype
 
 
 def checkpoint_weight_dtype(model: Model) -> str:

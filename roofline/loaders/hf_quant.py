@@ -29,6 +29,7 @@ _ALGO = {"FP8": "fp8", "FP8_PER_CHANNEL_PER_TOKEN": "fp8", "FP8_BLOCK_SCALES": "
          "W4A16_MXFP4": "int4", "W8A16": "int8", "W8A16_GPTQ": "int8"}
 _METHOD = {"fp8": "fp8", "mxfp4": "fp4"}
 _BITS = {4: "int4", 8: "int8"}
+_KV = {"FP8": "fp8", "INT8": "int8"}
 
 
 def _group_format(group) -> str | None:
@@ -61,12 +62,10 @@ def _weight_format(q: dict) -> tuple[str | None, str]:
 
 
 def _kv_format(q: dict) -> str | None:
-    algo = q.get("kv_cache_quant_algo")
-    if isinstance(algo, str):
-        return {"FP8": "fp8", "INT8": "int8"}.get(algo.upper())
+    named = q.get("kv_cache_quant_algo") or q.get("kv_cache_scheme")
+    if isinstance(named, str):
+        return _KV.get(named.upper())
     scheme = q.get("kv_cache_scheme")
-    if isinstance(scheme, str):
-        return {"FP8": "fp8", "INT8": "int8"}.get(scheme.upper())
     if isinstance(scheme, dict) and scheme.get("num_bits") == 8:
         return {"float": "fp8", "int": "int8"}.get(scheme.get("type"))
     return None

@@ -101,10 +101,7 @@ def model_from_dict(d: dict, where: str = "model") -> Model:
     kw["source"] = str(d.get("source", ""))
     kw["aliases"] = string_list(d, "aliases", where) if "aliases" in d else ()
     kw["checkpoint_kv"] = _checkpoint_kv(d.get("checkpoint_kv", {}), where)
-    if d.get("checkpoint_dtype") is not None:
-        if d["checkpoint_dtype"] not in WEIGHT_DTYPES:
-            raise RooflineError(f"{where}: checkpoint_dtype={d['checkpoint_dtype']!r} must be one of "
-                                f"{', '.join(WEIGHT_DTYPES)}, or left out")
+    if d.get("checkpoint_dtype") is not None:  # checked with the rest by architecture_problem
         kw["checkpoint_dtype"] = d["checkpoint_dtype"]
     kw["checkpoint_format"] = str(d.get("checkpoint_format", ""))
     problem = architecture_problem(types.SimpleNamespace(**(_DEFAULTS | kw)))

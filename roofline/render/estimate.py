@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
+from roofline.checkpoint import weight_only_run
 from roofline.chip import Chip
-from roofline.dtypes import BYTES, WEIGHT_ONLY_FALLBACK
+from roofline.dtypes import BYTES
 from roofline.model import Model
 from roofline.render.text import chip_line, count, duration, gb, mix_summary, ops_table, rate, seconds, share, table
 from roofline.results.estimate import Estimate
@@ -28,10 +29,7 @@ def render_estimate(est: Estimate, show_ops: bool = False) -> str:
            f", hidden {model.hidden_size:,}, {model.num_heads} heads ({model.num_kv_heads} KV)"),
     ]
     if model.checkpoint_format:
-        out.append(f"        checkpoint {model.checkpoint_format} ("
-                   + (f"weights {model.checkpoint_dtype}" + "".join(f", KV cache {kv}" for _, kv in model.checkpoint_kv)
-                      + ", the default --weight-dtype" if model.checkpoint_dtype else
-                      "not one weight format: --weight-dtype chooses") + ")")
+        out.append(f"        checkpoint {model.checkpoint_format} ({_checkpoint_formats(model)})")
     if model.is_hybrid or model.moe_layers:
         out.append(f"        layer mix {mix_summary(model)} (token mixers / MLPs)"
                    + (f"; sliding-window layers keep at most {model.sliding_window:,} tokens"
@@ -47,6 +45,14 @@ def render_estimate(est: Estimate, show_ops: bool = False) -> str:
     if est.verdict is not None:
         out += ["", render_verdict(est.verdict)]
     return "\n".join(out)
+
+
+def _checkpoint_formats(model: Model) -> str:
+    """What the checkpoint's declaration sets: the default weight format (and its KV-cache format), or none."""
+    if model.checkpoint_dtype is None:
+        return "not one weight format: --weight-dtype chooses"
+    kv = "".join(f", KV cache {kv}" for _, kv in model.checkpoint_kv)
+    return f"weights {model.checkpoint_dtype}{kv}, the default --weight-dtype"
 
 
 def _k(tokens: float) -> str:
@@ -124,8 +130,7 @@ def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
            f"{(wl.tp or 1) * wl.dp_attention} chips" if wl.dp_attention > 1 else "")
         + f" = {inf.num_chips} chip(s); weights {wl.weight_dtype} "
         + (f"(the {est.model.checkpoint_dtype} checkpoint, weight-only: no {est.model.checkpoint_dtype} compute; "
-           if est.model.checkpoint_dtype not in (None, wl.weight_dtype)
-           and WEIGHT_ONLY_FALLBACK.get(est.model.checkpoint_dtype) == wl.weight_dtype else "(")
+           if weight_only_run(est.model, wl.weight_dtype) else "(")
         + f"computes in {dt}), KV {wl.kv}; batch {wl.batch}, {wl.input_len} in / {wl.output_len} out"
         + (f"; speculative: {wl.draft_tokens} draft token(s), {wl.accept:g} accepted per step"
            if wl.draft_tokens else ""),

@@ -17,13 +17,13 @@ import time
 
 import numpy as np
 
-from roofline.checkpoint import checkpoint_weight_dtype, on_chip
+from roofline.checkpoint import as_run, checkpoint_weight_dtype
 from roofline.chip import Chip
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
 from roofline.model import Model
 from roofline.results.serving_plan import ServingLayout, ServingPlan
-from roofline.workload import EP_SIZES, Workload, valid_tp_sizes
+from roofline.workload import EP_SIZES, valid_tp_sizes
 
 #: Pipeline stages searched at most (every count from 1).
 MAX_PP = 64
@@ -70,8 +70,7 @@ def plan_serving(chip: Chip, model: Model, *, num_chips: int, max_tpot_s: float 
     if not isinstance(top, (int, np.integer)) or top < 1:
         raise RooflineError(f"top={top!r} must be a positive whole number")
     start = time.perf_counter()
-    weight_dtype = on_chip(Workload(weight_dtype=weight_dtype or checkpoint_weight_dtype(model)), model,
-                           chip).weight_dtype
+    weight_dtype = as_run(model, weight_dtype or checkpoint_weight_dtype(model), chip)
     tps = [tp] if tp else [t for t in valid_tp_sizes(model, limit=chip.scale_up_domain) if t <= num_chips]
     pps = [pp] if pp else list(range(1, min(model.num_layers, MAX_PP, num_chips) + 1))
     eps = [ep] if ep else ([e for e in EP_SIZES if e <= min(model.num_experts, num_chips)] if model.is_moe else [1])

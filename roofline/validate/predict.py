@@ -21,9 +21,7 @@ from roofline.training.estimate import estimate_training
 from roofline.validate.schema import (
     INFERENCE_METRICS, SERVING_METRICS, TRAINING_METRICS, RowError, cell, megatron_2021, positive_cell, whole_cell,
 )
-from roofline.workload import (
-    RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload, Workload, check_layout, with_engine_kv,
-)
+from roofline.workload import RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload, Workload, check_layout, with_engine_kv
 
 #: Validation simulates about a thousand benchmarks: compiled, as a sweep is (the first run compiles the
 #: simulator once and says so); one estimate stays in plain Python.
