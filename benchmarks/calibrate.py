@@ -27,7 +27,8 @@ the fitted engines; a family without serving runs the mean of the fitted familie
 
 Training, with the serving values in place, over the usable rows of ``training.csv`` per family:
 ``training_sustained_fraction``, ``training_attention_fraction``, ``training_step_overhead_s`` (grid search
-of the median |ln(predicted / measured)|, as before).
+of the median |ln(predicted / measured)|: a coarse grid, then a fine one around each of its
+:data:`REFINED_CELLS` best points, since the median has several shallow basins).
 
 Out of sample: for each model of the serving runs, the serving values are refitted without its runs and
 its runs scored with them (leave-one-model-out; the refit uses the schedules simulated at the full fit's
@@ -86,6 +87,10 @@ TRAINING = ("training_sustained_fraction", "training_attention_fraction", "train
 #: rows gets them (:func:`fit_sustained`); with fewer still, all three so (:func:`transfer_training`).
 MIN_TRAINING_ROWS = len(TRAINING) + 1
 MIN_SUSTAINED_ROWS = 2
+#: Coarse grid points the fine grid searches around: the median objective has separate basins of nearly equal
+#: depth on the coarse grid (sustained fraction against step overhead), and the deeper one after refining
+#: need not be the coarse best.
+REFINED_CELLS = 3
 #: Family-level fixed costs of a pass: serving's fixed costs are the engine's, so these stay 0.
 FAMILY_COSTS = ("kernel_overhead_s", "step_overhead_s")
 FITTED_KEYS = (*S.FRACTIONS, *TRAINING, *FAMILY_COSTS, *S.COSTS)
@@ -240,9 +245,10 @@ def fit_training(fam: str, ids: set[str], fixed: dict) -> dict:
 
     coarse = [run(s, a) for s in np.round(np.arange(0.40, 1.001, 0.05), 3)
               for a in np.round(np.arange(0.10, 0.901, 0.05), 3)]
-    _, s0, a0, _ = min(coarse)
-    fine = [run(s, a) for s in np.round(np.clip(np.arange(s0 - 0.04, s0 + 0.041, 0.01), 0.01, 1.0), 3)
-            for a in np.round(np.clip(np.arange(a0 - 0.04, a0 + 0.041, 0.01), 0.01, 1.0), 3)]
+    points = {(s, a) for _, s0, a0, _ in sorted(coarse)[:REFINED_CELLS]
+              for s in np.round(np.clip(np.arange(s0 - 0.04, s0 + 0.041, 0.01), 0.01, 1.0), 3)
+              for a in np.round(np.clip(np.arange(a0 - 0.04, a0 + 0.041, 0.01), 0.01, 1.0), 3)}
+    fine = [run(s, a) for s, a in sorted(points)]
     obj, s, a, oh = min(coarse + fine)
     return {"training_sustained_fraction": s, "training_attention_fraction": a, "training_step_overhead_s": oh,
             "objective": obj, "rows": len(ids)}
@@ -258,8 +264,9 @@ def fit_sustained(fam: str, ids: set[str], base: dict) -> dict:
         return statistics.median(abs(math.log(r.predicted / r.measured)) for r in rows), float(s)
 
     coarse = [run(s) for s in np.round(np.arange(0.40, 1.001, 0.05), 3)]
-    s0 = min(coarse)[1]
-    fine = [run(s) for s in np.round(np.clip(np.arange(s0 - 0.04, s0 + 0.041, 0.01), 0.01, 1.0), 3)]
+    points = {s for _, s0 in sorted(coarse)[:REFINED_CELLS]
+              for s in np.round(np.clip(np.arange(s0 - 0.04, s0 + 0.041, 0.01), 0.01, 1.0), 3)}
+    fine = [run(s) for s in sorted(points)]
     obj, s = min(coarse + fine)
     return {**{k: base[k] for k in TRAINING}, "training_sustained_fraction": s, "objective": obj,
             "rows": len(ids), "fitted": "training_sustained_fraction"}

@@ -186,6 +186,7 @@ def pack_layout(wl, num_layers: int) -> np.ndarray:
     t[L.T_EP] = wl.ep or 1
     t[L.T_DROPOUT] = float(wl.dropout)
     t[L.T_CP_COMM] = L.CP_COMM_TYPES.index(wl.cp_comm_type)
+    t[L.T_EAGER] = L.KERNEL_MODES.index(wl.kernels)
     return t
 
 

@@ -20,14 +20,14 @@ from roofline.chip import Chip
 from roofline.dtypes import KV_DTYPES, WEIGHT_COMPUTE, WEIGHT_DTYPES, check
 from roofline.errors import RooflineError
 from roofline.kernels.inference import mean_decode_context
-from roofline.kernels.layout import CP_COMM_TYPES, RECOMPUTE_MODES
+from roofline.kernels.layout import CP_COMM_TYPES, KERNEL_MODES, RECOMPUTE_MODES
 from roofline.model import Model
 from roofline.quantity import EXAMPLES, parse_count, show
 from roofline.stages import chunks_of, stage_split
 from roofline.validators import choice, flag, nonnegative_int, positive_int
 
-__all__ = ["MIXED_PRECISION", "RECOMPUTE_MODES", "TRAIN_DTYPES", "TrainingWorkload", "Workload", "check_layout",
-           "check_training", "decode_context", "valid_tp_sizes", "with_engine_kv"]
+__all__ = ["KERNEL_MODES", "MIXED_PRECISION", "RECOMPUTE_MODES", "TRAIN_DTYPES", "TrainingWorkload", "Workload",
+           "check_layout", "check_training", "decode_context", "valid_tp_sizes", "with_engine_kv"]
 
 
 @attrs.frozen
@@ -242,7 +242,8 @@ class TrainingWorkload:
     ``None`` for a layout field (tp, pp, dp, micro_batch, recompute, zero, virtual_pp) lets
     ``estimate_training`` ask the planner; ``global_batch=None`` takes ~4M tokens
     (see :meth:`default_batch`). ``sequence_parallel=None`` turns it on whenever tp > 1.
-    ``flash_attention=False`` materialises the score matrix (pre-2022 Megatron-LM).
+    ``flash_attention=False`` materialises the score matrix (pre-2022 Megatron-LM); ``kernels="eager"`` runs
+    the block's elementwise ops one PyTorch kernel each (no torch.compile or fused kernels).
     """
 
     num_chips: int = attrs.field(default=1024, validator=positive_int("num_chips"))
@@ -265,6 +266,7 @@ class TrainingWorkload:
     flash_attention: bool = attrs.field(default=True, validator=flag("flash_attention"))
     # dropout layers in training (Megatron-LM GPT 2021: yes; Llama, MPT: none)
     dropout: bool = attrs.field(default=False, validator=flag("dropout"))
+    kernels: str = attrs.field(default="fused", converter=choice("kernels", KERNEL_MODES))
     ep: int | None = attrs.field(default=None, validator=positive_int("ep", True))  # MoE: experts over ep DP ranks
     # uneven pipeline stages (Megatron's --decoder-first/last-pipeline-num-layers); None: the split rule
     first_stage_layers: int | None = attrs.field(default=None, validator=positive_int("first_stage_layers", True))

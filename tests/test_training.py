@@ -24,9 +24,9 @@ from roofline.workload import RECOMPUTE_MODES, TrainingWorkload, valid_tp_sizes
 CHIPS = ["H100-SXM", "A100-SXM-80GB", "H20", "B200", "MI300X"]
 MODELS = ["Llama-3.1-8B", "Llama-2-13B", "Llama-3.1-70B", "GPT-3-175B", "Mistral-7B"]
 KEYS = {"num_chips", "tp", "pp", "dp", "cp", "cp_comm_type", "micro_batch", "global_batch", "seq_len", "recompute",
-        "zero", "dtype", "fits", "memory_per_chip_bytes", "step_time_s", "tokens_per_s", "tokens_per_s_per_chip", "mfu",
-        "hfu", "model_tflops_per_chip", "train_tokens", "time_to_train_s", "breakdown", "ep", "virtual_pp",
-        "first_stage_layers", "middle_stage_layers", "last_stage_layers"}
+        "zero", "dtype", "kernels", "fits", "memory_per_chip_bytes", "step_time_s", "tokens_per_s",
+        "tokens_per_s_per_chip", "mfu", "hfu", "model_tflops_per_chip", "train_tokens", "time_to_train_s", "breakdown",
+        "ep", "virtual_pp", "first_stage_layers", "middle_stage_layers", "last_stage_layers"}
 
 
 @st.composite

@@ -14,7 +14,7 @@ from roofline.dtypes import KV_DTYPES, WEIGHT_DTYPES
 from roofline.errors import RooflineError
 from roofline.loaders.chips import load_chip
 from roofline.loaders.engines import ENGINES
-from roofline.workload import CP_COMM_TYPES, RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload
+from roofline.workload import CP_COMM_TYPES, KERNEL_MODES, RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload
 
 
 def group(*options):
@@ -100,6 +100,10 @@ training_options = group(
                  help="Training: ZeRO stage (1 optimizer, 2 +gradients, 3 +weights sharded over DP)."),
     click.option("--dtype", "train_dtype", type=click.Choice(TRAIN_DTYPES, case_sensitive=False), default=None,
                  help="Training: matmul precision. Default: bf16 (fp16 on chips without bf16)."),
+    click.option("--kernels", type=click.Choice(KERNEL_MODES, case_sensitive=False), default="fused", show_default=True,
+                 help="Training: fused (Megatron-LM, TransformerEngine, torch.compile) or eager (PyTorch op by op, "
+                      "as a reference Llama implementation without torch.compile: RMSNorm, rotary and SwiGLU "
+                      "as several HBM passes each)."),
     click.option("--virtual-pp", type=click.IntRange(min=1), default=None,
                  help="Training: virtual pipeline stages per chip (interleaved schedule)."),
     click.option("--first-stage-layers", type=click.IntRange(min=1), default=None,
@@ -113,7 +117,7 @@ training_options = group(
                  help="Training: also report the chips needed to train the budget within this many days."),
 )
 TRAINING_ONLY = ("num_chips", "dp", "cp", "cp_comm_type", "micro_batch", "global_batch", "seq_len", "recompute", "zero",
-                 "train_dtype", "virtual_pp", "first_stage_layers", "last_stage_layers", "tokens", "days")
+                 "train_dtype", "kernels", "virtual_pp", "first_stage_layers", "last_stage_layers", "tokens", "days")
 
 
 def given(ctx: click.Context, names) -> list[str]:
@@ -134,8 +138,8 @@ def refuse_other_mode(ctx: click.Context, names, mode: str, other: str, hint: st
 def training_workload(chip: Chip, params: dict) -> TrainingWorkload:
     """The ``TrainingWorkload`` of the parsed options; ``tokens`` is parsed by its converter."""
     fields = {k: params[k] for k in ("num_chips", "tp", "pp", "dp", "cp", "cp_comm_type", "micro_batch",
-                                     "global_batch", "seq_len", "recompute", "virtual_pp", "first_stage_layers",
-                                     "last_stage_layers")}
+                                     "global_batch", "seq_len", "recompute", "kernels", "virtual_pp",
+                                     "first_stage_layers", "last_stage_layers")}
     if params["zero"] is not None:
         fields["zero"] = int(params["zero"])
     if params.get("ep") is not None:

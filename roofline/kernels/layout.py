@@ -247,12 +247,16 @@ T_DROPOUT = 14  # 1: dropout layers (their masks are kept for backward); modern 
 T_FIRST = 15  # layers of the first pipeline stage when the stages are uneven (0: every stage ceil(L / pp))
 T_LAST = 16  # layers of the last pipeline stage when uneven; the middle stages share the rest equally
 T_CP_COMM = 17  # the index in CP_COMM_TYPES: how context parallelism exchanges attention's inputs
-T_SIZE = 18
+T_EAGER = 18  # the index in KERNEL_MODES: 1 runs the block op by op (``roofline.kernels.train_eager``)
+T_SIZE = 19
 RECOMPUTE_MODES = ("none", "selective", "full")
 #: Megatron-LM's --cp-comm-type: p2p, the ring exchange of K/V chunks overlapped with attention; a2a, the
 #: all-to-all of Q, K, V and the output between sequence and head shards (DeepSpeed-Ulysses); all_gather, the
 #: whole sequence's K/V gathered before attention.
 CP_COMM_TYPES = ("p2p", "a2a", "all_gather")
+#: How the framework runs a block's elementwise ops: fused (Megatron-LM, TransformerEngine, torch.compile) or
+#: eager (PyTorch op by op, as Meta's reference Llama code runs without torch.compile).
+KERNEL_MODES = ("fused", "eager")
 
 # ---- training extras: attention peak and the mixed-precision state convention ------------------------
 X_ATTN_PEAK = 0  # dense 16-bit FLOP/s (attention runs in 16 bit even when the GEMMs run fp8)

@@ -31,6 +31,7 @@ Conventions (stated once here):
 * **fp8** (``T_MM_BYTES`` = 1): the linear GEMMs run at the fp8 peak; the attention core, the LM head and
   the router stay 16-bit; the scaling casts around each fp8 GEMM are memory-bound kernels of their own
   (:mod:`roofline.kernels.train_casts`), the weights' once per step with the optimizer.
+* **Eager** blocks (``T_EAGER``, PyTorch op by op) add :mod:`roofline.kernels.train_eager`'s traffic.
 * **Memory**: :mod:`roofline.kernels.train_memory` (state by ZeRO stage, activations per stage of the
   schedule, the logits).
 """
@@ -46,8 +47,8 @@ from roofline.kernels.layout import (
     OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, OP_MLP_ACT,
     OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ, OP_QKV, OP_ROUTER, OP_SHARED_DOWN, OP_SHARED_UP, R_BUBBLE,
     R_COMPUTE, R_CP, R_DP, R_HW_FLOPS, R_MICRO, R_MODEL_FLOPS, R_OPT, R_PP, R_SIZE, R_STEP, R_TP, T_CP, T_CP_COMM,
-    T_DP, T_EP, T_FIRST, T_FLASH, T_GB, T_LAST, T_MB, T_MM_BYTES, T_PP, T_RECOMPUTE, T_SEQ, T_SP, T_TP, T_VPP,
-    T_ZERO, W_ACCEPT, W_ACT_BYTES, W_BATCH, W_DRAFT, W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_SIZE, W_TP,
+    T_DP, T_EAGER, T_EP, T_FIRST, T_FLASH, T_GB, T_LAST, T_MB, T_MM_BYTES, T_PP, T_RECOMPUTE, T_SEQ, T_SP, T_TP,
+    T_VPP, T_ZERO, W_ACCEPT, W_ACT_BYTES, W_BATCH, W_DRAFT, W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_SIZE, W_TP,
     W_WEIGHT_BYTES, X_ATTN_EFF, X_ATTN_PEAK, X_GEMM16_EFF, X_OPT_TRAFFIC, X_STEP_OVERHEAD, X_SUSTAINED,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
@@ -55,6 +56,7 @@ from roofline.kernels.roofline import op_time, set_allgather, set_allreduce, set
 from roofline.kernels.shapes import active_linear_params
 from roofline.kernels.train_casts import WEIGHT_CAST_BYTES, cast_bytes_per_token
 from roofline.kernels.train_dp import comm_time, dp_traffic, stage_params
+from roofline.kernels.train_eager import add_eager_bytes
 from roofline.kernels.train_memory import fill_memory
 
 # Korthikanti et al. 2022, Table 2: bytes per (s·b·h) kept for backward by one layer, 16-bit values
@@ -112,6 +114,8 @@ def fill_training_layer(m, t, domain, ops, w):
     ops[OP_FINAL_NORM, OP_HBM] /= sp_div
     tp_out = 1.0 if tp > domain else 0.0
     set_allreduce(ops, OP_GATHER_LOGITS, tokens * 4.0, tp, tp_out, 3.0)
+    if t[T_EAGER] > 0.5:
+        add_eager_bytes(m, t, ops)
 
 
 @kernel
@@ -151,7 +155,7 @@ def exposed(comm, compute):
 
 
 #: The layout fields :func:`price_training_layer` reads: layouts equal in these share its priced table.
-LAYER_FIELDS = (T_TP, T_CP, T_MB, T_SEQ, T_SP, T_FLASH, T_MM_BYTES, T_EP)
+LAYER_FIELDS = (T_TP, T_CP, T_MB, T_SEQ, T_SP, T_FLASH, T_MM_BYTES, T_EP, T_EAGER)
 
 
 @kernel

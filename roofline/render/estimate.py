@@ -251,7 +251,8 @@ def render_training(est: TrainingEstimate, model: Model, chip: Chip) -> str:
            f"{est.stages[2]} layers (uneven: the slowest stage sets the pace)"]
           if wl.pp > 1 and len(set(k for k in est.stages if k)) > 1 else []),
         f"          recompute {wl.recompute}, ZeRO {wl.zero}, virtual pp {wl.virtual_pp}, sequence parallel "
-        f"{'on' if wl.sp else 'off'}, {'flash' if wl.flash_attention else 'unfused'} attention, {wl.dtype}",
+        f"{'on' if wl.sp else 'off'}, {'flash' if wl.flash_attention else 'unfused'} attention, {wl.dtype}"
+        + (", eager kernels (PyTorch op by op)" if wl.kernels == "eager" else ""),
         f"Memory    {gb(est.memory_per_chip_bytes)} per chip of {gb(est.usable_bytes_per_chip)} usable "
         f"(weights, gradients and optimizer {gb(est.state_bytes_per_chip)}, stored activations "
         f"{gb(est.activation_bytes_per_chip)}, working layer and logits "

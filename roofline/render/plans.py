@@ -35,7 +35,8 @@ def render_plan(plan: Plan) -> str:
         + (f"--last-stage-layers {wl.last_stage_layers} " if wl.last_stage_layers else "")
         + f"--micro-batch {wl.micro_batch} --global-batch {wl.batch()} "
         f"--seq-len {wl.seq_len} --recompute {wl.recompute} --zero {wl.zero} --virtual-pp {wl.virtual_pp} "
-        f"--dtype {wl.dtype} (with --chip, --model)",
+        f"--dtype {wl.dtype} " + (f"--kernels {wl.kernels} " if wl.kernels != "fused" else "")
+        + "(with --chip, --model)",
     ]
     return "\n".join(out)
 

@@ -20,6 +20,10 @@ How each row is expressed (the conventions are the sources', stated in SCHEMA.md
   *estimated* step time, so that only step times are compared. Peaks: the chip's dense peak at the
   row's ``precision``. Blank ``zero``: 3 for FSDP sources (FULL_SHARD is FSDP's default), else 0; blank
   ``virtual_pp``: 1; blank ``cp``: 1; blank ``recompute``: none.
+  Kernels as each source ran them: IBM and Meta's FSDP rows eager (Meta's reference Llama code op by op,
+  :func:`roofline.validate.schema.eager_pytorch`); Megatron-LM fused (its fused LayerNorm, bias-GELU and
+  softmax kernels); MosaicML's MPT blocks (LayerNorm, GELU, ALiBi inside the Triton FlashAttention kernel,
+  which takes and returns the tokens-major layout) are the same kernels eager or compiled: the default, fused.
 * **Inference metrics**. The engine is the row's ``engine`` column, else read from its ``framework``
   (TensorRT-LLM, SGLang, vLLM, else generic). ``batch = max``: the serving simulation at
   ``--concurrency max``, throughput over the whole run including every prefill. A fixed ``batch`` with

@@ -19,7 +19,8 @@ from roofline.results.validation import source_name
 from roofline.serving.inflight import estimate_serving
 from roofline.training.estimate import estimate_training
 from roofline.validate.schema import (
-    INFERENCE_METRICS, SERVING_METRICS, TRAINING_METRICS, RowError, cell, megatron_2021, positive_cell, whole_cell,
+    INFERENCE_METRICS, SERVING_METRICS, TRAINING_METRICS, RowError, cell, eager_pytorch, megatron_2021, positive_cell,
+    whole_cell,
 )
 from roofline.workload import RECOMPUTE_MODES, TRAIN_DTYPES, TrainingWorkload, Workload, check_layout, with_engine_kv
 
@@ -47,7 +48,8 @@ def _training_workload(row: dict):
         global_batch=positive_cell(row, "global_batch"), seq_len=positive_cell(row, "seq_len"), recompute=recompute,
         zero=zero, dtype=precision, virtual_pp=positive_cell(row, "virtual_pp", 1),
         sequence_parallel=False if megatron else (None if not sp else sp == "yes"),
-        flash_attention=not megatron, dropout=megatron, ep=positive_cell(row, "ep", 1))
+        flash_attention=not megatron, dropout=megatron, ep=positive_cell(row, "ep", 1),
+        kernels="eager" if eager_pytorch(row) else "fused")
 
 
 def predict_training(row: dict, chip: Chip, model: Model):
