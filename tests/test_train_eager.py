@@ -74,6 +74,24 @@ def test_gqa_expands_keys_and_values():
     assert extra[L.OP_ATTN_NORM] == pytest.approx((norm + 20 * (q + kv) + 4 * q + 4 * q + 4 * kv) * tokens, rel=1e-12)
 
 
+def test_qk_norm_and_mla():
+    """Qwen3's QK-norm is an eager RMSNorm over every query and key element (36 bytes each, nothing fused);
+    MLA rotates only its decoupled part: 64 of each query head's 192 elements and one 64-wide key shared by
+    the heads, and its output is 128 wide per head."""
+    tokens = 2 * 4096
+    qwen = load_model("Qwen3-30B-A3B")  # 32 query, 4 KV heads of 128; hidden 2,048
+    wl = attrs.evolve(FSDP, num_chips=512, tp=4, dp=128, global_batch=256, ep=8)
+    q, kv = 8 * 128, 1 * 128
+    extra = _extra(qwen, wl)[L.OP_ATTN_NORM]
+    want = 32 * 2048 / 4 + 20 * (q + kv) + 4 * q + (4 * q + 4 * kv) + 36 * (q + kv)
+    assert extra == pytest.approx(want * tokens, rel=1e-12)
+    v3 = load_model("DeepSeek-V3")  # 128 heads, qk 128 + 64 rotary, v 128; hidden 7,168
+    wl = attrs.evolve(FSDP, num_chips=1024, tp=8, dp=128, global_batch=256, ep=8)
+    extra = _extra(v3, wl)[L.OP_ATTN_NORM]
+    want = 32 * 7168 / 8 + 20 * (16 * 64 + 64) + 4 * 16 * 128
+    assert extra == pytest.approx(want * tokens, rel=1e-12)
+
+
 def test_layernorm_gelu_block_only_copies_the_output():
     """A LayerNorm is one kernel and a GELU one either way, learned positions rotate nothing and MHA expands
     nothing: what is left is the attention output's transpose copy."""

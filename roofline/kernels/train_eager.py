@@ -21,7 +21,7 @@ The reference is Meta's Llama model code (``llama/model.py``), which eager PyTor
 Each is added to the memory-bound rows the block already has (the norms and the MLP activation; every
 block attends, as training refuses recurrent mixers); the conventions of :mod:`roofline.kernels.training`
 then give backward 2x and recompute. Saved for backward (:func:`eager_saved_bytes`): the fp32 copy of
-each RMSNorm input, the fp32 rotated inputs, the expanded K/V FlashAttention keeps, and the silu output.
+each RMSNorm input (QK-norm's too), the fp32 rotated inputs, the expanded K/V FlashAttention keeps, and the silu output.
 """
 
 from roofline._jit import kernel
@@ -96,6 +96,8 @@ def eager_saved_bytes(m, t, ffn):
         saved += 4.0 * (q_rot + k_rot)
     if kv < q:
         saved += 4.0 * (q - kv)
+    if m[M_QK_NORM] > 0.5:
+        saved += 4.0 * (q + kv)
     if m[M_GATED] > 0.5:
         saved += 2.0 * ffn
     return saved * tokens
