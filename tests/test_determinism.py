@@ -97,11 +97,12 @@ SETUPS = [("H100", "8B", 1024, 4096), ("H20", "70B", 1024, 32768), ("B200", "Dee
           ("MI300X", "Mixtral-8x7B", 256, 8192), ("A100", "GPT-3-175B", 1024, 2048), ("TPU-v5p", "405B", 4096, 4096)]
 
 
+@pytest.mark.parametrize("kernels", ["fused", "eager"])
 @pytest.mark.parametrize("chip, model, num_chips, seq_len", SETUPS)
-def test_plain_and_compiled_sweeps_agree_bit_for_bit(chip, model, num_chips, seq_len):
+def test_plain_and_compiled_sweeps_agree_bit_for_bit(chip, model, num_chips, seq_len, kernels):
     pytest.importorskip("numba")
     c, m = load_chip(chip), load_model(model)
-    wl = TrainingWorkload(num_chips=num_chips, seq_len=seq_len)
+    wl = TrainingWorkload(num_chips=num_chips, seq_len=seq_len, kernels=kernels)
     cands = candidate_layouts(c, m, wl)
     spread = cands[:: max(1, len(cands) // 300)]  # ~300 spread over all
     layouts = np.stack([pack_layout(x, m.num_layers) for x in spread])
