@@ -223,6 +223,15 @@ def _training_rows(keep=lambda r: True) -> dict[str, set[str]]:
     return out
 
 
+#: The coarse grid of the sustained fraction; the fine grid steps 0.01 within 0.04 of a coarse point (:func:`_around`).
+COARSE_SUSTAINED = np.round(np.arange(0.40, 1.001, 0.05), 3)
+
+
+def _around(x0: float) -> np.ndarray:
+    """The fine grid about a coarse point: steps of 0.01 within 0.04 of ``x0``, inside (0, 1]."""
+    return np.round(np.clip(np.arange(x0 - 0.04, x0 + 0.041, 0.01), 0.01, 1.0), 3)
+
+
 def fit_training(fam: str, ids: set[str], fixed: dict) -> dict:
     """Grid search of the three training values of ``fam`` over the rows ``ids`` (median |ln error|)."""
     overheads = np.round(np.arange(0.0, 0.501, 0.01), 3)
@@ -243,11 +252,8 @@ def fit_training(fam: str, ids: set[str], fixed: dict) -> dict:
                 best = (obj, float(oh))
         return best[0], float(s), float(a), best[1]
 
-    coarse = [run(s, a) for s in np.round(np.arange(0.40, 1.001, 0.05), 3)
-              for a in np.round(np.arange(0.10, 0.901, 0.05), 3)]
-    points = {(s, a) for _, s0, a0, _ in sorted(coarse)[:REFINED_CELLS]
-              for s in np.round(np.clip(np.arange(s0 - 0.04, s0 + 0.041, 0.01), 0.01, 1.0), 3)
-              for a in np.round(np.clip(np.arange(a0 - 0.04, a0 + 0.041, 0.01), 0.01, 1.0), 3)}
+    coarse = [run(s, a) for s in COARSE_SUSTAINED for a in np.round(np.arange(0.10, 0.901, 0.05), 3)]
+    points = {(s, a) for _, s0, a0, _ in sorted(coarse)[:REFINED_CELLS] for s in _around(s0) for a in _around(a0)}
     fine = [run(s, a) for s, a in sorted(points)]
     obj, s, a, oh = min(coarse + fine)
     return {"training_sustained_fraction": s, "training_attention_fraction": a, "training_step_overhead_s": oh,
@@ -263,9 +269,8 @@ def fit_sustained(fam: str, ids: set[str], base: dict) -> dict:
         rows = _training_errors({fam: vals}, ids)
         return statistics.median(abs(math.log(r.predicted / r.measured)) for r in rows), float(s)
 
-    coarse = [run(s) for s in np.round(np.arange(0.40, 1.001, 0.05), 3)]
-    points = {s for _, s0 in sorted(coarse)[:REFINED_CELLS]
-              for s in np.round(np.clip(np.arange(s0 - 0.04, s0 + 0.041, 0.01), 0.01, 1.0), 3)}
+    coarse = [run(s) for s in COARSE_SUSTAINED]
+    points = {s for _, s0 in sorted(coarse)[:REFINED_CELLS] for s in _around(s0)}
     fine = [run(s) for s in sorted(points)]
     obj, s = min(coarse + fine)
     return {**{k: base[k] for k in TRAINING}, "training_sustained_fraction": s, "objective": obj,

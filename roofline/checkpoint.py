@@ -26,7 +26,7 @@ def as_run(model: Model, weight_dtype: str, chip: Chip) -> str:
     (:func:`runs_as`), as the engines do; any other format as asked (a chip without it is refused by
     :func:`roofline.workload.check_layout`)."""
     stored = model.checkpoint_dtype
-    if stored is None or weight_dtype not in (stored, WEIGHT_ONLY_FALLBACK.get(stored)):
+    if stored is None or (weight_dtype != stored and not model.runs_weight_only(weight_dtype)):
         return weight_dtype
     return runs_as(stored, chip)
 
@@ -35,12 +35,6 @@ def on_chip(wl: Workload, model: Model, chip: Chip) -> Workload:
     """``wl`` with its weight format as ``chip`` runs it (:func:`as_run`)."""
     run = as_run(model, wl.weight_dtype, chip)
     return wl if run == wl.weight_dtype else attrs.evolve(wl, weight_dtype=run)
-
-
-def weight_only_run(model: Model, weight_dtype: str) -> bool:
-    """Whether ``weight_dtype`` is the model's checkpoint format run weight-only (its fallback)."""
-    stored = model.checkpoint_dtype
-    return stored is not None and WEIGHT_ONLY_FALLBACK.get(stored) == weight_dtype
 
 
 def checkpoint_weight_dtype(model: Model) -> str:

@@ -301,12 +301,16 @@ class Model:
         windows (at ``act_bytes``), over all layers, no TP split."""
         return float(mixers.state_bytes_per_layer(pack_model(self), 1.0, act_bytes) * self.recurrent_layers)
 
+    def runs_weight_only(self, weight_dtype: str) -> bool:
+        """Whether ``weight_dtype`` is the checkpoint's own format run weight-only (its fallback in
+        ``dtypes.WEIGHT_ONLY_FALLBACK``: fp4 as int4, fp8 as int8, on a chip without that compute)."""
+        return self.checkpoint_dtype is not None and WEIGHT_ONLY_FALLBACK.get(self.checkpoint_dtype) == weight_dtype
+
     def declared_kv(self, weight_dtype: str) -> str | None:
-        """The KV-cache format the published checkpoint of ``weight_dtype`` declares, or None; the weight-only
-        fallback of the checkpoint's own format (``dtypes.WEIGHT_ONLY_FALLBACK``) is that checkpoint."""
+        """The KV-cache format the published checkpoint of ``weight_dtype`` declares, or None; the checkpoint's
+        format run weight-only (:meth:`runs_weight_only`) is that checkpoint."""
         table = dict(self.checkpoint_kv)
-        if weight_dtype not in table and self.checkpoint_dtype is not None \
-                and WEIGHT_ONLY_FALLBACK.get(self.checkpoint_dtype) == weight_dtype:
+        if weight_dtype not in table and self.runs_weight_only(weight_dtype):
             return table.get(self.checkpoint_dtype)
         return table.get(weight_dtype)
 

@@ -345,10 +345,9 @@ def check_training(chip: Chip, model: Model, wl: TrainingWorkload) -> None:
         raise RooflineError(f"tp x pp x dp x cp = {tp}x{pp}x{dp}x{cp} = {tp * pp * dp * cp} is not "
                             f"num_chips={wl.num_chips}; make the product {wl.num_chips} "
                             f"(e.g. --dp {max(1, wl.num_chips // (tp * pp * cp))})")
-    if wl.ep is not None and wl.ep > 1:
-        problem = training_ep_problem(model, wl.ep, tp, dp)
-        if problem:
-            raise RooflineError(problem)
+    problem = training_ep_problem(model, wl.ep or 1, tp, dp)
+    if problem:
+        raise RooflineError(problem)
     if cp > 1 and wl.seq_len % (2 * cp):
         raise RooflineError(f"cp={cp}: seq_len={wl.seq_len} must split into 2 x cp equal chunks (load-balanced "
                             f"ring attention); use a cp whose double divides {wl.seq_len}")

@@ -41,6 +41,12 @@ SWIGLU_RATIO = 10.0 / 6.0
 
 
 @kernel
+def _rms(m):
+    """Whether the block norms are RMSNorms (h parameters each; a LayerNorm has 2h)."""
+    return m[M_NORM_PARAMS] < 1.5 * m[M_HIDDEN]
+
+
+@kernel
 def _widths(m, tp):
     """(query, key/value, rotated query, rotated key, attention output) elements per token on one TP rank."""
     heads = m[M_HEADS] / tp
@@ -59,9 +65,8 @@ def add_eager_bytes(m, t, ops):
     tokens = t[T_MB] * t[T_SEQ] / t[T_CP]
     h = m[M_HIDDEN]
     sp_div = tp if t[T_SP] > 0.5 else 1.0
-    rms = m[M_NORM_PARAMS] < 1.5 * h
     q, kv, q_rot, k_rot, out = _widths(m, tp)
-    if rms:
+    if _rms(m):
         norm = RMS_EXTRA_BYTES * tokens * h * norms_per_block(m) / 2.0 / sp_div
         ops[OP_ATTN_NORM, OP_HBM] += norm
         ops[OP_MLP_NORM, OP_HBM] += norm
@@ -88,9 +93,9 @@ def eager_saved_bytes(m, t, ffn):
     tokens = t[T_MB] * t[T_SEQ] / t[T_CP]
     h = m[M_HIDDEN]
     sp_div = tp if t[T_SP] > 0.5 else 1.0
-    q, kv, q_rot, k_rot, out = _widths(m, tp)
+    q, kv, q_rot, k_rot, _ = _widths(m, tp)
     saved = 0.0
-    if m[M_NORM_PARAMS] < 1.5 * h:
+    if _rms(m):
         saved += 4.0 * h * norms_per_block(m) / sp_div
     if m[M_POS_ROWS] <= 0.0:
         saved += 4.0 * (q_rot + k_rot)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import textwrap
 
-from roofline.checkpoint import weight_only_run
 from roofline.chip import Chip
 from roofline.dtypes import BYTES
 from roofline.model import Model
@@ -130,7 +129,7 @@ def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
            f"{(wl.tp or 1) * wl.dp_attention} chips" if wl.dp_attention > 1 else "")
         + f" = {inf.num_chips} chip(s); weights {wl.weight_dtype} "
         + (f"(the {est.model.checkpoint_dtype} checkpoint, weight-only: no {est.model.checkpoint_dtype} compute; "
-           if weight_only_run(est.model, wl.weight_dtype) else "(")
+           if est.model.runs_weight_only(wl.weight_dtype) else "(")
         + f"computes in {dt}), KV {wl.kv}; batch {wl.batch}, {wl.input_len} in / {wl.output_len} out"
         + (f"; speculative: {wl.draft_tokens} draft token(s), {wl.accept:g} accepted per step"
            if wl.draft_tokens else ""),
