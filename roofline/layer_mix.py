@@ -12,6 +12,9 @@ MIX_FIELDS = ("sliding_layers", "sparse_top_k", "indexer_heads", "indexer_head_d
               "linear_conv_kernel", "mamba_layers", "mamba_heads", "mamba_head_dim", "mamba_state_size",
               "mamba_groups", "mamba_conv_kernel", "mlp_free_layers", "mixer_free_layers", "moe_layer_count")
 
+#: Formats a model's 4-bit checkpoints may keep the token mixers' projections in (``mixer_dtype``).
+MIXER_DTYPES = ("bf16", "fp16", "fp8", "int8")
+
 LINEAR_DIMS = ("linear_key_heads", "linear_value_heads", "linear_key_head_dim", "linear_value_head_dim",
                "linear_conv_kernel")
 MAMBA_DIMS = ("mamba_heads", "mamba_head_dim", "mamba_state_size", "mamba_groups", "mamba_conv_kernel")
@@ -54,6 +57,9 @@ def mix_problem(m) -> str | None:
                 f"num_layers={m.num_layers}; a block needs a token mixer or an MLP")
     if m.mlp_free_layers >= m.num_layers:
         return f"mlp_free_layers={m.mlp_free_layers} leaves no MLP among {m.num_layers} blocks; fix the count"
+    if m.mixer_dtype is not None and (m.mixer_dtype not in MIXER_DTYPES or m.attention_16bit):
+        return (f"mixer_dtype={m.mixer_dtype!r} must be one of {', '.join(MIXER_DTYPES)} or left out, and not "
+                f"beside attention_16bit (the same setting, for 16 bit); fix the file")
     if attention == 0 and (m.attention_sinks or m.attn_output_gate or m.qk_norm):
         return "attention_sinks, attn_output_gate and qk_norm need attention blocks; drop them"
     return None

@@ -47,9 +47,10 @@ The layer mix (models of 2025-26: gpt-oss, Gemma, Qwen3.5, Nemotron-H, DeepSeek-
 
 ``sandwich_norms`` (Gemma 2/3) puts four norms in a block instead of two. ``attention_16bit``: the model's
 4-bit checkpoints keep the token mixers' projections (attention, linear attention) in 16 bit (gpt-oss
-MXFP4, the NVFP4 releases of MiniMax-M2.5 and Qwen3.5), so 4-bit weights apply to the other linear layers
-only; 8-bit weights apply to all of them. Only counts
-matter for pricing (every block of a kind costs the same), so the order of the layers is not kept.
+MXFP4, the NVFP4 releases of MiniMax-M2.5 and Qwen3.5); ``mixer_dtype`` names another such format (fp8:
+ModelOpt MIXED_PRECISION, Qwen3.6 NVFP4). 4-bit weights then apply to the other linear layers only; 8-bit
+weights to all of them. Only counts matter for pricing (every block of a kind costs the same), so the order
+of the layers is not kept.
 
 Every count field defaults to 0 (off), so a dense model is unchanged.
 """
@@ -86,7 +87,6 @@ OPTIONAL_COUNTS = ("learned_pos_embeddings", "max_position_embeddings", "sliding
 #: the searches over pipeline stages and TP sizes walk these counts, so a typo such as 10**9 layers is
 #: refused here instead of taking hours.
 MAX_LAYERS = 10_000
-
 MAX_HEADS = 10_000
 
 
@@ -131,6 +131,7 @@ class Model:
     attn_output_gate: bool = False
     sandwich_norms: bool = False
     attention_16bit: bool = False
+    mixer_dtype: str | None = None  # the token mixers' format in the 4-bit checkpoints (see above)
     sparse_top_k: int = 0
     indexer_heads: int = 0
     indexer_head_dim: int = 0

@@ -40,10 +40,12 @@ DECLARED = {
     "nvidia--Qwen3-235B-A22B-NVFP4": ("fp4", "fp8"),
     "nvidia--Qwen3.5-397B-A17B-NVFP4": ("fp4", "fp8"),
     "openai--gpt-oss-120b": ("fp4", None),  # quant_method mxfp4
+    # ModelOpt MIXED_PRECISION: every MLP W4A16_NVFP4, every token mixer FP8 (mixer_dtype), KV FP8
+    "nvidia--Qwen3.6-27B-NVFP4": ("int4", "fp8"),
+    "nvidia--Qwen3.6-35B-A3B-NVFP4": ("int4", "fp8"),
 }
-#: ModelOpt MIXED_PRECISION: experts NVFP4 (or weight-only NVFP4), attention FP8: no single format.
-MIXED = {"nvidia--NVIDIA-Nemotron-3.5-Lightning-30B-A3B-NVFP4", "nvidia--Qwen3.6-27B-NVFP4",
-         "nvidia--Qwen3.6-35B-A3B-NVFP4"}
+#: ModelOpt MIXED_PRECISION that is not one priced split: Mamba mixers FP8, the attention mixers left 16-bit.
+MIXED = {"nvidia--NVIDIA-Nemotron-3.5-Lightning-30B-A3B-NVFP4"}
 LOADABLE = [f for f in folders(CONFIGS) if f not in EXPECTED_REFUSALS]
 
 
@@ -131,13 +133,12 @@ def test_cli_text_says_what_the_checkpoint_declares():
 
 
 def test_mixed_checkpoint_without_weight_dtype_is_a_one_line_error():
-    code, out = _run("estimate", "--chip", "B200", "--model", str(CONFIGS / "nvidia--Qwen3.6-27B-NVFP4"),
-                     "--mode", "inference")
+    folder = str(CONFIGS / "nvidia--NVIDIA-Nemotron-3.5-Lightning-30B-A3B-NVFP4")
+    code, out = _run("estimate", "--chip", "B200", "--model", folder, "--mode", "inference")
     assert code == 2
     assert out.count("\n") == 1 and "Traceback" not in out
-    assert "MIXED_PRECISION" in out and "pass --weight-dtype" in out
-    code, out = _run("estimate", "--chip", "B200", "--model", str(CONFIGS / "nvidia--Qwen3.6-27B-NVFP4"),
-                     "--mode", "inference", "--weight-dtype", "fp4")
+    assert "MIXED_PRECISION (FP8 covers 23 of the 29 blocks' token mixers" in out and "pass --weight-dtype" in out
+    code, out = _run("estimate", "--chip", "B200", "--model", folder, "--mode", "inference", "--weight-dtype", "fp4")
     assert code == 0, out
 
 
@@ -177,7 +178,8 @@ def test_a_chip_without_the_format_runs_the_checkpoint_weight_only():
     code, out = _run("estimate", "--chip", "H100", "--model", str(CONFIGS / "openai--gpt-oss-120b"),
                      "--mode", "inference")
     assert code == 0, out
-    assert "weights int4 (the fp4 checkpoint, weight-only: no fp4 compute; computes in bf16)" in out
+    assert ("weights int4 (the fp4 checkpoint, weight-only: no fp4 compute; token mixers 16 bit; computes in "
+            "bf16)") in out
 
 
 def test_a_format_the_user_names_is_not_swapped():

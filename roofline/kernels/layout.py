@@ -59,7 +59,7 @@ M_REC_V_HEADS = 41  # GDN: value heads; Mamba-2: heads
 M_REC_K_DIM = 42  # GDN: key head width; Mamba-2: state size
 M_REC_V_DIM = 43  # GDN: value head width; Mamba-2: head width
 M_REC_CONV = 44  # width of the causal depthwise convolution
-M_ATTN_16BIT = 45  # 1: quantised checkpoints keep the attention projections in 16 bit
+M_MIXER_BYTES = 45  # bytes per weight 4-bit checkpoints keep the token mixers' projections at (0: the weights')
 M_SIZE = 48
 
 # ---- hardware (chip x efficiency) --------------------------------------------------------------------

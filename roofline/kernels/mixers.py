@@ -7,9 +7,9 @@ whole-model counts and the bytes per chip on these.
 
 from roofline._jit import kernel
 from roofline.kernels.layout import (
-    M_ATTN_16BIT, M_ATTN_LAYERS, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS, M_KV_HEADS, M_KV_LORA,
+    M_ATTN_LAYERS, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS, M_KV_HEADS, M_KV_LORA, M_MIXER_BYTES,
     M_NOPE_DIM, M_O_BIAS, M_OUT_GATE, M_Q_LORA, M_QK_NORM, M_QKV_BIAS, M_REC_CONV, M_REC_K_DIM, M_REC_K_HEADS,
-    M_REC_KIND, M_REC_LAYERS, M_REC_V_DIM, M_REC_V_HEADS, M_ROPE_DIM, M_SINKS, M_SPARSE_TOPK, M_V_DIM, W_ACT_BYTES,
+    M_REC_KIND, M_REC_LAYERS, M_REC_V_DIM, M_REC_V_HEADS, M_ROPE_DIM, M_SINKS, M_SPARSE_TOPK, M_V_DIM,
     W_WEIGHT_BYTES,
 )
 
@@ -137,10 +137,10 @@ def mixer_out_width(m, tp):
 
 @kernel
 def mixer_weight_bytes(m, w):
-    """Bytes per stored weight of the token mixers' projections: 16 bit when the model's 4-bit checkpoints
-    keep them so (M_ATTN_16BIT) and the weights are 4-bit, else the weight format."""
-    if m[M_ATTN_16BIT] > 0.5 and w[W_WEIGHT_BYTES] < 1.0:
-        return w[W_ACT_BYTES]
+    """Bytes per stored weight of the token mixers' projections: the format the model's 4-bit checkpoints
+    keep them in (M_MIXER_BYTES: 16 bit or FP8) when the weights are 4-bit, else the weight format."""
+    if m[M_MIXER_BYTES] > 0.0 and w[W_WEIGHT_BYTES] < 1.0:
+        return m[M_MIXER_BYTES]
     return w[W_WEIGHT_BYTES]
 
 

@@ -14,7 +14,14 @@ Read from the ``quantization_config`` of ``config.json`` (or of its ``text_confi
   (weight-only) -> int8 / int4;
 * ``awq`` and ``gptq`` with ``bits`` 4 / 8 -> int4 / int8 (weight-only).
 
-Anything else that is declared (ModelOpt ``MIXED_PRECISION``, ``bitsandbytes``, integer weights with
+ModelOpt ``MIXED_PRECISION`` lists a format per module (``quantized_layers``; a module not listed is not
+quantised). It is priced when the list splits into the two parts the estimate prices apart: the MLPs (dense,
+experts, shared experts) of every MLP block in one 4-bit format, which becomes the weight format, and the
+token mixers' projections (attention, linear attention, Mamba) of every mixer block in one 8-bit format,
+``Model.mixer_dtype`` (Qwen3.6's NVFP4 releases: W4A16 NVFP4 MLPs, FP8 mixers). The LM head's entry is not
+read: the estimate prices every model's head in 16 bit.
+
+Anything else that is declared (other ``MIXED_PRECISION`` splits, ``bitsandbytes``, integer weights with
 quantised activations, groups of different formats...) is *not priced*: the checkpoint's
 format is recorded in words and the user must choose ``--weight-dtype`` (the estimate never substitutes one
 silently). The KV-cache format: ModelOpt ``kv_cache_quant_algo`` ``FP8`` -> fp8, or ``kv_cache_scheme``
@@ -23,6 +30,8 @@ checkpoint use it (``Model.checkpoint_kv``).
 """
 
 from __future__ import annotations
+
+import re
 
 _ALGO = {"FP8": "fp8", "FP8_PER_CHANNEL_PER_TOKEN": "fp8", "FP8_BLOCK_SCALES": "fp8", "NVFP4": "fp4",
          "MXFP4": "fp4", "W4A16": "int4", "W4A16_AWQ": "int4", "W4A16_GPTQ": "int4", "W4A16_NVFP4": "int4",
@@ -71,10 +80,46 @@ def _kv_format(q: dict) -> str | None:
     return None
 
 
-def checkpoint_fields(cfg: dict, quant: dict | None) -> dict:
+_MLP_MODULE = re.compile(r"\.(?:mlp|experts|shared_experts?|feed_forward|block_sparse_moe)(?:\.|$)")
+_MIXER_MODULE = re.compile(r"(?:attn\.|\.mixer\.(?:[qkvo]_proj|qkv_proj|in_proj|out_proj))")
+_LAYER = re.compile(r"layers\.(\d+)\.")
+
+
+def _mixed_formats(q: dict, mixer_layers: int, mlp_layers: int) -> tuple[str, str, str] | str:
+    """(the MLPs' 4-bit format, the token mixers' 8-bit format, both as declared) of a ModelOpt
+    ``MIXED_PRECISION`` ``quantized_layers`` list that splits so (module docstring), else why it does not."""
+    listed = q.get("quantized_layers")
+    if not isinstance(listed, dict) or not listed:
+        return "no quantized_layers list"
+    parts = {"MLPs": ({}, mlp_layers), "token mixers": ({}, mixer_layers)}
+    for module, spec in listed.items():
+        algo = spec.get("quant_algo") if isinstance(spec, dict) else None
+        layer = _LAYER.search(module)
+        if module.endswith("lm_head"):
+            continue
+        part = "MLPs" if _MLP_MODULE.search(module) else "token mixers" if _MIXER_MODULE.search(module) else None
+        if part is None or layer is None or not isinstance(algo, str):
+            return f"module {module} is neither an MLP nor a token mixer of a numbered block"
+        parts[part][0].setdefault(algo, set()).add(int(layer.group(1)))
+    found = {}
+    for part, (algos, blocks) in parts.items():
+        if len(algos) != 1:
+            return f"its {part} are in {len(algos)} formats ({', '.join(sorted(algos)) or 'none listed'})"
+        (algo, layers), = algos.items()
+        if len(layers) != blocks:
+            return f"{algo} covers {len(layers)} of the {blocks} blocks' {part}; the others are not quantised"
+        found[part] = algo
+    mlp, mixer = _ALGO.get(found["MLPs"].upper()), _ALGO.get(found["token mixers"].upper())
+    if mlp not in ("fp4", "int4") or mixer not in ("fp8", "int8"):
+        return f"MLPs {found['MLPs']} and token mixers {found['token mixers']}: not 4-bit MLPs beside 8-bit mixers"
+    return mlp, mixer, f"MLPs {found['MLPs']}, token mixers {found['token mixers']}"
+
+
+def checkpoint_fields(cfg: dict, quant: dict | None, mixer_layers: int = 0, mlp_layers: int = 0) -> dict:
     """The model fields of the checkpoint's declared formats: ``checkpoint_format`` (the declaration, in
-    words), ``checkpoint_dtype`` (the weight format in this tool's names, when it prices it) and
-    ``checkpoint_kv`` (its KV-cache format by weight format); empty for an unquantised checkpoint.
+    words), ``checkpoint_dtype`` (the weight format in this tool's names, when it prices it), ``mixer_dtype``
+    (a priced MIXED_PRECISION split; ``mixer_layers`` and ``mlp_layers`` blocks of the model must be covered)
+    and ``checkpoint_kv`` (its KV-cache format by weight format); empty for an unquantised checkpoint.
     ModelOpt's hf_quant_config.json, where present, is the description that is read."""
     described = quant.get("quantization") if isinstance(quant, dict) else None
     if isinstance(described, dict):
@@ -86,7 +131,17 @@ def checkpoint_fields(cfg: dict, quant: dict | None) -> dict:
     if not isinstance(q, dict):
         return {}
     dtype, words = _weight_format(q)
+    mixer = None
+    if str(q.get("quant_algo")).upper() == "MIXED_PRECISION":
+        split = _mixed_formats(q, mixer_layers, mlp_layers)
+        if isinstance(split, str):
+            words += f" ({split})"
+        else:
+            dtype, mixer, declared = split
+            words += f" ({declared})"
     out = {"checkpoint_format": f"{where}: {words}"}
+    if mixer is not None:
+        out["mixer_dtype"] = mixer
     if dtype is not None:
         out["checkpoint_dtype"] = dtype
         kv = _kv_format(q)

@@ -101,8 +101,9 @@ def model_from_dict(d: dict, where: str = "model") -> Model:
     kw["source"] = str(d.get("source", ""))
     kw["aliases"] = string_list(d, "aliases", where) if "aliases" in d else ()
     kw["checkpoint_kv"] = _checkpoint_kv(d.get("checkpoint_kv", {}), where)
-    if d.get("checkpoint_dtype") is not None:  # checked with the rest by architecture_problem
-        kw["checkpoint_dtype"] = d["checkpoint_dtype"]
+    for f in ("checkpoint_dtype", "mixer_dtype"):  # checked with the rest by architecture_problem
+        if d.get(f) is not None:
+            kw[f] = d[f]
     kw["checkpoint_format"] = str(d.get("checkpoint_format", ""))
     problem = architecture_problem(types.SimpleNamespace(**(_DEFAULTS | kw)))
     if problem:

@@ -51,7 +51,14 @@ def _checkpoint_formats(model: Model) -> str:
     if model.checkpoint_dtype is None:
         return "not one weight format: --weight-dtype chooses"
     kv = "".join(f", KV cache {kv}" for _, kv in model.checkpoint_kv)
-    return f"weights {model.checkpoint_dtype}{kv}, the default --weight-dtype"
+    mixers = f", token mixers {model.mixer_dtype}" if model.mixer_dtype else ""
+    return f"weights {model.checkpoint_dtype}{mixers}{kv}, the default --weight-dtype"
+
+
+def _kept_mixers(model: Model, weight_dtype: str) -> str:
+    """The format the model's 4-bit checkpoints keep the token mixers in, when the weights are 4-bit."""
+    kept = "16 bit" if model.attention_16bit else model.mixer_dtype
+    return f"token mixers {kept}; " if kept and BYTES[weight_dtype] < 1.0 else ""
 
 
 def _k(tokens: float) -> str:
@@ -130,6 +137,7 @@ def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
         + f" = {inf.num_chips} chip(s); weights {wl.weight_dtype} "
         + (f"(the {est.model.checkpoint_dtype} checkpoint, weight-only: no {est.model.checkpoint_dtype} compute; "
            if est.model.runs_weight_only(wl.weight_dtype) else "(")
+        + _kept_mixers(est.model, wl.weight_dtype)
         + f"computes in {dt}), KV {wl.kv}; batch {wl.batch}, {wl.input_len} in / {wl.output_len} out"
         + (f"; speculative: {wl.draft_tokens} draft token(s), {wl.accept:g} accepted per step"
            if wl.draft_tokens else ""),

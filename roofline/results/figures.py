@@ -63,6 +63,8 @@ class ModelFigures:
             "kv_dtype": kv_dtype,
             "checkpoint_dtype": model.checkpoint_dtype,
             "checkpoint_format": model.checkpoint_format,
+            "attention_16bit": model.attention_16bit,
+            "mixer_dtype": model.mixer_dtype,
             "kv_bytes_per_token": model.kv_bytes_per_token(BYTES[kv_dtype]),
             "layer_mix": model.layer_mix,
             "sliding_layers": model.swa_layers,

@@ -1,0 +1,116 @@
+"""ModelOpt MIXED_PRECISION checkpoints (roofline.loaders.hf_quant): the split the estimate prices (every MLP
+in one 4-bit format, every token mixer in one 8-bit format, ``Model.mixer_dtype``), the splits it names and
+refuses, and what the kept format costs: the token mixers' weights at their own bytes, the rest at the
+weights'."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from roofline import api
+from roofline.errors import RooflineError
+from roofline.loaders.hf_quant import checkpoint_fields
+from roofline.loaders.models import load_model, model_from_dict
+from roofline.workload import Workload
+from tests.test_hf_families import CONFIGS
+
+QWEN36 = "nvidia--Qwen3.6-35B-A3B-NVFP4"
+
+
+def _mixed(layers: dict, kv: str | None = "FP8") -> dict:
+    return {"quantization": {"quant_algo": "MIXED_PRECISION", "kv_cache_quant_algo": kv, "quantized_layers": layers}}
+
+
+def _split(n: int, mlp: str = "W4A16_NVFP4", mixer: str = "FP8", skip: int | None = None) -> dict:
+    """A quantized_layers list of n blocks: attention q/o and MLP experts each listed."""
+    out = {"lm_head": {"quant_algo": mlp}}
+    for i in range(n):
+        out[f"model.layers.{i}.mlp.experts"] = {"quant_algo": mlp}
+        if i != skip:
+            out[f"model.layers.{i}.self_attn.q_proj"] = {"quant_algo": mixer}
+            out[f"model.layers.{i}.self_attn.o_proj"] = {"quant_algo": mixer}
+    return out
+
+
+def test_the_qwen36_releases_load_as_4bit_mlps_and_fp8_mixers():
+    for folder in ("nvidia--Qwen3.6-27B-NVFP4", QWEN36):
+        m = load_model(CONFIGS / folder)
+        assert (m.checkpoint_dtype, m.mixer_dtype, dict(m.checkpoint_kv)) == ("int4", "fp8", {"int4": "fp8"})
+        assert m.checkpoint_format.endswith("MIXED_PRECISION (MLPs W4A16_NVFP4, token mixers FP8)")
+        assert not m.attention_16bit
+
+
+def test_a_priced_split_names_both_formats():
+    out = checkpoint_fields({}, _mixed(_split(4)), mixer_layers=4, mlp_layers=4)
+    assert out == {"checkpoint_format": "hf_quant_config.json: quant_algo MIXED_PRECISION (MLPs W4A16_NVFP4, "
+                                        "token mixers FP8)",
+                   "mixer_dtype": "fp8", "checkpoint_dtype": "int4", "checkpoint_kv": {"int4": "fp8"}}
+    assert checkpoint_fields({}, _mixed(_split(4, mlp="NVFP4")), 4, 4)["checkpoint_dtype"] == "fp4"
+
+
+@pytest.mark.parametrize(("layers", "blocks", "reason"), [
+    (_split(4, skip=2), 4, "FP8 covers 3 of the 4 blocks' token mixers; the others are not quantised"),
+    (_split(4), 5, "W4A16_NVFP4 covers 4 of the 5 blocks' MLPs"),
+    (_split(4) | {"model.layers.0.self_attn.k_proj": {"quant_algo": "NVFP4"}}, 4,
+     "its token mixers are in 2 formats (FP8, NVFP4)"),
+    (_split(4, mlp="FP8"), 4, "MLPs FP8 and token mixers FP8: not 4-bit MLPs beside 8-bit mixers"),
+    (_split(4, mixer="NVFP4"), 4, "not 4-bit MLPs beside 8-bit mixers"),
+    (_split(4) | {"model.vision.patch_embed": {"quant_algo": "FP8"}}, 4,
+     "module model.vision.patch_embed is neither an MLP nor a token mixer"),
+    ({}, 4, "no quantized_layers list"),
+])
+def test_other_splits_are_named_and_not_priced(layers, blocks, reason):
+    out = checkpoint_fields({}, _mixed(layers), mixer_layers=blocks, mlp_layers=blocks)
+    assert "checkpoint_dtype" not in out and "mixer_dtype" not in out
+    assert reason in out["checkpoint_format"]
+
+
+def _weights(model, weight_dtype: str) -> float:
+    est = api.estimate("B200", model, Workload(weight_dtype=weight_dtype, tp=1), reference=None)
+    return est.inference.weights_bytes_per_chip
+
+
+def test_kept_mixers_cost_their_own_bytes():
+    """Against the same model with every weight at the 4-bit format, fp8 mixers add half a byte per mixer
+    weight and 16-bit mixers a byte and a half: three times as much. 8-bit and 16-bit weights apply to all."""
+    fp8 = load_model(CONFIGS / QWEN36)
+    plain, half = attrs.evolve(fp8, mixer_dtype=None), attrs.evolve(fp8, mixer_dtype=None, attention_16bit=True)
+    added_fp8 = _weights(fp8, "int4") - _weights(plain, "int4")
+    added_16 = _weights(half, "int4") - _weights(plain, "int4")
+    assert added_fp8 > 0.0
+    assert added_16 == pytest.approx(3.0 * added_fp8, rel=1e-9)
+    assert _weights(fp8, "fp4") == pytest.approx(_weights(fp8, "int4"), rel=1e-12)
+    for dtype in ("fp8", "bf16"):
+        assert _weights(fp8, dtype) == _weights(plain, dtype)
+
+
+def test_kept_mixers_slow_a_lone_decode():
+    fp8 = load_model(CONFIGS / QWEN36)
+    tpot = {m: api.estimate("B200", m, Workload(weight_dtype="int4", tp=1), reference=None).inference.tpot_s
+            for m in (attrs.evolve(fp8, mixer_dtype=None), fp8)}
+    low, high = sorted(tpot.values())
+    assert tpot[fp8] == high and high > low
+
+
+def test_the_cli_says_what_the_mixers_are_kept_in():
+    from tests.test_checkpoint_dtype import _run
+    code, out = _run("estimate", "--chip", "B200", "--model", str(CONFIGS / QWEN36), "--mode", "inference")
+    assert code == 0, out
+    assert "(weights int4, token mixers fp8, KV cache fp8, the default --weight-dtype)" in out
+    assert "weights int4 (token mixers fp8; computes in bf16)" in out
+    code, out = _run("estimate", "--chip", "B200", "--model", str(CONFIGS / QWEN36), "--mode", "inference",
+                     "--weight-dtype", "fp8")
+    assert code == 0 and "weights fp8 (computes in fp8)" in out
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"mixer_dtype": "fp4"}, "mixer_dtype='fp4' must be one of bf16, fp16, fp8, int8"),
+    ({"mixer_dtype": "fp8", "attention_16bit": True}, "not beside attention_16bit"),
+])
+def test_a_profile_mixer_dtype_is_checked(extra, message):
+    profile = {"name": "x", "num_layers": 2, "hidden_size": 64, "num_heads": 4, "num_kv_heads": 4,
+               "intermediate_size": 128, "vocab_size": 100} | extra
+    with pytest.raises(RooflineError, match=message):
+        model_from_dict(profile)
+    assert model_from_dict(profile | {"mixer_dtype": "int8", "attention_16bit": False}).mixer_dtype == "int8"
