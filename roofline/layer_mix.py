@@ -22,6 +22,8 @@ MAMBA_DIMS = ("mamba_heads", "mamba_head_dim", "mamba_state_size", "mamba_groups
 
 def mix_problem(m) -> str | None:
     """The first impossible layer mix in ``m`` (see the module docstring), or None."""
+    if m.attention_chunked and m.sliding_window == 0:
+        return "attention_chunked=true needs the chunk as sliding_window; give it or drop attention_chunked"
     if m.sliding_layers and m.sliding_window == 0:
         return f"sliding_layers={m.sliding_layers} needs a sliding_window; give the window or drop sliding_layers"
     groups = (("linear_layers", LINEAR_DIMS), ("mamba_layers", MAMBA_DIMS),

@@ -27,8 +27,9 @@ The layer mix (models of 2025-26: gpt-oss, Gemma, Qwen3.5, Nemotron-H, DeepSeek-
 ``num_layers`` blocks, each a token mixer and an MLP, either of which a block may lack:
 
 - Token mixers. Softmax attention (the default) is full, or sliding-window on ``sliding_layers`` of the
-  attention blocks (within ``sliding_window`` tokens; ``sliding_window`` with ``sliding_layers`` 0 means
-  every attention block slides, the older single-window form), or sparse on the full blocks when
+  attention blocks (within ``sliding_window`` tokens, or with ``attention_chunked`` within aligned chunks of
+  that many: Llama 4; ``sliding_window`` with ``sliding_layers`` 0 means every attention block slides, the
+  older single-window form), or sparse on the full blocks when
   ``sparse_top_k > 0`` (DeepSeek Sparse Attention: a lightning indexer of ``indexer_heads`` x
   ``indexer_head_dim`` scores every cached key, caching one ``indexer_head_dim`` key per token, and each
   query attends to the ``sparse_top_k`` best). ``attention_sinks`` adds a learned sink logit per head
@@ -72,7 +73,8 @@ INT_FIELDS = ("num_layers", "hidden_size", "num_heads", "num_kv_heads", "head_di
                "vocab_size")
 
 BOOL_FIELDS = ("gated_mlp", "qkv_bias", "o_bias", "mlp_bias", "tie_word_embeddings", "qk_norm", "router_bias",
-                "shared_expert_gate", "attention_sinks", "attn_output_gate", "sandwich_norms", "attention_16bit")
+                "shared_expert_gate", "attention_sinks", "attn_output_gate", "sandwich_norms", "attention_16bit",
+                "attention_chunked")
 
 # Counts that may be 0 (= feature off); see the module docstring.
 MOE_FIELDS = ("num_experts", "experts_per_token", "shared_experts", "moe_intermediate_size",
@@ -83,11 +85,9 @@ MLA_FIELDS = ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_d
 OPTIONAL_COUNTS = ("learned_pos_embeddings", "max_position_embeddings", "sliding_window")
 
 
-#: Most layers and attention heads a model may have. The largest published models have ~130 of each;
-#: the searches over pipeline stages and TP sizes walk these counts, so a typo such as 10**9 layers is
-#: refused here instead of taking hours.
-MAX_LAYERS = 10_000
-MAX_HEADS = 10_000
+#: Most layers and attention heads a model may have (the largest published have ~130 of each): the searches
+#: walk these counts, so a typo such as 10**9 layers is refused here instead of taking hours.
+MAX_LAYERS = MAX_HEADS = 10_000
 
 
 def count_moe_layers(num_layers: int, first_dense_layers: int, moe_layer_freq: int) -> int:
@@ -127,6 +127,7 @@ class Model:
     qk_norm: bool = False  # RMSNorm of head_dim on each query and key head (Qwen3): 2 * head_dim per layer
     # ---- the layer mix (0 / False = absent; see the module docstring) ----
     sliding_layers: int = 0  # attention blocks with the sliding window (0 with a window: all of them)
+    attention_chunked: bool = False  # those blocks attend within aligned chunks of sliding_window (Llama 4)
     attention_sinks: bool = False
     attn_output_gate: bool = False
     sandwich_norms: bool = False
@@ -247,7 +248,8 @@ class Model:
         """Blocks of each kind, by token mixer and by MLP (kinds with no block left out)."""
         full = self.attention_layers - self.swa_layers
         mix = {"sparse attention" if self.sparse_top_k else "full attention": full,
-               f"sliding-window attention ({self.sliding_window:,})": self.swa_layers,
+               f"{'chunked' if self.attention_chunked else 'sliding-window'} attention ({self.sliding_window:,})":
+               self.swa_layers,
                "linear attention (Gated DeltaNet)": self.linear_layers, "Mamba-2": self.mamba_layers,
                "no token mixer": self.mixer_free_layers, "dense MLP": self.dense_layers,
                "MoE MLP": self.moe_layers, "no MLP": self.mlp_free_layers}

@@ -40,6 +40,7 @@ def pack_model(model) -> np.ndarray:
     m[L.M_SINKS] = float(model.attention_sinks)
     m[L.M_OUT_GATE] = float(model.attn_output_gate)
     m[L.M_SANDWICH] = float(model.sandwich_norms)
+    m[L.M_CHUNKED] = float(model.attention_chunked)
     m[L.M_MIXER_BYTES] = 2.0 if model.attention_16bit else BYTES[model.mixer_dtype] if model.mixer_dtype else 0.0
     if model.sparse_top_k:
         m[L.M_SPARSE_TOPK] = model.sparse_top_k

@@ -150,12 +150,14 @@ def test_the_decode_attention_plan_prices_every_context_as_the_step_does(model):
             assert K.decode_seconds(c0, others, *plan) == K.decode_step_at(p.m, w, p.hw, c0, others, ops, priced)
 
 
-@pytest.mark.parametrize("model", ["DeepSeek-V3", "DeepSeek-V3.2", "Mistral-7B", "gpt-oss-120b", "Qwen3.5-397B-A17B"])
-def test_every_attention_kind_sweeps_to_the_single_estimate_exactly(model):
+@pytest.mark.parametrize(("model", "inputs"), [("DeepSeek-V3", "100,5000"), ("DeepSeek-V3.2", "100,5000"),
+                                             ("Mistral-7B", "100,5000"), ("gpt-oss-120b", "100,5000"),
+                                             ("Qwen3.5-397B-A17B", "100,5000"), ("Llama-4-Maverick", "100,12000")])
+def test_every_attention_kind_sweeps_to_the_single_estimate_exactly(model, inputs):
     """The decode attention planned once per row (``decode_attention_plan``: MLA's latent, a sparse indexer, a
-    sliding window, a mix of kinds: full + SWA, full + GDN): the same bits plain and compiled, and as the
-    single estimate."""
-    axes = dict(chips="H200", models=model, batch="1,40", input_len="100,5000", output_len="1,64,3000", tp="8",
+    sliding window, a mix of kinds: full + SWA, full + GDN, full + chunked past the first chunk): the same bits
+    plain and compiled, and as the single estimate."""
+    axes = dict(chips="H200", models=model, batch="1,40", input_len=inputs, output_len="1,64,3000", tp="8",
                 pp="1,2", weight_dtype="fp8")
     slow = sweep(**axes, use_numba=False)
     chip, m = slow.grid.chips[0], slow.grid.models[0]

@@ -52,16 +52,18 @@ Conventions (documented once here, relied on everywhere):
   of the sum).
 """
 
+import math
+
 from roofline._jit import kernel
 from roofline.kernels.layout import (
-    M_ATTN_LAYERS, M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS, M_KV_LORA,
-    M_LAYERS, M_MLP_LAYERS, M_MOE_FFN, M_MOE_FRAC, M_NOPE_DIM, M_NORM_PARAMS, M_REC_CONV, M_REC_K_DIM, M_REC_KIND,
-    M_REC_LAYERS, M_REC_V_DIM, M_REC_V_HEADS, M_ROPE_DIM, M_SHARED_FFN, M_SPARSE_TOPK, M_SWA_LAYERS, M_TOPK,
-    M_V_DIM, M_VOCAB, M_WINDOW, OP_AR_ATTN, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COUNT, OP_EMBED, OP_EP_COMBINE,
-    OP_EP_DISPATCH, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM,
-    OP_LINK, OP_LM_HEAD, OP_MLP_ACT, OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ, OP_PP_SEND, OP_QKV, OP_ROUTER,
-    OP_SCALE_OUT, OP_SHARED_DOWN, OP_SHARED_UP, OP_STEPS, W_ACT_BYTES, W_BATCH, W_EP, W_KV_BYTES, W_PP, W_TP,
-    W_WEIGHT_BYTES,
+    M_ATTN_LAYERS, M_CHUNKED, M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS,
+    M_KV_LORA, M_LAYERS, M_MLP_LAYERS, M_MOE_FFN, M_MOE_FRAC, M_NOPE_DIM, M_NORM_PARAMS, M_REC_CONV, M_REC_K_DIM,
+    M_REC_KIND, M_REC_LAYERS, M_REC_V_DIM, M_REC_V_HEADS, M_ROPE_DIM, M_SHARED_FFN, M_SPARSE_TOPK, M_SWA_LAYERS,
+    M_TOPK, M_V_DIM, M_VOCAB, M_WINDOW, OP_AR_ATTN, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COUNT, OP_EMBED,
+    OP_EP_COMBINE, OP_EP_DISPATCH, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS,
+    OP_GATHER_LOGITS, OP_HBM, OP_LINK, OP_LM_HEAD, OP_MLP_ACT, OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ,
+    OP_PP_SEND, OP_QKV, OP_ROUTER, OP_SCALE_OUT, OP_SHARED_DOWN, OP_SHARED_UP, OP_STEPS, W_ACT_BYTES, W_BATCH, W_EP,
+    W_KV_BYTES, W_PP, W_TP, W_WEIGHT_BYTES,
 )
 from roofline.kernels.mixers import (
     kv_values_per_token, mixer_in_params, mixer_out_width, mixer_weight_bytes, recurrent_widths, state_bytes_per_layer,
@@ -90,6 +92,27 @@ def attended_keys(q, c0, window):
     if free > q:
         free = q
     return free * c0 + free * (free + 1.0) / 2.0 + (q - free) * window
+
+
+@kernel
+def chunked_keys(q, c0, chunk):
+    """Key visits of ``q`` new tokens after ``c0`` cached ones when every token attends within its aligned
+    chunk of ``chunk`` tokens (Llama 4's chunked attention): the rest of the current chunk, the whole chunks
+    after it, then the last one's start, each as full attention from the chunk's first token."""
+    start = c0 - chunk * math.floor(c0 / chunk)
+    first = chunk - start
+    if first > q:
+        first = q
+    whole = math.floor((q - first) / chunk)
+    tail = q - first - whole * chunk
+    return attended_keys(first, start, 0.0) + whole * attended_keys(chunk, 0.0, 0.0) + attended_keys(tail, 0.0, 0.0)
+
+
+@kernel
+def attention_window(m):
+    """The ``window`` argument of :func:`softmax_at` for the model's sliding layers: ``M_WINDOW``, negated
+    when they attend within aligned chunks of it (``M_CHUNKED``)."""
+    return -m[M_WINDOW] if m[M_CHUNKED] > 0.5 else m[M_WINDOW]
 
 
 @kernel
@@ -123,11 +146,27 @@ def softmax_at(seqs, q, c0, window, top_k, idx_dim, idx_heads, per_key, cached, 
     """(FLOPs, HBM bytes) per chip of one softmax-attention layer for ``seqs`` sequences attending with
     ``q`` new tokens after ``c0`` cached ones, from its :func:`softmax_terms` (and the sparse indexer's width
     and heads), on scalars alone: QK^T and PV (2 FLOPs per multiply-add each) over the visited keys (capped by
-    ``window`` when sliding, by ``top_k`` per query when sparse, 0 = neither); the cache read once (at most
-    the window; at most top_k entries per query), the new K/V written, Q read and the output written. Sparse
-    layers add the indexer over every cached key."""
-    keys = attended_keys(q, c0, window if window > 0.0 else top_k)
-    read = cached_tokens(c0 + q, window)
+    ``window`` when sliding, by ``top_k`` per query when sparse, 0 = neither; a negative ``window`` is aligned
+    chunks of -window tokens, :func:`chunked_keys`); the cache read once (at most the window; the current
+    chunk's start and the new tokens; at most top_k entries per query), the new K/V written, Q read and the
+    output written. Sparse layers add the indexer over every cached key.
+
+    A decode step (at most 16 new tokens after a cache, as :func:`softmax_terms` tells decode) past the first
+    chunk is priced at the mean place in a chunk, (chunk - 1) / 2 cached tokens: the mean over a generation
+    of a chunk or more, or over a batch of requests at different places. At one context the work jumps from
+    a whole chunk to none at each chunk's end, which a decode priced at its mean context would turn into
+    an artefact of the lengths chosen."""
+    if window < 0.0:
+        read = c0 + window * math.floor(c0 / -window)  # the current chunk's cached tokens
+        if q <= 16.0 and c0 >= -window:  # a decode step past the first chunk: at the mean place in a chunk
+            read = (-window - 1.0) / 2.0
+            keys = attended_keys(q, read, 0.0)
+        else:
+            keys = chunked_keys(q, c0, -window)
+        read += q
+    else:
+        keys = attended_keys(q, c0, window if window > 0.0 else top_k)
+        read = cached_tokens(c0 + q, window)
     if top_k > 0.0:
         read = cached_tokens(c0 + q, top_k * q)
     flops = per_key * keys * seqs
@@ -171,8 +210,8 @@ def attention_cost(m, w, seqs, q, c0):
     rec_hbm = 0.0
     if rec > 0.0:
         rec_flops, rec_hbm = recurrent_cost(m, w, seqs, q)
-    return attention_at(seqs, q, c0, m[M_ATTN_LAYERS] - swa, swa, rec, m[M_WINDOW], m[M_SPARSE_TOPK], m[M_IDX_DIM],
-                        m[M_IDX_HEADS], per_key, cached, kvb, new, rec_flops, rec_hbm)
+    return attention_at(seqs, q, c0, m[M_ATTN_LAYERS] - swa, swa, rec, attention_window(m), m[M_SPARSE_TOPK],
+                        m[M_IDX_DIM], m[M_IDX_HEADS], per_key, cached, kvb, new, rec_flops, rec_hbm)
 
 
 @kernel

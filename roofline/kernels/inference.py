@@ -4,13 +4,15 @@ the largest batch that fits. The op table is :func:`roofline.kernels.forward.fil
 """
 
 from roofline._jit import kernel
-from roofline.kernels.forward import attention_at, attention_cost, fill_pass, recurrent_cost, softmax_terms
+from roofline.kernels.forward import (
+    attention_at, attention_cost, attention_window, fill_pass, recurrent_cost, softmax_terms,
+)
 from roofline.kernels.layout import (
     DP_ACCEPT, DP_BATCH, DP_BYTES_PER_S, DP_CACHED, DP_COUNT, DP_FLOPS_PER_S, DP_FULL, DP_IDX_DIM, DP_IDX_HEADS,
     DP_KERNEL_S, DP_KVB, DP_NEW, DP_PER_KEY, DP_PP, DP_Q, DP_REC, DP_REC_FLOPS, DP_REC_HBM, DP_SEQS, DP_SEQ_S,
     DP_STEP_S, DP_SWA, DP_TOP_K, DP_WINDOW, H_HBM_BYTES, H_KERNEL_OVERHEAD, H_MEM_FRACTION, H_REQUEST_OVERHEAD,
     H_SEQ_OVERHEAD, H_STEP_OVERHEAD, H_UP_DOMAIN, M_ATTN_LAYERS, M_IDX_DIM, M_IDX_HEADS, M_LAYERS, M_REC_LAYERS,
-    M_SPARSE_TOPK, M_SWA_LAYERS, M_WINDOW, N_OPS, OP_ATTN, OP_COUNT, OP_FLOPS, OP_HBM, W_ACCEPT, W_BATCH,
+    M_SPARSE_TOPK, M_SWA_LAYERS, N_OPS, OP_ATTN, OP_COUNT, OP_FLOPS, OP_HBM, W_ACCEPT, W_BATCH,
     W_DRAFT, W_INPUT, W_OUTPUT, W_PP,
 )
 from roofline.kernels.roofline import op_rates, op_time, price_ops, roofline_seconds
@@ -124,7 +126,7 @@ def decode_attention_plan(m, w, hw, ops, plan):
     plan[DP_FULL] = m[M_ATTN_LAYERS] - m[M_SWA_LAYERS]
     plan[DP_SWA] = m[M_SWA_LAYERS]
     plan[DP_REC] = m[M_REC_LAYERS]
-    plan[DP_WINDOW] = m[M_WINDOW]
+    plan[DP_WINDOW] = attention_window(m)
     plan[DP_TOP_K] = m[M_SPARSE_TOPK]
     plan[DP_IDX_DIM] = m[M_IDX_DIM]
     plan[DP_IDX_HEADS] = m[M_IDX_HEADS]

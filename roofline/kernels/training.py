@@ -39,17 +39,17 @@ Conventions (stated once here):
 import numpy as np
 
 from roofline._jit import kernel
-from roofline.kernels.forward import attended_keys, fill_pass
+from roofline.kernels.forward import attended_keys, chunked_keys, fill_pass
 from roofline.kernels.layout import (
-    H_EFF_COMPUTE, H_EFF_HBM, H_HBM_BW, H_PEAK_FLOPS, H_SIZE, H_UP_DOMAIN, M_ATTN_LAYERS, M_HEADS, M_HEAD_DIM,
-    M_HIDDEN, M_IDX_DIM, M_IDX_HEADS, M_LAYERS, M_SPARSE_TOPK, M_SWA_LAYERS, M_VOCAB, M_WINDOW, N_OPS, OP_AR_ATTN,
-    OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COLS, OP_EMBED, OP_EP_COMBINE, OP_EP_DISPATCH, OP_EXPERT_ACT,
+    H_EFF_COMPUTE, H_EFF_HBM, H_HBM_BW, H_PEAK_FLOPS, H_SIZE, H_UP_DOMAIN, M_ATTN_LAYERS, M_CHUNKED, M_HEADS,
+    M_HEAD_DIM, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS, M_LAYERS, M_SPARSE_TOPK, M_SWA_LAYERS, M_VOCAB, M_WINDOW, N_OPS,
+    OP_AR_ATTN, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COLS, OP_EMBED, OP_EP_COMBINE, OP_EP_DISPATCH, OP_EXPERT_ACT,
     OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, OP_MLP_ACT,
     OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ, OP_QKV, OP_ROUTER, OP_SHARED_DOWN, OP_SHARED_UP, R_BUBBLE,
     R_COMPUTE, R_CP, R_DP, R_HW_FLOPS, R_MICRO, R_MODEL_FLOPS, R_OPT, R_PP, R_SIZE, R_STEP, R_TP, T_CP, T_CP_COMM,
     T_DP, T_EAGER, T_EP, T_FIRST, T_FLASH, T_GB, T_LAST, T_MB, T_MM_BYTES, T_PP, T_RECOMPUTE, T_SEQ, T_SP, T_TP,
-    T_VPP, T_ZERO, W_ACCEPT, W_ACT_BYTES, W_BATCH, W_DRAFT, W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_SIZE, W_TP,
-    W_WEIGHT_BYTES, X_ATTN_EFF, X_ATTN_PEAK, X_GEMM16_EFF, X_OPT_TRAFFIC, X_STEP_OVERHEAD, X_SUSTAINED,
+    T_VPP, T_ZERO, W_ACCEPT, W_ACT_BYTES, W_BATCH, W_DRAFT, W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_SIZE,
+    W_TP, W_WEIGHT_BYTES, X_ATTN_EFF, X_ATTN_PEAK, X_GEMM16_EFF, X_OPT_TRAFFIC, X_STEP_OVERHEAD, X_SUSTAINED,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
 from roofline.kernels.roofline import op_time, set_allgather, set_allreduce, set_alltoall, set_gemm, set_send
@@ -121,19 +121,20 @@ def fill_training_layer(m, t, domain, ops, w):
 @kernel
 def layer_keys(m, s):
     """Key visits of one attention layer over a sequence of ``s`` tokens, the mean over the model's attention
-    layers: a sliding-window layer visits at most ``M_WINDOW`` keys per query, a full one every earlier key,
-    a sparse one (DSA) at most ``M_SPARSE_TOPK`` per query (gpt-oss alternates windowed and full layers, Gemma 3
-    has five windowed to one full). Every layer is priced alike at this mean: attention is compute-bound at
-    training lengths, where the time is linear in the key visits."""
+    layers: a sliding-window layer visits at most ``M_WINDOW`` keys per query (within its aligned chunk of them
+    when chunked, Llama 4), a full one every earlier key, a sparse one (DSA) at most ``M_SPARSE_TOPK`` per query
+    (gpt-oss alternates windowed and full layers, Gemma 3 has five windowed to one full). Every layer is priced
+    alike at this mean: attention is compute-bound at training lengths, where the time is linear in the key visits."""
     window = m[M_WINDOW]
     n_attn = m[M_ATTN_LAYERS]
     n_swa = m[M_SWA_LAYERS] if window > 0.0 else 0.0
     full = attended_keys(s, 0.0, m[M_SPARSE_TOPK])
     if n_attn <= 0.0 or n_swa <= 0.0:
         return full
+    slid = chunked_keys(s, 0.0, window) if m[M_CHUNKED] > 0.5 else attended_keys(s, 0.0, window)
     if n_swa >= n_attn:
-        return attended_keys(s, 0.0, window)
-    return (n_swa * attended_keys(s, 0.0, window) + (n_attn - n_swa) * full) / n_attn
+        return slid
+    return (n_swa * slid + (n_attn - n_swa) * full) / n_attn
 
 
 @kernel

@@ -75,10 +75,10 @@ The layer-mix families (:mod:`roofline.loaders.hf_families`; fields as in :mod:`
 - llama4 (``text_config``, llama4_text): MoE on layers ``interleave_moe_layer_step - 1``, every step (or
   ``moe_layers``) with ``num_local_experts`` experts of ``intermediate_size`` and one shared expert of the same
   width, router without bias; the other layers dense of ``intermediate_size_mlp``. Chunked attention
-  (``attention_chunk_size``) on the RoPE layers (all but every 4th, transformers' ``no_rope_layers``) is
-  modelled as a sliding window of the chunk size: an approximation (a chunk holds 0 to chunk - 1 earlier
-  tokens, a window always chunk - 1), which overstates the attention work and cache by up to 2x on those
-  layers. ``use_qk_norm`` is Llama 4's weightless L2 norm, so qk_norm stays false (it would add weights).
+  (``attention_chunk_size``) on the RoPE layers (all but every 4th, transformers' ``no_rope_layers``):
+  ``sliding_window`` = the chunk, ``attention_chunked`` (a token attends to the earlier tokens of its aligned
+  chunk; the cache holds the current chunk). ``use_qk_norm`` is Llama 4's weightless L2 norm, so qk_norm
+  stays false (it would add weights).
 - gemma2, gemma3 (``text_config``), gemma3_text: sliding/global attention from ``layer_types`` (default:
   gemma2 alternates, gemma3 a global layer every ``sliding_window_pattern``, 6), four norms per block
   (sandwich_norms), gated GELU MLP, ``head_dim``; gemma3 has q/k norms; tied true. Gemma 3 keys a text
@@ -295,9 +295,9 @@ _FIELD_ORDER = (
 # Added, in this order, by the families that have them.
 _EXTRA_ORDER = (
     "qk_norm", "num_experts", "experts_per_token", "shared_experts", "moe_intermediate_size",
-    "shared_expert_intermediate_size", "shared_expert_gate", "router_bias", "first_dense_layers",
-    "moe_layer_freq", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim",
-    "sliding_layers", "attention_sinks", "attn_output_gate", "sandwich_norms", "attention_16bit", "sparse_top_k",
+    "shared_expert_intermediate_size", "shared_expert_gate", "router_bias", "first_dense_layers", "moe_layer_freq",
+    "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "sliding_layers",
+    "attention_chunked", "attention_sinks", "attn_output_gate", "sandwich_norms", "attention_16bit", "sparse_top_k",
     "indexer_heads", "indexer_head_dim", "linear_layers", "linear_key_heads", "linear_value_heads",
     "linear_key_head_dim", "linear_value_head_dim", "linear_conv_kernel", "mamba_layers", "mamba_heads",
     "mamba_head_dim", "mamba_state_size", "mamba_groups", "mamba_conv_kernel", "mlp_free_layers",

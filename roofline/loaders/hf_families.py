@@ -286,6 +286,7 @@ def llama4(cfg: dict, model_type: str) -> dict:
     fields.update(
         qkv_bias=bias, o_bias=bias, mlp_bias=False,
         sliding_window=chunk if rope_layers else 0, sliding_layers=rope_layers if chunk else 0,
+        attention_chunked=bool(chunk and rope_layers),
         num_experts=required_int(cfg, model_type, "num_local_experts"),
         experts_per_token=required_int(cfg, model_type, "num_experts_per_tok"),
         shared_experts=1, moe_intermediate_size=required_int(cfg, model_type, "intermediate_size"),

@@ -31,7 +31,8 @@ def render_estimate(est: Estimate, show_ops: bool = False) -> str:
         out.append(f"        checkpoint {model.checkpoint_format} ({_checkpoint_formats(model)})")
     if model.is_hybrid or model.moe_layers:
         out.append(f"        layer mix {mix_summary(model)} (token mixers / MLPs)"
-                   + (f"; sliding-window layers keep at most {model.sliding_window:,} tokens"
+                   + (f"; {'chunked' if model.attention_chunked else 'sliding-window'} layers keep at most "
+                      f"{model.sliding_window:,} tokens"
                       if model.swa_layers else "")
                    + (f"; recurrent state {gb(model.state_bytes_per_sequence())} per sequence"
                       if model.recurrent_layers else ""))

@@ -71,7 +71,8 @@ def mix_summary(model) -> str:
     """The layer mix in a few words: token mixers, then MLPs, e.g. ``18 full + 18 SWA-128 / 36 MoE``; kinds a
     block lacks are left out (Nemotron-H's blocks have a mixer or an MLP, so each side sums to fewer)."""
     full = model.attention_layers - model.swa_layers
-    mixers = [(full, "sparse" if model.sparse_top_k else "full"), (model.swa_layers, f"SWA-{model.sliding_window}"),
+    slide = f"{'chunked' if model.attention_chunked else 'SWA'}-{model.sliding_window}"
+    mixers = [(full, "sparse" if model.sparse_top_k else "full"), (model.swa_layers, slide),
               (model.linear_layers, "GDN"), (model.mamba_layers, "Mamba2")]
     mlps = [(model.dense_layers, "dense"), (model.moe_layers, "MoE")]
     side = lambda kinds: " + ".join(f"{n} {k}" for n, k in kinds if n) or "none"  # noqa: E731

@@ -68,6 +68,7 @@ class ModelFigures:
             "kv_bytes_per_token": model.kv_bytes_per_token(BYTES[kv_dtype]),
             "layer_mix": model.layer_mix,
             "sliding_layers": model.swa_layers,
+            "attention_chunked": model.attention_chunked,
             "state_bytes_per_sequence": model.state_bytes_per_sequence(),
             "num_experts": model.num_experts,
             "experts_per_token": model.experts_per_token,
