@@ -1,6 +1,7 @@
 """The command line: every profile runs, JSON has the promised keys, bad input is one line and exit 2."""
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -155,3 +156,23 @@ def test_a_request_beyond_the_models_context_is_priced_with_one_warning_line():
                              "--mode", "inference", "--input-len", "131000", "--output-len", "72", "--format", "json"],
                             capture_output=True, text=True)
     assert json.loads(within.stdout)["inference"]["context_exceeds_model"] is False and "context" not in within.stderr
+
+
+@pytest.mark.parametrize(("chip", "model", "eight"), [("H100", "DeepSeek-R1", "fp8"), ("A100", "405B", "int8")])
+def test_a_model_that_does_not_fit_is_told_the_layouts_that_do(chip, model, eight):
+    """The refusal names the fewest chips at its 16-bit weights and, when fewer, in 8 bits (fp8, or int8
+    weight-only on a chip without fp8); both suggested layouts then run. With 8-bit weights given, no second
+    suggestion."""
+    r = run_cli("estimate", "--chip", chip, "--model", model, "--mode", "inference")
+    found = re.search(r"needs at least (\d+) chips, e\.g\. --tp (\d+) --pp (\d+) \(or (\d+) with --weight-dtype "
+                      + eight + r": --tp (\d+) --pp (\d+)\)$", r.output.strip())
+    assert r.exit_code == 2 and found, r.output
+    chips, tp, pp, fewer, tp8, pp8 = map(int, found.groups())
+    assert fewer < chips == tp * pp and fewer == tp8 * pp8
+    assert run_cli("estimate", "--chip", chip, "--model", model, "--mode", "inference", "--tp", str(tp),
+                   "--pp", str(pp)).exit_code == 0
+    assert run_cli("estimate", "--chip", chip, "--model", model, "--mode", "inference", "--weight-dtype", eight,
+                   "--tp", str(tp8), "--pp", str(pp8)).exit_code == 0
+    r = run_cli("estimate", "--chip", chip, "--model", model, "--mode", "inference", "--weight-dtype", eight,
+                "--tp", "1")
+    assert r.exit_code == 2 and "needs at least" in r.output and "with --weight-dtype" not in r.output

@@ -1,6 +1,7 @@
 """The README's command excerpts are what the tool prints: every line shown under a ``$ roofline ...`` line
 (up to the next command or the end of the block; ``...`` marks lines left out, and a line ending in ``...``
-is the start of the printed line) appears in that command's output today."""
+is the start of the printed line) appears in that command's output today; an excerpt that shows a refusal
+(``roofline: error: ...``) is one, with exit code 2."""
 
 import re
 import shlex
@@ -45,7 +46,8 @@ def test_the_readme_shows_command_excerpts():
 @pytest.mark.parametrize("command, lines", EXCERPTS, ids=[c for c, _ in EXCERPTS])
 def test_readme_excerpt_matches_the_tool(command, lines):
     result = CliRunner().invoke(main, shlex.split(command)[1:])
-    assert result.exit_code == 0, result.output
+    refused = bool(lines) and lines[0].startswith("roofline: error:")  # an excerpt of a refusal: exit code 2
+    assert result.exit_code == (2 if refused else 0), result.output
     printed = [_norm(line) for line in result.output.splitlines()]
     for shown in lines:
         want = _norm(shown.rstrip(". ") if shown.rstrip().endswith("...") else shown)

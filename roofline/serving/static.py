@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import attrs
 
+from roofline.checkpoint import runs_as
 from roofline.chip import Chip
 from roofline.engines import Engine
 from roofline.errors import RooflineError
@@ -52,16 +53,24 @@ def fewest_stages(chip: Chip, model: Model, wl: Workload, tp: int) -> int | None
     return hi
 
 
-def not_fitting_error(chip: Chip, model: Model, wl: Workload) -> RooflineError:
-    """Say that the model does not fit and how many chips (TP x PP) it needs at batch 1: the fewest
-    chips over the TP sizes, ties to the fewest stages, then the smallest TP."""
-    tps = _tp_options(chip, model, wl) or [1]
+def _fewest_chips(chip: Chip, model: Model, wl: Workload) -> tuple[int, int, int] | None:
+    """(chips, tp, pp) of the fewest chips that hold one sequence over the TP sizes, ties to the fewest
+    stages, then the smallest TP; None when no layout does."""
     best = None
-    for i, tp in enumerate(tps):
+    for i, tp in enumerate(_tp_options(chip, model, wl) or [1]):
         pp = fewest_stages(chip, model, wl, tp)
         if pp is not None and (best is None or (max(tp, wl.ep) * pp, pp, i) < best[0]):
             best = ((max(tp, wl.ep) * pp, pp, i), tp, pp)
-    need = None if best is None else best[1:]
+    return None if best is None else (best[0][0], best[1], best[2])
+
+
+def not_fitting_error(chip: Chip, model: Model, wl: Workload) -> RooflineError:
+    """Say that the model does not fit and how many chips (TP x PP) it needs at batch 1
+    (:func:`_fewest_chips`); with 16-bit weights, also how many it needs in 8 bits (fp8, or int8 weight-only
+    on a chip without fp8), when that is fewer."""
+    tps = _tp_options(chip, model, wl) or [1]
+    found = _fewest_chips(chip, model, wl)
+    need = None if found is None else found[1:]
     probe = Packed(chip, model, attrs.evolve(wl, tp=wl.tp or tps[-1], batch=1))
     needed_gb = probe.memory_needed(1) / 1e9
     usable_gb = probe.usable() / 1e9
@@ -70,9 +79,15 @@ def not_fitting_error(chip: Chip, model: Model, wl: Workload) -> RooflineError:
         return RooflineError(f"model {model.name} does not fit on {chip.name} at {where}: needs "
                              f"{needed_gb:.1f} GB per chip, {usable_gb:.1f} GB usable; no layout fits")
     ep = f" --ep {wl.ep}" if wl.ep > 1 else ""
+    narrower = ""
+    if wl.weight_dtype in ("bf16", "fp16"):
+        eight = runs_as("fp8", chip)
+        fewer = _fewest_chips(chip, model, attrs.evolve(wl, weight_dtype=eight))
+        if fewer is not None and fewer[0] < found[0]:
+            narrower = f" (or {fewer[0]} with --weight-dtype {eight}: --tp {fewer[1]} --pp {fewer[2]}{ep})"
     return RooflineError(f"model {model.name} does not fit on {chip.name} at {where}: needs {needed_gb:.1f} GB "
-                         f"per chip, {usable_gb:.1f} GB usable; it needs at least {max(need[0], wl.ep) * need[1]} "
-                         f"chips, e.g. --tp {need[0]} --pp {need[1]}{ep}")
+                         f"per chip, {usable_gb:.1f} GB usable; it needs at least {found[0]} "
+                         f"chips, e.g. --tp {need[0]} --pp {need[1]}{ep}{narrower}")
 
 
 def _table_batches(batch: int, max_batch: int) -> list[int]:
