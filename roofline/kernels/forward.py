@@ -76,6 +76,10 @@ from roofline.kernels.shapes import busiest_expert_load, cached_tokens, dense_fr
 #: (``chunk_size`` 128 in the Nemotron-H configs).
 DELTA_CHUNK = 64.0
 SSD_CHUNK = 128.0
+#: New tokens per sequence up to which a pass after a cache is a decode step (one token, or the verified
+#: tokens of speculative decoding): MLA attends over its latent, the experts read only those touched, and
+#: chunked attention is priced at the mean place in a chunk.
+DECODE_TOKENS = 16.0
 #: The op rows :func:`fill_moe` sets.
 MOE_ROWS = (OP_ROUTER, OP_SHARED_UP, OP_SHARED_DOWN, OP_EXPERT_UP, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EP_DISPATCH,
             OP_EP_COMBINE)
@@ -92,6 +96,12 @@ def attended_keys(q, c0, window):
     if free > q:
         free = q
     return free * c0 + free * (free + 1.0) / 2.0 + (q - free) * window
+
+
+@kernel
+def is_decode(q, c0):
+    """Whether ``q`` new tokens per sequence after ``c0`` cached ones are a decode step (:data:`DECODE_TOKENS`)."""
+    return q <= DECODE_TOKENS and c0 > 0.0
 
 
 @kernel
@@ -151,19 +161,19 @@ def softmax_at(seqs, q, c0, window, top_k, idx_dim, idx_heads, per_key, cached, 
     chunk's start and the new tokens; at most top_k entries per query), the new K/V written, Q read and the
     output written. Sparse layers add the indexer over every cached key.
 
-    A decode step (at most 16 new tokens after a cache, as :func:`softmax_terms` tells decode) past the first
-    chunk is priced at the mean place in a chunk, (chunk - 1) / 2 cached tokens: the mean over a generation
-    of a chunk or more, or over a batch of requests at different places. At one context the work jumps from
-    a whole chunk to none at each chunk's end, which a decode priced at its mean context would turn into
-    an artefact of the lengths chosen."""
+    A decode step (:func:`is_decode`) past the first chunk is priced at the mean place in a chunk, (chunk - 1)
+    / 2 cached tokens: the mean over a generation of a chunk or more, or over a batch of requests at different
+    places. At one context the work jumps from a whole chunk to none at each chunk's end, which a decode priced
+    at its mean context would turn into an artefact of the lengths chosen."""
     if window < 0.0:
-        read = c0 + window * math.floor(c0 / -window)  # the current chunk's cached tokens
-        if q <= 16.0 and c0 >= -window:  # a decode step past the first chunk: at the mean place in a chunk
-            read = (-window - 1.0) / 2.0
-            keys = attended_keys(q, read, 0.0)
+        chunk = -window
+        if is_decode(q, c0) and c0 >= chunk:  # past the first chunk: at the mean place in a chunk
+            start = (chunk - 1.0) / 2.0
+            keys = attended_keys(q, start, 0.0)
         else:
-            keys = chunked_keys(q, c0, -window)
-        read += q
+            start = c0 - chunk * math.floor(c0 / chunk)  # the current chunk's cached tokens
+            keys = chunked_keys(q, c0, chunk)
+        read = start + q
     else:
         keys = attended_keys(q, c0, window if window > 0.0 else top_k)
         read = cached_tokens(c0 + q, window)
@@ -205,7 +215,7 @@ def attention_cost(m, w, seqs, q, c0):
     for many contexts)."""
     swa = m[M_SWA_LAYERS]
     rec = m[M_REC_LAYERS]
-    per_key, cached, kvb, new = softmax_terms(m, w, q, q <= 16.0 and c0 > 0.0)
+    per_key, cached, kvb, new = softmax_terms(m, w, q, is_decode(q, c0))
     rec_flops = 0.0
     rec_hbm = 0.0
     if rec > 0.0:
@@ -296,7 +306,7 @@ def fill_pass(m, w, domain, q, c0, layers, first, last, sends, ops):
     set_memory_op(ops, OP_MLP_ACT, tokens * (n_in + 1.0) * ffn * ab, dense_layers)
     set_gemm(ops, OP_MLP_DOWN, tokens, ffn, h, wb, ab, dense_layers)
     set_allreduce(ops, OP_AR_MLP, tokens * h * ab, tp, tp_out, mlp_layers)
-    fill_moe(m, w, domain, tokens, moe_layers, c0 > 0.0 and q <= 16.0, ops)
+    fill_moe(m, w, domain, tokens, moe_layers, is_decode(q, c0), ops)
     set_memory_op(ops, OP_FINAL_NORM, norm_bytes, last)
     head_rows = b if c0 <= 0.0 else tokens  # prefill: the last token; decode: every verified token
     set_gemm(ops, OP_LM_HEAD, head_rows, h, m[M_VOCAB] / tp, ab, ab, last)

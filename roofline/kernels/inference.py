@@ -5,7 +5,7 @@ the largest batch that fits. The op table is :func:`roofline.kernels.forward.fil
 
 from roofline._jit import kernel
 from roofline.kernels.forward import (
-    attention_at, attention_cost, attention_window, fill_pass, recurrent_cost, softmax_terms,
+    DECODE_TOKENS, attention_at, attention_cost, attention_window, fill_pass, recurrent_cost, softmax_terms,
 )
 from roofline.kernels.layout import (
     DP_ACCEPT, DP_BATCH, DP_BYTES_PER_S, DP_CACHED, DP_COUNT, DP_FLOPS_PER_S, DP_FULL, DP_IDX_DIM, DP_IDX_HEADS,
@@ -130,7 +130,7 @@ def decode_attention_plan(m, w, hw, ops, plan):
     plan[DP_TOP_K] = m[M_SPARSE_TOPK]
     plan[DP_IDX_DIM] = m[M_IDX_DIM]
     plan[DP_IDX_HEADS] = m[M_IDX_HEADS]
-    plan[DP_PER_KEY], plan[DP_CACHED], plan[DP_KVB], plan[DP_NEW] = softmax_terms(m, w, q, q <= 16.0)
+    plan[DP_PER_KEY], plan[DP_CACHED], plan[DP_KVB], plan[DP_NEW] = softmax_terms(m, w, q, q <= DECODE_TOKENS)
     plan[DP_REC_FLOPS] = 0.0
     plan[DP_REC_HBM] = 0.0
     if m[M_REC_LAYERS] > 0.0:

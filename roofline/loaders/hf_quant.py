@@ -93,10 +93,10 @@ def _mixed_formats(q: dict, mixer_layers: int, mlp_layers: int) -> tuple[str, st
         return "no quantized_layers list"
     parts = {"MLPs": ({}, mlp_layers), "token mixers": ({}, mixer_layers)}
     for module, spec in listed.items():
-        algo = spec.get("quant_algo") if isinstance(spec, dict) else None
-        layer = _LAYER.search(module)
         if module.endswith("lm_head"):
             continue
+        algo = spec.get("quant_algo") if isinstance(spec, dict) else None
+        layer = _LAYER.search(module)
         part = "MLPs" if _MLP_MODULE.search(module) else "token mixers" if _MIXER_MODULE.search(module) else None
         if part is None or layer is None or not isinstance(algo, str):
             return f"module {module} is neither an MLP nor a token mixer of a numbered block"

@@ -70,12 +70,11 @@ def not_fitting_error(chip: Chip, model: Model, wl: Workload) -> RooflineError:
     on a chip without fp8), when that is fewer."""
     tps = _tp_options(chip, model, wl) or [1]
     found = _fewest_chips(chip, model, wl)
-    need = None if found is None else found[1:]
     probe = Packed(chip, model, attrs.evolve(wl, tp=wl.tp or tps[-1], batch=1))
     needed_gb = probe.memory_needed(1) / 1e9
     usable_gb = probe.usable() / 1e9
     where = f"tp={wl.tp or tps[-1]}, pp={wl.pp}"
-    if need is None:
+    if found is None:
         return RooflineError(f"model {model.name} does not fit on {chip.name} at {where}: needs "
                              f"{needed_gb:.1f} GB per chip, {usable_gb:.1f} GB usable; no layout fits")
     ep = f" --ep {wl.ep}" if wl.ep > 1 else ""
@@ -87,7 +86,7 @@ def not_fitting_error(chip: Chip, model: Model, wl: Workload) -> RooflineError:
             narrower = f" (or {fewer[0]} with --weight-dtype {eight}: --tp {fewer[1]} --pp {fewer[2]}{ep})"
     return RooflineError(f"model {model.name} does not fit on {chip.name} at {where}: needs {needed_gb:.1f} GB "
                          f"per chip, {usable_gb:.1f} GB usable; it needs at least {found[0]} "
-                         f"chips, e.g. --tp {need[0]} --pp {need[1]}{ep}{narrower}")
+                         f"chips, e.g. --tp {found[1]} --pp {found[2]}{ep}{narrower}")
 
 
 def _table_batches(batch: int, max_batch: int) -> list[int]:

@@ -73,8 +73,7 @@ def training_mix_problem(model: Model) -> str | None:
     blocks without a mixer or an MLP are priced by serving only."""
     if not (model.recurrent_layers or model.mixer_free_layers or model.mlp_free_layers):
         return None
-    kinds = [k for k in model.layer_mix if k not in ("full attention", "sparse attention", "dense MLP", "MoE MLP")
-             and not k.startswith("sliding-window")]
+    kinds = [k for k in model.layer_mix if k.startswith(("linear attention", "Mamba-2", "no token mixer", "no MLP"))]
     return (f"model {model.name}: training estimates of a layer mix ({', '.join(kinds)}) are not modelled yet, "
             f"only serving; use --mode inference")
 
