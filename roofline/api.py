@@ -25,7 +25,6 @@ from roofline.results.estimate import Estimate
 from roofline.serving.inflight import estimate_serving
 from roofline.serving.static import estimate_inference
 from roofline.serving.target import DEFAULT_MAX_TPOT_S, DEFAULT_MAX_TTFT_S, Targets
-from roofline.training.estimate import training_mix_problem
 from roofline.training.planner import plan_training, training_estimate
 from roofline.verdict import verdict_for
 from roofline.workload import TrainingWorkload, Workload, with_engine_kv
@@ -176,9 +175,7 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
                                   kv_dtype=workload.kv_dtype if workload is not None else None,
                                   **{k: v for k, v in disagg.items() if v is not None})
     train = note = None
-    if mode == "both" and training_mix_problem(m):
-        note = training_mix_problem(m)  # a layer mix training does not price yet: serving alone, said why
-    elif mode in ("training", "both"):
+    if mode in ("training", "both"):
         wl = training if training is not None else TrainingWorkload(dtype=c.half_dtype)
         try:
             train = training_estimate(c, m, wl, days=days, use_numba=False)

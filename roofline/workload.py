@@ -351,6 +351,12 @@ def check_training(chip: Chip, model: Model, wl: TrainingWorkload) -> None:
     if cp > 1 and wl.seq_len % (2 * cp):
         raise RooflineError(f"cp={cp}: seq_len={wl.seq_len} must split into 2 x cp equal chunks (load-balanced "
                             f"ring attention); use a cp whose double divides {wl.seq_len}")
+    if cp > 1 and model.recurrent_layers:
+        raise RooflineError(f"cp={cp}: context parallelism of {model.name}'s recurrent layers (each rank would pass "
+                            f"its state to the next) is not modelled; use --cp 1")
+    if wl.kernels == "eager" and (model.recurrent_layers or model.mixer_free_layers or model.mlp_free_layers):
+        raise RooflineError("kernels=eager: the eager blocks of recurrent mixers and of blocks without a mixer or an "
+                            "MLP are not modelled; use --kernels fused")
     if cp > 1 and not wl.flash_attention:
         raise RooflineError(f"cp={cp} needs flash attention (ring attention); set flash_attention or cp=1")
     if cp > 1 and tp is not None and not cp_heads_split(model, tp, cp, wl.cp_comm_type):

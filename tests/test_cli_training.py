@@ -13,9 +13,8 @@ from roofline.api import estimate
 from roofline.cli import main
 from roofline.errors import RooflineError
 from roofline.loaders.chips import CHIPS
-from roofline.loaders.models import MODELS, load_model
+from roofline.loaders.models import MODELS
 from roofline.quantity import parse_count
-from roofline.training.estimate import training_mix_problem
 from roofline.workload import TrainingWorkload, Workload
 
 KEYS = {"num_chips", "tp", "pp", "dp", "cp", "micro_batch", "global_batch", "seq_len", "recompute", "zero", "dtype",
@@ -57,13 +56,9 @@ PURE_DP = ["--tp", "1", "--pp", "1", "--dp", "1024", "--micro-batch", "1", "--re
 
 @pytest.mark.parametrize("chip, model", [(c, "8B") for c in CHIPS.names()] + [("H200", m) for m in MODELS.names()])
 def test_every_profile_trains(chip, model):
-    """Every profile trains, except a layer mix with recurrent token mixers (issue 17), which is refused with
-    the reason: one line, exit 2 (sliding-window and sparse attention train: tests/test_training_mix.py)."""
+    """Every profile trains, layer mixes included (sliding-window and sparse attention:
+    tests/test_training_mix.py; recurrent mixers: tests/test_hybrid_training.py)."""
     args = ("estimate", "--chip", chip, "--model", model, "--mode", "training", *PURE_DP)
-    if training_mix_problem(load_model(model)):
-        r = CliRunner().invoke(main, list(args))
-        assert r.exit_code == 2 and "training estimates of a layer mix" in r.output and len(r.output.splitlines()) == 1
-        return
     t = run_json(*args)["training"]
     assert KEYS <= set(t) and t["step_time_s"] > 0 and 0 < t["mfu"] <= t["hfu"] < 1
 

@@ -153,14 +153,12 @@ def test_gpt_oss_keeps_attention_in_16_bit_under_4_bit_weights():
     assert shapes.weight_bytes_per_chip(packed, w8) == shapes.weight_bytes_per_chip(plain, w8)
 
 
-def test_training_a_recurrent_mix_is_refused_and_estimate_says_why():
+def test_a_recurrent_mix_trains_in_the_default_estimate():
+    """Training of the recurrent mixers: tests/test_hybrid_training.py."""
     import roofline
 
     e = roofline.estimate("B200", "Qwen3.5-397B", mode="both", reference=None)
-    assert e.training is None and "Gated DeltaNet" in e.training_note
-    assert "sliding-window" not in e.training_note
-    with pytest.raises(RooflineError, match="not modelled yet"):
-        roofline.estimate("B200", "Qwen3.5-397B", mode="training", reference=None)
+    assert e.training is not None and e.training_note is None and e.training.workload.cp == 1
 
 
 @pytest.mark.parametrize("bad,field", [

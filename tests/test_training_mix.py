@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from roofline import load_chip, load_model
-from roofline.errors import RooflineError
 from roofline.kernels import training as KT
 from roofline.kernels.shapes import active_linear_params
 from roofline.pack import pack_model
@@ -109,13 +108,6 @@ def test_sparse_model_flops_are_the_capped_attention_plus_the_indexer():
     assert est.model_flops_per_chip - half.model_flops_per_chip == pytest.approx(
         3 * seqs * V32.num_layers * saved, rel=1e-9)
     assert half.step_time_s < est.step_time_s
-
-
-def test_recurrent_mixers_are_still_refused():
-    import roofline
-
-    with pytest.raises(RooflineError, match="Gated DeltaNet"):
-        roofline.estimate("H100", "Qwen3.5-397B", mode="training", reference=None)
 
 
 def test_the_attention_row_carries_the_capped_keys_and_the_indexer():

@@ -15,6 +15,7 @@ from roofline.kernels.layout import (
     M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_MOE_FFN, M_MOE_FRAC, M_SHARED_FFN, M_TOPK, T_TP,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
+from roofline.kernels.train_mixers import hybrid_cast_elements, is_hybrid_mix
 
 #: HBM bytes per element a cast-transpose moves: read 16-bit, write fp8 and its fp8 transpose.
 CAST_BYTES_PER_ELEMENT = 4.0
@@ -26,8 +27,12 @@ WEIGHT_CAST_BYTES = 4.0
 def cast_bytes_per_token(m, t):
     """(forward, backward) HBM bytes of one layer's fp8 casts per token on one TP rank: the inputs of the
     QKV, output-projection and MLP GEMMs in forward, their output gradients in backward. The MoE share of
-    the blocks casts one copy of the token per routed expert (and one for the shared experts)."""
+    the blocks casts one copy of the token per routed expert (and one for the shared experts). A hybrid mix:
+    :func:`roofline.kernels.train_mixers.hybrid_cast_elements`."""
     tp = t[T_TP]
+    if is_hybrid_mix(m):
+        fwd, bwd = hybrid_cast_elements(m, tp)
+        return fwd * CAST_BYTES_PER_ELEMENT, bwd * CAST_BYTES_PER_ELEMENT
     h = m[M_HIDDEN]
     q = m[M_HEADS] / tp * m[M_HEAD_DIM]
     kv = kv_heads_per_chip(m, tp) * m[M_HEAD_DIM]

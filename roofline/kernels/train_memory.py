@@ -24,15 +24,16 @@ Conventions (mixed-precision Adam; the peak of one optimizer step on the most lo
 
 from roofline._jit import kernel
 from roofline.kernels.layout import (
-    H_HBM_BYTES, M_EXPERTS, M_FFN, M_GATED, M_HEADS, M_HEAD_DIM, M_HIDDEN, M_LAYERS, M_MOE_FFN, M_MOE_FRAC,
-    M_SHARED_FFN, M_TOPK, M_VOCAB, R_ACT, R_FITS, R_MEM, R_STATE, T_CP, T_DP, T_DROPOUT, T_EAGER, T_EP, T_FIRST,
-    T_FLASH, T_GB, T_LAST, T_MB, T_PP, T_RECOMPUTE, T_SEQ, T_SP, T_TP, T_VPP, T_ZERO, X_GRAD_BYTES, X_MEM_FRACTION,
-    X_OPT_BYTES, X_PARAM_BYTES,
+    H_HBM_BYTES, M_ATTN_LAYERS, M_EXPERTS, M_FFN, M_GATED, M_HEADS, M_HEAD_DIM, M_HIDDEN, M_LAYERS, M_MOE_FFN,
+    M_MOE_FRAC, M_SHARED_FFN, M_TOPK, M_VOCAB, R_ACT, R_FITS, R_MEM, R_STATE, T_CP, T_DP, T_DROPOUT, T_EAGER, T_EP,
+    T_FIRST, T_FLASH, T_GB, T_LAST, T_MB, T_PP, T_RECOMPUTE, T_SEQ, T_SP, T_TP, T_VPP, T_ZERO, X_GRAD_BYTES,
+    X_MEM_FRACTION, X_OPT_BYTES, X_PARAM_BYTES,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
 from roofline.kernels.shapes import block_weight_bytes, linear_params_per_chip, stage_bytes_of, stage_weight_bytes
 from roofline.kernels.train_dp import sharded, stage_routed
 from roofline.kernels.train_eager import eager_saved_bytes
+from roofline.kernels.train_mixers import block_shares, hybrid_split_bytes, is_hybrid_mix
 
 #: Bytes per logit while the loss is computed: the 16-bit logits and the fp32 copy the cross-entropy
 #: works in (its gradient written into the same buffer).
@@ -51,7 +52,8 @@ def activation_bytes_per_layer(m, t):
     Unfused attention adds 5·a·s²·b/tp (softmax output, dropout mask and output; 2·a·s²·b without
     dropout); FlashAttention keeps only the fp32 log-sum-exp per head and token. Selective recompute
     drops the score terms; full recompute keeps only the layer input (2·sbh, /tp with SP). ``s`` is
-    seq_len / cp. An eager block keeps more (:func:`roofline.kernels.train_eager.eager_saved_bytes`).
+    seq_len / cp. An eager block keeps more (:func:`roofline.kernels.train_eager.eager_saved_bytes`). A
+    hybrid mix weighs each part by the blocks that have it (:mod:`roofline.kernels.train_mixers`).
     """
     tp = t[T_TP]
     s = t[T_SEQ] / t[T_CP]
@@ -77,6 +79,11 @@ def activation_bytes_per_layer(m, t):
         scores = 0.0
     else:
         scores = (2.0 + 3.0 * drop) * heads * s * t[T_SEQ] * b
+    if is_hybrid_mix(m):  # each part weighted by the blocks that have it (roofline.kernels.train_mixers)
+        mix, mlp = block_shares(m)
+        rep = (4.0 + drop) * (mix + mlp) * s * b * h / rep_div
+        split = s * b * hybrid_split_bytes(m, tp, q_dim, kv_dim)
+        scores = scores * m[M_ATTN_LAYERS] / m[M_LAYERS]
     eager = eager_saved_bytes(m, t, ffn) if t[T_EAGER] > 0.5 else 0.0
     return rep + split + scores + eager
 

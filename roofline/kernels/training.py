@@ -31,6 +31,8 @@ Conventions (stated once here):
 * **fp8** (``T_MM_BYTES`` = 1): the linear GEMMs run at the fp8 peak; the attention core, the LM head and
   the router stay 16-bit; the scaling casts around each fp8 GEMM are memory-bound kernels of their own
   (:mod:`roofline.kernels.train_casts`), the weights' once per step with the optimizer.
+* **Layer mixes** (recurrent mixers, blocks without a mixer or an MLP): the mean block weighs each part
+  by the blocks that have it (:mod:`roofline.kernels.train_mixers`).
 * **Eager** blocks (``T_EAGER``, PyTorch op by op) add :mod:`roofline.kernels.train_eager`'s traffic.
 * **Memory**: :mod:`roofline.kernels.train_memory` (state by ZeRO stage, activations per stage of the
   schedule, the logits).
@@ -39,10 +41,10 @@ Conventions (stated once here):
 import numpy as np
 
 from roofline._jit import kernel
-from roofline.kernels.forward import attended_keys, chunked_keys, fill_pass
+from roofline.kernels.forward import fill_pass
 from roofline.kernels.layout import (
-    H_EFF_COMPUTE, H_EFF_HBM, H_HBM_BW, H_PEAK_FLOPS, H_SIZE, H_UP_DOMAIN, M_ATTN_LAYERS, M_CHUNKED, M_HEADS,
-    M_HEAD_DIM, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS, M_LAYERS, M_SPARSE_TOPK, M_SWA_LAYERS, M_VOCAB, M_WINDOW, N_OPS,
+    H_EFF_COMPUTE, H_EFF_HBM, H_HBM_BW, H_PEAK_FLOPS, H_SIZE, H_UP_DOMAIN, M_ATTN_LAYERS, M_HEADS,
+    M_HEAD_DIM, M_HIDDEN, M_LAYERS, M_REC_LAYERS, M_VOCAB, N_OPS,
     OP_AR_ATTN, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COLS, OP_EMBED, OP_EP_COMBINE, OP_EP_DISPATCH, OP_EXPERT_ACT,
     OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS, OP_GATHER_LOGITS, OP_HBM, OP_LM_HEAD, OP_MLP_ACT,
     OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ, OP_QKV, OP_ROUTER, OP_SHARED_DOWN, OP_SHARED_UP, R_BUBBLE,
@@ -58,6 +60,9 @@ from roofline.kernels.train_casts import WEIGHT_CAST_BYTES, cast_bytes_per_token
 from roofline.kernels.train_dp import comm_time, dp_traffic, stage_params
 from roofline.kernels.train_eager import add_eager_bytes
 from roofline.kernels.train_memory import fill_memory
+from roofline.kernels.train_mixers import (
+    blend_recurrent, indexer_flops, is_hybrid_mix, layer_keys, recurrent_flops_per_seq,
+)
 
 # Korthikanti et al. 2022, Table 2: bytes per (s·b·h) kept for backward by one layer, 16-bit values
 # and 1-byte dropout masks; the attention scores add 5·a·s²·b.
@@ -108,6 +113,8 @@ def fill_training_layer(m, t, domain, ops, w):
         ops[OP_ATTN, OP_HBM] = (tokens * 2.0 * kv_dim * ab + 2.0 * tokens * heads * hd * ab
                                 + UNFUSED_SCORE_PASSES_FWD * b * heads * q * s * ab)
     ops[OP_ATTN, OP_FLOPS] = 4.0 * hd * heads * keys * b + indexer_flops(m, s) / cp * b
+    ops[OP_ATTN, OP_FLOPS], ops[OP_ATTN, OP_HBM] = blend_recurrent(m, w, b, q, ops[OP_ATTN, OP_FLOPS],
+                                                                   ops[OP_ATTN, OP_HBM])
     v = m[M_VOCAB] / tp
     set_gemm(ops, OP_LM_HEAD, tokens, h, v, ab, ab, 1.0)
     ops[OP_LM_HEAD, OP_HBM] += tokens * v * 4.0 * 2.0
@@ -116,37 +123,6 @@ def fill_training_layer(m, t, domain, ops, w):
     set_allreduce(ops, OP_GATHER_LOGITS, tokens * 4.0, tp, tp_out, 3.0)
     if t[T_EAGER] > 0.5:
         add_eager_bytes(m, t, ops)
-
-
-@kernel
-def layer_keys(m, s):
-    """Key visits of one attention layer over a sequence of ``s`` tokens, the mean over the model's attention
-    layers: a sliding-window layer visits at most ``M_WINDOW`` keys per query (within its aligned chunk of them
-    when chunked, Llama 4), a full one every earlier key, a sparse one (DSA) at most ``M_SPARSE_TOPK`` per query
-    (gpt-oss alternates windowed and full layers, Gemma 3 has five windowed to one full). Every layer is priced
-    alike at this mean: attention is compute-bound at training lengths, where the time is linear in the key visits."""
-    window = m[M_WINDOW]
-    n_attn = m[M_ATTN_LAYERS]
-    n_swa = m[M_SWA_LAYERS] if window > 0.0 else 0.0
-    full = attended_keys(s, 0.0, m[M_SPARSE_TOPK])
-    if n_attn <= 0.0 or n_swa <= 0.0:
-        return full
-    slid = chunked_keys(s, 0.0, window) if m[M_CHUNKED] > 0.5 else attended_keys(s, 0.0, window)
-    if n_swa >= n_attn:
-        return slid
-    return (n_swa * slid + (n_attn - n_swa) * full) / n_attn
-
-
-@kernel
-def indexer_flops(m, s):
-    """FLOPs over a sequence of ``s`` tokens of a sparse-attention (DSA) model's lightning indexer, the mean per
-    attention layer: each query's indexer heads score every earlier key, 2 FLOPs per multiply-add, on every
-    TP rank (as serving prices it, :func:`roofline.kernels.forward.softmax_at`); 0 without sparse layers."""
-    if m[M_SPARSE_TOPK] <= 0.0 or m[M_ATTN_LAYERS] <= 0.0:
-        return 0.0
-    n_swa = m[M_SWA_LAYERS] if m[M_WINDOW] > 0.0 else 0.0
-    share = (m[M_ATTN_LAYERS] - n_swa) / m[M_ATTN_LAYERS]
-    return share * 2.0 * m[M_IDX_HEADS] * m[M_IDX_DIM] * attended_keys(s, 0.0, 0.0)
 
 
 @kernel
@@ -351,8 +327,12 @@ def step_from_layer(m, hw, x, t, scratch, res):
     linear_seq = 2.0 * active_linear_params(m) * s
     head_seq = 2.0 * m[M_HIDDEN] * m[M_VOCAB] * s
     seqs_per_chip = t[T_GB] / (tp * pp * dp * cp)
-    model = 3.0 * seqs_per_chip * (layers * (linear_seq + attn_seq) + head_seq)
     attn_run = attn_seq if flash else heads_hd * s * s + indexer_flops(m, s)
+    if is_hybrid_mix(m):  # the mean block's mixing: attention and recurrent layers over all the blocks
+        rec_seq = m[M_REC_LAYERS] * recurrent_flops_per_seq(m, w, s)
+        attn_seq = (m[M_ATTN_LAYERS] * attn_seq + rec_seq) / layers
+        attn_run = (m[M_ATTN_LAYERS] * attn_run + rec_seq) / layers
+    model = 3.0 * seqs_per_chip * (layers * (linear_seq + attn_seq) + head_seq)
     hw_f = 3.0 * seqs_per_chip * (layers * (linear_seq + attn_run) + head_seq)
     if flash:
         hw_f += 0.5 * seqs_per_chip * layers * attn_run

@@ -55,27 +55,12 @@ class TrainingContext:
 
     @classmethod
     def build(cls, chip: Chip, model: Model, dtype: str) -> TrainingContext:
-        problem = training_mix_problem(model)
-        if problem:
-            raise RooflineError(problem)
         eff = efficiency_for(chip, dtype)
         x = pack_training_extras(chip, eff, efficiency_for(chip, chip.half_dtype), MIXED_PRECISION)
         return cls(chip, model, dtype, eff, pack_model(model), pack_hardware(chip, dtype, eff), x)
 
     def usable_bytes(self) -> float:
         return float(self.hw[L.H_HBM_BYTES] * self.x[L.X_MEM_FRACTION])
-
-
-def training_mix_problem(model: Model) -> str | None:
-    """Why training ``model`` cannot be estimated yet, or None: the training kernels price blocks that are
-    alike but for their attention's key visits (sliding-window, full and sparse attention layers are priced at
-    their mean, ``kernels.training.layer_keys``, with a sparse model's indexer); recurrent token mixers and
-    blocks without a mixer or an MLP are priced by serving only."""
-    if not (model.recurrent_layers or model.mixer_free_layers or model.mlp_free_layers):
-        return None
-    kinds = [k for k in model.layer_mix if k.startswith(("linear attention", "Mamba-2", "no token mixer", "no MLP"))]
-    return (f"model {model.name}: training estimates of a layer mix ({', '.join(kinds)}) are not modelled yet, "
-            f"only serving; use --mode inference")
 
 
 def _on_lists(lists_run, arrays_run) -> np.ndarray:

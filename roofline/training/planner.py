@@ -86,7 +86,7 @@ def candidate_fields(chip: Chip, model: Model, wl: TrainingWorkload) -> list[tup
     """The choices (:data:`FIELDS`) of every complete, valid layout that keeps the fixed fields of ``wl``."""
     n = wl.num_chips
     tps = [wl.tp] if wl.tp else valid_tp_sizes(model, limit=chip.scale_up_domain)
-    if wl.cp > 1 or wl.seq_len < 2 * CP_MIN_TOKENS:
+    if wl.cp > 1 or wl.seq_len < 2 * CP_MIN_TOKENS or model.recurrent_layers:  # recurrent layers: no CP
         cps = [wl.cp]
     else:
         cps = [c for c in (1, 2, 4, 8, 16, 32, 64)
