@@ -65,3 +65,22 @@ def mix_problem(m) -> str | None:
     if attention == 0 and (m.attention_sinks or m.attn_output_gate or m.qk_norm):
         return "attention_sinks, attn_output_gate and qk_norm need attention blocks; drop them"
     return None
+
+
+def tp_problem(m, tp: int) -> str | None:
+    """Why ``tp`` ranks cannot split ``m``'s token mixers (the reason, to follow "tp=..."), or None. Attention
+    heads split evenly; K/V heads split or are replicated (each rank one); a Gated DeltaNet layer's key and
+    value heads split evenly (vLLM's and Megatron-LM's GDN layers); a Mamba-2 layer's heads split evenly and
+    its groups split or are replicated (vLLM's MambaMixer2)."""
+    if m.num_heads % tp:
+        return f"does not divide the {m.num_heads} attention heads"
+    if m.num_kv_heads % tp and tp % m.num_kv_heads:
+        return f"neither divides nor is a multiple of the {m.num_kv_heads} KV heads"
+    if m.linear_layers and (m.linear_key_heads % tp or m.linear_value_heads % tp):
+        return (f"does not divide the {m.linear_key_heads} key and {m.linear_value_heads} value heads of the "
+                f"Gated DeltaNet layers")
+    if m.mamba_layers and m.mamba_heads % tp:
+        return f"does not divide the {m.mamba_heads} Mamba-2 heads"
+    if m.mamba_layers and m.mamba_groups % tp and tp % m.mamba_groups:
+        return f"neither divides nor is a multiple of the {m.mamba_groups} Mamba-2 groups"
+    return None

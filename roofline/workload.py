@@ -21,6 +21,7 @@ from roofline.dtypes import KV_DTYPES, WEIGHT_COMPUTE, WEIGHT_DTYPES, check
 from roofline.errors import RooflineError
 from roofline.kernels.inference import mean_decode_context
 from roofline.kernels.layout import CP_COMM_TYPES, KERNEL_MODES, RECOMPUTE_MODES
+from roofline.layer_mix import tp_problem
 from roofline.model import Model
 from roofline.quantity import EXAMPLES, parse_count, show
 from roofline.stages import chunks_of, stage_split
@@ -99,12 +100,12 @@ EP_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 def valid_tp_sizes(model: Model, limit: int | None = None) -> list[int]:
-    """TP sizes that divide the attention heads and tile the K/V heads (split or replicated)."""
+    """TP sizes that split the model's token mixers (:func:`roofline.layer_mix.tp_problem`)."""
     out = []
     for tp in range(1, model.num_heads + 1):
         if limit is not None and tp > limit:
             break
-        if model.num_heads % tp == 0 and (model.num_kv_heads % tp == 0 or tp % model.num_kv_heads == 0):
+        if tp_problem(model, tp) is None:
             out.append(tp)
     return out
 
@@ -120,10 +121,7 @@ def check_layout(chip: Chip, model: Model, wl: Workload) -> None:
         )
     tp = wl.tp
     if tp is not None and tp not in valid_tp_sizes(model):
-        if model.num_heads % tp:
-            why = f"does not divide the {model.num_heads} attention heads"
-        else:
-            why = f"neither divides nor is a multiple of the {model.num_kv_heads} KV heads"
+        why = tp_problem(model, tp) or f"exceeds the {model.num_heads} attention heads"
         options = ", ".join(str(t) for t in valid_tp_sizes(model, limit=max(chip.scale_up_domain, 8)))
         raise RooflineError(f"tp={tp} {why} of {model.name}; try {options}")
     if wl.ep > 1:
@@ -335,8 +333,8 @@ def check_training(chip: Chip, model: Model, wl: TrainingWorkload) -> None:
                                 f"chips); use --tp {chip.scale_up_domain} or less")
         if tp not in valid_tp_sizes(model):
             options = ", ".join(map(str, valid_tp_sizes(model, limit=chip.scale_up_domain)))
-            raise RooflineError(f"tp={tp} does not divide the {model.num_heads} attention heads (and tile the "
-                                f"{model.num_kv_heads} KV heads) of {model.name}; try {options}")
+            why = tp_problem(model, tp) or f"exceeds the {model.num_heads} attention heads"
+            raise RooflineError(f"tp={tp} {why} of {model.name}; try {options}")
     if pp is not None:
         stage_split(model.num_layers, pp, wl.first_stage_layers, wl.last_stage_layers)
     elif wl.first_stage_layers is not None or wl.last_stage_layers is not None:

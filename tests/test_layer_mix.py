@@ -7,18 +7,22 @@ that the profiles load and serve.
 import attrs
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from roofline import Workload, load_chip, load_model
+from roofline.cli import main
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
 from roofline.kernels import shapes
 from roofline.kernels.forward import attention_cost
+from roofline.kernels.mixers import recurrent_widths
 from roofline.model import Model
 from roofline.pack import pack_model
 from roofline.passes import Packed
 from roofline.serving.inflight import estimate_serving
+from roofline.workload import valid_tp_sizes
 
 BASE = dict(name="mix", num_layers=24, hidden_size=2048, num_heads=16, num_kv_heads=4, head_dim=128,
             intermediate_size=5632, vocab_size=32000)
@@ -172,3 +176,26 @@ def test_a_recurrent_mix_trains_in_the_default_estimate():
 def test_impossible_mixes_are_refused_naming_the_field(bad, field):
     with pytest.raises(RooflineError, match=field):
         model(**bad)
+
+
+def test_tp_must_split_the_recurrent_heads():
+    """GDN key and value heads split evenly; Mamba-2 heads split evenly and its groups split or replicate."""
+    gdn = Model(**BASE, linear_layers=12, **GDN)  # 16 attention heads, 4 KV; 8 GDN key heads, 16 value heads
+    assert valid_tp_sizes(gdn) == [1, 2, 4, 8]  # 16 would split the 8 key heads
+    mamba = Model(**{**BASE, "num_heads": 128, "num_kv_heads": 8}, mamba_layers=12, **MAMBA)
+    assert valid_tp_sizes(mamba, limit=128) == [1, 2, 4, 8, 16, 32, 64]  # 64 heads; groups 8 replicated past 8
+    r = CliRunner().invoke(main, ["estimate", "--chip", "GB200", "--model", "Qwen3.5-397B", "--tp", "32", "--mode",
+                                  "inference"])
+    assert r.exit_code == 2 and "16 key and 64 value heads of the Gated DeltaNet layers" in r.output
+    assert "try 1, 2, 4, 8, 16" in r.output
+
+
+def test_mamba_groups_replicate_past_tp():
+    """Past tp = groups each rank holds one group's B and C (2 x state size), the heads' x and z split."""
+    m = Model(**{**BASE, "num_heads": 128, "num_kv_heads": 8}, mamba_layers=12, **MAMBA)
+    inner = 64 * 64
+    for tp in (8, 16, 32):
+        conv, width, out, state = recurrent_widths(pack_model(m), float(tp))
+        bc = 2 * 8 * 128 / tp if tp <= 8 else 2 * 128
+        assert (conv, width, out, state) == pytest.approx((inner / tp + bc, 2 * inner / tp + bc + 64 / tp,
+                                                           inner / tp, inner / tp * 128), rel=1e-12)

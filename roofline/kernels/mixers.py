@@ -68,7 +68,8 @@ def recurrent_widths(m, tp):
     on one TP rank. Gated DeltaNet (M_REC_KIND 1): q and k of key heads x key width, v and the output gate z
     of value heads x value width, and the per-head beta and decay inputs; the state is value heads x key
     width x value width. Mamba-2 (2): x and the gate z of heads x head width, B and C of groups x state
-    size, and dt per head; the state is heads x head width x state size."""
+    size, and dt per head; the state is heads x head width x state size. With more ranks than groups each
+    rank holds one group's B and C (replicated, as vLLM's MambaMixer2 does)."""
     if m[M_REC_KIND] < 1.5:
         key = m[M_REC_K_HEADS] * m[M_REC_K_DIM]
         val = m[M_REC_V_HEADS] * m[M_REC_V_DIM]
@@ -78,6 +79,10 @@ def recurrent_widths(m, tp):
     else:
         inner = m[M_REC_V_HEADS] * m[M_REC_V_DIM]
         bc = 2.0 * m[M_REC_K_HEADS] * m[M_REC_K_DIM]
+        if tp > m[M_REC_K_HEADS]:  # more ranks than groups: each rank holds one group's B and C, replicated
+            inner = inner / tp
+            bc = 2.0 * m[M_REC_K_DIM]
+            return inner + bc, 2.0 * inner + bc + m[M_REC_V_HEADS] / tp, inner, inner * m[M_REC_K_DIM]
         conv = inner + bc
         width = 2.0 * inner + bc + m[M_REC_V_HEADS]
         state = inner * m[M_REC_K_DIM]
