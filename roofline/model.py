@@ -13,9 +13,10 @@ Besides dense decoders, a ``Model`` describes two DeepSeek/Mixtral/Qwen-MoE era 
   token uses ``experts_per_token``, and optional always-on shared experts. The shared experts are
   one MLP of width ``shared_expert_intermediate_size``, or ``shared_experts * moe_intermediate_size``
   when that is 0 (DeepSeek fuses its shared experts that way; the weight count is the same as separate
-  experts). ``shared_expert_gate`` adds Qwen2-MoE's ``hidden_size -> 1`` gate on the shared expert.
-  Layer ``i`` (0-based) is an MoE layer when ``i >= first_dense_layers`` and
-  ``i % moe_layer_freq == 0`` (DeepSeek's rule); the others have a dense MLP of ``intermediate_size``.
+  experts). ``shared_expert_gate`` adds Qwen2-MoE's ``hidden_size -> 1`` gate on the shared expert. With
+  ``moe_latent_size`` (Nemotron 3's latent MoE) the routed experts work in that narrower width: each token is
+  projected into it before dispatch and back after (two ``hidden x latent`` projections per MoE layer). Layer
+  ``i`` (0-based) is MoE when ``i >= first_dense_layers`` and ``i % moe_layer_freq == 0`` (DeepSeek's rule).
 - Multi-head latent attention (``kv_lora_rank > 0``, DeepSeek-V2/V3). Queries go through a rank
   ``q_lora_rank`` bottleneck (0 = a plain ``hidden -> heads x (nope + rope)`` projection); keys and
   values are rebuilt per head from one cached latent of ``kv_lora_rank`` plus a shared rotary key of
@@ -42,9 +43,8 @@ The layer mix (models of 2025-26: gpt-oss, Gemma, Qwen3.5, Nemotron-H, DeepSeek-
   ``mamba_state_size``, a state of heads x head width x state size per sequence, a convolution of
   ``mamba_conv_kernel``); a recurrent layer's state has a fixed size whatever the context. ``mixer_free_layers``
   blocks have an MLP and no mixer (Nemotron-H's ``-`` and ``E`` layers).
-- MLPs. ``mlp_free_layers`` blocks have no MLP (Nemotron-H's ``M`` and ``*`` layers). Of the blocks with
-  one, ``moe_layer_count`` are MoE when the config lists them (0: the first_dense_layers / moe_layer_freq
-  rule above), the rest dense.
+- MLPs. ``mlp_free_layers`` blocks have no MLP (Nemotron-H's ``M`` and ``*`` layers). Of the others,
+  ``moe_layer_count`` are MoE when the config lists them (0: the rule above), the rest dense.
 
 ``sandwich_norms`` (Gemma 2/3) puts four norms in a block instead of two. ``attention_16bit``: the model's
 4-bit checkpoints keep the token mixers' projections (attention, linear attention) in 16 bit (gpt-oss
@@ -78,22 +78,20 @@ BOOL_FIELDS = ("gated_mlp", "qkv_bias", "o_bias", "mlp_bias", "tie_word_embeddin
 
 # Counts that may be 0 (= feature off); see the module docstring.
 MOE_FIELDS = ("num_experts", "experts_per_token", "shared_experts", "moe_intermediate_size",
-              "shared_expert_intermediate_size", "first_dense_layers", "moe_layer_freq")
+              "shared_expert_intermediate_size", "first_dense_layers", "moe_layer_freq", "moe_latent_size")
 
 MLA_FIELDS = ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
 
 OPTIONAL_COUNTS = ("learned_pos_embeddings", "max_position_embeddings", "sliding_window")
 
 
-#: Most layers and attention heads a model may have (the largest published have ~130 of each): the searches
-#: walk these counts, so a typo such as 10**9 layers is refused here instead of taking hours.
+#: Most layers and heads a model may have (the largest published have ~130 of each): the searches walk them.
 MAX_LAYERS = MAX_HEADS = 10_000
 
 
 def count_moe_layers(num_layers: int, first_dense_layers: int, moe_layer_freq: int) -> int:
     """Layers ``i`` in ``range(num_layers)`` with ``i >= first_dense_layers`` and ``i % moe_layer_freq == 0``
-    (counted in closed form: the multiples of ``moe_layer_freq`` below ``num_layers`` minus those below
-    ``first_dense_layers``)."""
+    (the multiples of ``moe_layer_freq`` below ``num_layers`` minus those below ``first_dense_layers``)."""
     if first_dense_layers >= num_layers:
         return 0
     return -(-num_layers // moe_layer_freq) - -(-first_dense_layers // moe_layer_freq)
@@ -156,6 +154,7 @@ class Model:
     experts_per_token: int = 0  # routed experts each token goes to (top-k)
     shared_experts: int = 0  # always-on experts per MoE layer
     moe_intermediate_size: int = 0  # MLP width of one routed expert
+    moe_latent_size: int = 0  # width the routed experts work in (latent MoE); 0 = hidden_size
     shared_expert_intermediate_size: int = 0  # width of the shared MLP; 0 = shared_experts * moe_intermediate_size
     shared_expert_gate: bool = False  # Qwen2-MoE: hidden -> 1 gate on the shared expert
     router_bias: bool = False  # DeepSeek-V3 "noaux_tc": one score-correction bias per routed expert
@@ -321,10 +320,9 @@ class Model:
 def architecture_problem(m) -> str | None:
     """The first impossible MoE/MLA combination in ``m`` (a Model or anything with its attributes), or None.
 
-    The message names the field, the value and the fix; callers prefix where it came from. Shape counts
-    must be whole numbers from 1 to ``MAX_COUNT`` (layers and heads at most ``MAX_LAYERS`` and
-    ``MAX_HEADS``), flags booleans and ``norm`` 'rms' or 'layer', so that a ``Model`` built directly is
-    checked like one loaded from a file.
+    The message names the field, the value and the fix; callers prefix where it came from. Shape counts are
+    whole numbers from 1 to ``MAX_COUNT`` (layers and heads at most ``MAX_LAYERS``, ``MAX_HEADS``), flags
+    booleans and ``norm`` 'rms' or 'layer': a ``Model`` built directly is checked like one from a file.
     """
     for f in INT_FIELDS:
         value = getattr(m, f)
@@ -352,7 +350,7 @@ def architecture_problem(m) -> str | None:
     if problem:
         return problem
     if m.num_experts == 0:
-        for f in ("experts_per_token", "shared_experts", "moe_intermediate_size",
+        for f in ("experts_per_token", "shared_experts", "moe_intermediate_size", "moe_latent_size",
                   "shared_expert_intermediate_size", "first_dense_layers", "moe_layer_count"):
             if getattr(m, f):
                 return f"{f}={getattr(m, f)} needs routed experts, but num_experts=0; set num_experts or drop {f}"
@@ -365,6 +363,8 @@ def architecture_problem(m) -> str | None:
                     f"num_experts={m.num_experts}; give the router's top-k")
         if m.moe_intermediate_size == 0:
             return "moe_intermediate_size=0 with num_experts > 0; give the width of one routed expert"
+        if m.moe_latent_size >= m.hidden_size:
+            return f"moe_latent_size={m.moe_latent_size} must be below hidden_size={m.hidden_size}; fix the value"
         if m.shared_experts == 0 and (m.shared_expert_intermediate_size or m.shared_expert_gate):
             return ("shared_experts=0 but a shared-expert width or gate is given; set shared_experts "
                     "(1 for Qwen2-MoE) or drop them")

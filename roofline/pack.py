@@ -66,6 +66,7 @@ def pack_model(model) -> np.ndarray:
         m[L.M_EXPERTS] = model.num_experts
         m[L.M_TOPK] = model.experts_per_token
         m[L.M_MOE_FFN] = model.moe_intermediate_size
+        m[L.M_MOE_LATENT] = model.moe_latent_size
         m[L.M_SHARED_FFN] = model.shared_width
         m[L.M_MOE_LAYERS] = model.moe_layers
         m[L.M_MOE_FRAC] = model.moe_layers / model.num_layers

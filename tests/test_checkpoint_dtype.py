@@ -37,6 +37,8 @@ DECLARED = {
     "nvidia--MiniMax-M2.5-NVFP4": ("fp4", "fp8"),
     "nvidia--MiniMax-M2.7-NVFP4": ("fp4", "fp8"),
     "nvidia--NVIDIA-Nemotron-3-Nano-30B-A3B-NVFP4": ("fp4", "fp8"),
+    "nvidia--NVIDIA-Nemotron-3-Ultra-550B-A55B-FP8": ("fp8", "fp8"),  # hf_quant_config.json FP8, KV FP8
+    "nvidia--NVIDIA-Nemotron-3-Ultra-550B-A55B-NVFP4": ("fp4", "fp8"),
     "nvidia--Qwen3-235B-A22B-NVFP4": ("fp4", "fp8"),
     "nvidia--Qwen3.5-397B-A17B-NVFP4": ("fp4", "fp8"),
     "openai--gpt-oss-120b": ("fp4", None),  # quant_method mxfp4

@@ -57,10 +57,10 @@ import math
 from roofline._jit import kernel
 from roofline.kernels.layout import (
     M_ATTN_LAYERS, M_CHUNKED, M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS,
-    M_KV_LORA, M_LAYERS, M_MLP_LAYERS, M_MOE_FFN, M_MOE_FRAC, M_NOPE_DIM, M_NORM_PARAMS, M_REC_CONV, M_REC_K_DIM,
-    M_REC_KIND, M_REC_LAYERS, M_REC_V_DIM, M_REC_V_HEADS, M_ROPE_DIM, M_SHARED_FFN, M_SPARSE_TOPK, M_SWA_LAYERS,
-    M_TOPK, M_V_DIM, M_VOCAB, M_WINDOW, OP_AR_ATTN, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COUNT, OP_EMBED,
-    OP_EP_COMBINE, OP_EP_DISPATCH, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS,
+    M_KV_LORA, M_LAYERS, M_MLP_LAYERS, M_MOE_FFN, M_MOE_FRAC, M_MOE_LATENT, M_NOPE_DIM, M_NORM_PARAMS, M_REC_CONV,
+    M_REC_K_DIM, M_REC_KIND, M_REC_LAYERS, M_REC_V_DIM, M_REC_V_HEADS, M_ROPE_DIM, M_SHARED_FFN, M_SPARSE_TOPK,
+    M_SWA_LAYERS, M_TOPK, M_V_DIM, M_VOCAB, M_WINDOW, OP_AR_ATTN, OP_AR_MLP, OP_ATTN, OP_ATTN_NORM, OP_COUNT,
+    OP_EMBED, OP_EP_COMBINE, OP_EP_DISPATCH, OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FINAL_NORM, OP_FLOPS,
     OP_GATHER_LOGITS, OP_HBM, OP_LINK, OP_LM_HEAD, OP_MLP_ACT, OP_MLP_DOWN, OP_MLP_NORM, OP_MLP_UP, OP_O_PROJ,
     OP_PP_SEND, OP_QKV, OP_ROUTER, OP_SCALE_OUT, OP_SHARED_DOWN, OP_SHARED_UP, OP_STEPS, W_ACT_BYTES, W_BATCH, W_EP,
     W_KV_BYTES, W_PP, W_TP, W_WEIGHT_BYTES,
@@ -69,7 +69,9 @@ from roofline.kernels.mixers import (
     kv_values_per_token, mixer_in_params, mixer_out_width, mixer_weight_bytes, recurrent_widths, state_bytes_per_layer,
 )
 from roofline.kernels.roofline import set_allgather, set_allreduce, set_alltoall, set_gemm, set_memory_op, set_send
-from roofline.kernels.shapes import busiest_expert_load, cached_tokens, dense_fraction, expert_split, norms_per_block
+from roofline.kernels.shapes import (
+    busiest_expert_load, cached_tokens, dense_fraction, expert_split, expert_width, norms_per_block,
+)
 
 #: Tokens per chunk of the chunked prompt kernels of the recurrent layers: the chunked delta rule of
 #: flash-linear-attention (Gated DeltaNet, as vLLM and SGLang run Qwen3-Next / Qwen3.5) and Mamba-2's SSD
@@ -343,13 +345,18 @@ def fill_moe(m, w, domain, tokens, moe_layers, decoding, ops):
     touched, routed = busiest_expert_load(per, e, group_tokens * k, chance, w[W_EP] if count > 0.0 else 1.0)
     f = m[M_MOE_FFN] / split
     set_gemm(ops, OP_ROUTER, tokens, h, m[M_EXPERTS], ab, ab, count)
+    # the shared experts' rows also carry a latent MoE's projections to and from the latent (whole on every
+    # rank): the same input and the same output, so one GEMM each of the summed width
     shared = m[M_SHARED_FFN] / tp
-    set_gemm(ops, OP_SHARED_UP, tokens, h, n_in * shared, wb, ab, count if shared > 0.0 else 0.0)
-    set_gemm(ops, OP_SHARED_DOWN, tokens, shared, h, wb, ab, count if shared > 0.0 else 0.0)
-    ops[OP_EXPERT_UP, OP_FLOPS] = 2.0 * routed * h * n_in * f
-    ops[OP_EXPERT_UP, OP_HBM] = touched * h * n_in * f * wb + routed * (h + n_in * f) * ab
-    ops[OP_EXPERT_DOWN, OP_FLOPS] = 2.0 * routed * f * h
-    ops[OP_EXPERT_DOWN, OP_HBM] = touched * f * h * wb + routed * (f + h) * ab
+    lat = m[M_MOE_LATENT]
+    on = count if shared > 0.0 or lat > 0.0 else 0.0
+    set_gemm(ops, OP_SHARED_UP, tokens, h, n_in * shared + lat, wb, ab, on)
+    set_gemm(ops, OP_SHARED_DOWN, tokens, shared + lat, h, wb, ab, on)
+    x = expert_width(m)  # what the routed experts read and write: the hidden size, or a latent MoE's latent
+    ops[OP_EXPERT_UP, OP_FLOPS] = 2.0 * routed * x * n_in * f
+    ops[OP_EXPERT_UP, OP_HBM] = touched * x * n_in * f * wb + routed * (x + n_in * f) * ab
+    ops[OP_EXPERT_DOWN, OP_FLOPS] = 2.0 * routed * f * x
+    ops[OP_EXPERT_DOWN, OP_HBM] = touched * f * x * wb + routed * (f + x) * ab
     for i in (OP_EXPERT_UP, OP_EXPERT_DOWN):
         ops[i, OP_LINK] = 0.0
         ops[i, OP_STEPS] = 0.0
@@ -377,5 +384,5 @@ def fill_moe(m, w, domain, tokens, moe_layers, decoding, ops):
         nodes = ep / domain if domain >= 1.0 else ep
         distinct = nodes * (1.0 - (1.0 - 1.0 / nodes) ** k)
         copies = distinct * ep / tp / (ep / tp - 1.0) * (nodes - 1.0) / nodes  # set_alltoall keeps 1/n
-    set_alltoall(ops, OP_EP_DISPATCH, tokens * copies * h * dispatch_bytes, ep / tp, out, a2a)
-    set_alltoall(ops, OP_EP_COMBINE, tokens * copies * h * ab, ep / tp, out, a2a)
+    set_alltoall(ops, OP_EP_DISPATCH, tokens * copies * x * dispatch_bytes, ep / tp, out, a2a)
+    set_alltoall(ops, OP_EP_COMBINE, tokens * copies * x * ab, ep / tp, out, a2a)

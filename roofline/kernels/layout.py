@@ -61,6 +61,7 @@ M_REC_V_DIM = 43  # GDN: value head width; Mamba-2: head width
 M_REC_CONV = 44  # width of the causal depthwise convolution
 M_MIXER_BYTES = 45  # bytes per weight 4-bit checkpoints keep the token mixers' projections at (0: the weights')
 M_CHUNKED = 46  # 1: the M_SWA_LAYERS attend within aligned chunks of M_WINDOW tokens (Llama 4), not a window
+M_MOE_LATENT = 47  # width the routed experts work in (latent MoE, Nemotron 3); 0: M_HIDDEN
 M_SIZE = 48
 
 # ---- hardware (chip x efficiency) --------------------------------------------------------------------

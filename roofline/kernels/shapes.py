@@ -12,9 +12,9 @@ import math
 from roofline._jit import kernel
 from roofline.kernels.layout import (
     M_ATTN_LAYERS, M_EXPERTS, M_FFN, M_GATED, M_HIDDEN, M_IDX_DIM, M_LAYERS, M_MLP_BIAS, M_MLP_LAYERS, M_MOE_FFN,
-    M_MOE_FRAC, M_MOE_LAYERS, M_NORM_PARAMS, M_POS_ROWS, M_REC_LAYERS, M_ROUTER_BIAS, M_SANDWICH, M_SHARED_FFN,
-    M_SHARED_GATE, M_SPARSE_TOPK, M_SWA_LAYERS, M_TIED, M_TOPK, M_VOCAB, M_WINDOW, W_ACT_BYTES, W_ATTN_DP, W_BATCH,
-    W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_TP, W_WEIGHT_BYTES,
+    M_MOE_LATENT, M_MOE_FRAC, M_MOE_LAYERS, M_NORM_PARAMS, M_POS_ROWS, M_REC_LAYERS, M_ROUTER_BIAS, M_SANDWICH,
+    M_SHARED_FFN, M_SHARED_GATE, M_SPARSE_TOPK, M_SWA_LAYERS, M_TIED, M_TOPK, M_VOCAB, M_WINDOW, W_ACT_BYTES,
+    W_ATTN_DP, W_BATCH, W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_TP, W_WEIGHT_BYTES,
 )
 from roofline.kernels.mixers import (
     attention_in_params, attention_out_width, attention_small_params, kv_values_per_token, mixer_in_params,
@@ -84,12 +84,19 @@ def mlp_bias_params(m, width):
 
 
 @kernel
+def expert_width(m):
+    """Width the routed experts read and write: the latent of a latent MoE, else the hidden size."""
+    return m[M_MOE_LATENT] if m[M_MOE_LATENT] > 0.0 else m[M_HIDDEN]
+
+
+@kernel
 def moe_shared_params(m, tp):
     """The always-on part of one MoE layer on one TP rank: the shared experts (TP-split), the router with
-    its score-correction biases and Qwen2-MoE's shared-expert gate."""
+    its score-correction biases, Qwen2-MoE's shared-expert gate and a latent MoE's two projections from and
+    to the latent (on every TP rank: the experts of each rank need the whole latent)."""
     h = m[M_HIDDEN]
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
-    shared = (n_in + 1.0) * h * m[M_SHARED_FFN] / tp + h * m[M_EXPERTS]
+    shared = (n_in + 1.0) * h * m[M_SHARED_FFN] / tp + h * m[M_EXPERTS] + 2.0 * h * m[M_MOE_LATENT]
     if m[M_ROUTER_BIAS] > 0.5:
         shared += m[M_EXPERTS]
     if m[M_SHARED_GATE] > 0.5:
@@ -111,11 +118,10 @@ def moe_layer_params_per_chip(m, w):
     """(routed expert parameters, shared expert + router parameters) of one MoE layer on one chip."""
     if m[M_EXPERTS] <= 0.0:
         return 0.0, 0.0
-    h = m[M_HIDDEN]
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
     per, split, _ = expert_split(m, w)
     f = m[M_MOE_FFN] / split
-    routed = per * ((n_in + 1.0) * h * f + expert_bias_params(m, f))
+    routed = per * ((n_in + 1.0) * expert_width(m) * f + expert_bias_params(m, f))
     return routed, moe_shared_params(m, w[W_TP])
 
 
@@ -149,6 +155,9 @@ def active_linear_params(m):
     if m[M_EXPERTS] <= 0.0:
         return mix + dense_fraction(m) * dense
     moe = (n_in + 1.0) * h * (m[M_TOPK] * m[M_MOE_FFN] + m[M_SHARED_FFN]) + h * m[M_EXPERTS]
+    if m[M_MOE_LATENT] > 0.0:  # the routed experts in the latent, and the two projections to and from it
+        moe = ((n_in + 1.0) * (h * m[M_SHARED_FFN] + m[M_MOE_LATENT] * m[M_TOPK] * m[M_MOE_FFN])
+               + h * m[M_EXPERTS] + 2.0 * h * m[M_MOE_LATENT])
     return mix + dense_fraction(m) * dense + m[M_MOE_FRAC] * moe
 
 
@@ -163,6 +172,9 @@ def linear_params_per_chip(m, tp):
     if m[M_EXPERTS] <= 0.0:
         return mix + dense_fraction(m) * dense
     moe = (n_in + 1.0) * h * (m[M_EXPERTS] * m[M_MOE_FFN] + m[M_SHARED_FFN]) / tp + h * m[M_EXPERTS]
+    if m[M_MOE_LATENT] > 0.0:  # the routed experts in the latent, and the two projections (on every rank)
+        moe = ((n_in + 1.0) * (h * m[M_SHARED_FFN] + m[M_MOE_LATENT] * m[M_EXPERTS] * m[M_MOE_FFN]) / tp
+               + h * m[M_EXPERTS] + 2.0 * h * m[M_MOE_LATENT])
     return mix + dense_fraction(m) * dense + m[M_MOE_FRAC] * moe
 
 
@@ -200,7 +212,7 @@ def param_count(m, active):
     blocks += dense_layers * ((n_in + 1.0) * h * m[M_FFN] + mlp_bias_params(m, m[M_FFN]))
     if m[M_EXPERTS] > 0.0:
         routed = m[M_TOPK] if active > 0.5 else m[M_EXPERTS]
-        expert = (n_in + 1.0) * h * m[M_MOE_FFN] + expert_bias_params(m, m[M_MOE_FFN])
+        expert = (n_in + 1.0) * expert_width(m) * m[M_MOE_FFN] + expert_bias_params(m, m[M_MOE_FFN])
         blocks += m[M_MOE_LAYERS] * (routed * expert + moe_shared_params(m, 1.0))
     head = 0.0 if m[M_TIED] > 0.5 else m[M_VOCAB] * h
     return (m[M_VOCAB] + m[M_POS_ROWS]) * h + blocks + m[M_NORM_PARAMS] + head

@@ -12,7 +12,8 @@ router, which fp8 recipes leave in bf16 (NVIDIA TransformerEngine and NeMo fp8 r
 
 from roofline._jit import kernel
 from roofline.kernels.layout import (
-    M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_MOE_FFN, M_MOE_FRAC, M_SHARED_FFN, M_TOPK, T_TP,
+    M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_MOE_FFN, M_MOE_FRAC, M_MOE_LATENT, M_SHARED_FFN,
+    M_TOPK, T_TP,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
 from roofline.kernels.train_mixers import hybrid_cast_elements, is_hybrid_mix
@@ -30,7 +31,7 @@ def cast_bytes_per_token(m, t):
     the blocks casts one copy of the token per routed expert (and one for the shared experts). A hybrid mix:
     :func:`roofline.kernels.train_mixers.hybrid_cast_elements`."""
     tp = t[T_TP]
-    if is_hybrid_mix(m):
+    if is_hybrid_mix(m) or m[M_MOE_LATENT] > 0.0:
         fwd, bwd = hybrid_cast_elements(m, tp)
         return fwd * CAST_BYTES_PER_ELEMENT, bwd * CAST_BYTES_PER_ELEMENT
     h = m[M_HIDDEN]

@@ -21,10 +21,11 @@ from roofline._jit import kernel
 from roofline.kernels.forward import attended_keys, chunked_keys, recurrent_cost
 from roofline.kernels.layout import (
     M_ATTN_LAYERS, M_CHUNKED, M_EXPERTS, M_FFN, M_GATED, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS, M_LAYERS, M_MLP_LAYERS,
-    M_MOE_FFN, M_MOE_FRAC, M_REC_LAYERS, M_SHARED_FFN, M_SPARSE_TOPK, M_SWA_LAYERS, M_TOPK, M_WINDOW, W_TP,
+    M_MOE_FFN, M_MOE_FRAC, M_MOE_LATENT, M_REC_LAYERS, M_SHARED_FFN, M_SPARSE_TOPK, M_SWA_LAYERS, M_TOPK, M_WINDOW,
+    W_TP,
 )
 from roofline.kernels.mixers import mixer_in_params, mixer_out_width, recurrent_widths
-from roofline.kernels.shapes import dense_fraction
+from roofline.kernels.shapes import dense_fraction, expert_width
 
 
 @kernel
@@ -129,13 +130,15 @@ def hybrid_cast_elements(m, tp):
     the blocks that have each."""
     h = m[M_HIDDEN]
     mix, mlp = block_shares(m)
-    copies = mlp
+    copies = mlp * h  # elements of the MLP's inputs (and of its outputs' gradients) per token
     if m[M_EXPERTS] > 0.0:
         shared = 1.0 if m[M_SHARED_FFN] > 0.0 else 0.0
-        copies = dense_fraction(m) + m[M_MOE_FRAC] * (m[M_TOPK] + shared)
+        lat = m[M_MOE_LATENT]  # a latent MoE's projections: the hidden state in, the latent out
+        copies = (dense_fraction(m) + m[M_MOE_FRAC] * shared) * h + m[M_MOE_FRAC] * (
+            m[M_TOPK] * expert_width(m) + (h + lat if lat > 0.0 else 0.0))
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
     ffn = mlp_width(m, tp)
-    fwd = mix * (h + mixer_out_width(m, tp)) + copies * h + ffn
-    bwd = mix * (mixer_in_params(m, tp) / h + h) + n_in * ffn + copies * h
+    fwd = mix * (h + mixer_out_width(m, tp)) + copies + ffn
+    bwd = mix * (mixer_in_params(m, tp) / h + h) + n_in * ffn + copies
     return fwd, bwd
 

@@ -71,7 +71,7 @@ The layer-mix families (:mod:`roofline.loaders.hf_families`; fields as in :mod:`
   ``intermediate_size``, E an MoE of ``n_routed_experts`` x ``moe_intermediate_size`` plus
   ``moe_shared_expert_intermediate_size`` shared, sigmoid router with a score-correction bias. M and * lack an
   MLP (mlp_free_layers), - and E a mixer (mixer_free_layers). Its length must equal ``num_hidden_layers``.
-  Latent MoE (``moe_latent_size``, Nemotron 3 Ultra) is refused. Tied false.
+  ``moe_latent_size`` (Nemotron 3 Ultra): the experts work in that latent. Tied false.
 - llama4 (``text_config``, llama4_text): MoE on layers ``interleave_moe_layer_step - 1``, every step (or
   ``moe_layers``) with ``num_local_experts`` experts of ``intermediate_size`` and one shared expert of the same
   width, router without bias; the other layers dense of ``intermediate_size_mlp``. Chunked attention
@@ -301,7 +301,7 @@ _EXTRA_ORDER = (
     "indexer_heads", "indexer_head_dim", "linear_layers", "linear_key_heads", "linear_value_heads",
     "linear_key_head_dim", "linear_value_head_dim", "linear_conv_kernel", "mamba_layers", "mamba_heads",
     "mamba_head_dim", "mamba_state_size", "mamba_groups", "mamba_conv_kernel", "mlp_free_layers",
-    "mixer_free_layers", "moe_layer_count",
+    "mixer_free_layers", "moe_layer_count", "moe_latent_size",
 )
 
 

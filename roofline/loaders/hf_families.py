@@ -225,9 +225,6 @@ def _nemotron_pattern(cfg: dict, model_type: str) -> str:
 def nemotron_h(cfg: dict, model_type: str) -> dict:
     """Nemotron-H: one sublayer per "layer" (Mamba-2, attention, ReLU^2 MLP or MoE)."""
     pattern = _nemotron_pattern(cfg, model_type)
-    if cfg.get("moe_latent_size") is not None:
-        raise fail(f"moe_latent_size={cfg['moe_latent_size']}: latent MoE (experts working in a narrower latent "
-                   f"with projections from and to hidden_size) is not modelled")
     if flag(cfg, "mamba_proj_bias", False) or not flag(cfg, "use_conv_bias", True):
         raise fail("mamba_proj_bias=true or use_conv_bias=false: Mamba-2 is modelled without projection biases "
                    "and with a convolution bias; use a config with the published values")
@@ -262,6 +259,7 @@ def nemotron_h(cfg: dict, model_type: str) -> dict:
             shared_experts=count(cfg, model_type, "n_shared_experts", 1),
             shared_expert_intermediate_size=count(cfg, model_type, "moe_shared_expert_intermediate_size", 0),
             router_bias=True, moe_layer_count=pattern.count("E"),
+            moe_latent_size=optional_int(cfg, model_type, "moe_latent_size") or 0,  # Nemotron 3 Ultra
         )
     return fields
 
