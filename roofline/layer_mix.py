@@ -59,9 +59,11 @@ def mix_problem(m) -> str | None:
                 f"num_layers={m.num_layers}; a block needs a token mixer or an MLP")
     if m.mlp_free_layers >= m.num_layers:
         return f"mlp_free_layers={m.mlp_free_layers} leaves no MLP among {m.num_layers} blocks; fix the count"
-    if m.mixer_dtype is not None and (m.mixer_dtype not in MIXER_DTYPES or m.attention_16bit):
-        return (f"mixer_dtype={m.mixer_dtype!r} must be one of {', '.join(MIXER_DTYPES)} or left out, and not "
-                f"beside attention_16bit (the same setting, for 16 bit); fix the file")
+    if m.mixer_dtype is not None and m.mixer_dtype not in MIXER_DTYPES:
+        return f"mixer_dtype={m.mixer_dtype!r} must be one of {', '.join(MIXER_DTYPES)} or left out; fix the file"
+    if m.mixer_dtype is not None and m.attention_16bit and not (m.linear_layers or m.mamba_layers):
+        return (f"mixer_dtype={m.mixer_dtype!r} beside attention_16bit is the recurrent mixers' format, but there "
+                f"are none; keep one of the two")
     if attention == 0 and (m.attention_sinks or m.attn_output_gate or m.qk_norm):
         return "attention_sinks, attn_output_gate and qk_norm need attention blocks; drop them"
     return None

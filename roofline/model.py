@@ -48,8 +48,8 @@ The layer mix (models of 2025-26: gpt-oss, Gemma, Qwen3.5, Nemotron-H, DeepSeek-
 
 ``sandwich_norms`` (Gemma 2/3) puts four norms in a block instead of two. ``attention_16bit``: the model's
 4-bit checkpoints keep the token mixers' projections (attention, linear attention) in 16 bit (gpt-oss
-MXFP4, the NVFP4 releases of MiniMax-M2.5 and Qwen3.5); ``mixer_dtype`` names another such format (fp8:
-ModelOpt MIXED_PRECISION, Qwen3.6 NVFP4). 4-bit weights then apply to the other linear layers only; 8-bit
+MXFP4, the NVFP4 releases of MiniMax-M2.5 and Qwen3.5); ``mixer_dtype`` names another (fp8: Qwen3.6 NVFP4),
+beside it the recurrent mixers' (Nemotron 3.5 Lightning). 4-bit weights then apply to the other layers; 8-bit
 weights to all of them. Only counts matter for pricing (every block of a kind costs the same), so the order
 of the layers is not kept.
 

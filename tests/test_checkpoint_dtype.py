@@ -45,9 +45,11 @@ DECLARED = {
     # ModelOpt MIXED_PRECISION: every MLP W4A16_NVFP4, every token mixer FP8 (mixer_dtype), KV FP8
     "nvidia--Qwen3.6-27B-NVFP4": ("int4", "fp8"),
     "nvidia--Qwen3.6-35B-A3B-NVFP4": ("int4", "fp8"),
+    # MIXED_PRECISION: every MLP W4A16_NVFP4, every Mamba-2 mixer FP8, attention left 16-bit, KV FP8
+    "nvidia--NVIDIA-Nemotron-3.5-Lightning-30B-A3B-NVFP4": ("int4", "fp8"),
 }
-#: ModelOpt MIXED_PRECISION that is not one priced split: Mamba mixers FP8, the attention mixers left 16-bit.
-MIXED = {"nvidia--NVIDIA-Nemotron-3.5-Lightning-30B-A3B-NVFP4"}
+#: ModelOpt MIXED_PRECISION that is not one priced split (none in the shared set now).
+MIXED: set[str] = set()
 LOADABLE = [f for f in folders(CONFIGS) if f not in EXPECTED_REFUSALS]
 
 
@@ -134,12 +136,21 @@ def test_cli_text_says_what_the_checkpoint_declares():
     assert "weights fp4 (computes in fp4)" in out
 
 
-def test_mixed_checkpoint_without_weight_dtype_is_a_one_line_error():
-    folder = str(CONFIGS / "nvidia--NVIDIA-Nemotron-3.5-Lightning-30B-A3B-NVFP4")
+def test_mixed_checkpoint_without_weight_dtype_is_a_one_line_error(tmp_path):
+    """Lightning's config with one Mamba-2 block's projections dropped from its quantized_layers list: not a
+    split the estimate prices (every recurrent mixer, or every mixer, in one format)."""
+    source = CONFIGS / "nvidia--NVIDIA-Nemotron-3.5-Lightning-30B-A3B-NVFP4"
+    quant = json.loads((source / "hf_quant_config.json").read_text())
+    layers = quant["quantization"]["quantized_layers"]
+    for name in ("backbone.layers.0.mixer.in_proj", "backbone.layers.0.mixer.out_proj"):
+        del layers[name]
+    (tmp_path / "config.json").write_text((source / "config.json").read_text())
+    (tmp_path / "hf_quant_config.json").write_text(json.dumps(quant))
+    folder = str(tmp_path)
     code, out = _run("estimate", "--chip", "B200", "--model", folder, "--mode", "inference")
     assert code == 2
     assert out.count("\n") == 1 and "Traceback" not in out
-    assert "MIXED_PRECISION (FP8 covers 23 of the 29 blocks' token mixers" in out and "pass --weight-dtype" in out
+    assert "MIXED_PRECISION (FP8 covers 22 of the 29 blocks' token mixers" in out and "pass --weight-dtype" in out
     code, out = _run("estimate", "--chip", "B200", "--model", folder, "--mode", "inference", "--weight-dtype", "fp4")
     assert code == 0, out
 

@@ -16,6 +16,7 @@ from roofline.workload import Workload
 from tests.test_hf_families import CONFIGS
 
 QWEN36 = "nvidia--Qwen3.6-35B-A3B-NVFP4"
+LIGHTNING = "nvidia--NVIDIA-Nemotron-3.5-Lightning-30B-A3B-NVFP4"
 
 
 def _mixed(layers: dict, kv: str | None = "FP8") -> dict:
@@ -66,6 +67,51 @@ def test_other_splits_are_named_and_not_priced(layers, blocks, reason):
     assert reason in out["checkpoint_format"]
 
 
+def _hybrid_split(n: int, mamba: tuple, mixer: str = "FP8", attention: str | None = None) -> dict:
+    """n blocks, each an MLP's experts and a token mixer: Mamba-2 (in_proj / out_proj) in the blocks of
+    ``mamba``, attention (q_proj / o_proj) in the others; attention listed only when ``attention`` names a
+    format."""
+    out = {f"backbone.layers.{i}.mixer.experts.0.up_proj": {"quant_algo": "W4A16_NVFP4"} for i in range(n)}
+    for i in range(n):
+        names = ("in_proj", "out_proj") if i in mamba else ("q_proj", "o_proj")
+        algo = mixer if i in mamba else attention
+        if algo:
+            out |= {f"backbone.layers.{i}.mixer.{name}": {"quant_algo": algo} for name in names}
+    return out
+
+
+def test_recurrent_mixers_in_fp8_beside_16_bit_attention():
+    """Nemotron 3.5 Lightning: every Mamba-2 block's projections FP8, the attention blocks unquantised."""
+    m = load_model(CONFIGS / LIGHTNING)
+    assert (m.checkpoint_dtype, m.mixer_dtype, m.attention_16bit) == ("int4", "fp8", True)
+    assert m.checkpoint_format.endswith("MIXED_PRECISION (MLPs W4A16_NVFP4, recurrent mixers FP8)")
+    out = checkpoint_fields({}, _mixed(_hybrid_split(4, mamba=(0, 2, 3))), 4, 4, recurrent_layers=3)
+    assert (out["mixer_dtype"], out["attention_16bit"]) == ("fp8", True)
+    # the attention listed in the same format too: every mixer in fp8, the attention not kept in 16 bit
+    out = checkpoint_fields({}, _mixed(_hybrid_split(4, mamba=(0, 2, 3), attention="FP8")), 4, 4, recurrent_layers=3)
+    assert out["mixer_dtype"] == "fp8" and "attention_16bit" not in out
+    # a Mamba-2 block left out: not a split the estimate prices
+    out = checkpoint_fields({}, _mixed(_hybrid_split(4, mamba=(0, 2))), 4, 4, recurrent_layers=3)
+    assert "mixer_dtype" not in out and "covers 2 of the 4 blocks' token mixers" in out["checkpoint_format"]
+
+
+def test_each_kind_of_mixer_costs_its_own_bytes():
+    """Lightning at int4 against the same model with every mixer at 16 bit: the Mamba-2 projections save a
+    byte a weight; against every mixer at fp8: the attention projections add one."""
+    m = load_model(CONFIGS / LIGHTNING)
+    all16 = attrs.evolve(m, mixer_dtype=None)
+    all8 = attrs.evolve(m, attention_16bit=False)
+    h = m.hidden_size
+    inner = m.mamba_heads * m.mamba_head_dim
+    mamba = m.mamba_layers * h * (2 * inner + 2 * m.mamba_groups * m.mamba_state_size + m.mamba_heads + inner)
+    attention = m.attention_layers * h * (2 * m.num_heads * m.head_dim + 2 * m.num_kv_heads * m.head_dim)
+    assert _weights(all16, "int4") - _weights(m, "int4") == pytest.approx(mamba, rel=1e-9)
+    assert _weights(m, "int4") - _weights(all8, "int4") == pytest.approx(attention, rel=1e-9)
+    from tests.test_checkpoint_dtype import _run
+    code, out = _run("estimate", "--chip", "B200", "--model", str(CONFIGS / LIGHTNING), "--mode", "inference")
+    assert code == 0 and "weights int4 (attention 16 bit, recurrent mixers fp8; computes in bf16)" in out
+
+
 def _weights(model, weight_dtype: str) -> float:
     est = api.estimate("B200", model, Workload(weight_dtype=weight_dtype, tp=1), reference=None)
     return est.inference.weights_bytes_per_chip
@@ -106,7 +152,7 @@ def test_the_cli_says_what_the_mixers_are_kept_in():
 
 @pytest.mark.parametrize(("extra", "message"), [
     ({"mixer_dtype": "fp4"}, "mixer_dtype='fp4' must be one of bf16, fp16, fp8, int8"),
-    ({"mixer_dtype": "fp8", "attention_16bit": True}, "not beside attention_16bit"),
+    ({"mixer_dtype": "fp8", "attention_16bit": True}, "beside attention_16bit is the recurrent mixers' format"),
 ])
 def test_a_profile_mixer_dtype_is_checked(extra, message):
     profile = {"name": "x", "num_layers": 2, "hidden_size": 64, "num_heads": 4, "num_kv_heads": 4,

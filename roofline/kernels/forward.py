@@ -66,7 +66,7 @@ from roofline.kernels.layout import (
     W_KV_BYTES, W_PP, W_TP, W_WEIGHT_BYTES,
 )
 from roofline.kernels.mixers import (
-    kv_values_per_token, mixer_in_params, mixer_out_width, mixer_weight_bytes, recurrent_widths, state_bytes_per_layer,
+    kv_values_per_token, mixer_in_params, mixer_out_width, mixer_proj_bytes, recurrent_widths, state_bytes_per_layer,
 )
 from roofline.kernels.roofline import set_allgather, set_allreduce, set_alltoall, set_gemm, set_memory_op, set_send
 from roofline.kernels.shapes import (
@@ -283,13 +283,13 @@ def fill_pass(m, w, domain, q, c0, layers, first, last, sends, ops):
     mixers = m[M_ATTN_LAYERS] + m[M_REC_LAYERS]
     mixer_layers = layers if mixers >= m[M_LAYERS] else layers * mixers / m[M_LAYERS]
     mlp_layers = layers if m[M_MLP_LAYERS] >= m[M_LAYERS] else layers * m[M_MLP_LAYERS] / m[M_LAYERS]
-    wm = mixer_weight_bytes(m, w)
+    wm_in, wm_out = mixer_proj_bytes(m, w, tp)
 
     set_memory_op(ops, OP_EMBED, tokens * h * ab / tp + tokens * h * ab, first)
     set_memory_op(ops, OP_ATTN_NORM, norm_bytes, mixer_layers)
     p_in = mixer_in_params(m, tp)
     ops[OP_QKV, OP_FLOPS] = 2.0 * tokens * p_in
-    ops[OP_QKV, OP_HBM] = p_in * wm + tokens * (h + p_in / h) * ab
+    ops[OP_QKV, OP_HBM] = p_in * wm_in + tokens * (h + p_in / h) * ab
     ops[OP_QKV, OP_LINK] = 0.0
     ops[OP_QKV, OP_STEPS] = 0.0
     ops[OP_QKV, OP_SCALE_OUT] = 0.0
@@ -301,7 +301,7 @@ def fill_pass(m, w, domain, q, c0, layers, first, last, sends, ops):
     ops[OP_ATTN, OP_STEPS] = 0.0
     ops[OP_ATTN, OP_SCALE_OUT] = 0.0
     ops[OP_ATTN, OP_COUNT] = mixer_layers
-    set_gemm(ops, OP_O_PROJ, tokens, mixer_out_width(m, tp), h, wm, ab, mixer_layers)
+    set_gemm(ops, OP_O_PROJ, tokens, mixer_out_width(m, tp), h, wm_out, ab, mixer_layers)
     set_allreduce(ops, OP_AR_ATTN, tokens * h * ab, tp, tp_out, mixer_layers)
     set_memory_op(ops, OP_MLP_NORM, norm_bytes, mlp_layers)
     set_gemm(ops, OP_MLP_UP, tokens, h, n_in * ffn, wb, ab, dense_layers)

@@ -59,10 +59,11 @@ M_REC_V_HEADS = 41  # GDN: value heads; Mamba-2: heads
 M_REC_K_DIM = 42  # GDN: key head width; Mamba-2: state size
 M_REC_V_DIM = 43  # GDN: value head width; Mamba-2: head width
 M_REC_CONV = 44  # width of the causal depthwise convolution
-M_MIXER_BYTES = 45  # bytes per weight 4-bit checkpoints keep the token mixers' projections at (0: the weights')
+M_MIXER_BYTES = 45  # bytes per weight 4-bit checkpoints keep the attention projections at (0: the weights')
 M_CHUNKED = 46  # 1: the M_SWA_LAYERS attend within aligned chunks of M_WINDOW tokens (Llama 4), not a window
 M_MOE_LATENT = 47  # width the routed experts work in (latent MoE, Nemotron 3); 0: M_HIDDEN
-M_SIZE = 48
+M_REC_BYTES = 48  # bytes per weight 4-bit checkpoints keep the recurrent mixers' projections at (0: the weights')
+M_SIZE = 49
 
 # ---- hardware (chip x efficiency) --------------------------------------------------------------------
 H_PEAK_FLOPS = 0  # dense FLOP/s of the compute dtype in use

@@ -9,7 +9,7 @@ from roofline._jit import kernel
 from roofline.kernels.layout import (
     M_ATTN_LAYERS, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS, M_KV_HEADS, M_KV_LORA, M_MIXER_BYTES,
     M_NOPE_DIM, M_O_BIAS, M_OUT_GATE, M_Q_LORA, M_QK_NORM, M_QKV_BIAS, M_REC_CONV, M_REC_K_DIM, M_REC_K_HEADS,
-    M_REC_KIND, M_REC_LAYERS, M_REC_V_DIM, M_REC_V_HEADS, M_ROPE_DIM, M_SINKS, M_SPARSE_TOPK, M_V_DIM,
+    M_REC_BYTES, M_REC_KIND, M_REC_LAYERS, M_REC_V_DIM, M_REC_V_HEADS, M_ROPE_DIM, M_SINKS, M_SPARSE_TOPK, M_V_DIM,
     W_WEIGHT_BYTES,
 )
 
@@ -142,11 +142,49 @@ def mixer_out_width(m, tp):
 
 @kernel
 def mixer_weight_bytes(m, w):
-    """Bytes per stored weight of the token mixers' projections: the format the model's 4-bit checkpoints
+    """Bytes per stored weight of the attention projections: the format the model's 4-bit checkpoints
     keep them in (M_MIXER_BYTES: 16 bit or FP8) when the weights are 4-bit, else the weight format."""
     if m[M_MIXER_BYTES] > 0.0 and w[W_WEIGHT_BYTES] < 1.0:
         return m[M_MIXER_BYTES]
     return w[W_WEIGHT_BYTES]
+
+
+@kernel
+def recurrent_weight_bytes(m, w):
+    """:func:`mixer_weight_bytes` of the recurrent mixers' projections (M_REC_BYTES): the same but in a
+    checkpoint that keeps its attention in 16 bit and its recurrent mixers in FP8 (Nemotron 3.5 Lightning)."""
+    if m[M_REC_BYTES] > 0.0 and w[W_WEIGHT_BYTES] < 1.0:
+        return m[M_REC_BYTES]
+    return w[W_WEIGHT_BYTES]
+
+
+@kernel
+def mixer_mean_bytes(m, w, attn_params, rec_params):
+    """Bytes per weight of the mean token-mixer block's projections of ``attn_params`` (an attention
+    layer's, on one TP rank) and ``rec_params`` (a recurrent layer's): the one format when both kinds keep
+    the same, else the mean weighted by the blocks of each kind and their parameters."""
+    wa = mixer_weight_bytes(m, w)
+    wr = recurrent_weight_bytes(m, w)
+    a = m[M_ATTN_LAYERS] * attn_params
+    r = m[M_REC_LAYERS] * rec_params
+    if wa == wr or a + r <= 0.0:
+        return wa
+    return (a * wa + r * wr) / (a + r)
+
+
+@kernel
+def mixer_proj_bytes(m, w, tp):
+    """(input, output) projections' bytes per weight of the mean token-mixer block on one TP rank
+    (:func:`mixer_mean_bytes` of each)."""
+    attn_in = attn_out = rec_in = rec_out = 0.0
+    if m[M_ATTN_LAYERS] > 0.0:
+        attn_in = attention_in_params(m, tp)
+        attn_out = attention_out_width(m, tp) * m[M_HIDDEN]
+    if m[M_REC_LAYERS] > 0.0:
+        _, width, out, _ = recurrent_widths(m, tp)
+        rec_in = width * m[M_HIDDEN]
+        rec_out = out * m[M_HIDDEN]
+    return mixer_mean_bytes(m, w, attn_in, rec_in), mixer_mean_bytes(m, w, attn_out, rec_out)
 
 
 @kernel

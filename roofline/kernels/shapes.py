@@ -18,7 +18,8 @@ from roofline.kernels.layout import (
 )
 from roofline.kernels.mixers import (
     attention_in_params, attention_out_width, attention_small_params, kv_values_per_token, mixer_in_params,
-    mixer_out_width, mixer_weight_bytes, recurrent_small_params, recurrent_widths, state_bytes_per_layer,
+    mixer_out_width, mixer_weight_bytes, recurrent_small_params, recurrent_weight_bytes, recurrent_widths,
+    state_bytes_per_layer,
 )
 
 
@@ -281,7 +282,7 @@ def block_weight_bytes(m, w):
     rec = 0.0
     if m[M_REC_LAYERS] > 0.0:
         _, width, out, _ = recurrent_widths(m, tp)
-        rec = (width + out) * h * wm + recurrent_small_params(m, tp) * ab
+        rec = (width + out) * h * recurrent_weight_bytes(m, w) + recurrent_small_params(m, tp) * ab
     dense = (n_in + 1.0) * h * ffn * wb + mlp_bias_params(m, ffn) * ab
     moe = 0.0
     if m[M_EXPERTS] > 0.0:

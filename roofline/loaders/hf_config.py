@@ -372,5 +372,6 @@ def fields_from_hf_config(cfg: dict, name: str, quant: dict | None = None) -> di
     result.update((key, fields[key]) for key in _FIELD_ORDER)
     result.update((key, fields[key]) for key in _EXTRA_ORDER if key in fields)
     mlps = fields["num_layers"] - fields.get("mlp_free_layers", 0)
-    result.update(checkpoint_fields(text, quant, mixers, mlps))
+    recurrent = fields.get("linear_layers", 0) + fields.get("mamba_layers", 0)
+    result.update(checkpoint_fields(text, quant, mixers, mlps, recurrent))
     return result

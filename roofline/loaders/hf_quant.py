@@ -18,8 +18,10 @@ ModelOpt ``MIXED_PRECISION`` lists a format per module (``quantized_layers``; a 
 quantised). It is priced when the list splits into the two parts the estimate prices apart: the MLPs (dense,
 experts, shared experts) of every MLP block in one 4-bit format, which becomes the weight format, and the
 token mixers' projections (attention, linear attention, Mamba) of every mixer block in one 8-bit format,
-``Model.mixer_dtype`` (Qwen3.6's NVFP4 releases: W4A16 NVFP4 MLPs, FP8 mixers). The LM head's entry is not
-read: the estimate prices every model's head in 16 bit.
+``Model.mixer_dtype`` (Qwen3.6's NVFP4 releases: W4A16 NVFP4 MLPs, FP8 mixers), or of every recurrent mixer
+block (its ``in_proj`` / ``out_proj``) with the attention blocks left unquantised: ``mixer_dtype`` beside
+``attention_16bit`` (Nemotron 3.5 Lightning: Mamba-2 FP8, attention 16 bit). The LM head's entry is not read:
+the estimate prices every model's head in 16 bit.
 
 Anything else that is declared (other ``MIXED_PRECISION`` splits, ``bitsandbytes``, integer weights with
 quantised activations, groups of different formats...) is *not priced*: the checkpoint's
@@ -83,15 +85,19 @@ def _kv_format(q: dict) -> str | None:
 _MLP_MODULE = re.compile(r"\.(?:mlp|experts|shared_experts?|feed_forward|block_sparse_moe)(?:\.|$)")
 _MIXER_MODULE = re.compile(r"(?:attn\.|\.mixer\.(?:[qkvo]_proj|qkv_proj|in_proj|out_proj))")
 _LAYER = re.compile(r"layers\.(\d+)\.")
+_RECURRENT_MODULE = re.compile(r"\.mixer\.(?:in_proj|out_proj)|linear_attn\.")  # Mamba-2 and Gated DeltaNet
 
 
-def _mixed_formats(q: dict, mixer_layers: int, mlp_layers: int) -> tuple[str, str, str] | str:
-    """(the MLPs' 4-bit format, the token mixers' 8-bit format, both as declared) of a ModelOpt
-    ``MIXED_PRECISION`` ``quantized_layers`` list that splits so (module docstring), else why it does not."""
+def _mixed_formats(q: dict, mixer_layers: int, mlp_layers: int, recurrent_layers: int = 0
+                   ) -> tuple[str, str, str, bool] | str:
+    """(the MLPs' 4-bit format, the token mixers' 8-bit format, both as declared, whether it covers the
+    recurrent mixers alone) of a ModelOpt ``MIXED_PRECISION`` ``quantized_layers`` list that splits so
+    (module docstring), else why it does not."""
     listed = q.get("quantized_layers")
     if not isinstance(listed, dict) or not listed:
         return "no quantized_layers list"
     parts = {"MLPs": ({}, mlp_layers), "token mixers": ({}, mixer_layers)}
+    attention_listed = False
     for module, spec in listed.items():
         if module.endswith("lm_head"):
             continue
@@ -101,24 +107,31 @@ def _mixed_formats(q: dict, mixer_layers: int, mlp_layers: int) -> tuple[str, st
         if part is None or layer is None or not isinstance(algo, str):
             return f"module {module} is neither an MLP nor a token mixer of a numbered block"
         parts[part][0].setdefault(algo, set()).add(int(layer.group(1)))
+        attention_listed |= part == "token mixers" and _RECURRENT_MODULE.search(module) is None
     found = {}
+    recurrent_only = False
     for part, (algos, blocks) in parts.items():
         if len(algos) != 1:
             return f"its {part} are in {len(algos)} formats ({', '.join(sorted(algos)) or 'none listed'})"
         (algo, layers), = algos.items()
-        if len(layers) != blocks:
+        if part == "token mixers" and len(layers) == recurrent_layers < blocks and not attention_listed:
+            recurrent_only = True  # every recurrent mixer block, and no attention module
+        elif len(layers) != blocks:
             return f"{algo} covers {len(layers)} of the {blocks} blocks' {part}; the others are not quantised"
         found[part] = algo
     mlp, mixer = _ALGO.get(found["MLPs"].upper()), _ALGO.get(found["token mixers"].upper())
     if mlp not in ("fp4", "int4") or mixer not in ("fp8", "int8"):
         return f"MLPs {found['MLPs']} and token mixers {found['token mixers']}: not 4-bit MLPs beside 8-bit mixers"
-    return mlp, mixer, f"MLPs {found['MLPs']}, token mixers {found['token mixers']}"
+    mixers = "recurrent mixers" if recurrent_only else "token mixers"
+    return mlp, mixer, f"MLPs {found['MLPs']}, {mixers} {found['token mixers']}", recurrent_only
 
 
-def checkpoint_fields(cfg: dict, quant: dict | None, mixer_layers: int = 0, mlp_layers: int = 0) -> dict:
+def checkpoint_fields(cfg: dict, quant: dict | None, mixer_layers: int = 0, mlp_layers: int = 0,
+                      recurrent_layers: int = 0) -> dict:
     """The model fields of the checkpoint's declared formats: ``checkpoint_format`` (the declaration, in
     words), ``checkpoint_dtype`` (the weight format in this tool's names, when it prices it), ``mixer_dtype``
-    (a priced MIXED_PRECISION split; ``mixer_layers`` and ``mlp_layers`` blocks of the model must be covered)
+    (a priced MIXED_PRECISION split; ``mixer_layers`` and ``mlp_layers`` blocks of the model must be covered,
+    or its ``recurrent_layers`` alone: then ``attention_16bit`` too)
     and ``checkpoint_kv`` (its KV-cache format by weight format); empty for an unquantised checkpoint.
     ModelOpt's hf_quant_config.json, where present, is the description that is read."""
     described = quant.get("quantization") if isinstance(quant, dict) else None
@@ -133,13 +146,16 @@ def checkpoint_fields(cfg: dict, quant: dict | None, mixer_layers: int = 0, mlp_
     dtype, words = _weight_format(q)
     mixer = None
     if str(q.get("quant_algo")).upper() == "MIXED_PRECISION":
-        split = _mixed_formats(q, mixer_layers, mlp_layers)
+        split = _mixed_formats(q, mixer_layers, mlp_layers, recurrent_layers)
+        recurrent_only = False
         if isinstance(split, str):
             words += f" ({split})"
         else:
-            dtype, mixer, declared = split
+            dtype, mixer, declared, recurrent_only = split
             words += f" ({declared})"
     out = {"checkpoint_format": f"{where}: {words}"}
+    if mixer is not None and recurrent_only:
+        out["attention_16bit"] = True
     if mixer is not None:
         out["mixer_dtype"] = mixer
     if dtype is not None:

@@ -52,14 +52,22 @@ def _checkpoint_formats(model: Model) -> str:
     if model.checkpoint_dtype is None:
         return "not one weight format: --weight-dtype chooses"
     kv = "".join(f", KV cache {kv}" for _, kv in model.checkpoint_kv)
-    mixers = f", token mixers {model.mixer_dtype}" if model.mixer_dtype else ""
+    mixers = f", {_mixer_kinds(model)} {model.mixer_dtype}" if model.mixer_dtype else ""
     return f"weights {model.checkpoint_dtype}{mixers}{kv}, the default --weight-dtype"
+
+
+def _mixer_kinds(model: Model) -> str:
+    """Which token mixers ``mixer_dtype`` covers: all, or the recurrent ones beside 16-bit attention."""
+    return "recurrent mixers" if model.attention_16bit else "token mixers"
 
 
 def _kept_mixers(model: Model, weight_dtype: str) -> str:
     """The format the model's 4-bit checkpoints keep the token mixers in, when the weights are 4-bit."""
-    kept = "16 bit" if model.attention_16bit else model.mixer_dtype
-    return f"token mixers {kept}; " if kept and BYTES[weight_dtype] < 1.0 else ""
+    if BYTES[weight_dtype] >= 1.0 or not (model.attention_16bit or model.mixer_dtype):
+        return ""
+    if model.attention_16bit and model.mixer_dtype:
+        return f"attention 16 bit, recurrent mixers {model.mixer_dtype}; "
+    return f"token mixers {'16 bit' if model.attention_16bit else model.mixer_dtype}; "
 
 
 def _k(tokens: float) -> str:
