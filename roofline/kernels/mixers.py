@@ -175,7 +175,10 @@ def mixer_mean_bytes(m, w, attn_params, rec_params):
 @kernel
 def mixer_proj_bytes(m, w, tp):
     """(input, output) projections' bytes per weight of the mean token-mixer block on one TP rank
-    (:func:`mixer_mean_bytes` of each)."""
+    (:func:`mixer_mean_bytes` of each); one format for both when the kinds keep the same."""
+    if m[M_REC_BYTES] == m[M_MIXER_BYTES] or m[M_REC_LAYERS] <= 0.0:
+        wm = mixer_weight_bytes(m, w)
+        return wm, wm
     attn_in = attn_out = rec_in = rec_out = 0.0
     if m[M_ATTN_LAYERS] > 0.0:
         attn_in = attention_in_params(m, tp)
