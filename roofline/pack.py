@@ -42,7 +42,7 @@ def pack_model(model) -> np.ndarray:
     m[L.M_SANDWICH] = float(model.sandwich_norms)
     m[L.M_CHUNKED] = float(model.attention_chunked)
     kept = BYTES[model.mixer_dtype] if model.mixer_dtype else 0.0  # mixer_dtype beside attention_16bit: recurrent
-    m[L.M_MIXER_BYTES] = 2.0 if model.attention_16bit else kept
+    m[L.M_ATTN_BYTES] = 2.0 if model.attention_16bit else kept
     m[L.M_REC_BYTES] = kept if kept else 2.0 if model.attention_16bit else 0.0
     if model.sparse_top_k:
         m[L.M_SPARSE_TOPK] = model.sparse_top_k

@@ -120,8 +120,8 @@ def check_layout(chip: Chip, model: Model, wl: Workload) -> None:
             f"(it has {', '.join(chip.dtypes)}); use --weight-dtype {' or '.join(weight_only)}"
         )
     tp = wl.tp
-    if tp is not None and tp not in valid_tp_sizes(model):
-        why = tp_problem(model, tp) or f"exceeds the {model.num_heads} attention heads"
+    why = tp_problem(model, tp) if tp is not None else None
+    if why:
         options = ", ".join(str(t) for t in valid_tp_sizes(model, limit=max(chip.scale_up_domain, 8)))
         raise RooflineError(f"tp={tp} {why} of {model.name}; try {options}")
     if wl.ep > 1:
@@ -331,9 +331,9 @@ def check_training(chip: Chip, model: Model, wl: TrainingWorkload) -> None:
         if tp > chip.scale_up_domain:
             raise RooflineError(f"tp={tp} exceeds the scale-up domain of {chip.name} ({chip.scale_up_domain} "
                                 f"chips); use --tp {chip.scale_up_domain} or less")
-        if tp not in valid_tp_sizes(model):
+        why = tp_problem(model, tp)
+        if why:
             options = ", ".join(map(str, valid_tp_sizes(model, limit=chip.scale_up_domain)))
-            why = tp_problem(model, tp) or f"exceeds the {model.num_heads} attention heads"
             raise RooflineError(f"tp={tp} {why} of {model.name}; try {options}")
     if pp is not None:
         stage_split(model.num_layers, pp, wl.first_stage_layers, wl.last_stage_layers)

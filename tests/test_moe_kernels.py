@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from roofline.cli import main
 from roofline.errors import RooflineError
+from roofline.kernels import experts as E
 from roofline.kernels import forward as F
 from roofline.kernels import shapes as S
 from roofline.kernels import layout as L
@@ -32,7 +33,7 @@ def expert_bytes_read(model, batch, tp=8, ep=1):
     w = p.w(batch)
     ops = np.zeros((L.N_OPS, L.OP_COLS))
     F.fill_pass(p.m, w, 8.0, 1.0, 128.0, 1.0, 1.0, 1.0, 0.0, ops)
-    per, split, group = S.expert_split(p.m, w)
+    per, split, group = E.expert_split(p.m, w)
     n_in = 2.0 if model.gated_mlp else 1.0
     f = model.moe_intermediate_size / split
     routed = w[L.W_BATCH] * group * model.experts_per_token / model.num_experts * per
@@ -141,10 +142,10 @@ def test_expected_largest_normal_matches_the_integral():
     x = np.linspace(-9.0, 9.0, 40001)
     phi = np.exp(-x * x / 2.0) / np.sqrt(2.0 * np.pi)
     cdf = np.cumsum(phi) * (x[1] - x[0])
-    assert S.expected_max_z(1.0) == 0.0
+    assert E.expected_max_z(1.0) == 0.0
     for n in (2, 3, 4, 8, 16, 64, 256):
         exact = float(np.trapezoid(x * n * phi * cdf ** (n - 1), x))
-        assert S.expected_max_z(float(n)) == pytest.approx(exact, abs=0.03), n
+        assert E.expected_max_z(float(n)) == pytest.approx(exact, abs=0.03), n
 
 
 @pytest.mark.parametrize("e, k, tokens, spread", [(128, 8, 4, 8), (128, 8, 4, 4), (256, 8, 1, 8), (256, 8, 32, 8),
@@ -161,10 +162,10 @@ def test_busiest_chip_load_matches_random_routing(e, k, tokens, spread):
     experts_seen = touched.reshape(draws, spread, n).sum(axis=2).max(axis=1).mean()
     pairs_seen = np.mean([np.bincount(c, minlength=spread).max() for c in (choice // n).reshape(draws, -1)])
     chance = 1.0 - (1.0 - k / e) ** tokens
-    experts, pairs = S.busiest_expert_load(float(n), float(e), float(tokens * k), chance, float(spread))
+    experts, pairs = E.busiest_expert_load(float(n), float(e), float(tokens * k), chance, float(spread))
     assert experts == pytest.approx(experts_seen, rel=0.1) and pairs == pytest.approx(pairs_seen, rel=0.1)
     assert experts > n * chance and pairs > tokens * k / spread
-    assert S.busiest_expert_load(float(n), float(e), float(tokens * k), chance, 1.0) == (n * chance, tokens * k * n / e)
+    assert E.busiest_expert_load(float(n), float(e), float(tokens * k), chance, 1.0) == (n * chance, tokens * k * n / e)
 
 
 @settings(max_examples=30, deadline=None)

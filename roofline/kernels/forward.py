@@ -22,7 +22,7 @@ Conventions (documented once here, relied on everywhere):
   group, and a batch of T tokens touches E (1 - (1 - k/E)^T) distinct experts per layer in
   expectation, whose weights are read once; memory holds every expert. Spread over ep chips, the layer
   waits for the busiest: its experts touched and its token-expert pairs are each the binomial mean plus
-  z sigma, z the expected largest of ep standard normals (``shapes.busiest_expert_load``; small decode
+  z sigma, z the expected largest of ep standard normals (``experts.busiest_expert_load``; small decode
   batches touch a few experts, unevenly). Expert parallelism ``ep``: with
   ep <= tp the experts are spread over ep of the TP ranks and each is split tp/ep ways (the tokens are
   already on every TP rank; the TP all-reduce combines them); with ep > tp, attention runs data-parallel
@@ -55,6 +55,7 @@ Conventions (documented once here, relied on everywhere):
 import math
 
 from roofline._jit import kernel
+from roofline.kernels.experts import busiest_expert_load, expert_split, expert_width
 from roofline.kernels.layout import (
     M_ATTN_LAYERS, M_CHUNKED, M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS,
     M_KV_LORA, M_LAYERS, M_MLP_LAYERS, M_MOE_FFN, M_MOE_FRAC, M_MOE_LATENT, M_NOPE_DIM, M_NORM_PARAMS, M_REC_CONV,
@@ -66,12 +67,11 @@ from roofline.kernels.layout import (
     W_KV_BYTES, W_PP, W_TP, W_WEIGHT_BYTES,
 )
 from roofline.kernels.mixers import (
-    kv_values_per_token, mixer_in_params, mixer_out_width, mixer_proj_bytes, recurrent_widths, state_bytes_per_layer,
+    kv_values_per_token, mixer_in_params, mixer_out_width, mixer_proj_bytes, recurrent_widths,
+    state_bytes_per_layer,
 )
 from roofline.kernels.roofline import set_allgather, set_allreduce, set_alltoall, set_gemm, set_memory_op, set_send
-from roofline.kernels.shapes import (
-    busiest_expert_load, cached_tokens, dense_fraction, expert_split, expert_width, norms_per_block,
-)
+from roofline.kernels.shapes import cached_tokens, dense_fraction, norms_per_block
 
 #: Tokens per chunk of the chunked prompt kernels of the recurrent layers: the chunked delta rule of
 #: flash-linear-attention (Gated DeltaNet, as vLLM and SGLang run Qwen3-Next / Qwen3.5) and Mamba-2's SSD

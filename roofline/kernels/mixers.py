@@ -7,7 +7,7 @@ whole-model counts and the bytes per chip on these.
 
 from roofline._jit import kernel
 from roofline.kernels.layout import (
-    M_ATTN_LAYERS, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS, M_KV_HEADS, M_KV_LORA, M_MIXER_BYTES,
+    M_ATTN_LAYERS, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS, M_KV_HEADS, M_KV_LORA, M_ATTN_BYTES,
     M_NOPE_DIM, M_O_BIAS, M_OUT_GATE, M_Q_LORA, M_QK_NORM, M_QKV_BIAS, M_REC_CONV, M_REC_K_DIM, M_REC_K_HEADS,
     M_REC_BYTES, M_REC_KIND, M_REC_LAYERS, M_REC_V_DIM, M_REC_V_HEADS, M_ROPE_DIM, M_SINKS, M_SPARSE_TOPK, M_V_DIM,
     W_WEIGHT_BYTES,
@@ -141,17 +141,17 @@ def mixer_out_width(m, tp):
 
 
 @kernel
-def mixer_weight_bytes(m, w):
+def attention_weight_bytes(m, w):
     """Bytes per stored weight of the attention projections: the format the model's 4-bit checkpoints
-    keep them in (M_MIXER_BYTES: 16 bit or FP8) when the weights are 4-bit, else the weight format."""
-    if m[M_MIXER_BYTES] > 0.0 and w[W_WEIGHT_BYTES] < 1.0:
-        return m[M_MIXER_BYTES]
+    keep them in (M_ATTN_BYTES: 16 bit or FP8) when the weights are 4-bit, else the weight format."""
+    if m[M_ATTN_BYTES] > 0.0 and w[W_WEIGHT_BYTES] < 1.0:
+        return m[M_ATTN_BYTES]
     return w[W_WEIGHT_BYTES]
 
 
 @kernel
 def recurrent_weight_bytes(m, w):
-    """:func:`mixer_weight_bytes` of the recurrent mixers' projections (M_REC_BYTES): the same but in a
+    """:func:`attention_weight_bytes` of the recurrent mixers' projections (M_REC_BYTES): the same but in a
     checkpoint that keeps its attention in 16 bit and its recurrent mixers in FP8 (Nemotron 3.5 Lightning)."""
     if m[M_REC_BYTES] > 0.0 and w[W_WEIGHT_BYTES] < 1.0:
         return m[M_REC_BYTES]
@@ -159,35 +159,22 @@ def recurrent_weight_bytes(m, w):
 
 
 @kernel
-def mixer_mean_bytes(m, w, attn_params, rec_params):
-    """Bytes per weight of the mean token-mixer block's projections of ``attn_params`` (an attention
-    layer's, on one TP rank) and ``rec_params`` (a recurrent layer's): the one format when both kinds keep
-    the same, else the mean weighted by the blocks of each kind and their parameters."""
-    wa = mixer_weight_bytes(m, w)
-    wr = recurrent_weight_bytes(m, w)
-    a = m[M_ATTN_LAYERS] * attn_params
-    r = m[M_REC_LAYERS] * rec_params
-    if wa == wr or a + r <= 0.0:
-        return wa
-    return (a * wa + r * wr) / (a + r)
-
-
-@kernel
 def mixer_proj_bytes(m, w, tp):
-    """(input, output) projections' bytes per weight of the mean token-mixer block on one TP rank
-    (:func:`mixer_mean_bytes` of each); one format for both when the kinds keep the same."""
-    if m[M_REC_BYTES] == m[M_MIXER_BYTES] or m[M_REC_LAYERS] <= 0.0:
-        wm = mixer_weight_bytes(m, w)
-        return wm, wm
-    attn_in = attn_out = rec_in = rec_out = 0.0
+    """(input, output) projections' bytes per weight of the mean token-mixer block on one TP rank: the one
+    format when attention and recurrent mixers keep the same, else each kind's weighted by its blocks and
+    their parameters (Nemotron 3.5 Lightning: 16-bit attention, FP8 Mamba-2)."""
+    wa = attention_weight_bytes(m, w)
+    wr = recurrent_weight_bytes(m, w)
+    if wa == wr or m[M_REC_LAYERS] <= 0.0:
+        return wa, wa
+    _, width, out, _ = recurrent_widths(m, tp)
+    rec_in = m[M_REC_LAYERS] * width * m[M_HIDDEN]
+    rec_out = m[M_REC_LAYERS] * out
+    attn_in = attn_out = 0.0
     if m[M_ATTN_LAYERS] > 0.0:
-        attn_in = attention_in_params(m, tp)
-        attn_out = attention_out_width(m, tp) * m[M_HIDDEN]
-    if m[M_REC_LAYERS] > 0.0:
-        _, width, out, _ = recurrent_widths(m, tp)
-        rec_in = width * m[M_HIDDEN]
-        rec_out = out * m[M_HIDDEN]
-    return mixer_mean_bytes(m, w, attn_in, rec_in), mixer_mean_bytes(m, w, attn_out, rec_out)
+        attn_in = m[M_ATTN_LAYERS] * attention_in_params(m, tp)
+        attn_out = m[M_ATTN_LAYERS] * attention_out_width(m, tp)
+    return ((attn_in * wa + rec_in * wr) / (attn_in + rec_in), (attn_out * wa + rec_out * wr) / (attn_out + rec_out))
 
 
 @kernel

@@ -3,76 +3,24 @@
 The one place that counts parameters. :class:`roofline.model.Model` reports its totals through
 :func:`param_count` and :func:`kv_elements_per_token` (exact: every count is a whole number far below
 2**53, so float64 holds it exactly), and the memory and time kernels size weights with the same
-projection counts (the token mixers' from :mod:`roofline.kernels.mixers`, the MoE splits here). The
-tensor-parallel conventions are those of :mod:`roofline.kernels.forward`.
+projection counts (the token mixers' from :mod:`roofline.kernels.mixers`, the experts' placement and width
+from :mod:`roofline.kernels.experts`). The tensor-parallel conventions are those of
+:mod:`roofline.kernels.forward`.
 """
 
-import math
-
 from roofline._jit import kernel
+from roofline.kernels.experts import expert_split, expert_width, latent_moe_params
 from roofline.kernels.layout import (
     M_ATTN_LAYERS, M_EXPERTS, M_FFN, M_GATED, M_HIDDEN, M_IDX_DIM, M_LAYERS, M_MLP_BIAS, M_MLP_LAYERS, M_MOE_FFN,
-    M_MOE_LATENT, M_MOE_FRAC, M_MOE_LAYERS, M_NORM_PARAMS, M_POS_ROWS, M_REC_LAYERS, M_ROUTER_BIAS, M_SANDWICH,
+    M_MOE_FRAC, M_MOE_LATENT, M_MOE_LAYERS, M_NORM_PARAMS, M_POS_ROWS, M_REC_LAYERS, M_ROUTER_BIAS, M_SANDWICH,
     M_SHARED_FFN, M_SHARED_GATE, M_SPARSE_TOPK, M_SWA_LAYERS, M_TIED, M_TOPK, M_VOCAB, M_WINDOW, W_ACT_BYTES,
-    W_ATTN_DP, W_BATCH, W_EP, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_TP, W_WEIGHT_BYTES,
+    W_BATCH, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_TP, W_WEIGHT_BYTES,
 )
 from roofline.kernels.mixers import (
-    attention_in_params, attention_out_width, attention_small_params, kv_values_per_token, mixer_in_params,
-    mixer_out_width, mixer_weight_bytes, recurrent_small_params, recurrent_weight_bytes, recurrent_widths,
+    attention_in_params, attention_out_width, attention_small_params, attention_weight_bytes, kv_values_per_token,
+    mixer_in_params, mixer_out_width, recurrent_small_params, recurrent_weight_bytes, recurrent_widths,
     state_bytes_per_layer,
 )
-
-
-@kernel
-def expert_split(m, w):
-    """(routed experts held by each chip, ways each expert is split, MoE-group tokens per attention-group
-    token). ep <= tp: experts spread over ep of the TP ranks, each split tp/ep ways, the group is the TP
-    group. ep > tp: whole experts, ceil(E / ep) per chip, and ep / tp attention groups feed each MoE layer.
-    ``W_ATTN_DP`` groups beyond ep / tp (``Workload.dp_attention``, ep 1): every expert on every chip of the
-    groups, split tp x groups ways, and the groups' tokens gathered into each MoE layer."""
-    tp = w[W_TP]
-    ep = w[W_EP] if w[W_EP] >= 1.0 else 1.0
-    e = m[M_EXPERTS]
-    dp = w[W_ATTN_DP]
-    if dp > 1.0 and ep < tp * dp:
-        return e / ep, tp * dp / ep, dp
-    if ep <= tp:
-        return e / ep, tp / ep, 1.0
-    return -(-e // ep), 1.0, ep / tp
-
-
-@kernel
-def expected_max_z(n):
-    """The expected largest of ``n`` independent standard normal draws (0 for one): Blom's plotting
-    position z = Phi^-1((n - 0.375) / (n + 0.25)), with Phi^-1 by Abramowitz and Stegun 26.2.23 (error
-    below 5e-4). Exact values for 2, 4, 8 draws: 0.564, 1.029, 1.424; this gives 0.589, 1.049, 1.433."""
-    if n <= 1.0:
-        return 0.0
-    u = (n - 0.375) / (n + 0.25)
-    t = math.sqrt(-2.0 * math.log(1.0 - u))
-    return t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1.0 + 1.432788 * t + 0.189269 * t * t
-                                                                + 0.001308 * t * t * t)
-
-
-@kernel
-def busiest_expert_load(n, e, trials, chance, spread):
-    """Expected load of the busiest of the ``spread`` chips (or chip groups) the ``e`` routed experts are
-    spread over, each holding ``n`` of them: (experts it reads, token-expert pairs it computes). Uniform
-    routing: each of its experts is touched with probability ``chance`` (1 - (1 - k/E)^T for T tokens) and
-    each of the ``trials`` token-expert pairs lands on it with probability n / e. A step waits for its
-    busiest chip: the mean + z sigma of each binomial count (z from :func:`expected_max_z`), the experts
-    capped at ``n``. Experts on one chip group (``spread`` 1): the means."""
-    share = n / e
-    experts = n * chance
-    pairs = trials * share
-    z = expected_max_z(spread)
-    if z > 0.0:
-        experts += z * math.sqrt(n * chance * (1.0 - chance))
-        if experts > n:
-            experts = n
-        if share < 1.0:
-            pairs += z * math.sqrt(trials * share * (1.0 - share))
-    return experts, pairs
 
 
 @kernel
@@ -82,12 +30,6 @@ def mlp_bias_params(m, width):
         n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
         return n_in * width + m[M_HIDDEN]
     return 0.0
-
-
-@kernel
-def expert_width(m):
-    """Width the routed experts read and write: the latent of a latent MoE, else the hidden size."""
-    return m[M_MOE_LATENT] if m[M_MOE_LATENT] > 0.0 else m[M_HIDDEN]
 
 
 @kernel
@@ -156,9 +98,7 @@ def active_linear_params(m):
     if m[M_EXPERTS] <= 0.0:
         return mix + dense_fraction(m) * dense
     moe = (n_in + 1.0) * h * (m[M_TOPK] * m[M_MOE_FFN] + m[M_SHARED_FFN]) + h * m[M_EXPERTS]
-    if m[M_MOE_LATENT] > 0.0:  # the routed experts in the latent, and the two projections to and from it
-        moe = ((n_in + 1.0) * (h * m[M_SHARED_FFN] + m[M_MOE_LATENT] * m[M_TOPK] * m[M_MOE_FFN])
-               + h * m[M_EXPERTS] + 2.0 * h * m[M_MOE_LATENT])
+    moe += latent_moe_params(m, m[M_TOPK], 1.0)
     return mix + dense_fraction(m) * dense + m[M_MOE_FRAC] * moe
 
 
@@ -173,9 +113,7 @@ def linear_params_per_chip(m, tp):
     if m[M_EXPERTS] <= 0.0:
         return mix + dense_fraction(m) * dense
     moe = (n_in + 1.0) * h * (m[M_EXPERTS] * m[M_MOE_FFN] + m[M_SHARED_FFN]) / tp + h * m[M_EXPERTS]
-    if m[M_MOE_LATENT] > 0.0:  # the routed experts in the latent, and the two projections (on every rank)
-        moe = ((n_in + 1.0) * (h * m[M_SHARED_FFN] + m[M_MOE_LATENT] * m[M_EXPERTS] * m[M_MOE_FFN]) / tp
-               + h * m[M_EXPERTS] + 2.0 * h * m[M_MOE_LATENT])
+    moe += latent_moe_params(m, m[M_EXPERTS], tp)
     return mix + dense_fraction(m) * dense + m[M_MOE_FRAC] * moe
 
 
@@ -274,7 +212,7 @@ def block_weight_bytes(m, w):
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
     wb = w[W_WEIGHT_BYTES]
     ab = w[W_ACT_BYTES]
-    wm = mixer_weight_bytes(m, w)
+    wm = attention_weight_bytes(m, w)
     attn = 0.0
     if m[M_ATTN_LAYERS] > 0.0:
         attn = ((attention_in_params(m, tp) + attention_out_width(m, tp) * h) * wm

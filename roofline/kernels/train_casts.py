@@ -16,7 +16,7 @@ from roofline.kernels.layout import (
     M_TOPK, T_TP,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
-from roofline.kernels.train_mixers import hybrid_cast_elements, is_hybrid_mix
+from roofline.kernels.train_mixers import hybrid_cast_elements, uneven_blocks
 
 #: HBM bytes per element a cast-transpose moves: read 16-bit, write fp8 and its fp8 transpose.
 CAST_BYTES_PER_ELEMENT = 4.0
@@ -31,7 +31,7 @@ def cast_bytes_per_token(m, t):
     the blocks casts one copy of the token per routed expert (and one for the shared experts). A hybrid mix:
     :func:`roofline.kernels.train_mixers.hybrid_cast_elements`."""
     tp = t[T_TP]
-    if is_hybrid_mix(m) or m[M_MOE_LATENT] > 0.0:
+    if uneven_blocks(m) or m[M_MOE_LATENT] > 0.0:
         fwd, bwd = hybrid_cast_elements(m, tp)
         return fwd * CAST_BYTES_PER_ELEMENT, bwd * CAST_BYTES_PER_ELEMENT
     h = m[M_HIDDEN]

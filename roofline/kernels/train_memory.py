@@ -33,7 +33,7 @@ from roofline.kernels.mixers import kv_heads_per_chip
 from roofline.kernels.shapes import block_weight_bytes, linear_params_per_chip, stage_bytes_of, stage_weight_bytes
 from roofline.kernels.train_dp import sharded, stage_routed
 from roofline.kernels.train_eager import eager_saved_bytes
-from roofline.kernels.train_mixers import block_shares, hybrid_split_bytes, is_hybrid_mix
+from roofline.kernels.train_mixers import block_shares, hybrid_split_bytes, uneven_blocks
 
 #: Bytes per logit while the loss is computed: the 16-bit logits and the fp32 copy the cross-entropy
 #: works in (its gradient written into the same buffer).
@@ -79,7 +79,7 @@ def activation_bytes_per_layer(m, t):
         scores = 0.0
     else:
         scores = (2.0 + 3.0 * drop) * heads * s * t[T_SEQ] * b
-    if is_hybrid_mix(m):  # each part weighted by the blocks that have it (roofline.kernels.train_mixers)
+    if uneven_blocks(m):  # each part weighted by the blocks that have it (roofline.kernels.train_mixers)
         mix, mlp = block_shares(m)
         rep = (4.0 + drop) * (mix + mlp) * s * b * h / rep_div
         split = s * b * hybrid_split_bytes(m, tp, q_dim, kv_dim)

@@ -18,6 +18,7 @@ or only an MLP) takes each part of the mean block weighted by the blocks that ha
 """
 
 from roofline._jit import kernel
+from roofline.kernels.experts import expert_width
 from roofline.kernels.forward import attended_keys, chunked_keys, recurrent_cost
 from roofline.kernels.layout import (
     M_ATTN_LAYERS, M_CHUNKED, M_EXPERTS, M_FFN, M_GATED, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS, M_LAYERS, M_MLP_LAYERS,
@@ -25,7 +26,7 @@ from roofline.kernels.layout import (
     W_TP,
 )
 from roofline.kernels.mixers import mixer_in_params, mixer_out_width, recurrent_widths
-from roofline.kernels.shapes import dense_fraction, expert_width
+from roofline.kernels.shapes import dense_fraction
 
 
 @kernel
@@ -60,7 +61,7 @@ def indexer_flops(m, s):
 
 
 @kernel
-def is_hybrid_mix(m):
+def uneven_blocks(m):
     """Whether the blocks differ in more than their attention's key visits: recurrent mixers, or blocks
     without a token mixer or without an MLP."""
     n = m[M_LAYERS]

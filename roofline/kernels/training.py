@@ -61,7 +61,7 @@ from roofline.kernels.train_dp import comm_time, dp_traffic, stage_params
 from roofline.kernels.train_eager import add_eager_bytes
 from roofline.kernels.train_memory import fill_memory
 from roofline.kernels.train_mixers import (
-    blend_recurrent, indexer_flops, is_hybrid_mix, layer_keys, recurrent_flops_per_seq,
+    blend_recurrent, indexer_flops, layer_keys, recurrent_flops_per_seq, uneven_blocks,
 )
 
 # Korthikanti et al. 2022, Table 2: bytes per (s·b·h) kept for backward by one layer, 16-bit values
@@ -328,7 +328,7 @@ def step_from_layer(m, hw, x, t, scratch, res):
     head_seq = 2.0 * m[M_HIDDEN] * m[M_VOCAB] * s
     seqs_per_chip = t[T_GB] / (tp * pp * dp * cp)
     attn_run = attn_seq if flash else heads_hd * s * s + indexer_flops(m, s)
-    if is_hybrid_mix(m):  # the mean block's mixing: attention and recurrent layers over all the blocks
+    if uneven_blocks(m):  # the mean block's mixing: attention and recurrent layers over all the blocks
         rec_seq = m[M_REC_LAYERS] * recurrent_flops_per_seq(m, w, s)
         attn_seq = (m[M_ATTN_LAYERS] * attn_seq + rec_seq) / layers
         attn_run = (m[M_ATTN_LAYERS] * attn_run + rec_seq) / layers
