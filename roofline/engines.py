@@ -46,6 +46,9 @@ class Engine:
     and per kernel launched, beyond the ops' roofline times. ``request_overhead_s``: seconds each request
     spends outside the engine's steps before its first token (the API server's HTTP handling and
     tokenization on the way in, the first token's detokenization and return), added to its TTFT.
+    ``p2p_allreduce_max_bytes``: all-reduce messages under this size the engine runs with its own
+    peer-to-peer kernels over the NVLink domain (one-shot sizes priced by
+    :func:`roofline.kernels.roofline.one_shot_time`); larger ones, and all when 0, go to NCCL.
     ``device_defaults``: defaults that depend on the device (the first that applies replaces
     ``max_seqs`` and ``max_num_tokens``; :meth:`on` resolves them for one chip).
     """
@@ -65,6 +68,7 @@ class Engine:
     seq_overhead_s: float = 0.0
     kernel_overhead_s: float = 0.0
     request_overhead_s: float = 0.0
+    p2p_allreduce_max_bytes: float = 0.0
     overhead_source: str = ""
     device_defaults: tuple[DeviceDefaults, ...] = ()
 

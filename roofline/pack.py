@@ -114,7 +114,7 @@ def pack_hardware(chip, compute_dtype: str, eff, serving: bool = False, engine=N
     (``eff.serving_*``: the GEMM fraction scaled by the sustained fraction, attention at its own fraction of
     its peak, the routed experts at their share); otherwise the microbenchmark fractions. Attention's peak
     is the ``attention_dtype`` one (default: the 16-bit peak). An ``engine`` adds its fixed costs (per step,
-    per kernel, per sequence per step, per request)."""
+    per kernel, per sequence per step, per request) and the all-reduces its own kernels run."""
     hw = np.zeros(L.H_SIZE)
     hw[L.H_PEAK_FLOPS] = chip.peak(compute_dtype)
     hw[L.H_ATTN_PEAK] = chip.peak(attention_dtype or chip.half_dtype)
@@ -137,6 +137,7 @@ def pack_hardware(chip, compute_dtype: str, eff, serving: bool = False, engine=N
     hw[L.H_KERNEL_OVERHEAD] = eff.kernel_overhead_s + (engine.kernel_overhead_s if engine else 0.0)
     hw[L.H_SEQ_OVERHEAD] = engine.seq_overhead_s if engine else 0.0
     hw[L.H_REQUEST_OVERHEAD] = engine.request_overhead_s if engine else 0.0
+    hw[L.H_P2P_REDUCE_BYTES] = engine.p2p_allreduce_max_bytes if engine else 0.0
     hw[L.H_LL128_BASE], hw[L.H_LL128_UP], hw[L.H_LL128_OUT] = eff.ll128_latency_s
     hw[L.H_SIMPLE_BASE], hw[L.H_SIMPLE_UP], hw[L.H_SIMPLE_OUT] = eff.simple_latency_s
     return hw

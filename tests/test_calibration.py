@@ -82,24 +82,28 @@ def _check(stats: dict, median: float, bias: float | None = None):
 
 def test_serving_out_of_sample_accuracy_holds():
     """Leave-one-model-out on the usable aggregated runs of serving.csv (regression bounds just above
-    today's figures; issue 14's targets are below). With a cost per step beside the cost per kernel (which
+    today's figures; issue 14's TPOT target is below). With a cost per step beside the cost per kernel (which
     the data cannot tell apart) they were TPOT 18.6 % and 27.4 % at concurrency <= 4: fitted without
     gpt-oss-120b, vLLM's per-step cost took milliseconds that its 2-10 ms steps do not have."""
     oos = SERVING["leave_one_model_out"]
-    _check(oos["tpot"], 15.5, 5.0)
+    _check(oos["tpot"], 14.5, 5.0)
     _check(oos["ttft"], 30.0, 10.0)
-    _check(oos["tpot_concurrency_le_4"], 18.0)
     for s in oos["by_engine"].values():
         _check(s["tpot"], 20.0)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14's targets are not met yet: out-of-sample TPOT median 14.6 % "
-                                       "(target 10 %), at concurrency <= 4 16.8 % (target 15 %)")
-def test_serving_out_of_sample_meets_issue_14_targets():
+def test_serving_out_of_sample_meets_issue_14_targets_for_ttft_and_small_batches():
+    """Issue 14's targets for TTFT (<= 30 %) and for TPOT at concurrency <= 4 (<= 15 %). The small batches
+    met theirs once the engines' one-shot all-reduce kernels were priced (16.8 % before, with NCCL's ring)."""
     oos = SERVING["leave_one_model_out"]
-    _check(oos["tpot"], 10.0, 5.0)
     _check(oos["ttft"], 30.0)
     _check(oos["tpot_concurrency_le_4"], 15.0)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14's TPOT target is not met yet: out-of-sample median 13.7 % "
+                                       "(target 10 %)")
+def test_serving_out_of_sample_meets_issue_14_tpot_target():
+    _check(SERVING["leave_one_model_out"]["tpot"], 10.0, 5.0)
 
 
 TRAINING = RESULT["training"]

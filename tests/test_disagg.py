@@ -205,8 +205,8 @@ def test_the_stored_disaggregated_accuracy_is_what_the_tool_gives_today():
             assert predicted == pytest.approx(stored["predicted"][row["row_id"]], rel=1e-5), row["row_id"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16's targets are not met yet: out of sample TPOT median 13.2 % "
-                                       "(target 12 %), TTFT 41.0 % (target 35 %)")
+@pytest.mark.xfail(strict=True, reason="issue 16's targets are not met yet: out of sample TPOT median 14.0 % "
+                                       "(target 12 %), TTFT 39.6 % (target 35 %)")
 def test_disaggregated_out_of_sample_meets_issue_16_targets():
     stored = json.loads(_accuracy().OUT.read_text())["leave_one_model_out"]
     assert stored["tpot"]["median_abs_error_pct"] <= 12.0
@@ -216,10 +216,12 @@ def test_disaggregated_out_of_sample_meets_issue_16_targets():
 def test_disaggregated_out_of_sample_accuracy_holds():
     """Regression bounds just above today's leave-one-model-out figures (issue 16's targets are below them).
     The 197 + 197 rows include the 28 + 28 whose pools split the experts over data-parallel attention groups
-    (expressed since ``Workload.dp_attention``); on the 169 + 169 before them the figures were 12.4 / 38.7 %."""
+    (expressed since ``Workload.dp_attention``); on the 169 + 169 before them the figures were 12.4 / 38.7 %.
+    Pricing the engines' one-shot all-reduces moved them from 13.2 / 41.0 % to 14.0 / 39.6 % (the refit engine
+    costs per sequence are lower; the decode pools' large batches weigh them)."""
     stored = json.loads(_accuracy().OUT.read_text())["leave_one_model_out"]
-    assert stored["tpot"]["median_abs_error_pct"] <= 14.0
-    assert stored["ttft"]["median_abs_error_pct"] <= 42.5
+    assert stored["tpot"]["median_abs_error_pct"] <= 14.5
+    assert stored["ttft"]["median_abs_error_pct"] <= 40.5
     assert abs(stored["tpot"]["bias_pct"]) <= 10.0
 
 

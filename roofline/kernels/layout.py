@@ -94,7 +94,8 @@ H_ATTN_EFF = 23  # achievable fraction of H_ATTN_PEAK for attention (0: H_EFF_CO
 H_EXPERT_EFF = 24  # routed experts' ops reach this share of the GEMM and HBM fractions (0: 1)
 H_SEQ_OVERHEAD = 25  # the serving engine's seconds per sequence per step (sampling, bookkeeping)
 H_REQUEST_OVERHEAD = 26  # the serving engine's seconds per request outside its steps, added to TTFT
-H_SIZE = 27
+H_P2P_REDUCE_BYTES = 27  # largest all-reduce the serving engine runs with its peer-to-peer kernels (0: NCCL's only)
+H_SIZE = 28
 
 # ---- workload and layout -----------------------------------------------------------------------------
 W_BATCH = 0  # sequences in flight
@@ -119,7 +120,8 @@ OP_LINK = 2  # bytes each chip sends per occurrence
 OP_STEPS = 3  # latency-bearing steps of the collective (0: not a collective)
 OP_SCALE_OUT = 4  # 1 when the collective crosses the scale-out network
 OP_COUNT = 5  # occurrences in the pass (e.g. layers)
-OP_COLS = 6
+OP_REDUCE_CHIPS = 6  # chips of an all-reduce (0: any other op), for the engines' peer-to-peer all-reduce kernels
+OP_COLS = 7
 
 OPS = (
     "embedding",

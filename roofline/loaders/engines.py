@@ -61,12 +61,13 @@ def engine_from_dict(name: str, table: dict) -> Engine:
     seq, seq_source = figure(table, "seq_overhead_s", where, zero_ok=True)
     launch, _ = figure(table, "kernel_overhead_s", where, zero_ok=True)
     request, _ = figure(table, "request_overhead_s", where, zero_ok=True)
+    p2p, _ = figure(table, "p2p_allreduce_max_bytes", where, zero_ok=True)
     return Engine(name=name, chunked=table["chunked"], max_num_tokens=budget, memory_fraction=fraction,
                   memory_rule=rule, reserve_full=table["reserve_full"], max_seqs=seqs,
                   source=text(table, "source", where), prefill_first=table["prefill_first"], kv_auto=kv_auto,
                   fp8_mla_attention=fp8_mla,
                   step_overhead_s=float(step), seq_overhead_s=float(seq), kernel_overhead_s=float(launch),
-                  request_overhead_s=float(request),
+                  request_overhead_s=float(request), p2p_allreduce_max_bytes=float(p2p),
                   overhead_source=step_source if step_source == seq_source else f"{step_source}; {seq_source}",
                   device_defaults=_device_defaults(table.get("device_defaults"), f"{where}.device_defaults"))
 

@@ -177,7 +177,8 @@ def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
         f"Expected = achievable fractions of peak for the {eff.family} family: GEMM {eff.gemm_fraction:.0%}, "
         f"HBM {eff.hbm_fraction:.0%}, scale-up {eff.scale_up_fraction:.0%}, network {eff.scale_out_fraction:.0%}, "
         f"collective latency {eff.collective_base_latency_s * 1e6:.1f} µs + "
-        f"{eff.scale_up_hop_latency_s * 1e6:.2f} µs/step;",
+        f"{eff.scale_up_hop_latency_s * 1e6:.2f} µs/step (TP all-reduces of decode size: the engine's own "
+        f"kernels, {eff.scale_up_hop_latency_s * 1e6:.2f} µs per barrier);",
         "ideal = 100% of every peak, no latency. TPOT is the decode step at the mean context "
         f"({inf.decode_context_tokens:,.0f} tokens cached).",
     ]
