@@ -120,7 +120,7 @@ OP_LINK = 2  # bytes each chip sends per occurrence
 OP_STEPS = 3  # latency-bearing steps of the collective (0: not a collective)
 OP_SCALE_OUT = 4  # 1 when the collective crosses the scale-out network
 OP_COUNT = 5  # occurrences in the pass (e.g. layers)
-OP_REDUCE_CHIPS = 6  # chips of an all-reduce (0: any other op), for the engines' peer-to-peer all-reduce kernels
+OP_ONE_SHOT = 6  # message bytes of an all-reduce of the serving engines' one-shot sizes (0: any other op)
 OP_COLS = 7
 
 OPS = (

@@ -5,7 +5,7 @@ from roofline.kernels.layout import (
     BOUND_COMPUTE, BOUND_MEMORY, BOUND_NETWORK, H_ATTN_EFF, H_ATTN_PEAK, H_EFF_COMPUTE, H_EFF_HBM, H_EFF_OUT, H_EFF_UP,
     H_EXPERT_EFF, H_HBM_BW, H_KERNEL_OVERHEAD, H_LAT_BASE, H_LAT_OUT, H_LAT_UP, H_LL128_BASE, H_LL128_OUT, H_LL128_UP,
     H_OUT_BW, H_P2P_REDUCE_BYTES, H_PEAK_FLOPS, H_SIMPLE_BASE, H_SIMPLE_OUT, H_SIMPLE_UP, H_UP_BW, OP_ATTN, OP_COUNT,
-    OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FLOPS, OP_HBM, OP_LINK, OP_REDUCE_CHIPS, OP_SCALE_OUT, OP_STEPS,
+    OP_EXPERT_ACT, OP_EXPERT_DOWN, OP_EXPERT_UP, OP_FLOPS, OP_HBM, OP_LINK, OP_ONE_SHOT, OP_SCALE_OUT, OP_STEPS,
 )
 
 
@@ -56,9 +56,10 @@ def one_shot_time(msg_bytes, n, hw):
 
 
 @kernel
-def is_one_shot(msg_bytes, n, hw):
-    """Whether the serving engine runs this all-reduce with its one-shot kernel: 2 to ``P2P_REDUCE_MAX_CHIPS``
-    chips of one NVLink domain, under the engine's ``H_P2P_REDUCE_BYTES`` and its one-shot sizes.
+def is_one_shot(msg_bytes, n, scale_out):
+    """Whether a serving engine runs an all-reduce of ``msg_bytes`` over ``n`` chips with its one-shot kernel
+    (under its cap ``H_P2P_REDUCE_BYTES``, checked when priced): 2 to ``P2P_REDUCE_MAX_CHIPS`` chips of one
+    NVLink domain at the one-shot sizes.
 
     The engines' two-shot sizes stay priced as NCCL's ring. An engine takes two-shot where it beats NCCL
     (TensorRT-LLM's table is measured), so the ring's time bounds it from above; from below, 2(n - 1)/n of the
@@ -66,25 +67,20 @@ def is_one_shot(msg_bytes, n, hw):
     in the data, and the runs of serving.csv do not reach the lower bound: priced at it, the fitted
     per-sequence costs rose by 4 to 6 us and TensorRT-LLM's offline 8B throughput rows of inference.csv (not
     fitted) came out 18 % slow. So the upper bound, the price the tool had before."""
-    if n < 2.0 or n > P2P_REDUCE_MAX_CHIPS or msg_bytes >= hw[H_P2P_REDUCE_BYTES]:
+    if scale_out > 0.0 or n < 2.0 or n > P2P_REDUCE_MAX_CHIPS:
         return False
     return n <= 2.0 or (n <= 4.0 and msg_bytes < ONE_SHOT_BYTES_4) or msg_bytes < ONE_SHOT_BYTES_8
 
 
 @kernel
 def link_time(ops, i, hw):
-    """Seconds of the collective of op row ``i`` (0 when it is not one): an all-reduce the engine runs one-shot
-    (:func:`is_one_shot`) by :func:`one_shot_time`, every other collective by NCCL's ring
-    (:func:`collective_time`)."""
-    if ops[i, OP_STEPS] <= 0.0:
-        return 0.0
-    n = ops[i, OP_REDUCE_CHIPS]
-    scale_out = ops[i, OP_SCALE_OUT] > 0.0
-    if n > 1.0 and not scale_out:
-        msg = ops[i, OP_LINK] * n / (2.0 * (n - 1.0))
-        if is_one_shot(msg, n, hw):
-            return one_shot_time(msg, n, hw)
-    return collective_time(ops[i, OP_LINK], ops[i, OP_STEPS], scale_out, hw)
+    """Seconds of the collective of op row ``i`` (a row with ``OP_STEPS`` > 0): an all-reduce of the one-shot
+    sizes (``OP_ONE_SHOT``, :func:`is_one_shot`) under the engine's cap by :func:`one_shot_time`, every other
+    collective by NCCL's ring (:func:`collective_time`)."""
+    shot = ops[i, OP_ONE_SHOT]
+    if shot > 0.0 and shot < hw[H_P2P_REDUCE_BYTES]:
+        return one_shot_time(shot, 0.5 * ops[i, OP_STEPS] + 1.0, hw)
+    return collective_time(ops[i, OP_LINK], ops[i, OP_STEPS], ops[i, OP_SCALE_OUT] > 0.0, hw)
 
 
 @kernel
@@ -142,8 +138,11 @@ def op_time(ops, i, hw):
     if count <= 0.0:
         return 0.0, BOUND_MEMORY
     flops_per_s, bytes_per_s = op_rates(i, hw)
-    return roofline_seconds(count, ops[i, OP_FLOPS], ops[i, OP_HBM], link_time(ops, i, hw), flops_per_s,
-                            bytes_per_s, hw[H_KERNEL_OVERHEAD])
+    t_n = 0.0
+    if ops[i, OP_STEPS] > 0.0:
+        t_n = link_time(ops, i, hw)
+    return roofline_seconds(count, ops[i, OP_FLOPS], ops[i, OP_HBM], t_n, flops_per_s, bytes_per_s,
+                            hw[H_KERNEL_OVERHEAD])
 
 
 @kernel
@@ -167,7 +166,7 @@ def set_gemm(ops, i, m, k, n, w_bytes, a_bytes, count):
     ops[i, OP_LINK] = 0.0
     ops[i, OP_STEPS] = 0.0
     ops[i, OP_SCALE_OUT] = 0.0
-    ops[i, OP_REDUCE_CHIPS] = 0.0
+    ops[i, OP_ONE_SHOT] = 0.0
     ops[i, OP_COUNT] = count
 
 
@@ -179,25 +178,26 @@ def set_memory_op(ops, i, hbm_bytes, count):
     ops[i, OP_LINK] = 0.0
     ops[i, OP_STEPS] = 0.0
     ops[i, OP_SCALE_OUT] = 0.0
-    ops[i, OP_REDUCE_CHIPS] = 0.0
+    ops[i, OP_ONE_SHOT] = 0.0
     ops[i, OP_COUNT] = count
 
 
 @kernel
 def set_allreduce(ops, i, msg_bytes, n, scale_out, count):
     """Row ``i`` := an all-reduce of ``msg_bytes`` over ``n`` chips, as a ring: each chip sends 2(n-1)/n of
-    the message in 2(n-1) steps (nothing when n == 1); ``OP_REDUCE_CHIPS`` keeps ``n`` for the engines' own
-    kernels (:func:`link_time`)."""
+    the message in 2(n-1) steps (nothing when n == 1); ``OP_ONE_SHOT`` keeps the message where a serving
+    engine's one-shot kernel would take it (:func:`is_one_shot`, :func:`link_time`)."""
     ops[i, OP_FLOPS] = 0.0
     ops[i, OP_HBM] = 0.0
+    ops[i, OP_ONE_SHOT] = 0.0
     if n > 1.0:
         ops[i, OP_LINK] = 2.0 * (n - 1.0) / n * msg_bytes
         ops[i, OP_STEPS] = 2.0 * (n - 1.0)
-        ops[i, OP_REDUCE_CHIPS] = n
+        if is_one_shot(msg_bytes, n, scale_out):
+            ops[i, OP_ONE_SHOT] = msg_bytes
     else:
         ops[i, OP_LINK] = 0.0
         ops[i, OP_STEPS] = 0.0
-        ops[i, OP_REDUCE_CHIPS] = 0.0
     ops[i, OP_SCALE_OUT] = scale_out
     ops[i, OP_COUNT] = count
 
@@ -214,7 +214,7 @@ def set_allgather(ops, i, shard_bytes, n, scale_out, count):
         ops[i, OP_LINK] = 0.0
         ops[i, OP_STEPS] = 0.0
     ops[i, OP_SCALE_OUT] = scale_out
-    ops[i, OP_REDUCE_CHIPS] = 0.0
+    ops[i, OP_ONE_SHOT] = 0.0
     ops[i, OP_COUNT] = count
 
 
@@ -226,7 +226,7 @@ def set_send(ops, i, msg_bytes, scale_out, count):
     ops[i, OP_LINK] = msg_bytes
     ops[i, OP_STEPS] = 1.0 if count > 0.0 else 0.0
     ops[i, OP_SCALE_OUT] = scale_out
-    ops[i, OP_REDUCE_CHIPS] = 0.0
+    ops[i, OP_ONE_SHOT] = 0.0
     ops[i, OP_COUNT] = count
 
 
@@ -243,5 +243,5 @@ def set_alltoall(ops, i, msg_bytes, n, scale_out, count):
         ops[i, OP_LINK] = 0.0
         ops[i, OP_STEPS] = 0.0
     ops[i, OP_SCALE_OUT] = scale_out
-    ops[i, OP_REDUCE_CHIPS] = 0.0
+    ops[i, OP_ONE_SHOT] = 0.0
     ops[i, OP_COUNT] = count
