@@ -94,7 +94,7 @@ H_ATTN_EFF = 23  # achievable fraction of H_ATTN_PEAK for attention (0: H_EFF_CO
 H_EXPERT_EFF = 24  # routed experts' ops reach this share of the GEMM and HBM fractions (0: 1)
 H_SEQ_OVERHEAD = 25  # the serving engine's seconds per sequence per step (sampling, bookkeeping)
 H_REQUEST_OVERHEAD = 26  # the serving engine's seconds per request outside its steps, added to TTFT
-H_P2P_REDUCE_BYTES = 27  # largest all-reduce the serving engine runs with its peer-to-peer kernels (0: NCCL's only)
+H_P2P_REDUCE_BYTES = 27  # the serving engine runs all-reduces under this many bytes with its own kernels (0: NCCL only)
 H_SIZE = 28
 
 # ---- workload and layout -----------------------------------------------------------------------------
