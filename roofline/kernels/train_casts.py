@@ -12,11 +12,10 @@ router, which fp8 recipes leave in bf16 (NVIDIA TransformerEngine and NeMo fp8 r
 
 from roofline._jit import kernel
 from roofline.kernels.layout import (
-    M_EXPERTS, M_FFN, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_MOE_FFN, M_MOE_FRAC, M_MOE_LATENT, M_SHARED_FFN,
-    M_TOPK, T_TP,
+    M_EXPERTS, M_GATED, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_MOE_FRAC, M_MOE_LATENT, M_SHARED_FFN, M_TOPK, T_TP,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
-from roofline.kernels.train_mixers import hybrid_cast_elements, uneven_blocks
+from roofline.kernels.train_mixers import hybrid_cast_elements, mlp_width, uneven_blocks
 
 #: HBM bytes per element a cast-transpose moves: read 16-bit, write fp8 and its fp8 transpose.
 CAST_BYTES_PER_ELEMENT = 4.0
@@ -39,11 +38,10 @@ def cast_bytes_per_token(m, t):
     kv = kv_heads_per_chip(m, tp) * m[M_HEAD_DIM]
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
     copies = 1.0
-    ffn = m[M_FFN] / tp
+    ffn = mlp_width(m, tp)
     if m[M_EXPERTS] > 0.0:
         shared = 1.0 if m[M_SHARED_FFN] > 0.0 else 0.0
         copies = (1.0 - m[M_MOE_FRAC]) + m[M_MOE_FRAC] * (m[M_TOPK] + shared)
-        ffn = (1.0 - m[M_MOE_FRAC]) * ffn + m[M_MOE_FRAC] * (m[M_TOPK] * m[M_MOE_FFN] + m[M_SHARED_FFN]) / tp
     fwd = h + q + copies * h + ffn
     bwd = (q + 2.0 * kv) + h + n_in * ffn + copies * h
     return fwd * CAST_BYTES_PER_ELEMENT, bwd * CAST_BYTES_PER_ELEMENT

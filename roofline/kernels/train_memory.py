@@ -24,16 +24,15 @@ Conventions (mixed-precision Adam; the peak of one optimizer step on the most lo
 
 from roofline._jit import kernel
 from roofline.kernels.layout import (
-    H_HBM_BYTES, M_ATTN_LAYERS, M_EXPERTS, M_FFN, M_GATED, M_HEADS, M_HEAD_DIM, M_HIDDEN, M_LAYERS, M_MOE_FFN,
-    M_MOE_FRAC, M_SHARED_FFN, M_TOPK, M_VOCAB, R_ACT, R_FITS, R_MEM, R_STATE, T_CP, T_DP, T_DROPOUT, T_EAGER, T_EP,
-    T_FIRST, T_FLASH, T_GB, T_LAST, T_MB, T_PP, T_RECOMPUTE, T_SEQ, T_SP, T_TP, T_VPP, T_ZERO, X_GRAD_BYTES,
-    X_MEM_FRACTION, X_OPT_BYTES, X_PARAM_BYTES,
+    H_HBM_BYTES, M_ATTN_LAYERS, M_GATED, M_HEADS, M_HEAD_DIM, M_HIDDEN, M_LAYERS, M_VOCAB, R_ACT, R_FITS, R_MEM,
+    R_STATE, T_CP, T_DP, T_DROPOUT, T_EAGER, T_EP, T_FIRST, T_FLASH, T_GB, T_LAST, T_MB, T_PP, T_RECOMPUTE, T_SEQ,
+    T_SP, T_TP, T_VPP, T_ZERO, X_GRAD_BYTES, X_MEM_FRACTION, X_OPT_BYTES, X_PARAM_BYTES,
 )
 from roofline.kernels.mixers import kv_heads_per_chip
 from roofline.kernels.shapes import block_weight_bytes, linear_params_per_chip, stage_bytes_of, stage_weight_bytes
 from roofline.kernels.train_dp import sharded, stage_routed
 from roofline.kernels.train_eager import eager_saved_bytes
-from roofline.kernels.train_mixers import block_shares, hybrid_split_bytes, uneven_blocks
+from roofline.kernels.train_mixers import block_shares, hybrid_split_bytes, mlp_width, uneven_blocks
 
 #: Bytes per logit while the loss is computed: the 16-bit logits and the fp32 copy the cross-entropy
 #: works in (its gradient written into the same buffer).
@@ -65,9 +64,7 @@ def activation_bytes_per_layer(m, t):
         return 2.0 * s * b * h / rep_div
     q_dim = m[M_HEADS] / tp * m[M_HEAD_DIM]
     kv_dim = kv_heads_per_chip(m, tp) * m[M_HEAD_DIM]
-    ffn = m[M_FFN] / tp
-    if m[M_EXPERTS] > 0.0:  # MoE layers keep the k routed experts' and the shared experts' activations
-        ffn = (1.0 - m[M_MOE_FRAC]) * ffn + m[M_MOE_FRAC] * (m[M_TOPK] * m[M_MOE_FFN] + m[M_SHARED_FFN]) / tp
+    ffn = mlp_width(m, tp)  # MoE layers keep the k routed experts' and the shared experts' activations
     n_in = 2.0 if m[M_GATED] > 0.5 else 1.0
     drop = 1.0 if t[T_DROPOUT] > 0.5 else 0.0
     rep = (8.0 + 2.0 * drop) * s * b * h / rep_div
