@@ -78,11 +78,8 @@ def recurrent_widths(m, tp):
         state = m[M_REC_V_HEADS] * m[M_REC_K_DIM] * m[M_REC_V_DIM]
     else:
         inner = m[M_REC_V_HEADS] * m[M_REC_V_DIM]
-        bc = 2.0 * m[M_REC_K_HEADS] * m[M_REC_K_DIM]
-        if tp > m[M_REC_K_HEADS]:  # more ranks than groups: each rank holds one group's B and C, replicated
-            inner = inner / tp
-            bc = 2.0 * m[M_REC_K_DIM]
-            return inner + bc, 2.0 * inner + bc + m[M_REC_V_HEADS] / tp, inner, inner * m[M_REC_K_DIM]
+        groups = m[M_REC_K_HEADS] if tp <= m[M_REC_K_HEADS] else tp  # past tp = groups: one group per rank
+        bc = 2.0 * groups * m[M_REC_K_DIM]
         conv = inner + bc
         width = 2.0 * inner + bc + m[M_REC_V_HEADS]
         state = inner * m[M_REC_K_DIM]
