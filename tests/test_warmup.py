@@ -18,14 +18,24 @@ pytest.importorskip("numba")
 
 def test_choose_warns_before_a_compile_and_not_after(monkeypatch):
     monkeypatch.setattr(_jit, "is_cached", lambda fn: False)
-    with pytest.warns(CompilingNotice, match=r"compiling roofline kernels for first use \(price_layouts\), about "
-                                             r"\d+ s; later runs load them from the cache"):
+    with pytest.warns(CompilingNotice, match=r"compiling roofline kernels for first use \(price_layouts\), \d+-\d+ "
+                                             r"s; later runs load them from the cache"):
         _jit.choose(price_layouts, True)
     monkeypatch.setattr(_jit, "is_cached", lambda fn: True)
     with warnings.catch_warnings():
         warnings.simplefilter("error", CompilingNotice)
         _jit.choose(price_layouts, True)
     assert _jit.choose(price_layouts, False) == (price_layouts, False)
+
+
+def test_the_readme_quotes_the_compile_line_as_the_tool_prints_it():
+    """The README's example of the line (sweep_static) carries the tool's own figures."""
+    from pathlib import Path
+
+    from roofline.kernels.sweep import sweep_static
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert _jit.compiling_notice(sweep_static).split(";")[0] in readme
 
 
 def test_a_sweep_that_must_compile_prints_the_line_first(monkeypatch):
