@@ -157,7 +157,8 @@ def serving_closed_loop(m, w, hw, inflight, engine, ops, priced, out):
         n_c = new_nc
     chunk = i_len / n_c
     pre_tokens = a * i_len / f  # prefill tokens per mixed step
-    limit = avail if chunked > 0.5 else (budget if budget > i_len else i_len)
+    # what the budget leaves the prompts; a whole-prompt engine always takes one whole prompt (as the simulation)
+    limit = avail if chunked > 0.5 or avail > i_len else i_len
     if pre_tokens > limit * (1.0 + 1e-12) and o_len > 1.0:
         # prefill-bound: every step is full
         full = budget if budget > i_len or chunked > 0.5 else i_len
