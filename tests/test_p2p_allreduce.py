@@ -101,25 +101,3 @@ def test_decode_at_tp8_is_faster_by_the_saved_latency():
     ops = reduce_row(msg, 8)
     saved = 2 * 80 * (nccl(ops, p.hw) - R.link_time(ops, 0, p.hw))
     assert nccl_step - step.time_s == pytest.approx(saved, rel=1e-9)
-
-
-def test_the_readme_states_the_step_at_the_two_shot_switch_as_the_tool_prices_it():
-    """The README's example of the step where vLLM leaves its one-shot kernel (70B on 8 H20): TPOT at batch 15
-    and 16 and the throughput 16 users lose against 15, as the static estimate prices them."""
-    import json
-    from pathlib import Path
-
-    from click.testing import CliRunner
-
-    from roofline.cli import main
-
-    tpot = {}
-    for b in (15, 16):
-        r = CliRunner().invoke(main, ["estimate", "--chip", "H20", "--model", "70B", "--tp", "8", "--mode", "inference",
-                                      "--batch", str(b), "--input-len", "1024", "--output-len", "256", "--engine",
-                                      "vllm", "--format", "json"])
-        tpot[b] = json.loads(r.output)["inference"]["tpot_s"]
-    loss = 1 - (16 / tpot[16]) / (15 / tpot[15])
-    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
-    assert (f"TPOT {tpot[15] * 1e3:.1f} ms at batch 15 and {tpot[16] * 1e3:.1f} ms at 16, so 16 users get "
-            f"{loss * 100:.0f} % fewer tokens/s than 15") in readme

@@ -3,6 +3,7 @@
 is the start of the printed line) appears in that command's output today; an excerpt that shows a refusal
 (``roofline: error: ...``) is one, with exit code 2."""
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -66,3 +67,26 @@ def test_readme_prose_figures_are_the_tools():
     text = README.read_text()
     for name, body in figures.blocks().items():
         assert figures.in_readme(text, name) == body, f"README block {name!r} differs: run {path} --write"
+
+
+def test_the_readme_quotes_the_compile_line_as_the_tool_prints_it():
+    """The README's example of the line a first compile prints (sweep_static) carries the tool's own figures."""
+    from roofline import _jit
+    from roofline.kernels.sweep import sweep_static
+
+    assert _jit.compiling_notice(sweep_static).split(";")[0] in _norm(README.read_text())
+
+
+def test_the_readme_states_the_step_at_the_two_shot_switch_as_the_tool_prices_it():
+    """The README's example of the step where vLLM leaves its one-shot all-reduce kernel (70B on 8 H20): TPOT
+    at batch 15 and 16 and the throughput 16 users lose against 15, as the static estimate prices them."""
+    tpot = {}
+    for b in (15, 16):
+        r = CliRunner().invoke(main, ["estimate", "--chip", "H20", "--model", "70B", "--tp", "8", "--mode", "inference",
+                                      "--batch", str(b), "--input-len", "1024", "--output-len", "256", "--engine",
+                                      "vllm", "--format", "json"])
+        assert r.exit_code == 0, r.output
+        tpot[b] = json.loads(r.stdout)["inference"]["tpot_s"]
+    loss = 1 - (16 / tpot[16]) / (15 / tpot[15])
+    assert (f"TPOT {tpot[15] * 1e3:.1f} ms at batch 15 and {tpot[16] * 1e3:.1f} ms at 16, so 16 users get "
+            f"{loss * 100:.0f} % fewer tokens/s than 15") in _norm(README.read_text())

@@ -28,16 +28,6 @@ def test_choose_warns_before_a_compile_and_not_after(monkeypatch):
     assert _jit.choose(price_layouts, False) == (price_layouts, False)
 
 
-def test_the_readme_quotes_the_compile_line_as_the_tool_prints_it():
-    """The README's example of the line (sweep_static) carries the tool's own figures."""
-    from pathlib import Path
-
-    from roofline.kernels.sweep import sweep_static
-
-    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
-    assert _jit.compiling_notice(sweep_static).split(";")[0] in readme
-
-
 def test_a_sweep_that_must_compile_prints_the_line_first(monkeypatch):
     monkeypatch.setattr(_jit, "is_cached", lambda fn: False)
     monkeypatch.setattr(sweep_run, "PLAIN_MAX_CONFIGS", {"sweep_static": 1, "sweep_serving": 1})
