@@ -232,3 +232,45 @@ def test_each_pool_of_a_mixed_fleet_runs_the_checkpoint_its_way():
     assert (dep.prefill.weight_dtype, dep.decode.weight_dtype) == ("int4", "fp4")
     plan = api.plan_serving(h100, model, num_chips=8, top=1)
     assert plan.weight_dtype == "int4"
+
+
+def _released_folder(source: str) -> str | None:
+    """The tests/data/hf-configs folder of the Hugging Face repository a profile's ``source`` names, or None."""
+    if "huggingface.co/" not in source:
+        return None
+    repo = source.split("huggingface.co/", 1)[1].split("/blob/", 1)[0]
+    return repo.replace("/", "--")
+
+
+def test_a_profile_defaults_to_its_released_checkpoints_format():
+    """A shipped profile names a released model (its ``source``); where that release's config.json is in
+    tests/data/hf-configs, the profile's default weight format is what that file declares, so ``--model
+    DeepSeek-R1`` and ``--model <its config.json>`` price the same checkpoint (fp8 there, bf16 for the
+    16-bit releases)."""
+    from roofline.loaders.models import MODELS
+
+    checked = {}
+    for name in MODELS.names():
+        profile = load_model(name)
+        folder = _released_folder(profile.source)
+        if folder is None or folder not in LOADABLE:
+            continue
+        released = load_model(CONFIGS / folder)
+        assert profile.checkpoint_dtype == released.checkpoint_dtype, name
+        assert profile.mixer_dtype == released.mixer_dtype, name
+        assert checkpoint_weight_dtype(profile) == checkpoint_weight_dtype(released), name
+        if profile.checkpoint_dtype is not None:
+            assert dict(profile.checkpoint_kv).get(profile.checkpoint_dtype, "bf16") == (
+                dict(released.checkpoint_kv).get(released.checkpoint_dtype) or "bf16"), name
+        checked[name] = profile.checkpoint_dtype
+    assert {n: checked.get(n) for n in ("DeepSeek-R1", "DeepSeek-V3", "MiniMax-M2.5", "gpt-oss-120b")} == {
+        "DeepSeek-R1": "fp8", "DeepSeek-V3": "fp8", "MiniMax-M2.5": "fp8", "gpt-oss-120b": "fp4"}
+    assert checked.get("Qwen3-32B", "missing") is None  # a 16-bit release stays bf16
+
+
+def test_the_profile_and_the_released_config_give_the_same_estimate():
+    """Same checkpoint, same numbers: the DeepSeek-R1 profile on 8 H20 is its released FP8 config.json's."""
+    a = api.estimate("H20", "DeepSeek-R1", reference=None).inference
+    b = api.estimate("H20", CONFIGS / "deepseek-ai--DeepSeek-R1", reference=None).inference
+    assert (a.workload.weight_dtype, a.workload.kv, a.workload.tp) == ("fp8", "bf16", 8)
+    assert (a.ttft_s, a.tpot_s, a.max_batch) == (b.ttft_s, b.tpot_s, b.max_batch)

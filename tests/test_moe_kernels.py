@@ -114,7 +114,8 @@ def test_cli_deepseek_on_h20_fits_or_says_how_many_chips_and_reports_active_para
     d = json.loads(r.stdout)
     assert d["inference"]["fits"] and d["inference"]["num_chips"] >= 8
     assert d["model"]["params_total"] > 600e9 and 30e9 < d["model"]["params_active"] < 45e9
-    r = CliRunner().invoke(main, ["estimate", "--chip", "H20", "--model", "deepseek-v3", "--mode", "inference"])
+    r = CliRunner().invoke(main, ["estimate", "--chip", "H20", "--model", "deepseek-v3", "--mode", "inference",
+                                  "--weight-dtype", "bf16"])
     assert r.exit_code == 2 and "needs at least" in r.output and "chips" in r.output
 
 

@@ -193,8 +193,10 @@ DEEPSEEK_V2_LITE = {
     "topk_method": "greedy", "v_head_dim": 128, "vocab_size": 102400,
 }
 
-#: Not the architecture: names, sources, published counts, and the KV format its published checkpoints declare.
-SHAPE_ONLY = {"name", "aliases", "family", "source", "params_published", "params_active_published", "checkpoint_kv"}
+#: Not the architecture: names, sources, published counts, and the formats its published checkpoints declare
+#: (these hand-written configs carry no quantization_config).
+SHAPE_ONLY = {"name", "aliases", "family", "source", "params_published", "params_active_published", "checkpoint_kv",
+              "checkpoint_dtype", "checkpoint_format"}
 
 
 def write_config(tmp_path, cfg):

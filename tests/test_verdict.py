@@ -82,7 +82,7 @@ def test_training_reason_cites_the_training_dtype():
 
 
 def test_reference_without_the_format_gives_unknown():
-    r = run_cli("estimate", "--chip", "H20", "--model", "deepseek-r1", "--weight-dtype", "fp8", "--mode",
+    r = run_cli("estimate", "--chip", "H20", "--model", "70B", "--weight-dtype", "fp8", "--mode",
                 "inference", "--reference", "A100", "--format", "json")
     assert r.exit_code == 0, r.output
     v = json.loads(r.stdout)["verdict"]

@@ -51,7 +51,8 @@ def _checkpoint_formats(model: Model) -> str:
     """What the checkpoint's declaration sets: the default weight format (and its KV-cache format), or none."""
     if model.checkpoint_dtype is None:
         return "not one weight format: --weight-dtype chooses"
-    kv = "".join(f", KV cache {kv}" for _, kv in model.checkpoint_kv)
+    declared = dict(model.checkpoint_kv).get(model.checkpoint_dtype)  # a profile lists every release's
+    kv = f", KV cache {declared}" if declared else ""
     mixers = f", {_mixer_kinds(model)} {model.mixer_dtype}" if model.mixer_dtype else ""
     return f"weights {model.checkpoint_dtype}{mixers}{kv}, the default --weight-dtype"
 

@@ -26,12 +26,21 @@ def render_chips(chips: list[Chip]) -> str:
 def render_models(models: list[Model]) -> str:
     rows = [[m.name, f"{m.param_count() / 1e9:,.2f}", f"{m.active_param_count() / 1e9:,.2f}", str(m.num_layers),
              mix_summary(m), str(m.hidden_size), f"{m.num_heads}/{m.num_kv_heads}", f"{m.vocab_size:,}",
-             f"{m.kv_bytes_per_token(2):,.0f}", ", ".join(m.aliases[:2])] for m in models]
+             f"{m.kv_bytes_per_token(2):,.0f}", _weights(m), ", ".join(m.aliases[:2])] for m in models]
     return table(["model", "params B", "active B", "layers", "layer mix (token mixers / MLPs)", "hidden",
-                  "heads/kv", "vocab", "KV B/token bf16", "aliases"], rows, left=(0, 4)) + (
+                  "heads/kv", "vocab", "KV B/token bf16", "weights", "aliases"], rows, left=(0, 4)) + (
         "\nLayer mix: full / SWA-window (sliding-window) / sparse (DSA) attention, GDN (Gated DeltaNet linear "
         "attention), Mamba2; dense or MoE MLP. KV B/token counts every attention layer (a sliding-window layer "
-        "keeps at most its window; recurrent layers keep a fixed state per sequence instead).")
+        "keeps at most its window; recurrent layers keep a fixed state per sequence instead). Weights: the "
+        "format of the released checkpoint, the default --weight-dtype.")
+
+
+def _weights(m: Model) -> str:
+    """The default weight format: the checkpoint's, 16 bit when it declares none, '-' when it declares formats
+    no single one expresses (``--weight-dtype`` must choose)."""
+    if m.checkpoint_dtype is not None:
+        return m.checkpoint_dtype
+    return "-" if m.checkpoint_format else "bf16"
 
 
 def _value(x: float) -> str:
