@@ -14,6 +14,8 @@ MIX_FIELDS = ("sliding_layers", "sparse_top_k", "indexer_heads", "indexer_head_d
 
 #: Formats a model's 4-bit checkpoints may keep the token mixers' projections in (``mixer_dtype``).
 MIXER_DTYPES = ("bf16", "fp16", "fp8", "int8")
+#: Formats a model's 4-bit checkpoints may keep the LM head in (``head_dtype``).
+HEAD_DTYPES = ("fp8", "int8", "fp4", "int4")
 
 LINEAR_DIMS = ("linear_key_heads", "linear_value_heads", "linear_key_head_dim", "linear_value_head_dim",
                "linear_conv_kernel")
@@ -61,6 +63,8 @@ def mix_problem(m) -> str | None:
         return f"mlp_free_layers={m.mlp_free_layers} leaves no MLP among {m.num_layers} blocks; fix the count"
     if m.mixer_dtype is not None and m.mixer_dtype not in MIXER_DTYPES:
         return f"mixer_dtype={m.mixer_dtype!r} must be one of {', '.join(MIXER_DTYPES)} or left out; fix the file"
+    if m.head_dtype is not None and m.head_dtype not in HEAD_DTYPES:
+        return f"head_dtype={m.head_dtype!r} must be one of {', '.join(HEAD_DTYPES)} or left out; fix the file"
     if m.mixer_dtype is not None and m.attention_16bit and not (m.linear_layers or m.mamba_layers):
         return (f"mixer_dtype={m.mixer_dtype!r} beside attention_16bit is the recurrent mixers' format, but there "
                 f"are none; keep one of the two")

@@ -51,8 +51,7 @@ The layer mix (models of 2025-26: gpt-oss, Gemma, Qwen3.5, Nemotron-H, DeepSeek-
 MXFP4, the NVFP4 releases of MiniMax-M2.5 and Qwen3.5); ``mixer_dtype`` names another (fp8: Qwen3.6 NVFP4),
 beside it the recurrent mixers' (Nemotron 3.5 Lightning). 4-bit weights then apply to the other layers; 8-bit
 weights to all of them. Only counts matter for pricing (every block of a kind costs the same), so the order
-of the layers is not kept.
-
+of the layers is not kept. ``head_dtype``: the LM head's format where those checkpoints quantise it too.
 Every count field defaults to 0 (off), so a dense model is unchanged.
 """
 
@@ -131,6 +130,7 @@ class Model:
     sandwich_norms: bool = False
     attention_16bit: bool = False
     mixer_dtype: str | None = None  # the token mixers' format in the 4-bit checkpoints (see above)
+    head_dtype: str | None = None  # their LM head's format when they quantise it (W4A16 NVFP4: int4)
     sparse_top_k: int = 0
     indexer_heads: int = 0
     indexer_head_dim: int = 0

@@ -44,6 +44,7 @@ def pack_model(model) -> np.ndarray:
     kept = BYTES[model.mixer_dtype] if model.mixer_dtype else 0.0  # mixer_dtype beside attention_16bit: recurrent
     m[L.M_ATTN_BYTES] = 2.0 if model.attention_16bit else kept
     m[L.M_REC_BYTES] = kept if kept else 2.0 if model.attention_16bit else 0.0
+    m[L.M_HEAD_BYTES] = BYTES[model.head_dtype] if model.head_dtype else 0.0
     if model.sparse_top_k:
         m[L.M_SPARSE_TOPK] = model.sparse_top_k
         m[L.M_IDX_HEADS] = model.indexer_heads

@@ -38,15 +38,21 @@ def test_the_qwen36_releases_load_as_4bit_mlps_and_fp8_mixers():
     for folder in ("nvidia--Qwen3.6-27B-NVFP4", QWEN36):
         m = load_model(CONFIGS / folder)
         assert (m.checkpoint_dtype, m.mixer_dtype, dict(m.checkpoint_kv)) == ("int4", "fp8", {"int4": "fp8"})
-        assert m.checkpoint_format.endswith("MIXED_PRECISION (MLPs W4A16_NVFP4, token mixers FP8)")
+        assert m.checkpoint_format.endswith("MIXED_PRECISION (MLPs W4A16_NVFP4, token mixers FP8, LM head "
+                                            "W4A16_NVFP4)")
+        assert m.head_dtype == "int4" and not m.tie_word_embeddings
         assert not m.attention_16bit
 
 
 def test_a_priced_split_names_both_formats():
     out = checkpoint_fields({}, _mixed(_split(4)), mixer_layers=4, mlp_layers=4)
     assert out == {"checkpoint_format": "hf_quant_config.json: quant_algo MIXED_PRECISION (MLPs W4A16_NVFP4, "
-                                        "token mixers FP8)",
-                   "mixer_dtype": "fp8", "checkpoint_dtype": "int4", "checkpoint_kv": {"int4": "fp8"}}
+                                        "token mixers FP8, LM head W4A16_NVFP4)",
+                   "mixer_dtype": "fp8", "head_dtype": "int4", "checkpoint_dtype": "int4",
+                   "checkpoint_kv": {"int4": "fp8"}}
+    unlisted = {k: v for k, v in _split(4).items() if k != "lm_head"}  # a head not listed stays 16 bit
+    out = checkpoint_fields({}, _mixed(unlisted), mixer_layers=4, mlp_layers=4)
+    assert "head_dtype" not in out and out["checkpoint_format"].endswith("token mixers FP8)")
     assert checkpoint_fields({}, _mixed(_split(4, mlp="NVFP4")), 4, 4)["checkpoint_dtype"] == "fp4"
 
 
@@ -83,8 +89,9 @@ def _hybrid_split(n: int, mamba: tuple, mixer: str = "FP8", attention: str | Non
 def test_recurrent_mixers_in_fp8_beside_16_bit_attention():
     """Nemotron 3.5 Lightning: every Mamba-2 block's projections FP8, the attention blocks unquantised."""
     m = load_model(CONFIGS / LIGHTNING)
-    assert (m.checkpoint_dtype, m.mixer_dtype, m.attention_16bit) == ("int4", "fp8", True)
-    assert m.checkpoint_format.endswith("MIXED_PRECISION (MLPs W4A16_NVFP4, recurrent mixers FP8)")
+    assert (m.checkpoint_dtype, m.mixer_dtype, m.attention_16bit, m.head_dtype) == ("int4", "fp8", True, "int4")
+    assert m.checkpoint_format.endswith("MIXED_PRECISION (MLPs W4A16_NVFP4, recurrent mixers FP8, LM head "
+                                        "W4A16_NVFP4)")
     out = checkpoint_fields({}, _mixed(_hybrid_split(4, mamba=(0, 2, 3))), 4, 4, recurrent_layers=3)
     assert (out["mixer_dtype"], out["attention_16bit"]) == ("fp8", True)
     # the attention listed in the same format too: every mixer in fp8, the attention not kept in 16 bit
@@ -109,7 +116,7 @@ def test_each_kind_of_mixer_costs_its_own_bytes():
     assert _weights(m, "int4") - _weights(all8, "int4") == pytest.approx(attention, rel=1e-9)
     from tests.test_checkpoint_dtype import _run
     code, out = _run("estimate", "--chip", "B200", "--model", str(CONFIGS / LIGHTNING), "--mode", "inference")
-    assert code == 0 and "weights int4 (attention 16 bit, recurrent mixers fp8; computes in bf16)" in out
+    assert code == 0 and "weights int4 (attention 16 bit, recurrent mixers fp8; LM head int4; computes in bf16)" in out
 
 
 def _weights(model, weight_dtype: str) -> float:
@@ -120,7 +127,7 @@ def _weights(model, weight_dtype: str) -> float:
 def test_kept_mixers_cost_their_own_bytes():
     """Against the same model with every weight at the 4-bit format, fp8 mixers add half a byte per mixer
     weight and 16-bit mixers a byte and a half: three times as much. 8-bit and 16-bit weights apply to all."""
-    fp8 = load_model(CONFIGS / QWEN36)
+    fp8 = attrs.evolve(load_model(CONFIGS / QWEN36), head_dtype=None)
     plain, half = attrs.evolve(fp8, mixer_dtype=None), attrs.evolve(fp8, mixer_dtype=None, attention_16bit=True)
     added_fp8 = _weights(fp8, "int4") - _weights(plain, "int4")
     added_16 = _weights(half, "int4") - _weights(plain, "int4")
@@ -143,15 +150,35 @@ def test_the_cli_says_what_the_mixers_are_kept_in():
     from tests.test_checkpoint_dtype import _run
     code, out = _run("estimate", "--chip", "B200", "--model", str(CONFIGS / QWEN36), "--mode", "inference")
     assert code == 0, out
-    assert "(weights int4, token mixers fp8, KV cache fp8, the default --weight-dtype)" in out
-    assert "weights int4 (token mixers fp8; computes in bf16)" in out
+    assert "(weights int4, token mixers fp8, LM head int4, KV cache fp8, the default --weight-dtype)" in out
+    assert "weights int4 (token mixers fp8; LM head int4; computes in bf16)" in out
     code, out = _run("estimate", "--chip", "B200", "--model", str(CONFIGS / QWEN36), "--mode", "inference",
                      "--weight-dtype", "fp8")
     assert code == 0 and "weights fp8 (computes in fp8)" in out
 
 
+def test_a_quantised_lm_head_costs_its_own_bytes():
+    """The head a MIXED_PRECISION release lists in W4A16 NVFP4 (Qwen3.6, Lightning) weighs half a byte a
+    weight instead of two when the checkpoint runs in its 4-bit format: vocab x hidden x 1.5 bytes fewer on one
+    chip, a faster lone decode (the head is read every step), the same FLOPs; at 8 or 16 bits, or tied to
+    the embedding, the head is 16 bit as before."""
+    m = load_model(CONFIGS / QWEN36)
+    plain = attrs.evolve(m, head_dtype=None)
+    assert _weights(plain, "int4") - _weights(m, "int4") == pytest.approx(1.5 * m.vocab_size * m.hidden_size,
+                                                                          rel=1e-9)
+    for dtype in ("fp8", "bf16"):
+        assert _weights(m, dtype) == _weights(plain, dtype)
+    tied = attrs.evolve(m, tie_word_embeddings=True)
+    assert _weights(tied, "int4") == _weights(attrs.evolve(tied, head_dtype=None), "int4")
+    est = {k: api.estimate("B200", x, Workload(weight_dtype="int4", tp=1), reference=None).inference
+           for k, x in (("head", m), ("plain", plain))}
+    assert est["head"].tpot_s < est["plain"].tpot_s
+    assert est["head"].decode.flops == est["plain"].decode.flops
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     ({"mixer_dtype": "fp4"}, "mixer_dtype='fp4' must be one of bf16, fp16, fp8, int8"),
+    ({"head_dtype": "bf16"}, "head_dtype='bf16' must be one of fp8, int8, fp4, int4"),
     ({"mixer_dtype": "fp8", "attention_16bit": True}, "beside attention_16bit is the recurrent mixers' format"),
 ])
 def test_a_profile_mixer_dtype_is_checked(extra, message):
@@ -159,4 +186,5 @@ def test_a_profile_mixer_dtype_is_checked(extra, message):
                "intermediate_size": 128, "vocab_size": 100} | extra
     with pytest.raises(RooflineError, match=message):
         model_from_dict(profile)
-    assert model_from_dict(profile | {"mixer_dtype": "int8", "attention_16bit": False}).mixer_dtype == "int8"
+    fixed = model_from_dict(profile | {"mixer_dtype": "int8", "attention_16bit": False, "head_dtype": "int4"})
+    assert (fixed.mixer_dtype, fixed.head_dtype) == ("int8", "int4")

@@ -13,7 +13,8 @@ Conventions (documented once here, relied on everywhere):
 * The embedding is a gather: only the batch's rows are read. The LM head is a full GEMM over one token
   per sequence (the last one), reading the whole (vocab/tp x hidden) matrix.
 * Quantised weight formats apply to the linear layers of the blocks; embeddings, LM head and norms stay
-  in 16-bit (``W_ACT_BYTES``), as in TensorRT-LLM, vLLM and llm-compressor checkpoints.
+  in 16-bit (``W_ACT_BYTES``), as in TensorRT-LLM, vLLM and llm-compressor checkpoints, except an untied LM
+  head that a 4-bit checkpoint quantises too (``M_HEAD_BYTES``: :func:`~roofline.kernels.mixers.head_weight_bytes`).
 * Norms and the MLP activation are elementwise: priced by the bytes they move, no tensor FLOPs. Biases
   are counted in memory but their (negligible) traffic and FLOPs are not.
 * Mixture of experts (``M_EXPERTS > 0``): a share ``M_MOE_FRAC`` of the layers replace the dense MLP by a
@@ -67,7 +68,7 @@ from roofline.kernels.layout import (
     W_KV_BYTES, W_PP, W_TP, W_WEIGHT_BYTES,
 )
 from roofline.kernels.mixers import (
-    kv_values_per_token, mixer_in_params, mixer_out_width, mixer_proj_bytes, recurrent_widths,
+    head_weight_bytes, kv_values_per_token, mixer_in_params, mixer_out_width, mixer_proj_bytes, recurrent_widths,
     state_bytes_per_layer,
 )
 from roofline.kernels.roofline import set_allgather, set_allreduce, set_alltoall, set_gemm, set_memory_op, set_send
@@ -311,7 +312,7 @@ def fill_pass(m, w, domain, q, c0, layers, first, last, sends, ops):
     fill_moe(m, w, domain, tokens, moe_layers, is_decode(q, c0), ops)
     set_memory_op(ops, OP_FINAL_NORM, norm_bytes, last)
     head_rows = b if c0 <= 0.0 else tokens  # prefill: the last token; decode: every verified token
-    set_gemm(ops, OP_LM_HEAD, head_rows, h, m[M_VOCAB] / tp, ab, ab, last)
+    set_gemm(ops, OP_LM_HEAD, head_rows, h, m[M_VOCAB] / tp, head_weight_bytes(m, w), ab, last)
     set_allgather(ops, OP_GATHER_LOGITS, head_rows * m[M_VOCAB] / tp * 4.0, tp, tp_out, last)
     set_send(ops, OP_PP_SEND, tokens * h * ab, pp_out, sends)
 

@@ -63,7 +63,8 @@ M_ATTN_BYTES = 45  # bytes per weight 4-bit checkpoints keep the attention proje
 M_CHUNKED = 46  # 1: the M_SWA_LAYERS attend within aligned chunks of M_WINDOW tokens (Llama 4), not a window
 M_MOE_LATENT = 47  # width the routed experts work in (latent MoE, Nemotron 3); 0: M_HIDDEN
 M_REC_BYTES = 48  # bytes per weight 4-bit checkpoints keep the recurrent mixers' projections at (0: the weights')
-M_SIZE = 49
+M_HEAD_BYTES = 49  # bytes per weight 4-bit checkpoints keep the LM head at (0: the activations': 16 bit)
+M_SIZE = 50
 
 # ---- hardware (chip x efficiency) --------------------------------------------------------------------
 H_PEAK_FLOPS = 0  # dense FLOP/s of the compute dtype in use

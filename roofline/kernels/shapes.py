@@ -17,9 +17,9 @@ from roofline.kernels.layout import (
     W_BATCH, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_TP, W_WEIGHT_BYTES,
 )
 from roofline.kernels.mixers import (
-    attention_in_params, attention_out_width, attention_small_params, attention_weight_bytes, kv_values_per_token,
-    mixer_in_params, mixer_out_width, recurrent_small_params, recurrent_weight_bytes, recurrent_widths,
-    state_bytes_per_layer,
+    attention_in_params, attention_out_width, attention_small_params, attention_weight_bytes, head_weight_bytes,
+    kv_values_per_token, mixer_in_params, mixer_out_width, recurrent_small_params, recurrent_weight_bytes,
+    recurrent_widths, state_bytes_per_layer,
 )
 
 
@@ -228,7 +228,7 @@ def block_weight_bytes(m, w):
         moe = (routed + shared) * wb
     norms = m[M_NORM_PARAMS] * ab * norms_per_block(m) / 2.0
     embed = (m[M_VOCAB] / tp + m[M_POS_ROWS]) * h * ab
-    head = m[M_VOCAB] / tp * h * ab + m[M_NORM_PARAMS] * ab
+    head = m[M_VOCAB] / tp * h * head_weight_bytes(m, w) + m[M_NORM_PARAMS] * ab
     return attn, rec, dense, moe, norms, embed, head, m[M_NORM_PARAMS] * ab
 
 

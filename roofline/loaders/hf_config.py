@@ -331,8 +331,8 @@ def fields_from_hf_config(cfg: dict, name: str, quant: dict | None = None) -> di
         first_dense_layers, moe_layer_freq, q_lora_rank, kv_lora_rank, qk_nope_head_dim,
         qk_rope_head_dim, v_head_dim``, then the layer-mix keys a family sets (``_EXTRA_ORDER``;
         ``attention_16bit`` only when true), then for a quantised checkpoint ``checkpoint_format`` and, when
-        the format is one this tool prices, ``checkpoint_dtype``, ``mixer_dtype`` (ModelOpt MIXED_PRECISION)
-        and ``checkpoint_kv`` (:func:`roofline.loaders.hf_quant.checkpoint_fields`). Counts are ints
+        the format is one this tool prices, ``checkpoint_dtype``, ``mixer_dtype`` and ``head_dtype`` (ModelOpt
+        MIXED_PRECISION) and ``checkpoint_kv`` (:func:`roofline.loaders.hf_quant.checkpoint_fields`). Counts are ints
         (dimensions in elements, lengths in tokens); ``aliases`` is an empty tuple; ``family`` is the config's
         ``model_type``.
 

@@ -20,8 +20,8 @@ experts, shared experts) of every MLP block in one 4-bit format, which becomes t
 token mixers' projections (attention, linear attention, Mamba) of every mixer block in one 8-bit format,
 ``Model.mixer_dtype`` (Qwen3.6's NVFP4 releases: W4A16 NVFP4 MLPs, FP8 mixers), or of every recurrent mixer
 block (its ``in_proj`` / ``out_proj``) with the attention blocks left unquantised: ``mixer_dtype`` beside
-``attention_16bit`` (Nemotron 3.5 Lightning: Mamba-2 FP8, attention 16 bit). The LM head's entry is not read:
-the estimate prices every model's head in 16 bit.
+``attention_16bit`` (Nemotron 3.5 Lightning: Mamba-2 FP8, attention 16 bit). Where the list also names the
+LM head, its format is ``Model.head_dtype`` (both releases: W4A16 NVFP4, int4); elsewhere the head is 16 bit.
 
 Anything else that is declared (other ``MIXED_PRECISION`` splits, ``bitsandbytes``, integer weights with
 quantised activations, groups of different formats...) is *not priced*: the checkpoint's
@@ -126,12 +126,20 @@ def _mixed_formats(q: dict, mixer_layers: int, mlp_layers: int, recurrent_layers
     return mlp, mixer, f"MLPs {found['MLPs']}, {mixers} {found['token mixers']}", recurrent_only
 
 
+def _head_format(q: dict) -> tuple[str | None, str]:
+    """(our format, as declared) of the LM head in a ``quantized_layers`` list that names it, else (None, '')."""
+    listed = q.get("quantized_layers")
+    spec = next((s for k, s in listed.items() if k.endswith("lm_head")), None) if isinstance(listed, dict) else None
+    algo = spec.get("quant_algo") if isinstance(spec, dict) else None
+    return (_ALGO.get(algo.upper()), algo) if isinstance(algo, str) else (None, "")
+
+
 def checkpoint_fields(cfg: dict, quant: dict | None, mixer_layers: int = 0, mlp_layers: int = 0,
                       recurrent_layers: int = 0) -> dict:
     """The model fields of the checkpoint's declared formats: ``checkpoint_format`` (the declaration, in
     words), ``checkpoint_dtype`` (the weight format in this tool's names, when it prices it), ``mixer_dtype``
     (a priced MIXED_PRECISION split; ``mixer_layers`` and ``mlp_layers`` blocks of the model must be covered,
-    or its ``recurrent_layers`` alone: then ``attention_16bit`` too)
+    or its ``recurrent_layers`` alone: then ``attention_16bit`` too) with ``head_dtype`` where it names the head,
     and ``checkpoint_kv`` (its KV-cache format by weight format); empty for an unquantised checkpoint.
     ModelOpt's hf_quant_config.json, where present, is the description that is read."""
     described = quant.get("quantization") if isinstance(quant, dict) else None
@@ -144,7 +152,7 @@ def checkpoint_fields(cfg: dict, quant: dict | None, mixer_layers: int = 0, mlp_
     if not isinstance(q, dict):
         return {}
     dtype, words = _weight_format(q)
-    mixer = None
+    mixer = head = None
     if str(q.get("quant_algo")).upper() == "MIXED_PRECISION":
         split = _mixed_formats(q, mixer_layers, mlp_layers, recurrent_layers)
         recurrent_only = False
@@ -152,12 +160,15 @@ def checkpoint_fields(cfg: dict, quant: dict | None, mixer_layers: int = 0, mlp_
             words += f" ({split})"
         else:
             dtype, mixer, declared, recurrent_only = split
-            words += f" ({declared})"
+            head, head_declared = _head_format(q)
+            words += f" ({declared}{', LM head ' + head_declared if head else ''})"
     out = {"checkpoint_format": f"{where}: {words}"}
     if mixer is not None and recurrent_only:
         out["attention_16bit"] = True
     if mixer is not None:
         out["mixer_dtype"] = mixer
+        if head is not None:
+            out["head_dtype"] = head
     if dtype is not None:
         out["checkpoint_dtype"] = dtype
         kv = _kv_format(q)

@@ -101,7 +101,7 @@ def model_from_dict(d: dict, where: str = "model") -> Model:
     kw["source"] = str(d.get("source", ""))
     kw["aliases"] = string_list(d, "aliases", where) if "aliases" in d else ()
     kw["checkpoint_kv"] = _checkpoint_kv(d.get("checkpoint_kv", {}), where)
-    for f in ("checkpoint_dtype", "mixer_dtype"):  # checked with the rest by architecture_problem
+    for f in ("checkpoint_dtype", "mixer_dtype", "head_dtype"):  # checked with the rest by architecture_problem
         if d.get(f) is not None:
             kw[f] = d[f]
     kw["checkpoint_format"] = str(d.get("checkpoint_format", ""))

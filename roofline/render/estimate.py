@@ -54,6 +54,7 @@ def _checkpoint_formats(model: Model) -> str:
     declared = dict(model.checkpoint_kv).get(model.checkpoint_dtype)  # a profile lists every release's
     kv = f", KV cache {declared}" if declared else ""
     mixers = f", {_mixer_kinds(model)} {model.mixer_dtype}" if model.mixer_dtype else ""
+    mixers += f", LM head {model.head_dtype}" if model.head_dtype else ""
     return f"weights {model.checkpoint_dtype}{mixers}{kv}, the default --weight-dtype"
 
 
@@ -63,12 +64,16 @@ def _mixer_kinds(model: Model) -> str:
 
 
 def _kept_mixers(model: Model, weight_dtype: str) -> str:
-    """The format the model's 4-bit checkpoints keep the token mixers in, when the weights are 4-bit."""
-    if BYTES[weight_dtype] >= 1.0 or not (model.attention_16bit or model.mixer_dtype):
+    """The formats the model's 4-bit checkpoints keep the token mixers (and a quantised LM head) in, when the
+    weights are 4-bit."""
+    if BYTES[weight_dtype] >= 1.0:
         return ""
+    head = f"LM head {model.head_dtype}; " if model.head_dtype and not model.tie_word_embeddings else ""
     if model.attention_16bit and model.mixer_dtype:
-        return f"attention 16 bit, recurrent mixers {model.mixer_dtype}; "
-    return f"token mixers {'16 bit' if model.attention_16bit else model.mixer_dtype}; "
+        return f"attention 16 bit, recurrent mixers {model.mixer_dtype}; {head}"
+    if model.attention_16bit or model.mixer_dtype:
+        return f"token mixers {'16 bit' if model.attention_16bit else model.mixer_dtype}; {head}"
+    return head
 
 
 def _k(tokens: float) -> str:

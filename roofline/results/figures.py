@@ -65,6 +65,7 @@ class ModelFigures:
             "checkpoint_format": model.checkpoint_format,
             "attention_16bit": model.attention_16bit,
             "mixer_dtype": model.mixer_dtype,
+            "head_dtype": model.head_dtype,
             "kv_bytes_per_token": model.kv_bytes_per_token(BYTES[kv_dtype]),
             "layer_mix": model.layer_mix,
             "sliding_layers": model.swa_layers,
