@@ -174,6 +174,10 @@ def test_a_quantised_lm_head_costs_its_own_bytes():
            for k, x in (("head", m), ("plain", plain))}
     assert est["head"].tpot_s < est["plain"].tpot_s
     assert est["head"].decode.flops == est["plain"].decode.flops
+    served = {k: api.estimate("B200", x, Workload(weight_dtype="int4", tp=1), reference=None,
+                              serving={"engine": "vllm", "concurrency": 4, "num_requests": 8}).serving
+              for k, x in (("head", m), ("plain", plain))}  # the engine's steps read the head at its bytes too
+    assert served["head"].tpot_s < served["plain"].tpot_s
 
 
 @pytest.mark.parametrize(("extra", "message"), [

@@ -34,6 +34,7 @@ from roofline.kernels.layout import (
     P_FIXED, P_KV, P_LAUNCHES, P_MEMORY, P_STEPS, V_CAP, V_PREFILL_BOUND, V_RPS, V_TPOT, V_TTFT, W_ACT_BYTES, W_BATCH,
     W_INPUT, W_MAX_TOKENS, W_OUTPUT, W_PP, W_TP,
 )
+from roofline.kernels.mixers import head_weight_bytes
 from roofline.kernels.roofline import price_ops, set_allgather, set_gemm
 from roofline.kernels.shapes import kv_bytes_per_chip, weight_bytes_per_chip, workspace_bytes_per_chip
 
@@ -60,7 +61,7 @@ def step_time(m, w, hw, tokens, rows, attn_flops, attn_hbm, ops, priced):
     ops[OP_ATTN, OP_FLOPS] = attn_flops * share
     ops[OP_ATTN, OP_HBM] = attn_hbm * share
     sampled = rows * share
-    set_gemm(ops, OP_LM_HEAD, sampled, m[M_HIDDEN], m[M_VOCAB] / tp, ab, ab, 1.0)
+    set_gemm(ops, OP_LM_HEAD, sampled, m[M_HIDDEN], m[M_VOCAB] / tp, head_weight_bytes(m, w), ab, 1.0)
     set_allgather(ops, OP_GATHER_LOGITS, sampled * m[M_VOCAB] / tp * 4.0, tp, 1.0 if tp > hw[H_UP_DOMAIN] else 0.0,
                   1.0)
     return pp * (price_ops(ops, N_OPS, hw, priced) + hw[H_STEP_OVERHEAD])
