@@ -147,6 +147,21 @@ def test_the_verdict_fleet_grows_when_one_server_cannot_hold_the_model():
     assert p.num_chips == 16 and p.tpot_s <= 0.05
 
 
+def test_the_verdict_fleet_grows_while_memory_caps_the_users():
+    """DeepSeek-R1 (fp8) fits 8 H20s with room for a few requests: that server runs at its KV capacity, so
+    the verdict also sizes 16 chips, which hold more users per chip within the targets, and takes them. A
+    server whose best is capped by the targets (70B on H20: TPOT) is not grown."""
+    model, wl = load_model("DeepSeek-R1"), Workload(weight_dtype="fp8")
+    one = best_within_targets(H20, model, wl, num_chips=8)
+    assert one.concurrency == one.kv_capacity
+    p = verdict_point(H20, model, wl)
+    assert p.num_chips == 16 and p.tpot_s <= 0.05 and p.ttft_s <= 2.0
+    assert p.output_tokens_per_s_per_chip > one.output_tokens_per_s_per_chip
+    assert p.concurrency < p.kv_capacity
+    seventy = verdict_point(H20, load_model("70B"), Workload())
+    assert seventy.num_chips == 8 and seventy.concurrency < seventy.kv_capacity
+
+
 def test_sweep_best_defaults_to_the_in_flight_model_within_the_targets():
     r = run_cli("sweep", "--chips", "H20,H100,B200", "--models", "8B,70B", "--batch", "1:4096:x2", "--best",
                 "--format", "json")

@@ -6,7 +6,8 @@ reference chip. Every figure comes from the library's estimates; no chip is trea
 * **Serving within the latency targets** (what a fleet is sized by, and what the verdict votes with): each
   chip at its best layout and concurrency of the in-flight engine under a closed-loop client, the most
   output tokens/s per chip with mean TPOT and TTFT within the targets (:mod:`roofline.serving.target`,
-  the verdict's own search: one 8-chip server, or the smallest fleet that holds the model).
+  the verdict's own search: one 8-chip server, or the smallest fleet that holds the model, larger while
+  memory caps its users).
 * **Serving, one request** (``Workload(batch=1)`` at ``--tp`` or the smallest TP that fits, with pipeline
   stages only when no TP of the scale-up domain holds the model alone): TTFT and TPOT at batch 1, the
   largest batch that fits at that TP, and the batch at which the decode step turns compute-bound (most of

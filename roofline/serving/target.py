@@ -11,7 +11,8 @@ concurrencies are 1..C*; the tokens/s at C* (the most requests in flight that me
 layout's figure. The planner prices every concurrency on a grid instead; both agree (tests).
 
 :func:`verdict_point` sizes the fleet for the verdict: one 8-chip server, or the smallest of 16, 32 and 64
-chips on which some layout holds one request (so a model too large for one server is still compared).
+chips on which some layout holds one request (so a model too large for one server is still compared), and
+a larger one while the fleet's best runs at its KV capacity and the larger serves more tokens/s per chip.
 """
 
 from __future__ import annotations
@@ -147,11 +148,27 @@ def verdict_point(chip: Chip, model: Model, base: Workload, *, targets: Targets 
     """:func:`best_within_targets` on the smallest fleet of :data:`VERDICT_FLEETS` on which some layout holds
     a request (a model too large for one server is compared on more); the project error when none does,
     or when the layouts of that fleet miss the targets (more servers add replicas or pipeline stages,
-    neither of which lowers a request's latency)."""
-    for n in VERDICT_FLEETS:
+    neither of which lowers a request's latency).
+
+    When memory, not the targets, caps that fleet's best (its replicas run at their KV capacity: DeepSeek-R1
+    in fp8 on 8 H20 holds 8 requests), the next fleet is searched too, and taken while it serves more
+    output tokens/s per chip: its layouts spread the weights over more chips and leave room for more users,
+    as a fleet sized for the model would be."""
+    for i, n in enumerate(VERDICT_FLEETS):
         found, missed = _search(chip, model, base, n, targets, engine, max_num_tokens, tp)
         if found or missed:
-            return _pick(chip, model, base, n, targets, found, missed)
+            best = _pick(chip, model, base, n, targets, found, missed)
+            for more in VERDICT_FLEETS[i + 1:]:
+                if best.concurrency < best.kv_capacity:
+                    break
+                larger, _ = _search(chip, model, base, more, targets, engine, max_num_tokens, tp)
+                if not larger:
+                    break
+                bigger = _pick(chip, model, base, more, targets, larger, [])
+                if bigger.output_tokens_per_s_per_chip <= best.output_tokens_per_s_per_chip:
+                    break
+                best = bigger
+            return best
     raise RooflineError(f"{model.name} on {chip.name}: no layout of up to {VERDICT_FLEETS[-1]} chips holds the "
                         f"{base.weight_dtype} weights and one {base.input_len}+{base.output_len}-token request; "
                         f"use a smaller --weight-dtype or shorter requests")
