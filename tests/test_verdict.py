@@ -153,7 +153,7 @@ def test_the_verdict_fleet_grows_while_memory_caps_the_users():
     server whose best is capped by the targets (70B on H20: TPOT) is not grown."""
     model, wl = load_model("DeepSeek-R1"), Workload(weight_dtype="fp8")
     one = best_within_targets(H20, model, wl, num_chips=8)
-    assert one.concurrency == one.kv_capacity
+    assert one.concurrency == one.kv_capacity == 8  # the README's "room for 8 requests"
     p = verdict_point(H20, model, wl)
     assert p.num_chips == 16 and p.tpot_s <= 0.05 and p.ttft_s <= 2.0
     assert p.output_tokens_per_s_per_chip > one.output_tokens_per_s_per_chip
