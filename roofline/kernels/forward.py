@@ -14,7 +14,7 @@ Conventions (documented once here, relied on everywhere):
   per sequence (the last one), reading the whole (vocab/tp x hidden) matrix.
 * Quantised weight formats apply to the linear layers of the blocks; embeddings, LM head and norms stay
   in 16-bit (``W_ACT_BYTES``), as in TensorRT-LLM, vLLM and llm-compressor checkpoints, except an untied LM
-  head that a 4-bit checkpoint quantises too (``M_HEAD_BYTES``: :func:`~roofline.kernels.mixers.head_weight_bytes`).
+  head that a 4-bit checkpoint quantises too (``M_HEAD_BYTES``: :func:`~roofline.kernels.shapes.head_weight_bytes`).
 * Norms and the MLP activation are elementwise: priced by the bytes they move, no tensor FLOPs. Biases
   are counted in memory but their (negligible) traffic and FLOPs are not.
 * Mixture of experts (``M_EXPERTS > 0``): a share ``M_MOE_FRAC`` of the layers replace the dense MLP by a
@@ -68,11 +68,11 @@ from roofline.kernels.layout import (
     W_KV_BYTES, W_PP, W_TP, W_WEIGHT_BYTES,
 )
 from roofline.kernels.mixers import (
-    head_weight_bytes, kv_values_per_token, mixer_in_params, mixer_out_width, mixer_proj_bytes, recurrent_widths,
+    kv_values_per_token, mixer_in_params, mixer_out_width, mixer_proj_bytes, recurrent_widths,
     state_bytes_per_layer,
 )
 from roofline.kernels.roofline import set_allgather, set_allreduce, set_alltoall, set_gemm, set_memory_op, set_send
-from roofline.kernels.shapes import cached_tokens, dense_fraction, norms_per_block
+from roofline.kernels.shapes import cached_tokens, dense_fraction, head_weight_bytes, norms_per_block
 
 #: Tokens per chunk of the chunked prompt kernels of the recurrent layers: the chunked delta rule of
 #: flash-linear-attention (Gated DeltaNet, as vLLM and SGLang run Qwen3-Next / Qwen3.5) and Mamba-2's SSD

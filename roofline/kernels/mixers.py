@@ -7,10 +7,10 @@ whole-model counts and the bytes per chip on these.
 
 from roofline._jit import kernel
 from roofline.kernels.layout import (
-    M_ATTN_LAYERS, M_HEAD_BYTES, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS, M_KV_HEADS, M_KV_LORA,
-    M_ATTN_BYTES, M_NOPE_DIM, M_O_BIAS, M_OUT_GATE, M_Q_LORA, M_QK_NORM, M_QKV_BIAS, M_REC_CONV, M_REC_K_DIM,
-    M_REC_K_HEADS, M_REC_BYTES, M_REC_KIND, M_REC_LAYERS, M_REC_V_DIM, M_REC_V_HEADS, M_ROPE_DIM, M_SINKS,
-    M_SPARSE_TOPK, M_TIED, M_V_DIM, W_ACT_BYTES, W_WEIGHT_BYTES,
+    M_ATTN_LAYERS, M_HEAD_DIM, M_HEADS, M_HIDDEN, M_IDX_DIM, M_IDX_HEADS, M_KV_HEADS, M_KV_LORA, M_ATTN_BYTES,
+    M_NOPE_DIM, M_O_BIAS, M_OUT_GATE, M_Q_LORA, M_QK_NORM, M_QKV_BIAS, M_REC_CONV, M_REC_K_DIM, M_REC_K_HEADS,
+    M_REC_BYTES, M_REC_KIND, M_REC_LAYERS, M_REC_V_DIM, M_REC_V_HEADS, M_ROPE_DIM, M_SINKS, M_SPARSE_TOPK, M_V_DIM,
+    W_WEIGHT_BYTES,
 )
 
 
@@ -153,16 +153,6 @@ def recurrent_weight_bytes(m, w):
     if m[M_REC_BYTES] > 0.0 and w[W_WEIGHT_BYTES] < 1.0:
         return m[M_REC_BYTES]
     return w[W_WEIGHT_BYTES]
-
-
-@kernel
-def head_weight_bytes(m, w):
-    """Bytes per stored weight of an untied LM head: the format the model's 4-bit checkpoints keep it in
-    (M_HEAD_BYTES: W4A16 NVFP4 in the ModelOpt MIXED_PRECISION releases) when the weights are 4-bit, else 16
-    bit (the activations' format). A head tied to the embedding is the embedding, in 16 bit."""
-    if m[M_HEAD_BYTES] > 0.0 and w[W_WEIGHT_BYTES] < 1.0 and m[M_TIED] < 0.5:
-        return m[M_HEAD_BYTES]
-    return w[W_ACT_BYTES]
 
 
 @kernel

@@ -34,9 +34,10 @@ from roofline.kernels.layout import (
     P_FIXED, P_KV, P_LAUNCHES, P_MEMORY, P_STEPS, V_CAP, V_PREFILL_BOUND, V_RPS, V_TPOT, V_TTFT, W_ACT_BYTES, W_BATCH,
     W_INPUT, W_MAX_TOKENS, W_OUTPUT, W_PP, W_TP,
 )
-from roofline.kernels.mixers import head_weight_bytes
 from roofline.kernels.roofline import price_ops, set_allgather, set_gemm
-from roofline.kernels.shapes import kv_bytes_per_chip, weight_bytes_per_chip, workspace_bytes_per_chip
+from roofline.kernels.shapes import (
+    head_weight_bytes, kv_bytes_per_chip, weight_bytes_per_chip, workspace_bytes_per_chip,
+)
 
 
 @kernel

@@ -11,15 +11,15 @@ from :mod:`roofline.kernels.experts`). The tensor-parallel conventions are those
 from roofline._jit import kernel
 from roofline.kernels.experts import expert_split, expert_width, latent_moe_params
 from roofline.kernels.layout import (
-    M_ATTN_LAYERS, M_EXPERTS, M_FFN, M_GATED, M_HIDDEN, M_IDX_DIM, M_LAYERS, M_MLP_BIAS, M_MLP_LAYERS, M_MOE_FFN,
-    M_MOE_FRAC, M_MOE_LATENT, M_MOE_LAYERS, M_NORM_PARAMS, M_POS_ROWS, M_REC_LAYERS, M_ROUTER_BIAS, M_SANDWICH,
-    M_SHARED_FFN, M_SHARED_GATE, M_SPARSE_TOPK, M_SWA_LAYERS, M_TIED, M_TOPK, M_VOCAB, M_WINDOW, W_ACT_BYTES,
-    W_BATCH, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_TP, W_WEIGHT_BYTES,
+    M_ATTN_LAYERS, M_EXPERTS, M_FFN, M_GATED, M_HEAD_BYTES, M_HIDDEN, M_IDX_DIM, M_LAYERS, M_MLP_BIAS, M_MLP_LAYERS,
+    M_MOE_FFN, M_MOE_FRAC, M_MOE_LATENT, M_MOE_LAYERS, M_NORM_PARAMS, M_POS_ROWS, M_REC_LAYERS, M_ROUTER_BIAS,
+    M_SANDWICH, M_SHARED_FFN, M_SHARED_GATE, M_SPARSE_TOPK, M_SWA_LAYERS, M_TIED, M_TOPK, M_VOCAB, M_WINDOW,
+    W_ACT_BYTES, W_BATCH, W_INPUT, W_KV_BYTES, W_MAX_TOKENS, W_PP, W_TP, W_WEIGHT_BYTES,
 )
 from roofline.kernels.mixers import (
-    attention_in_params, attention_out_width, attention_small_params, attention_weight_bytes, head_weight_bytes,
-    kv_values_per_token, mixer_in_params, mixer_out_width, recurrent_small_params, recurrent_weight_bytes,
-    recurrent_widths, state_bytes_per_layer,
+    attention_in_params, attention_out_width, attention_small_params, attention_weight_bytes, kv_values_per_token,
+    mixer_in_params, mixer_out_width, recurrent_small_params, recurrent_weight_bytes, recurrent_widths,
+    state_bytes_per_layer,
 )
 
 
@@ -191,6 +191,16 @@ def kind_share(m, k, count):
 def stage_share(m, pp, count):
     """Blocks of a kind on the heaviest of ``pp`` even stages (ceil(L / pp) blocks)."""
     return kind_share(m, -(-m[M_LAYERS] // pp), count)
+
+
+@kernel
+def head_weight_bytes(m, w):
+    """Bytes per stored weight of an untied LM head: the format the model's 4-bit checkpoints keep it in
+    (M_HEAD_BYTES: W4A16 NVFP4 in the ModelOpt MIXED_PRECISION releases) when the weights are 4-bit, else 16
+    bit (the activations' format). A head tied to the embedding is the embedding, in 16 bit."""
+    if m[M_HEAD_BYTES] > 0.0 and w[W_WEIGHT_BYTES] < 1.0 and m[M_TIED] < 0.5:
+        return m[M_HEAD_BYTES]
+    return w[W_ACT_BYTES]
 
 
 @kernel

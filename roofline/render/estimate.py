@@ -51,7 +51,7 @@ def _checkpoint_formats(model: Model) -> str:
     """What the checkpoint's declaration sets: the default weight format (and its KV-cache format), or none."""
     if model.checkpoint_dtype is None:
         return "not one weight format: --weight-dtype chooses"
-    declared = dict(model.checkpoint_kv).get(model.checkpoint_dtype)  # a profile lists every release's
+    declared = model.declared_kv(model.checkpoint_dtype)  # a profile lists every release's: this one's
     kv = f", KV cache {declared}" if declared else ""
     mixers = f", {_mixer_kinds(model)} {model.mixer_dtype}" if model.mixer_dtype else ""
     mixers += f", LM head {model.head_dtype}" if model.head_dtype else ""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from roofline.checkpoint import checkpoint_weight_dtype
 from roofline.chip import Chip
+from roofline.errors import RooflineError
 from roofline.model import Model
 from roofline.render.text import mix_summary, table
 from roofline.results.validation import Validation, source_name
@@ -36,11 +38,12 @@ def render_models(models: list[Model]) -> str:
 
 
 def _weights(m: Model) -> str:
-    """The default weight format: the checkpoint's, 16 bit when it declares none, '-' when it declares formats
-    no single one expresses (``--weight-dtype`` must choose)."""
-    if m.checkpoint_dtype is not None:
-        return m.checkpoint_dtype
-    return "-" if m.checkpoint_format else "bf16"
+    """The default weight format (:func:`roofline.checkpoint.checkpoint_weight_dtype`), '-' when the checkpoint
+    declares formats no single one expresses (``--weight-dtype`` must choose)."""
+    try:
+        return checkpoint_weight_dtype(m)
+    except RooflineError:
+        return "-"
 
 
 def _value(x: float) -> str:

@@ -156,19 +156,18 @@ def verdict_point(chip: Chip, model: Model, base: Workload, *, targets: Targets 
     as a fleet sized for the model would be."""
     for i, n in enumerate(VERDICT_FLEETS):
         found, missed = _search(chip, model, base, n, targets, engine, max_num_tokens, tp)
-        if found or missed:
-            best = _pick(chip, model, base, n, targets, found, missed)
-            for more in VERDICT_FLEETS[i + 1:]:
-                if best.concurrency < best.kv_capacity:
-                    break
-                larger, _ = _search(chip, model, base, more, targets, engine, max_num_tokens, tp)
-                if not larger:
-                    break
-                bigger = _pick(chip, model, base, more, targets, larger, [])
-                if bigger.output_tokens_per_s_per_chip <= best.output_tokens_per_s_per_chip:
-                    break
-                best = bigger
-            return best
+        if not (found or missed):
+            continue
+        best = _pick(chip, model, base, n, targets, found, missed)
+        for more in VERDICT_FLEETS[i + 1:]:
+            if best.concurrency < best.kv_capacity:  # the targets, not memory, cap the users
+                break
+            larger, _ = _search(chip, model, base, more, targets, engine, max_num_tokens, tp)
+            bigger = _pick(chip, model, base, more, targets, larger, []) if larger else None
+            if bigger is None or bigger.output_tokens_per_s_per_chip <= best.output_tokens_per_s_per_chip:
+                break
+            best = bigger
+        return best
     raise RooflineError(f"{model.name} on {chip.name}: no layout of up to {VERDICT_FLEETS[-1]} chips holds the "
                         f"{base.weight_dtype} weights and one {base.input_len}+{base.output_len}-token request; "
                         f"use a smaller --weight-dtype or shorter requests")
