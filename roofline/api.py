@@ -98,7 +98,8 @@ def _mode(mode: str | None, inference_given: bool, training_given: bool) -> str:
 def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workload | None = None, *,
              serving: dict | None = None, training: TrainingWorkload | None = None, days: float | None = None,
              mode: str | None = None, reference: Chip | str | Path | None = "H100", max_tpot_s: float | None = None,
-             max_ttft_s: float | None = None, price_per_hour=None, disagg: dict | None = None) -> Estimate:
+             max_ttft_s: float | None = None, price_per_hour=None, disagg: dict | None = None,
+             engine: str | None = None) -> Estimate:
     """Estimate serving and/or training ``model`` on ``chip``; names and paths are loaded as the CLI would.
 
     Parameters
@@ -136,6 +137,10 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
         Also simulate a disaggregated deployment of the serving request (its lengths and formats):
         keys ``DISAGG_KEYS``, ``prefill`` and ``decode`` being :class:`roofline.serving.disagg.Pool` values
         (:func:`roofline.serving.disagg.estimate_disagg`); reported as ``Estimate.disagg``.
+    engine
+        The serving engine (``roofline.loaders.engines.ENGINES``) whose fixed costs and default KV-cache
+        format the lone-batch estimate, the simulation and the verdict's serving point carry; ``None``: the
+        one ``serving`` names, else the generic engine. Naming one here and another in ``serving`` is an error.
 
     In mode ``"both"`` with ``training=None`` (nothing asked of training), a training estimate that
     cannot be made (e.g. the model fits no layout on the default 1,024 chips) leaves
@@ -155,9 +160,12 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
         _check_keys("disagg", disagg, DISAGG_KEYS)
         if mode == "training":
             raise RooflineError("disagg: a disaggregated deployment serves; drop it or use mode 'inference' or 'both'")
+    engine_name = _engine_name(engine, serving)
+    if serving is not None and engine is not None:
+        serving = {**serving, "engine": engine_name}
     inf = srv = dis = None
     if mode in ("inference", "both"):
-        engine = ENGINES.get((serving or {}).get("engine") or "generic")
+        engine = ENGINES.get(engine_name)
         wl = workload or Workload(weight_dtype=checkpoint_weight_dtype(m))
         wl = on_chip(with_engine_kv(wl, m, engine.kv_auto) if engine else wl, m, c)
         inf = estimate_inference(c, m, wl, engine)
@@ -191,10 +199,21 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
         srv_opts = serving or {}
         targets = Targets(_seconds("max_tpot_s", max_tpot_s, srv_opts.get("max_tpot_s"), DEFAULT_MAX_TPOT_S),
                           _seconds("max_ttft_s", max_ttft_s, srv_opts.get("max_ttft_s"), DEFAULT_MAX_TTFT_S))
-        runs = verdict_runs(est, ref, targets=targets, engine=srv_opts.get("engine") or "generic",
+        runs = verdict_runs(est, ref, targets=targets, engine=engine_name,
                             training_request=training)
         est = attrs.evolve(est, verdict=verdict_for(est, ref, runs, _price_pair(price_per_hour)))
     return est
+
+
+def _engine_name(engine: str | None, serving: dict | None) -> str:
+    """The engine of an estimate: ``engine``, else the one ``serving`` names, else the generic one."""
+    named = (serving or {}).get("engine")
+    if engine is not None and named is not None and engine != named:
+        raise RooflineError(f"engine={engine!r} but serving names engine={named!r}; give the engine once")
+    name = engine or named or "generic"
+    if name not in ENGINES:
+        raise RooflineError(f"engine={name!r} is not known; use one of {', '.join(ENGINES)}")
+    return name
 
 
 def _seconds(name: str, value, fallback, default: float) -> float:

@@ -167,6 +167,19 @@ def test_trtllm_takes_the_declared_kv_format():
     assert kv == {"trtllm": "fp8", "vllm": "bf16"}
 
 
+@pytest.mark.parametrize("engine, kv", [("trtllm", "fp8"), ("vllm", "bf16")])
+def test_every_command_reads_a_blank_kv_format_as_the_engine_does(engine, kv):
+    """The lone batch (--engine without a client), the serving planner, compare and the sweep read a blank KV
+    format as the estimate does: the engine's default for the checkpoint, never the 16-bit one silently."""
+    model = load_model(CONFIGS / "nvidia--Qwen3-235B-A22B-NVFP4")
+    assert api.estimate("B200", model, engine=engine, reference=None).inference.workload.kv == kv
+    assert api.plan_serving("B200", model, num_chips=8, engine=engine, top=1).kv_dtype == kv
+    compared = api.compare(["B200"], model, engine=engine, reference="B200", tokens="1B")
+    assert dict(compared.settings)["kv_dtype"] == kv
+    result = api.sweep("B200", model, batch=1, tp=8, engine=engine, use_numba=False)
+    assert set(result["kv_dtype"]) == {kv}
+
+
 def test_api_planners_and_sweep_default_to_the_checkpoint_format():
     model = load_model(CONFIGS / "deepseek-ai--DeepSeek-V3")
     assert api.estimate("B200", model, reference=None).inference.workload.weight_dtype == "fp8"

@@ -180,3 +180,45 @@ def test_a_model_that_does_not_fit_is_told_the_layouts_that_do(chip, model, eigh
     r = run_cli("estimate", "--chip", chip, "--model", model, "--mode", "inference", "--weight-dtype", eight,
                 "--tp", "1")
     assert r.exit_code == 2 and "needs at least" in r.output and "with --weight-dtype" not in r.output
+
+
+@pytest.mark.parametrize("chip, engine", [("B200", "vllm"), ("H100", "sglang"), ("MI300X", "generic")])
+def test_the_expected_line_states_the_fractions_and_engine_costs_the_estimate_prices_at(chip, engine):
+    """The text says what "expected" is priced at: the GEMM fraction times the serving share the family's
+    fit gives, and the engine's costs; the JSON carries the same costs, and TTFT is the prefill's ops, the
+    per-sequence cost of its one step and the per-request cost."""
+    from roofline.loaders.efficiency import efficiency_for
+    from roofline.loaders.engines import ENGINES
+
+    text = run_cli("estimate", "--chip", chip, "--model", "8B", "--mode", "inference", "--engine", engine)
+    assert text.exit_code == 0, text.output
+    eff = efficiency_for(load_chip(chip), "bf16")
+    assert (f"GEMM {eff.gemm_fraction:.0%} x {eff.serving_sustained_fraction:.0%} sustained in serving steps = "
+            f"{eff.gemm_fraction * eff.serving_sustained_fraction:.0%}") in text.stdout
+    costs = ENGINES[engine]
+    assert f"the {engine} engine's costs: {costs.kernel_overhead_s * 1e6:.2f} µs per kernel" in text.stdout
+    d = json.loads(run_cli("estimate", "--chip", chip, "--model", "8B", "--mode", "inference", "--engine", engine,
+                           "--format", "json").stdout)["inference"]
+    assert d["engine_costs"]["engine"] == engine
+    assert d["engine_costs"]["request_overhead_s"] == pytest.approx(costs.request_overhead_s)
+    assert d["engine_costs"]["seq_overhead_s"] == pytest.approx(costs.seq_overhead_s)
+    prefill = sum(op["time_s"] for op in d["prefill_ops"]) + costs.seq_overhead_s * d["batch"]  # ops + per sequence
+    assert d["ttft_s"] == pytest.approx(prefill + costs.request_overhead_s, rel=1e-9)
+
+
+def test_the_engine_named_without_a_client_prices_the_lone_batch_and_a_typo_or_clash_is_refused():
+    """``--engine`` alone (no --concurrency) is the lone-batch estimate's engine, not dropped for the generic
+    one; the library refuses an unknown engine and two different ones rather than pricing with another."""
+    import roofline
+    from roofline.errors import RooflineError
+
+    generic = json.loads(run_cli("estimate", "--chip", "H100", "--model", "8B", "--mode", "inference",
+                                 "--format", "json").stdout)["inference"]
+    vllm = json.loads(run_cli("estimate", "--chip", "H100", "--model", "8B", "--mode", "inference", "--engine",
+                              "vllm", "--format", "json").stdout)["inference"]
+    assert generic["engine_costs"]["engine"] == "generic" and vllm["engine_costs"]["engine"] == "vllm"
+    assert vllm["ttft_s"] != generic["ttft_s"]
+    for kwargs, field in ((dict(engine="vlm"), "engine='vlm'"),
+                          (dict(engine="vllm", serving={"engine": "sglang", "concurrency": 4}), "engine='vllm'")):
+        with pytest.raises(RooflineError, match=field):
+            roofline.estimate("H100", "8B", roofline.Workload(), reference=None, **kwargs)

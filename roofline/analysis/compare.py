@@ -59,7 +59,7 @@ from roofline.serving.target import DEFAULT_MAX_TPOT_S, DEFAULT_MAX_TTFT_S, Targ
 from roofline.verdict import (
     PhaseRatio, dominant_part, judge, prefill_tokens_per_s_per_chip, serving_ratio, training_limit,
 )
-from roofline.workload import TrainingWorkload, Workload
+from roofline.workload import TrainingWorkload, Workload, with_engine_kv
 
 __all__ = ["DEFAULT_MAX_TPOT_S", "DEFAULT_MAX_TTFT_S", "DEFAULT_NUM_CHIPS", "compare"]
 
@@ -211,6 +211,7 @@ def compare(chips: Sequence[Chip | str], model: Model | str, *, reference: Chip 
     ref = reference if isinstance(reference, Chip) else load_chip(reference)
     m = model if isinstance(model, Model) else load_model(model)
     wl = attrs.evolve(workload or Workload(weight_dtype=checkpoint_weight_dtype(m)), batch=1)
+    wl = with_engine_kv(wl, m, ENGINES[engine].kv_auto)  # a blank KV format: the engine's, as estimate reads it
     targets = Targets(float(max_tpot_s), float(max_ttft_s))
     kw = {"num_chips": num_chips, "tokens": tokens, "targets": targets, "engine": engine,
           "concurrency": concurrency, "use_numba": use_numba}
@@ -221,6 +222,6 @@ def compare(chips: Sequence[Chip | str], model: Model | str, *, reference: Chip 
     rows = [with_ratios(r, ref_row, targets) for r in rows]
     settings = {"num_chips": num_chips, "max_tpot_s": max_tpot_s, "max_ttft_s": max_ttft_s, "engine": engine,
                 "concurrency": concurrency, "tp": wl.tp, "input_len": wl.input_len, "output_len": wl.output_len,
-                "weight_dtype": wl.weight_dtype, "kv_dtype": wl.kv_dtype,
+                "weight_dtype": wl.weight_dtype, "kv_dtype": wl.kv,
                 "train_tokens": training_base(ref, num_chips, tokens).tokens}
     return Comparison(model=m, reference=ref.name, rows=tuple(rows), settings=tuple(settings.items()))

@@ -143,7 +143,7 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
     result = api.estimate(c, m, wl, serving=serving, training=training, days=train["days"], mode=mode,
                           reference=reference_chip(reference), max_tpot_s=milliseconds(max_tpot_ms),
                           max_ttft_s=milliseconds(max_ttft_ms), price_per_hour=prices(price_per_hour),
-                          disagg=split)
+                          disagg=split, engine=engine if mode != "training" else None)
     if fmt == "csv":
         click.echo(csv_text([flatten(result.to_dict())]), nl=False)
     else:

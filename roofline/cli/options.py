@@ -52,9 +52,11 @@ WEIGHT_DTYPE = click.option("--weight-dtype", type=click.Choice(WEIGHT_DTYPES, c
                                  "format the model's config.json declares (quantization_config, "
                                  "hf_quant_config.json), else bf16.")
 KV_DTYPE = click.option("--kv-dtype", type=click.Choice(KV_DTYPES, case_sensitive=False), default=None,
-                        help="KV-cache format. Default: 16-bit like the activations.")
+                        help="KV-cache format. Default: the engine's (trtllm: the format the checkpoint "
+                             "declares, where it declares one), else 16-bit like the activations.")
 ENGINE = click.option("--engine", type=click.Choice(list(ENGINES)), default="generic", show_default=True,
-                      help="Serving engine preset (scheduling policy, token budget, memory share).")
+                      help="Serving engine preset (scheduling policy, token budget, memory share, default KV "
+                           "format and fixed costs), for the lone batch, the simulation and the verdict.")
 MAX_NUM_TOKENS = click.option("--max-num-tokens", type=click.IntRange(min=1), default=None,
                               help="Tokens per engine step (chunked-prefill budget). Default: the engine's.")
 MAX_TPOT_MS = click.option("--max-tpot-ms", type=float, default=None, callback=positive_ms,

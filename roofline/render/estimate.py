@@ -142,7 +142,6 @@ def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
     inf = est.inference
     wl = inf.workload
     dt = wl.compute_dtype
-    eff = inf.efficiency
     out = [
         f"Layout  TP {wl.tp} x PP {wl.pp}"
         + (f", EP {wl.ep}" + (f" ({wl.attn_dp} data-parallel attention groups)" if wl.attn_dp > 1 else "")
@@ -180,11 +179,7 @@ def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
              rate(p.output_tokens_per_s / inf.num_chips), "yes" if p.fits else "no"] for p in inf.batch_table
         ]),
         "",
-        f"Expected = achievable fractions of peak for the {eff.family} family: GEMM {eff.gemm_fraction:.0%}, "
-        f"HBM {eff.hbm_fraction:.0%}, scale-up {eff.scale_up_fraction:.0%}, network {eff.scale_out_fraction:.0%}, "
-        f"collective latency {eff.collective_base_latency_s * 1e6:.1f} µs + "
-        f"{eff.scale_up_hop_latency_s * 1e6:.2f} µs/step (TP all-reduces of decode size: the engine's own "
-        f"kernels, {eff.scale_up_hop_latency_s * 1e6:.2f} µs per barrier);",
+        *_expected_lines(inf),
         "ideal = 100% of every peak, no latency. TPOT is the decode step at the mean context "
         f"({inf.decode_context_tokens:,.0f} tokens cached).",
     ]
@@ -200,6 +195,26 @@ def _inference_lines(est: Estimate, show_ops: bool) -> list[str]:
         out += ["", ops_table("Prefill ops (per chip, whole batch)", inf.prefill, link), "",
                 ops_table("Decode ops (per chip, one step)", inf.decode, link)]
     return out
+
+
+def _expected_lines(inf) -> list[str]:
+    """What "expected" prices at: the family's fractions of each peak (the serving shares fitted on
+    serving.csv beside the microbenchmarked GEMM fraction) and the engine's fixed costs."""
+    eff = inf.efficiency
+    us = 1e6
+    return [
+        f"Expected = achievable fractions of peak for the {eff.family} family: GEMM {eff.gemm_fraction:.0%} x "
+        f"{eff.serving_sustained_fraction:.0%} sustained in serving steps = "
+        f"{eff.gemm_fraction * eff.serving_sustained_fraction:.0%}, attention {eff.serving_attention_fraction:.0%} "
+        f"of its peak, routed experts at {eff.serving_expert_fraction:.0%} of the GEMM and HBM rates, "
+        f"HBM {eff.hbm_fraction:.0%}, scale-up {eff.scale_up_fraction:.0%}, network {eff.scale_out_fraction:.0%}, "
+        f"collective latency {eff.collective_base_latency_s * us:.1f} µs + "
+        f"{eff.scale_up_hop_latency_s * us:.2f} µs/step (TP all-reduces of decode size: the engine's own "
+        f"kernels, {eff.scale_up_hop_latency_s * us:.2f} µs per barrier);",
+        f"the {inf.engine} engine's costs: {inf.kernel_overhead_s * us:.2f} µs per kernel, "
+        f"{inf.seq_overhead_s * us:.2f} µs per sequence per step, {seconds(inf.request_overhead_s)} per request "
+        f"(in TTFT). Sources: profiles/efficiency.toml, profiles/engines.toml.",
+    ]
 
 
 def _serving_lines(srv) -> list[str]:

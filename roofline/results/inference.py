@@ -79,6 +79,9 @@ class InferenceEstimate:
     batch_table: tuple[BatchPoint, ...]
     request_overhead_s: float = 0.0  # the engine's time per request outside its steps (TTFT includes it)
     context_tokens: int = 0  # the model's context (max_position_embeddings; 0: not stated)
+    engine: str = "generic"  # the serving engine whose costs the steps carry
+    kernel_overhead_s: float = 0.0  # seconds per kernel launched (the engine's and the family's)
+    seq_overhead_s: float = 0.0  # the engine's seconds per sequence per step
 
     @property
     def memory_per_chip_bytes(self) -> float:
@@ -149,6 +152,8 @@ class InferenceEstimate:
                 "output_tokens_per_s": wl.batch / self.ideal_tpot_s,
             },
             "efficiency": attrs.asdict(eff),
+            "engine_costs": {"engine": self.engine, "kernel_overhead_s": self.kernel_overhead_s,
+                             "seq_overhead_s": self.seq_overhead_s, "request_overhead_s": self.request_overhead_s},
             "batch_table": [p.to_dict() for p in self.batch_table],
             "prefill_ops": [o.to_dict() for o in self.prefill.ops],
             "decode_ops": [o.to_dict() for o in self.decode.ops],

@@ -146,6 +146,9 @@ def estimate_inference(chip: Chip, model: Model, workload: Workload | None = Non
         batch_table=tuple(table),
         request_overhead_s=float(p.hw[L.H_REQUEST_OVERHEAD]),
         context_tokens=int(model.max_position_embeddings),
+        engine=p.engine.name,
+        kernel_overhead_s=float(p.hw[L.H_KERNEL_OVERHEAD]),
+        seq_overhead_s=float(p.hw[L.H_SEQ_OVERHEAD]),
     )
 
 

@@ -18,7 +18,7 @@ from roofline.model import Model
 from roofline.pack import pack_group, pack_workload, replica_batch
 from roofline.passes import Packed
 from roofline.sweep.axes import parse_axis, parse_names
-from roofline.workload import Workload, check_layout, valid_tp_sizes
+from roofline.workload import Workload, check_layout, valid_tp_sizes, with_engine_kv
 
 
 @attrs.frozen
@@ -105,11 +105,13 @@ def build_grid(chips, models, *, batch=1, input_len=2048, output_len=256, tp=Non
             seen = set()  # two formats the chip runs alike (a checkpoint's fp4 and int4 on Hopper) priced once
             for wd in given or [checkpoint_weight_dtype(model)]:
                 for kv in kvs:
-                    base = on_chip(Workload(input_len=inputs[0], output_len=outputs[0], weight_dtype=wd,
-                                            kv_dtype=kv), model, chip)
-                    if (base.weight_dtype, kv) in seen:
+                    # a blank KV format is the engine's default for the checkpoint, as every estimate reads it
+                    ask = with_engine_kv(Workload(input_len=inputs[0], output_len=outputs[0], weight_dtype=wd,
+                                                  kv_dtype=kv), model, ENGINES[engine or "generic"].kv_auto)
+                    base = on_chip(ask, model, chip)
+                    if (base.weight_dtype, base.kv_dtype) in seen:
                         continue
-                    seen.add((base.weight_dtype, kv))
+                    seen.add((base.weight_dtype, base.kv_dtype))
                     try:
                         check_layout(chip, model, base)
                     except RooflineError as exc:
