@@ -204,6 +204,8 @@ CASES: list[Case] = [
     case("estimate --chip H100 --model 8B --mode inference --concurrency 2 --seed -1", "--seed", "-1"),
     case("estimate --chip H100 --model 8B --mode inference --concurrency 2 --max-tpot-ms 0", "--max-tpot-ms", "0.0"),
     case("estimate --chip H100 --model 8B --max-num-tokens 0 --concurrency 2", "--max-num-tokens", "0"),
+    case("estimate --chip H100 --model 8B --max-num-tokens 1024", "--max-num-tokens", "--concurrency"),
+    case("estimate --chip H100 --model 8B --seed 3", "--seed", "--concurrency"),
     # ---- dtypes a chip lacks, models that do not fit ----
     case("estimate --chip A100 --model 8B --weight-dtype fp8", "weight_dtype=fp8", "A100", "lacks"),
     case("estimate --chip H100 --model 8B --mode inference --weight-dtype fp4", "weight_dtype=fp4", "H100-SXM"),

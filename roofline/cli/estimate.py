@@ -113,6 +113,9 @@ def estimate(ctx, chip, model_name, mode, tp, pp, batch, input_len, output_len, 
     if concurrency is None and request_rate is None and not disagg and given(ctx, SERVING_ONLY):
         raise click.UsageError(f"{', '.join(given(ctx, SERVING_ONLY))} describe the benchmark client of "
                                f"--concurrency or --request-rate; add one of them")
+    if concurrency is None and request_rate is None and not disagg and given(ctx, ("max_num_tokens",)):
+        raise click.UsageError("--max-num-tokens sets the token budget of the engine that --concurrency or "
+                               "--request-rate simulates (the lone batch prefills in one pass); add one of them")
     if not disagg and given(ctx, DISAGG_ONLY):
         raise click.UsageError(f"{', '.join(given(ctx, DISAGG_ONLY))} describe the pools of a disaggregated "
                                f"deployment; add --disagg")
