@@ -140,7 +140,7 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
     engine
         The serving engine (``roofline.loaders.engines.ENGINES``) whose fixed costs and default KV-cache
         format the lone-batch estimate, the simulation and the verdict's serving point carry; ``None``: the
-        one ``serving`` names, else the generic engine. Naming one here and another in ``serving`` is an error.
+        one ``serving`` or ``disagg`` names, else the generic engine. Two different names are an error.
 
     In mode ``"both"`` with ``training=None`` (nothing asked of training), a training estimate that
     cannot be made (e.g. the model fits no layout on the default 1,024 chips) leaves
@@ -160,9 +160,11 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
         _check_keys("disagg", disagg, DISAGG_KEYS)
         if mode == "training":
             raise RooflineError("disagg: a disaggregated deployment serves; drop it or use mode 'inference' or 'both'")
-    engine_name = _engine_name(engine, serving)
+    engine_name = _engine_name(engine, serving, disagg)
     if serving is not None and engine is not None:
         serving = {**serving, "engine": engine_name}
+    if disagg is not None and engine is not None:
+        disagg = {**disagg, "engine": engine_name}
     inf = srv = dis = None
     if mode in ("inference", "both"):
         engine = ENGINES.get(engine_name)
@@ -205,12 +207,15 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
     return est
 
 
-def _engine_name(engine: str | None, serving: dict | None) -> str:
-    """The engine of an estimate: ``engine``, else the one ``serving`` names, else the generic one."""
-    named = (serving or {}).get("engine")
-    if engine is not None and named is not None and engine != named:
-        raise RooflineError(f"engine={engine!r} but serving names engine={named!r}; give the engine once")
-    name = engine or named or "generic"
+def _engine_name(engine: str | None, serving: dict | None, disagg: dict | None) -> str:
+    """The engine of an estimate: ``engine``, else the one ``serving`` or ``disagg`` names, else the generic
+    one; two different names are refused."""
+    named = {k: d["engine"] for k, d in (("engine", {"engine": engine}), ("serving", serving), ("disagg", disagg))
+             if d and d.get("engine") is not None}
+    if len(set(named.values())) > 1:
+        raise RooflineError("the engine is named twice, differently ("
+                            + ", ".join(f"{k}: {v!r}" for k, v in named.items()) + "); give the engine once")
+    name = next(iter(named.values()), "generic")
     if name not in ENGINES:
         raise RooflineError(f"engine={name!r} is not known; use one of {', '.join(ENGINES)}")
     return name

@@ -219,6 +219,8 @@ def test_the_engine_named_without_a_client_prices_the_lone_batch_and_a_typo_or_c
     assert generic["engine_costs"]["engine"] == "generic" and vllm["engine_costs"]["engine"] == "vllm"
     assert vllm["ttft_s"] != generic["ttft_s"]
     for kwargs, field in ((dict(engine="vlm"), "engine='vlm'"),
-                          (dict(engine="vllm", serving={"engine": "sglang", "concurrency": 4}), "engine='vllm'")):
+                          (dict(engine="vllm", serving={"engine": "sglang", "concurrency": 4}), "named twice"),
+                          (dict(serving={"engine": "vllm", "concurrency": 4}, disagg={"engine": "sglang"}),
+                           "serving: 'vllm', disagg: 'sglang'")):
         with pytest.raises(RooflineError, match=field):
             roofline.estimate("H100", "8B", roofline.Workload(), reference=None, **kwargs)

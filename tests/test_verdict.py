@@ -162,6 +162,33 @@ def test_the_verdict_fleet_grows_while_memory_caps_the_users():
     assert seventy.num_chips == 8 and seventy.concurrency < seventy.kv_capacity
 
 
+def test_chips_compared_start_from_the_fleet_every_one_of_them_needs():
+    """DeepSeek-R1 (fp8) needs 16 H100s but fits 8 H200s. Judged on 8, the H200 could spread its experts
+    over half as many chips as the H100 and served less per chip; the verdict and compare judge both on 16
+    (N chips of each), where the H200's bandwidth and memory serve more per chip than the H100's."""
+    from roofline.analysis.compare import compare
+    from roofline.serving.target import common_fleet, smallest_fleet
+
+    model, wl = load_model("DeepSeek-R1"), Workload(weight_dtype="fp8")
+    h200 = load_chip("H200")
+    assert smallest_fleet(h200, model, wl) == 8 and smallest_fleet(H100, model, wl) == 16
+    assert common_fleet([h200, H100], model, [wl, wl]) == 16
+    alone = verdict_point(h200, model, wl)
+    judged = verdict_point(h200, model, wl, min_chips=16)
+    assert alone.num_chips == 8 and judged.num_chips == 16
+    assert judged.output_tokens_per_s_per_chip > alone.output_tokens_per_s_per_chip
+    v = estimate(h200, model, Workload(weight_dtype="fp8"), mode="inference").verdict
+    ref = verdict_point(H100, model, wl)
+    assert v.serving_speedup == pytest.approx(judged.output_tokens_per_s_per_chip / ref.output_tokens_per_s_per_chip)
+    assert v.serving_speedup > 1.0
+    rows = {r.chip.name: r for r in compare(["H200", "H100"], model, tokens="1B").rows}
+    assert {r.serving.point.layout.num_chips for r in rows.values()} == {16}
+    seventy = [verdict_point(c, load_model("70B"), Workload(), min_chips=common_fleet([c, H100], load_model("70B"),
+                                                                                          [Workload()] * 2))
+               for c in (H20, h200)]
+    assert [p.num_chips for p in seventy] == [8, 8]  # both hold 70B on one server: unchanged
+
+
 def test_sweep_best_defaults_to_the_in_flight_model_within_the_targets():
     r = run_cli("sweep", "--chips", "H20,H100,B200", "--models", "8B,70B", "--batch", "1:4096:x2", "--best",
                 "--format", "json")

@@ -6,8 +6,8 @@ reference chip. Every figure comes from the library's estimates; no chip is trea
 * **Serving within the latency targets** (what a fleet is sized by, and what the verdict votes with): each
   chip at its best layout and concurrency of the in-flight engine under a closed-loop client, the most
   output tokens/s per chip with mean TPOT and TTFT within the targets (:mod:`roofline.serving.target`,
-  the verdict's own search: one 8-chip server, or the smallest fleet that holds the model, larger while
-  memory caps its users).
+  the verdict's own search: one 8-chip server, or the smallest fleet that holds the model on every chip
+  compared, larger while memory caps its users).
 * **Serving, one request** (``Workload(batch=1)`` at ``--tp`` or the smallest TP that fits, with pipeline
   stages only when no TP of the scale-up domain holds the model alone): TTFT and TPOT at batch 1, the
   largest batch that fits at that TP, and the batch at which the decode step turns compute-bound (most of
@@ -42,7 +42,7 @@ from roofline.analysis.economics import (
 from roofline.analysis.probes import (
     compute_bound_batch, decode_point, link_halving, prefill_point, serving_layout, tp_scaling,
 )
-from roofline.analysis.reference import serving_point
+from roofline.analysis.reference import serving_point, start_fleet
 from roofline.checkpoint import checkpoint_weight_dtype, on_chip
 from roofline.chip import Chip
 from roofline.errors import RooflineError
@@ -67,13 +67,13 @@ DEFAULT_NUM_CHIPS = 1024
 
 
 def serving_summary(chip: Chip, model: Model, wl: Workload, targets: Targets, engine: str,
-                    concurrency: int | None) -> ServingSummary:
+                    concurrency: int | None, min_chips: int = 1) -> ServingSummary:
     inf = estimate_inference(chip, model, serving_layout(chip, model, wl, tp=wl.tp))
     p = Packed(chip, model, inf.workload)
     pre, dec = prefill_point(p, 1), decode_point(p, 1)
     n = inf.num_chips
     base = attrs.evolve(wl, batch=1, tp=None, pp=1, ep=1)
-    point, note = serving_point(chip, model, base, targets, engine, tp=wl.tp)
+    point, note = serving_point(chip, model, base, targets, engine, tp=wl.tp, min_chips=min_chips)
     at = None if concurrency is None else closed_form_serving(chip, model, inf.workload, engine=engine,
                                                               concurrency=concurrency)
     return ServingSummary(
@@ -87,13 +87,14 @@ def serving_summary(chip: Chip, model: Model, wl: Workload, targets: Targets, en
 
 
 def chip_row(chip: Chip, model: Model, wl: Workload, *, num_chips: int, tokens: float | None, targets: Targets,
-             engine: str, concurrency: int | None, price: float | None, use_numba: bool | None) -> ChipRow:
+             engine: str, concurrency: int | None, price: float | None, use_numba: bool | None,
+             min_chips: int = 1) -> ChipRow:
     """Every figure of one chip (no ratios yet); the checkpoint's format as the chip runs it (``on_chip``)."""
     wl = on_chip(wl, model, chip)
     serving = train = None
     serving_note = training_note = ""
     try:
-        serving = serving_summary(chip, model, wl, targets, engine, concurrency)
+        serving = serving_summary(chip, model, wl, targets, engine, concurrency, min_chips)
     except RooflineError as exc:
         serving_note = str(exc)
     base = training_base(chip, num_chips, tokens)
@@ -213,8 +214,10 @@ def compare(chips: Sequence[Chip | str], model: Model | str, *, reference: Chip 
     wl = attrs.evolve(workload or Workload(weight_dtype=checkpoint_weight_dtype(m)), batch=1)
     wl = with_engine_kv(wl, m, ENGINES[engine].kv_auto)  # a blank KV format: the engine's, as estimate reads it
     targets = Targets(float(max_tpot_s), float(max_ttft_s))
+    everyone = loaded if ref.name in names else [ref, *loaded]
+    start = start_fleet(everyone, m, attrs.evolve(wl, batch=1, tp=None, pp=1, ep=1), engine, tp=wl.tp)
     kw = {"num_chips": num_chips, "tokens": tokens, "targets": targets, "engine": engine,
-          "concurrency": concurrency, "use_numba": use_numba}
+          "concurrency": concurrency, "use_numba": use_numba, "min_chips": start}
     rows = [chip_row(c, m, wl, price=p, **kw) for c, p in zip(loaded, prices)]
     if ref.name not in names:
         rows.insert(0, chip_row(ref, m, wl, price=None, **kw))

@@ -2,7 +2,8 @@
 
 * **Serving at the latency targets** (what a fleet is sized by): each chip at its own best serving layout
   and concurrency within the targets (:func:`roofline.serving.target.verdict_point`: one 8-chip server, or
-  the smallest fleet of 16, 32 or 64 that holds the model, larger while memory caps its users), with the
+  the smallest fleet of 16, 32 or 64 that holds the model on both chips, larger while memory caps its
+  users), with the
   estimate's engine, lengths and formats.
 * **Batch 1** (reported, does not vote): the reference at this estimate's layout (tp x pp), or its
   smallest TP that holds a sequence when that layout does not.
@@ -28,7 +29,7 @@ from roofline.results.inference import InferenceEstimate
 from roofline.results.serving_plan import OperatingPoint, ServingLayout
 from roofline.results.training import TrainingEstimate
 from roofline.serving.static import estimate_inference
-from roofline.serving.target import Targets, verdict_point
+from roofline.serving.target import Targets, common_fleet, verdict_point
 from roofline.training.planner import plan_training
 from roofline.workload import TrainingWorkload, Workload
 
@@ -67,14 +68,14 @@ def point_bound(chip: Chip, model: Model, layout: ServingLayout, base: Workload)
 
 
 def serving_point(chip: Chip, model: Model, base: Workload, targets: Targets, engine,
-                  tp: int | None = None) -> tuple[OperatingPoint | None, str]:
-    """``chip`` at its best serving layout within ``targets`` (``tp`` fixed when given; ``None`` and the
-    reason when it cannot)."""
+                  tp: int | None = None, min_chips: int = 1) -> tuple[OperatingPoint | None, str]:
+    """``chip`` at its best serving layout within ``targets`` on a fleet of at least ``min_chips`` (``tp``
+    fixed when given; ``None`` and the reason when it cannot)."""
     base = on_chip(base, model, chip)
     if not chip.has(base.compute_dtype):
         return None, f"{chip.name} has no {base.compute_dtype} compute"
     try:
-        layout = verdict_point(chip, model, base, targets=targets, engine=engine, tp=tp)
+        layout = verdict_point(chip, model, base, targets=targets, engine=engine, tp=tp, min_chips=min_chips)
     except RooflineError as exc:
         return None, str(exc)
     return OperatingPoint(layout, point_bound(chip, model, layout, base)), ""
@@ -110,6 +111,14 @@ def best_training(chip: Chip, model: Model, wl: TrainingWorkload) -> tuple[Train
         return None, f"{chip.name} cannot train this job ({exc})"
 
 
+def start_fleet(chips, model: Model, base: Workload, engine, tp: int | None = None) -> int:
+    """The fleet the serving points of ``chips`` start from (:func:`roofline.serving.target.common_fleet`),
+    over the chips that run the request's compute format."""
+    runs = [(c, on_chip(base, model, c)) for c in chips]
+    runs = [(c, b) for c, b in runs if c.has(b.compute_dtype)]
+    return common_fleet([c for c, _ in runs], model, [b for _, b in runs], engine=engine, tp=tp)
+
+
 def verdict_runs(est: Estimate, reference: Chip, *, targets: Targets, engine="generic",
                  training_request: TrainingWorkload | None = None) -> Runs:
     """Every run the verdict of ``est`` against ``reference`` needs (phases ``est`` lacks are skipped).
@@ -123,11 +132,13 @@ def verdict_runs(est: Estimate, reference: Chip, *, targets: Targets, engine="ge
         base = attrs.evolve(est.inference.workload, batch=1, tp=None, pp=1, ep=1)
         kw["ref_inference"], note = reference_batch1(reference, est)
         notes.append(note)
-        kw["point"], kw["point_note"] = serving_point(est.chip, est.model, base, targets, engine)
+        start = start_fleet((est.chip, reference), est.model, base, engine)
+        kw["point"], kw["point_note"] = serving_point(est.chip, est.model, base, targets, engine, min_chips=start)
         if reference == est.chip:
             kw["ref_point"], kw["ref_point_note"] = kw["point"], kw["point_note"]
         else:
-            kw["ref_point"], kw["ref_point_note"] = serving_point(reference, est.model, base, targets, engine)
+            kw["ref_point"], kw["ref_point_note"] = serving_point(reference, est.model, base, targets, engine,
+                                                                  min_chips=start)
     if est.training is not None:
         job = est.training.workload
         asked = training_request if training_request is not None else open_layout(job)

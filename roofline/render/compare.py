@@ -140,7 +140,8 @@ def render_compare(cmp: Comparison) -> str:
                 f"chips have a price (roofline/verdict.py).",
             "Each chip runs at its own best layout. Serving within the targets: the in-flight engine under a "
             "closed-loop client (mean-value steady state), one 8-chip server or the smallest fleet that holds it "
-            "(larger while its KV capacity, not the targets, caps the users and more chips serve more per chip).",
+            "on every chip compared (larger while its KV capacity, not the targets, caps the users and more chips "
+            "serve more per chip).",
             "NVLink scaling: decode at batch 1 per TP, efficiency = tokens/s "
             "per chip vs TP 1 (* the model does not fit at that TP: a what-if);",
             "the half-link rows are the same chip with half its scale-up bandwidth (an H800/A800 is an H100/A100 "

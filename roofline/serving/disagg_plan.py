@@ -53,7 +53,7 @@ from roofline.serving.disagg import (
 )
 from roofline.serving.planner import attention_groups
 from roofline.serving.simulate import REQUESTS_PER_USER
-from roofline.serving.target import Targets, verdict_point
+from roofline.serving.target import Targets, common_fleet, verdict_point
 from roofline.workload import EP_SIZES, valid_tp_sizes
 
 #: Deployments of the closed-form ranking checked by simulation (the plan lists these).
@@ -240,10 +240,13 @@ def plan_disagg(model: Model, prefill_chip: Chip, decode_chip: Chip, *, num_chip
     checked.sort(key=lambda q: (-q.output_tokens_per_s_per_chip, q.num_chips))
     points = checked
     aggregated = {}
-    for chip in dict.fromkeys((prefill_chip, decode_chip)):
+    pair = tuple(dict.fromkeys((prefill_chip, decode_chip)))
+    served = attrs.evolve(base, kv_dtype=kv)
+    start = common_fleet(pair, model, [served] * len(pair), engine=engine, max_num_tokens=max_num_tokens)
+    for chip in pair:  # each single-chip fleet on as many chips as the larger of the two needs (N of each)
         try:
-            point = verdict_point(chip, model, attrs.evolve(base, kv_dtype=kv), targets=targets, engine=engine,
-                                  max_num_tokens=max_num_tokens)
+            point = verdict_point(chip, model, served, targets=targets, engine=engine,
+                                  max_num_tokens=max_num_tokens, min_chips=start)
             aggregated[chip.name] = point
         except RooflineError as exc:
             aggregated[chip.name] = str(exc)

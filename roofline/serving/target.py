@@ -13,6 +13,9 @@ layout's figure. The planner prices every concurrency on a grid instead; both ag
 :func:`verdict_point` sizes the fleet for the verdict: one 8-chip server, or the smallest of 16, 32 and 64
 chips on which some layout holds one request (so a model too large for one server is still compared), and
 a larger one while the fleet's best runs at its KV capacity and the larger serves more tokens/s per chip.
+Chips compared side by side start from one fleet, the smallest every one of them holds the model on
+(:func:`common_fleet`): N chips of each, so that a chip that holds the model on fewer is not judged on a
+fleet too small to spread its experts or its users.
 """
 
 from __future__ import annotations
@@ -143,8 +146,31 @@ def best_within_targets(chip: Chip, model: Model, base: Workload, *, num_chips: 
     return _pick(chip, model, base, num_chips, targets, found, missed)
 
 
+def smallest_fleet(chip: Chip, model: Model, base: Workload, *, engine="generic", max_num_tokens: int | None = None,
+                   tp: int | None = None) -> int | None:
+    """The smallest of :data:`VERDICT_FLEETS` on which some layout of ``chip`` holds the weights and one
+    request's KV cache (``None``: none does)."""
+    for n in VERDICT_FLEETS:
+        for wl in layouts(chip, model, base, n, tp):
+            try:
+                pack_replica(chip, model, wl, engine, None, max_num_tokens)
+            except RooflineError:
+                continue
+            return n
+    return None
+
+
+def common_fleet(chips, model: Model, bases, *, engine="generic", max_num_tokens: int | None = None,
+                 tp: int | None = None) -> int:
+    """The fleet chips compared side by side start from: the largest of their :func:`smallest_fleet` (1 when
+    none holds the model; each chip's request ``bases`` as it runs it)."""
+    sizes = [smallest_fleet(c, model, b, engine=engine, max_num_tokens=max_num_tokens, tp=tp)
+             for c, b in zip(chips, bases)]
+    return max([n for n in sizes if n is not None], default=1)
+
+
 def verdict_point(chip: Chip, model: Model, base: Workload, *, targets: Targets = Targets(), engine="generic",
-                  max_num_tokens: int | None = None, tp: int | None = None) -> ServingLayout:
+                  max_num_tokens: int | None = None, tp: int | None = None, min_chips: int = 1) -> ServingLayout:
     """:func:`best_within_targets` on the smallest fleet of :data:`VERDICT_FLEETS` on which some layout holds
     a request (a model too large for one server is compared on more); the project error when none does,
     or when the layouts of that fleet miss the targets (more servers add replicas or pipeline stages,
@@ -153,8 +179,10 @@ def verdict_point(chip: Chip, model: Model, base: Workload, *, targets: Targets 
     When memory, not the targets, caps that fleet's best (its replicas run at their KV capacity: DeepSeek-R1
     in fp8 on 8 H20 holds 8 requests), the next fleet is searched too, and taken while it serves more
     output tokens/s per chip: its layouts spread the weights over more chips and leave room for more users,
-    as a fleet sized for the model would be."""
+    as a fleet sized for the model would be. Fleets under ``min_chips`` are skipped (:func:`common_fleet`)."""
     for i, n in enumerate(VERDICT_FLEETS):
+        if n < min_chips:
+            continue
         found, missed = _search(chip, model, base, n, targets, engine, max_num_tokens, tp)
         if not (found or missed):
             continue
