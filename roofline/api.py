@@ -88,7 +88,8 @@ def _mode(mode: str | None, inference_given: bool, training_given: bool) -> str:
     if not isinstance(mode, str) or mode not in MODES:
         raise RooflineError(f"mode={mode!r} is not one of {', '.join(MODES)}; pick one of those")
     if mode == "training" and inference_given:
-        raise RooflineError("mode='training' takes no inference workload or serving; drop them or use mode='both'")
+        raise RooflineError("mode='training' takes no inference workload, serving, disagg or engine; drop them or "
+                            "use mode='both'")
     if mode == "inference" and training_given:
         raise RooflineError("mode='inference' takes no training workload or days; drop them or use mode='both'")
     return mode
@@ -154,8 +155,15 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
     """
     c, m = _chip(chip), _model(model)
     _check_arguments(workload, serving, training)
-    mode = _mode(mode, workload is not None or serving is not None or disagg is not None,
+    mode = _mode(mode, workload is not None or serving is not None or disagg is not None or engine is not None,
                  training is not None or days is not None)
+    if reference is None:
+        unused = [k for k, v in (("max_tpot_s", max_tpot_s), ("max_ttft_s", max_ttft_s),
+                                 ("price_per_hour", price_per_hour)) if v is not None]
+        if unused:
+            it = "it" if len(unused) == 1 else "them"
+            raise RooflineError(f"{', '.join(unused)}: only the verdict uses {it}, and reference=None asks for "
+                                f"none; drop {it} or name a reference chip")
     if disagg is not None:
         _check_keys("disagg", disagg, DISAGG_KEYS)
         if mode == "training":

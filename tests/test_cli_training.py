@@ -133,6 +133,11 @@ def test_library_modes_follow_the_arguments():
     assert e.inference is None and e.training.workload.dp == 32 and "inference" not in e.to_dict()
     with pytest.raises(RooflineError, match="mode="):
         estimate("H20", "70B", Workload(), mode="training")
+    with pytest.raises(RooflineError, match="engine"):  # a serving engine asks for serving: not dropped silently
+        estimate("H20", "70B", engine="vllm", mode="training")
+    assert estimate("H20", "8B", engine="vllm", reference=None).training is None  # the engine implies inference
+    with pytest.raises(RooflineError, match="max_tpot_s, price_per_hour: only the verdict uses them"):
+        estimate("H20", "8B", reference=None, max_tpot_s=0.03, price_per_hour=2.0)
 
 
 def test_training_text_shows_its_working():
