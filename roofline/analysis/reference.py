@@ -3,8 +3,7 @@
 * **Serving at the latency targets** (what a fleet is sized by): each chip at its own best serving layout
   and concurrency within the targets (:func:`roofline.serving.target.verdict_point`: one 8-chip server, or
   the smallest fleet of 16, 32 or 64 that holds the model on both chips, larger while memory caps its
-  users), with the
-  estimate's engine, lengths and formats.
+  users), with the estimate's engine, lengths and formats.
 * **Batch 1** (reported, does not vote): the reference at this estimate's layout (tp x pp), or its
   smallest TP that holds a sequence when that layout does not.
 * **Training**: each chip at its planner's best layout for the same job (chips, tokens, sequence,
