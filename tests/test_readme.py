@@ -90,3 +90,25 @@ def test_the_readme_states_the_step_at_the_two_shot_switch_as_the_tool_prices_it
     loss = 1 - (16 / tpot[16]) / (15 / tpot[15])
     assert (f"TPOT {tpot[15] * 1e3:.1f} ms at batch 15 and {tpot[16] * 1e3:.1f} ms at 16, so 16 users get "
             f"{loss * 100:.0f} % fewer tokens/s than 15") in _norm(README.read_text())
+
+
+def test_the_extrapolation_paragraphs_quote_the_fitted_shares():
+    """"Ideal and expected" names Blackwell's fitted serving share (a quarter) and Hopper's fitted attention
+    share (a tenth) in words, and the longest prompt of the serving runs: each as the profiles and the data
+    hold it today, so a recalibration that moves them fails here until the prose follows."""
+    import csv
+
+    from roofline.loaders.chips import load_chip
+    from roofline.loaders.efficiency import efficiency_for
+
+    text = _norm(README.read_text())
+    blackwell, hopper = efficiency_for(load_chip("B200"), "bf16"), efficiency_for(load_chip("H100"), "bf16")
+    words = {4: "a quarter", 10: "a tenth"}
+    assert f"sustained {words[round(1 / blackwell.serving_sustained_fraction)]} of the GEMM fraction" in text
+    assert f"fit fused attention at {words[round(1 / hopper.serving_attention_fraction)]} of the 16-bit peak" in text
+    assert abs(1 / blackwell.serving_sustained_fraction - 4) < 0.5  # near enough to say "a quarter"
+    assert abs(1 / hopper.serving_attention_fraction - 10) < 1  # and "a tenth"
+    with open(README.parent / "profiles" / "measurements" / "serving.csv", newline="") as f:
+        longest = max(int(r["input_len"]) for r in csv.DictReader(f)
+                      if r["usable"] == "yes" and r["serving_mode"] == "agg" and r["chip_profile"].startswith("H"))
+    assert f"most {longest:,} tokens" in text
