@@ -168,17 +168,15 @@ def estimate(chip: Chip | str | Path, model: Model | str | Path, workload: Workl
         _check_keys("disagg", disagg, DISAGG_KEYS)
         if mode == "training":
             raise RooflineError("disagg: a disaggregated deployment serves; drop it or use mode 'inference' or 'both'")
-    engine_name = _engine_name(engine, serving, disagg)
-    if serving is not None and engine is not None:
-        serving = {**serving, "engine": engine_name}
-    if disagg is not None and engine is not None:
-        disagg = {**disagg, "engine": engine_name}
+    engine_name = _engine_name(engine, serving, disagg)  # one engine for every part of the estimate
+    serving = None if serving is None else {**serving, "engine": engine_name}
+    disagg = None if disagg is None else {**disagg, "engine": engine_name}
     inf = srv = dis = None
     if mode in ("inference", "both"):
-        engine = ENGINES.get(engine_name)
+        served = ENGINES[engine_name]
         wl = workload or Workload(weight_dtype=checkpoint_weight_dtype(m))
-        wl = on_chip(with_engine_kv(wl, m, engine.kv_auto) if engine else wl, m, c)
-        inf = estimate_inference(c, m, wl, engine)
+        wl = on_chip(with_engine_kv(wl, m, served.kv_auto), m, c)
+        inf = estimate_inference(c, m, wl, served)
         if inf.context_exceeds_model:
             warnings.warn(f"{wl.input_len:,} + {wl.output_len:,} tokens exceed the {inf.context_tokens:,}-token "
                           f"context of {m.name} (max_position_embeddings); priced anyway", ContextNotice,

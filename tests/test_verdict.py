@@ -172,7 +172,7 @@ def test_chips_compared_start_from_the_fleet_every_one_of_them_needs():
     model, wl = load_model("DeepSeek-R1"), Workload(weight_dtype="fp8")
     h200 = load_chip("H200")
     assert smallest_fleet(h200, model, wl) == 8 and smallest_fleet(H100, model, wl) == 16
-    assert common_fleet([h200, H100], model, [wl, wl]) == 16
+    assert common_fleet([h200, H100], model, wl) == 16
     alone = verdict_point(h200, model, wl)
     judged = verdict_point(h200, model, wl, min_chips=16)
     assert alone.num_chips == 8 and judged.num_chips == 16
@@ -183,8 +183,8 @@ def test_chips_compared_start_from_the_fleet_every_one_of_them_needs():
     assert v.serving_speedup > 1.0
     rows = {r.chip.name: r for r in compare(["H200", "H100"], model, tokens="1B").rows}
     assert {r.serving.point.layout.num_chips for r in rows.values()} == {16}
-    seventy = [verdict_point(c, load_model("70B"), Workload(), min_chips=common_fleet([c, H100], load_model("70B"),
-                                                                                          [Workload()] * 2))
+    seventy = [verdict_point(c, load_model("70B"), Workload(),
+                             min_chips=common_fleet([c, H100], load_model("70B"), Workload()))
                for c in (H20, h200)]
     assert [p.num_chips for p in seventy] == [8, 8]  # both hold 70B on one server: unchanged
 

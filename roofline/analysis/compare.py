@@ -42,7 +42,7 @@ from roofline.analysis.economics import (
 from roofline.analysis.probes import (
     compute_bound_batch, decode_point, link_halving, prefill_point, serving_layout, tp_scaling,
 )
-from roofline.analysis.reference import serving_point, start_fleet
+from roofline.analysis.reference import serving_point
 from roofline.checkpoint import checkpoint_weight_dtype, on_chip
 from roofline.chip import Chip
 from roofline.errors import RooflineError
@@ -55,7 +55,7 @@ from roofline.quantity import MAX_COUNT, show
 from roofline.results.compare import ChipRow, Comparison, ServingSummary, TrainingSummary
 from roofline.serving.inflight import closed_form_serving
 from roofline.serving.static import estimate_inference
-from roofline.serving.target import DEFAULT_MAX_TPOT_S, DEFAULT_MAX_TTFT_S, Targets
+from roofline.serving.target import DEFAULT_MAX_TPOT_S, DEFAULT_MAX_TTFT_S, Targets, common_fleet
 from roofline.verdict import (
     PhaseRatio, dominant_part, judge, prefill_tokens_per_s_per_chip, serving_ratio, training_limit,
 )
@@ -215,7 +215,7 @@ def compare(chips: Sequence[Chip | str], model: Model | str, *, reference: Chip 
     wl = with_engine_kv(wl, m, ENGINES[engine].kv_auto)  # a blank KV format: the engine's, as estimate reads it
     targets = Targets(float(max_tpot_s), float(max_ttft_s))
     everyone = loaded if ref.name in names else [ref, *loaded]
-    start = start_fleet(everyone, m, attrs.evolve(wl, batch=1, tp=None, pp=1, ep=1), engine, tp=wl.tp)
+    start = common_fleet(everyone, m, attrs.evolve(wl, tp=None, pp=1, ep=1), engine=engine, tp=wl.tp)
     kw = {"num_chips": num_chips, "tokens": tokens, "targets": targets, "engine": engine,
           "concurrency": concurrency, "use_numba": use_numba, "min_chips": start}
     rows = [chip_row(c, m, wl, price=p, **kw) for c, p in zip(loaded, prices)]

@@ -110,14 +110,6 @@ def best_training(chip: Chip, model: Model, wl: TrainingWorkload) -> tuple[Train
         return None, f"{chip.name} cannot train this job ({exc})"
 
 
-def start_fleet(chips, model: Model, base: Workload, engine, tp: int | None = None) -> int:
-    """The fleet the serving points of ``chips`` start from (:func:`roofline.serving.target.common_fleet`),
-    over the chips that run the request's compute format."""
-    runs = [(c, on_chip(base, model, c)) for c in chips]
-    runs = [(c, b) for c, b in runs if c.has(b.compute_dtype)]
-    return common_fleet([c for c, _ in runs], model, [b for _, b in runs], engine=engine, tp=tp)
-
-
 def verdict_runs(est: Estimate, reference: Chip, *, targets: Targets, engine="generic",
                  training_request: TrainingWorkload | None = None) -> Runs:
     """Every run the verdict of ``est`` against ``reference`` needs (phases ``est`` lacks are skipped).
@@ -131,7 +123,7 @@ def verdict_runs(est: Estimate, reference: Chip, *, targets: Targets, engine="ge
         base = attrs.evolve(est.inference.workload, batch=1, tp=None, pp=1, ep=1)
         kw["ref_inference"], note = reference_batch1(reference, est)
         notes.append(note)
-        start = start_fleet((est.chip, reference), est.model, base, engine)
+        start = common_fleet((est.chip, reference), est.model, base, engine=engine)
         kw["point"], kw["point_note"] = serving_point(est.chip, est.model, base, targets, engine, min_chips=start)
         if reference == est.chip:
             kw["ref_point"], kw["ref_point_note"] = kw["point"], kw["point_note"]

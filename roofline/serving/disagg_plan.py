@@ -242,7 +242,7 @@ def plan_disagg(model: Model, prefill_chip: Chip, decode_chip: Chip, *, num_chip
     aggregated = {}
     pair = tuple(dict.fromkeys((prefill_chip, decode_chip)))
     served = attrs.evolve(base, kv_dtype=kv)
-    start = common_fleet(pair, model, [served] * len(pair), engine=engine, max_num_tokens=max_num_tokens)
+    start = common_fleet(pair, model, served, engine=engine, max_num_tokens=max_num_tokens)
     for chip in pair:  # each single-chip fleet on as many chips as the larger of the two needs (N of each)
         try:
             point = verdict_point(chip, model, served, targets=targets, engine=engine,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import attrs
 
+from roofline.checkpoint import on_chip
 from roofline.chip import Chip
 from roofline.errors import RooflineError
 from roofline.kernels import layout as L
@@ -160,12 +161,13 @@ def smallest_fleet(chip: Chip, model: Model, base: Workload, *, engine="generic"
     return None
 
 
-def common_fleet(chips, model: Model, bases, *, engine="generic", max_num_tokens: int | None = None,
+def common_fleet(chips, model: Model, base: Workload, *, engine="generic", max_num_tokens: int | None = None,
                  tp: int | None = None) -> int:
-    """The fleet chips compared side by side start from: the largest of their :func:`smallest_fleet` (1 when
-    none holds the model; each chip's request ``bases`` as it runs it)."""
-    sizes = [smallest_fleet(c, model, b, engine=engine, max_num_tokens=max_num_tokens, tp=tp)
-             for c, b in zip(chips, bases)]
+    """The fleet chips compared side by side start from: the largest of their :func:`smallest_fleet`, each
+    running ``base`` as it runs the checkpoint (:func:`roofline.checkpoint.on_chip`); a chip that holds the
+    model on none (or lacks its compute format) does not count, and 1 when none does."""
+    sizes = [smallest_fleet(c, model, on_chip(base, model, c), engine=engine, max_num_tokens=max_num_tokens, tp=tp)
+             for c in chips]
     return max([n for n in sizes if n is not None], default=1)
 
 
